@@ -1,0 +1,161 @@
+package auth
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// DefaultBcryptCost is the bcrypt cost used when Config.BcryptCost is zero,
+// and the lowest one a store accepts outside tests.
+const DefaultBcryptCost = 12
+
+// MaxPasswordBytes is bcrypt's input limit. bcrypt ignores every byte past
+// the 72nd, so a longer password would be accepted on login by its first 72
+// bytes alone; credstore refuses such passwords instead of truncating them.
+const MaxPasswordBytes = 72
+
+// Config configures a Store. The zero value is ready to use: every zero
+// field takes the default its comment gives. A Config is validated once, when
+// the store opens.
+type Config struct {
+	// Policy decides which registrations and updates are valid.
+	// Default: DefaultPolicy().
+	Policy *Policy
+
+	// BcryptCost is the cost of new password hashes. Default and minimum:
+	// DefaultBcryptCost (12); at most bcrypt.MaxCost (31). A successful login
+	// rehashes a password whose stored cost is lower.
+	BcryptCost int
+
+	// InsecureAllowLowBcryptCostForTesting lets BcryptCost go down to
+	// bcrypt.MinCost (4), which makes tests fast and passwords cheap to
+	// crack. Never set it in production.
+	InsecureAllowLowBcryptCostForTesting bool
+
+	// Now is the clock. Default: time.Now. Times are stored in UTC,
+	// truncated to microseconds, which both engines keep exactly.
+	Now func() time.Time
+
+	// Rand is the source of public ids. Default: crypto/rand.Reader.
+	Rand io.Reader
+}
+
+// withDefaults validates c and fills in its defaults.
+func (c Config) withDefaults() (Config, error) {
+	if c.Policy == nil {
+		p := DefaultPolicy()
+		c.Policy = &p
+	} else {
+		p := *c.Policy // a copy, so a caller's later edits change nothing
+		c.Policy = &p
+	}
+	if err := c.Policy.check(); err != nil {
+		return c, err
+	}
+	if c.BcryptCost == 0 {
+		c.BcryptCost = DefaultBcryptCost
+	}
+	minCost := DefaultBcryptCost
+	if c.InsecureAllowLowBcryptCostForTesting {
+		minCost = bcrypt.MinCost
+	}
+	if c.BcryptCost < minCost || c.BcryptCost > bcrypt.MaxCost {
+		return c, fmt.Errorf("config: bcrypt cost %d is outside %d..%d", c.BcryptCost, minCost, bcrypt.MaxCost)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	return c, nil
+}
+
+// Policy holds the validation rules of registrations and updates. Start
+// from DefaultPolicy and apply presets:
+//
+//	p := auth.DefaultPolicy().WithAlnumUsernames().WithLongPasswords()
+//	p.RequirePhone = true
+type Policy struct {
+	// RequireUsername makes the username mandatory. Email is always
+	// mandatory.
+	RequireUsername bool
+	// RequirePhone makes the phone number mandatory.
+	RequirePhone bool
+
+	// UsernameMinLen and UsernameMaxLen bound a username's length in
+	// characters. A username is always printable ASCII without spaces or
+	// '@' (so that a login name is never mistaken for an email address).
+	UsernameMinLen, UsernameMaxLen int
+	// UsernamePattern, when set, must match the whole username as well;
+	// UsernameRule describes it in errors.
+	UsernamePattern *regexp.Regexp
+	UsernameRule    string
+
+	// PasswordMinLen is a password's minimum length in characters. The
+	// maximum is always MaxPasswordBytes bytes.
+	PasswordMinLen int
+	// The character classes a password must contain.
+	PasswordNeedsUpper, PasswordNeedsLower, PasswordNeedsDigit, PasswordNeedsLetter bool
+}
+
+// DefaultPolicy: a username is required, 3 to 32 printable ASCII characters
+// without spaces or '@'; a password has at least 8 characters; email is a
+// single address without a display name; a phone number, optional, is E.164.
+func DefaultPolicy() Policy {
+	return Policy{
+		RequireUsername: true,
+		UsernameMinLen:  3,
+		UsernameMaxLen:  32,
+		PasswordMinLen:  8,
+	}
+}
+
+var alnumUsername = regexp.MustCompile(`^[a-zA-Z0-9_]+$`)
+
+// WithAlnumUsernames is the preset for usernames matching
+// ^[a-zA-Z0-9_]{3,30}$.
+func (p Policy) WithAlnumUsernames() Policy {
+	p.UsernameMinLen, p.UsernameMaxLen = 3, 30
+	p.UsernamePattern = alnumUsername
+	p.UsernameRule = "must contain only letters, digits and underscores"
+	return p
+}
+
+// WithMixedCasePasswords is the preset for passwords containing an
+// upper-case letter, a lower-case letter and a digit.
+func (p Policy) WithMixedCasePasswords() Policy {
+	p.PasswordNeedsUpper, p.PasswordNeedsLower, p.PasswordNeedsDigit = true, true, true
+	return p
+}
+
+// WithLongPasswords is the preset for passwords of at least 12 characters
+// mixing letters and digits.
+func (p Policy) WithLongPasswords() Policy {
+	p.PasswordMinLen = max(p.PasswordMinLen, 12)
+	p.PasswordNeedsLetter, p.PasswordNeedsDigit = true, true
+	return p
+}
+
+func (p *Policy) check() error {
+	var errs []error
+	if p.UsernameMinLen < 1 || p.UsernameMaxLen < p.UsernameMinLen || p.UsernameMaxLen > 64 {
+		errs = append(errs, fmt.Errorf("username length %d..%d must lie within 1..64", p.UsernameMinLen, p.UsernameMaxLen))
+	}
+	if p.UsernamePattern != nil && p.UsernameRule == "" {
+		errs = append(errs, errors.New("UsernamePattern needs a UsernameRule to describe it"))
+	}
+	if p.PasswordMinLen < 1 || p.PasswordMinLen > MaxPasswordBytes {
+		errs = append(errs, fmt.Errorf("password minimum length %d must lie within 1..%d", p.PasswordMinLen, MaxPasswordBytes))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("config: policy: %w", err)
+	}
+	return nil
+}

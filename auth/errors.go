@@ -1,0 +1,79 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Sentinel errors. Match them with errors.Is; the typed errors below match
+// the sentinel of their kind as well.
+var (
+	// ErrInvalidCredentials is the one error of every failed login and of
+	// every wrong current password: unknown user, wrong password and
+	// malformed input cannot be told apart by their error or their timing.
+	ErrInvalidCredentials = errors.New("invalid username or password")
+
+	// ErrNotFound means no user matched.
+	ErrNotFound = errors.New("user not found")
+
+	// ErrValidation is matched by every *ValidationError.
+	ErrValidation = errors.New("invalid input")
+
+	// ErrDuplicate is matched by every *DuplicateError.
+	ErrDuplicate = errors.New("already registered")
+)
+
+// ValidationError reports every problem with an input at once, by field.
+// Messages describe the rule that was broken and never repeat the value, so
+// they are safe to show to the user and to log.
+type ValidationError struct {
+	// Fields maps a field name ("username", "email", "phone", "password",
+	// "new_password") to what is wrong with it.
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	names := make([]string, 0, len(e.Fields))
+	for name := range e.Fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("invalid input: ")
+	for i, name := range names {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s %s", name, e.Fields[name])
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrValidation) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
+
+// DuplicateError means the value of Field belongs to another user already.
+// The database's unique constraints decide it, so of two concurrent
+// registrations of one name exactly one gets this error.
+type DuplicateError struct {
+	Field string // "username", "email" or "phone"
+}
+
+func (e *DuplicateError) Error() string { return e.Field + " already registered" }
+
+// Is makes errors.Is(err, ErrDuplicate) true.
+func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
+
+// invalidLoginInput is the error of a login whose input breaks a rule the
+// caller can fix (a password over 72 bytes). It is ErrInvalidCredentials, so
+// a login's failures stay one error, and it is also the *ValidationError
+// that says which rule, since that reveals nothing about any account.
+type invalidLoginInput struct{ v *ValidationError }
+
+func (e invalidLoginInput) Error() string {
+	return ErrInvalidCredentials.Error() + ": " + e.v.Error()
+}
+
+func (e invalidLoginInput) Unwrap() []error { return []error{ErrInvalidCredentials, e.v} }

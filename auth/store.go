@@ -1,0 +1,138 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/credstore/credstore/db"
+	"github.com/credstore/credstore/internal/database"
+)
+
+// Store registers, authenticates and manages users. It is safe for
+// concurrent use; open one per database and share it.
+type Store struct {
+	db    *database.DB
+	cfg   Config
+	dummy []byte // a hash at the configured cost, compared when no user matched
+}
+
+// User is a registered user. It deliberately has no field for the password
+// hash: the hash never leaves the store.
+type User struct {
+	ID        int64
+	PublicID  string // time-ordered UUID, for use outside the service
+	Username  string // "" when the user has none
+	Email     string
+	Phone     string // E.164, "" when the user has none
+	IsAdmin   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Open opens (creating it if needed) the SQLite database at dsn, a file path
+// or a "file:" URI, and applies pending migrations.
+func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d, err := database.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return newStore(d, cfg)
+}
+
+// OpenMemory opens a store on a fresh, private in-memory SQLite database,
+// for tests and for trying the library out. Its data is gone after Close.
+func OpenMemory(ctx context.Context, cfg Config) (*Store, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d, err := database.OpenMemory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return newStore(d, cfg)
+}
+
+func newStore(d *database.DB, cfg Config) (*Store, error) {
+	dummy, err := hashPassword("credstore dummy password", cfg.BcryptCost)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &Store{db: d, cfg: cfg, dummy: dummy}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// queries returns the accessors for statements outside a transaction.
+func (s *Store) queries() *db.Queries { return db.New(s.db.Executor()) }
+
+// inTx runs fn in a write transaction. Slow work (bcrypt) must be done
+// before calling it: on SQLite the transaction holds the write lock.
+func (s *Store) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
+	return s.db.InTx(ctx, func(ex database.Executor) error {
+		return fn(db.New(ex))
+	})
+}
+
+// now is the store's clock in UTC, truncated to microseconds: both engines
+// store that precision exactly, so a time read back equals the time written.
+func (s *Store) now() time.Time {
+	return s.cfg.Now().UTC().Truncate(time.Microsecond)
+}
+
+func userFromDB(u db.User) User {
+	return User{
+		ID:        u.ID,
+		PublicID:  u.PublicID,
+		Username:  u.Username.String,
+		Email:     u.Email,
+		Phone:     u.Phone.String,
+		IsAdmin:   u.IsAdmin,
+		CreatedAt: u.CreatedAt.UTC(),
+		UpdatedAt: u.UpdatedAt.UTC(),
+	}
+}
+
+func nullable(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// uniqueFields maps each unique constraint or index to the field it guards.
+var uniqueFields = map[string]string{
+	"users_username_key":    FieldUsername,
+	"users_email_lower_key": FieldEmail,
+	"users_phone_key":       FieldPhone,
+}
+
+// mapError turns a database error into the package's typed errors: a
+// violated unique constraint on a user field becomes *DuplicateError, no
+// rows becomes ErrNotFound. Anything else is returned as it is.
+func mapError(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if v, ok := database.ConstraintOf(err); ok && v.Kind == database.Unique {
+		if field, ok := uniqueFields[v.Name]; ok {
+			return &DuplicateError{Field: field}
+		}
+	}
+	return err
+}
+
+// wrap prefixes err with the operation's name, leaving the typed errors
+// matchable with errors.Is and errors.As.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

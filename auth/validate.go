@@ -1,0 +1,146 @@
+package auth
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Field names used in ValidationError.Fields and DuplicateError.Field.
+const (
+	FieldUsername    = "username"
+	FieldEmail       = "email"
+	FieldPhone       = "phone"
+	FieldPassword    = "password"
+	FieldNewPassword = "new_password"
+	// FieldCurrentPassword is the current password given to ChangePassword.
+	FieldCurrentPassword = "current_password"
+)
+
+// maxEmailLen is the longest address SMTP can carry (RFC 5321).
+const maxEmailLen = 254
+
+// e164 is a phone number in E.164: '+', a country code that does not start
+// with 0, and 7 to 15 digits in all.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// problems collects what is wrong with an input, by field.
+type problems map[string]string
+
+func (p problems) add(field, msg string) {
+	if _, ok := p[field]; !ok {
+		p[field] = msg
+	}
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: p}
+}
+
+// checkUsername validates a username that is present.
+func (p *Policy) checkUsername(probs problems, s string) {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case !utf8.ValidString(s):
+		probs.add(FieldUsername, "must be valid UTF-8")
+	case strings.ContainsRune(s, ' '):
+		probs.add(FieldUsername, "must not contain spaces")
+	case strings.ContainsRune(s, '@'):
+		probs.add(FieldUsername, "must not contain '@'")
+	case strings.IndexFunc(s, func(r rune) bool { return r < '!' || r > '~' }) >= 0:
+		probs.add(FieldUsername, "must contain only printable ASCII characters")
+	case n < p.UsernameMinLen || n > p.UsernameMaxLen:
+		probs.add(FieldUsername, fmt.Sprintf("must be %d to %d characters long", p.UsernameMinLen, p.UsernameMaxLen))
+	case p.UsernamePattern != nil && !p.UsernamePattern.MatchString(s):
+		probs.add(FieldUsername, p.UsernameRule)
+	}
+}
+
+// checkEmail validates an email address that is present: one address as
+// RFC 5322 defines it, without a display name, angle brackets or
+// surrounding space.
+func checkEmail(probs problems, s string) {
+	if s == "" {
+		probs.add(FieldEmail, "is required")
+		return
+	}
+	if len(s) > maxEmailLen {
+		probs.add(FieldEmail, fmt.Sprintf("must be at most %d bytes long", maxEmailLen))
+		return
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Name != "" || addr.Address != s {
+		probs.add(FieldEmail, "must be a single email address such as name@example.com")
+		return
+	}
+	at := strings.LastIndexByte(s, '@')
+	local, domain := s[:at], s[at+1:]
+	if len(local) > 64 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		probs.add(FieldEmail, "must be a single email address such as name@example.com")
+	}
+}
+
+// checkPhone validates a phone number that is present.
+func checkPhone(probs problems, s string) {
+	if !e164.MatchString(s) {
+		probs.add(FieldPhone, "must be in E.164 format: '+', the country code and number, 8 to 16 characters, digits only")
+	}
+}
+
+// checkPassword validates a new password under field.
+func (p *Policy) checkPassword(probs problems, field, s string) {
+	switch {
+	case s == "":
+		probs.add(field, "is required")
+		return
+	case len(s) > MaxPasswordBytes:
+		probs.add(field, fmt.Sprintf("must be at most %d bytes long", MaxPasswordBytes))
+		return
+	case !utf8.ValidString(s):
+		probs.add(field, "must be valid UTF-8")
+		return
+	case utf8.RuneCountInString(s) < p.PasswordMinLen:
+		probs.add(field, fmt.Sprintf("must be at least %d characters long", p.PasswordMinLen))
+		return
+	}
+	var upper, lower, digit, letter bool
+	for _, r := range s {
+		upper = upper || unicode.IsUpper(r)
+		lower = lower || unicode.IsLower(r)
+		digit = digit || unicode.IsDigit(r)
+		letter = letter || unicode.IsLetter(r)
+	}
+	var missing []string
+	if p.PasswordNeedsUpper && !upper {
+		missing = append(missing, "an upper-case letter")
+	}
+	if p.PasswordNeedsLower && !lower {
+		missing = append(missing, "a lower-case letter")
+	}
+	if p.PasswordNeedsLetter && !letter {
+		missing = append(missing, "a letter")
+	}
+	if p.PasswordNeedsDigit && !digit {
+		missing = append(missing, "a digit")
+	}
+	if len(missing) > 0 {
+		probs.add(field, "must contain "+strings.Join(missing, ", "))
+	}
+}
+
+// checkLoginPassword reports a login password that no stored hash could
+// ever match because bcrypt would silently ignore part of it.
+func checkLoginPassword(field, s string) error {
+	if len(s) > MaxPasswordBytes {
+		return invalidLoginInput{&ValidationError{Fields: map[string]string{
+			field: fmt.Sprintf("must be at most %d bytes long", MaxPasswordBytes),
+		}}}
+	}
+	return nil
+}

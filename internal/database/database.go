@@ -1,0 +1,242 @@
+// Package database opens credstore's databases, applies the embedded
+// migrations and translates driver errors into engine-neutral values.
+//
+// It is the only package that knows which driver sits underneath. The auth
+// package talks to it through DB, an executor that the sqlc-generated
+// accessors accept, and through ConstraintOf, the one function that reads
+// driver errors.
+package database
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Engine names a database engine.
+type Engine string
+
+// The engines credstore runs on.
+const (
+	SQLite Engine = "sqlite"
+)
+
+// BusyTimeout is how long a SQLite connection waits for another writer
+// before it gives up with SQLITE_BUSY.
+const BusyTimeout = 5 * time.Second
+
+// Executor is what the generated accessors run their statements on: a pool,
+// a connection or a transaction.
+type Executor interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+	PrepareContext(context.Context, string) (*sql.Stmt, error)
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// DB is an open, migrated database.
+type DB struct {
+	sql    *sql.DB
+	engine Engine
+	// keep pins one connection of an in-memory database for the life of the
+	// pool: SQLite frees a memory database when its last connection closes.
+	keep *sql.Conn
+}
+
+// Open opens the database that dsn names and applies pending migrations.
+//
+// dsn is a file path ("credstore.db") or a SQLite URI ("file:credstore.db?
+// mode=rwc"). The settings credstore relies on (foreign keys, WAL, busy
+// timeout, synchronous NORMAL, SQLite time format, immediate transactions) are
+// added to it; a DSN that sets one of them to something else is refused.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if strings.TrimSpace(dsn) == "" {
+		return nil, errors.New("open database: empty DSN")
+	}
+	full, err := sqliteDSN(dsn, false)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	pool, err := sql.Open("sqlite", full)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	// WAL lets readers proceed beside the one writer; writers queue on the
+	// busy timeout. A bounded pool keeps a burst of requests from opening
+	// hundreds of file handles, and idle connections are kept because
+	// opening one runs every pragma again.
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	pool.SetMaxOpenConns(n)
+	pool.SetMaxIdleConns(n)
+	pool.SetConnMaxIdleTime(0)
+	pool.SetConnMaxLifetime(0)
+	d := &DB{sql: pool, engine: SQLite}
+	if err := d.init(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
+	}
+	return d, nil
+}
+
+// OpenMemory opens a fresh, private in-memory SQLite database and migrates it.
+// Every connection of its pool sees the same data (a plain ":memory:" DSN
+// would give each connection a database of its own); the data is gone once
+// Close returns.
+func OpenMemory(ctx context.Context) (*DB, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("open memory database: %w", err)
+	}
+	// The memdb VFS shares a database among the connections of this process
+	// that open the same name beginning with "/"; the random name keeps it
+	// private to this pool.
+	full, err := sqliteDSN("file:/credstore-"+hex.EncodeToString(b[:])+".db?vfs=memdb", true)
+	if err != nil {
+		return nil, fmt.Errorf("open memory database: %w", err)
+	}
+	pool, err := sql.Open("sqlite", full)
+	if err != nil {
+		return nil, fmt.Errorf("open memory database: %w", err)
+	}
+	pool.SetConnMaxIdleTime(0)
+	pool.SetConnMaxLifetime(0)
+	d := &DB{sql: pool, engine: SQLite}
+	d.keep, err = pool.Conn(ctx)
+	if err == nil {
+		err = d.init(ctx)
+	}
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open memory database: %w", err)
+	}
+	return d, nil
+}
+
+func (d *DB) init(ctx context.Context) error {
+	if err := d.sql.PingContext(ctx); err != nil {
+		return err
+	}
+	if err := d.checkSettings(ctx); err != nil {
+		return err
+	}
+	return d.Migrate(ctx)
+}
+
+// checkSettings proves that the DSN's pragmas took effect: a typo in a DSN
+// must not silently leave foreign keys off.
+func (d *DB) checkSettings(ctx context.Context) error {
+	var fk int
+	if err := d.sql.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		return fmt.Errorf("read foreign_keys: %w", err)
+	}
+	if fk != 1 {
+		return errors.New("foreign keys are not enforced")
+	}
+	return nil
+}
+
+// Engine reports the engine underneath.
+func (d *DB) Engine() Engine { return d.engine }
+
+// Executor returns the executor for statements outside a transaction.
+func (d *DB) Executor() Executor { return d.sql }
+
+// SQL returns the pool itself, for tests and tools that need raw access.
+func (d *DB) SQL() *sql.DB { return d.sql }
+
+// InTx runs fn in a transaction and commits it when fn returns nil. On
+// SQLite every transaction begins IMMEDIATE, taking the write lock up front,
+// so a read followed by a write never fails half-way with SQLITE_BUSY.
+func (d *DB) InTx(ctx context.Context, fn func(Executor) error) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool; an in-memory database is freed.
+func (d *DB) Close() error {
+	var errs []error
+	if d.keep != nil {
+		errs = append(errs, d.keep.Close())
+	}
+	errs = append(errs, d.sql.Close())
+	return errors.Join(errs...)
+}
+
+// sqliteSettings are the connection settings credstore depends on, as
+// modernc.org/sqlite DSN parameters.
+func sqliteSettings(memory bool) url.Values {
+	v := url.Values{}
+	v.Set("_foreign_keys", "1")
+	v.Set("_busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds()))
+	// SQLite's own text format, which its date functions can read; the
+	// driver's default is Go's time.String().
+	v.Set("_time_format", "sqlite")
+	// BEGIN IMMEDIATE for every transaction: see DB.InTx.
+	v.Set("_txlock", "immediate")
+	if !memory {
+		v.Set("_journal_mode", "WAL")
+		v.Set("_synchronous", "NORMAL")
+	}
+	return v
+}
+
+// sqliteDSN turns a path or file: URI into a modernc.org/sqlite DSN with
+// credstore's settings added.
+func sqliteDSN(dsn string, memory bool) (string, error) {
+	name, rawQuery, _ := strings.Cut(dsn, "?")
+	if !strings.HasPrefix(name, "file:") {
+		if strings.ContainsAny(name, "#%") {
+			return "", fmt.Errorf("path %q: use a file: URI for names with '#' or '%%'", name)
+		}
+		name = "file:" + name
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", fmt.Errorf("DSN parameters: %w", err)
+	}
+	if q.Get("mode") == "memory" && !memory {
+		return "", errors.New("mode=memory: use OpenMemory for an in-memory database")
+	}
+	for key, want := range sqliteSettings(memory) {
+		if got, ok := q[key]; ok && !strings.EqualFold(strings.Join(got, ","), want[0]) {
+			return "", fmt.Errorf("DSN sets %s=%s; credstore requires %s", key, strings.Join(got, ","), want[0])
+		}
+		q[key] = want
+	}
+	for _, key := range []string{"_pragma", "_fk", "_timeout", "_journal", "_sync"} {
+		if _, ok := q[key]; ok {
+			return "", fmt.Errorf("DSN parameter %s is not supported: credstore sets the connection pragmas itself", key)
+		}
+	}
+	return name + "?" + q.Encode(), nil
+}
+
+// redact drops the parameters (and any password they carry) from a DSN for
+// an error message.
+func redact(dsn string) string {
+	name, _, _ := strings.Cut(dsn, "?")
+	if u, err := url.Parse(name); err == nil && u.User != nil {
+		u.User = url.User(u.User.Username())
+		return u.String()
+	}
+	return name
+}

@@ -1,0 +1,109 @@
+package database
+
+import (
+	"errors"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// ConstraintKind says which sort of constraint a statement violated.
+type ConstraintKind int
+
+// The constraint kinds that ConstraintOf recognises.
+const (
+	Unique ConstraintKind = iota + 1
+	ForeignKey
+	Check
+	NotNull
+)
+
+func (k ConstraintKind) String() string {
+	switch k {
+	case Unique:
+		return "unique"
+	case ForeignKey:
+		return "foreign key"
+	case Check:
+		return "check"
+	case NotNull:
+		return "not null"
+	}
+	return "unknown"
+}
+
+// Violation describes a constraint violation in engine-neutral terms.
+type Violation struct {
+	Kind ConstraintKind
+	// Name is the violated constraint or index, as named in the schema
+	// ("users_email_lower_key"). For a NOT NULL violation it is the column
+	// ("users.email"); for a SQLite foreign-key violation it is empty,
+	// because SQLite does not say which key failed.
+	Name string
+}
+
+// ConstraintOf reports the constraint violation behind err, if it is one.
+// It is the one place that reads driver errors: by result code, and by the
+// constraint name where the engine reports one.
+func ConstraintOf(err error) (Violation, bool) {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return Violation{}, false
+	}
+	var kind ConstraintKind
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		kind = Unique
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		kind = ForeignKey
+	case sqlite3.SQLITE_CONSTRAINT_CHECK:
+		kind = Check
+	case sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+		kind = NotNull
+	default:
+		return Violation{}, false
+	}
+	return Violation{Kind: kind, Name: sqliteConstraintName(kind, se.Error())}, true
+}
+
+// sqliteConstraintName extracts the constraint from SQLite's message. SQLite
+// has no API for it; the detail after "constraint failed: " is its stable,
+// documented form:
+//
+//	UNIQUE constraint failed: users.username          (column constraint)
+//	UNIQUE constraint failed: index 'users_email_lower_key'
+//	CHECK constraint failed: users_phone_check
+//	NOT NULL constraint failed: users.email
+//
+// A column list "t.a, t.b" becomes "t_a_b_key", the name PostgreSQL would
+// give the same constraint and the name the schema spells out.
+func sqliteConstraintName(kind ConstraintKind, msg string) string {
+	const marker = "constraint failed: "
+	i := strings.LastIndex(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	detail := msg[i+len(marker):]
+	// modernc appends the numeric code: "... users.username (2067)".
+	if j := strings.LastIndex(detail, " ("); j >= 0 && strings.HasSuffix(detail, ")") {
+		detail = detail[:j]
+	}
+	switch kind {
+	case Unique:
+		if name, ok := strings.CutPrefix(detail, "index "); ok {
+			return strings.Trim(name, "'")
+		}
+		cols := strings.Split(detail, ", ")
+		table, _, _ := strings.Cut(cols[0], ".")
+		parts := []string{table}
+		for _, c := range cols {
+			_, col, _ := strings.Cut(c, ".")
+			parts = append(parts, col)
+		}
+		return strings.Join(parts, "_") + "_key"
+	case ForeignKey:
+		return ""
+	}
+	return detail
+}

@@ -1,0 +1,182 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/credstore/credstore/schema"
+)
+
+// migration is one numbered step of an engine's schema.
+type migration struct {
+	Version  int
+	Name     string
+	Up, Down string
+}
+
+// migrations reads the engine's embedded migrations, ordered by version. Every
+// version must have both an up and a down file.
+func migrations(engine Engine) ([]migration, error) {
+	dir := string(engine)
+	entries, err := fs.ReadDir(schema.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	byVersion := map[int]*migration{}
+	for _, e := range entries {
+		file := e.Name()
+		var direction string
+		switch {
+		case strings.HasSuffix(file, ".up.sql"):
+			direction = "up"
+		case strings.HasSuffix(file, ".down.sql"):
+			direction = "down"
+		default:
+			continue
+		}
+		stem := strings.TrimSuffix(file, "."+direction+".sql")
+		num, name, ok := strings.Cut(stem, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil || version <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.up.sql or NNNN_name.down.sql", file)
+		}
+		body, err := fs.ReadFile(schema.FS, path.Join(dir, file))
+		if err != nil {
+			return nil, err
+		}
+		m := byVersion[version]
+		if m == nil {
+			m = &migration{Version: version, Name: name}
+			byVersion[version] = m
+		} else if m.Name != name {
+			return nil, fmt.Errorf("migration %d has two names: %s and %s", version, m.Name, name)
+		}
+		if direction == "up" {
+			m.Up = string(body)
+		} else {
+			m.Down = string(body)
+		}
+	}
+	out := make([]migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		if m.Up == "" || m.Down == "" {
+			return nil, fmt.Errorf("migration %d_%s needs both an up and a down file", m.Version, m.Name)
+		}
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i, m := range out {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migrations must be numbered 1, 2, 3...: found %d at position %d", m.Version, i+1)
+		}
+	}
+	return out, nil
+}
+
+// LatestVersion is the schema version this build migrates to.
+func (d *DB) LatestVersion() (int, error) {
+	ms, err := migrations(d.engine)
+	if err != nil {
+		return 0, err
+	}
+	return len(ms), nil
+}
+
+// Version reports the schema version the database is at.
+func (d *DB) Version(ctx context.Context) (int, error) {
+	var v int
+	err := d.InTx(ctx, func(ex Executor) error {
+		if err := d.ensureMigrationTable(ctx, ex); err != nil {
+			return err
+		}
+		return ex.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	})
+	return v, err
+}
+
+// Migrate applies every pending migration in one transaction, so a failure
+// leaves the schema as it was. Two processes opening the same database at
+// once are serialised by the transaction's write lock, and the second finds
+// nothing left to do. A database newer than this build is refused.
+func (d *DB) Migrate(ctx context.Context) error {
+	ms, err := migrations(d.engine)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return d.migrateTo(ctx, ms, len(ms))
+}
+
+// MigrateTo moves the schema up or down to version target (0 removes every
+// table credstore created). Down steps destroy data; they are for operators
+// rolling back a release.
+func (d *DB) MigrateTo(ctx context.Context, target int) error {
+	ms, err := migrations(d.engine)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if target < 0 || target > len(ms) {
+		return fmt.Errorf("migrate: version %d is not between 0 and %d", target, len(ms))
+	}
+	return d.migrateTo(ctx, ms, target)
+}
+
+func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
+	err := d.InTx(ctx, func(ex Executor) error {
+		if err := d.ensureMigrationTable(ctx, ex); err != nil {
+			return err
+		}
+		var current int
+		if err := ex.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+			return err
+		}
+		if current > len(ms) {
+			return fmt.Errorf("database schema is at version %d, newer than this build's %d: upgrade credstore", current, len(ms))
+		}
+		for v := current + 1; v <= target; v++ {
+			m := ms[v-1]
+			if _, err := ex.ExecContext(ctx, m.Up); err != nil {
+				return fmt.Errorf("%d_%s up: %w", m.Version, m.Name, err)
+			}
+			if _, err := ex.ExecContext(ctx, d.rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+				m.Version, m.Name, time.Now().UTC()); err != nil {
+				return fmt.Errorf("%d_%s: record version: %w", m.Version, m.Name, err)
+			}
+		}
+		for v := current; v > target; v-- {
+			m := ms[v-1]
+			if _, err := ex.ExecContext(ctx, m.Down); err != nil {
+				return fmt.Errorf("%d_%s down: %w", m.Version, m.Name, err)
+			}
+			if _, err := ex.ExecContext(ctx, d.rebind("DELETE FROM schema_migrations WHERE version = ?"), m.Version); err != nil {
+				return fmt.Errorf("%d_%s: forget version: %w", m.Version, m.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) ensureMigrationTable(ctx context.Context, ex Executor) error {
+	_, err := ex.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TIMESTAMP NOT NULL
+	)`)
+	if err != nil {
+		return errors.Join(errors.New("create schema_migrations"), err)
+	}
+	return nil
+}
+
+// rebind adapts a statement written with ? placeholders to the engine.
+func (d *DB) rebind(query string) string { return query }

@@ -1,0 +1,80 @@
+-- name: CreateUser :one
+INSERT INTO users (public_id, username, email, phone, is_admin, created_at, updated_at)
+VALUES (@public_id, sqlc.narg(username), @email, sqlc.narg(phone), @is_admin, @now, @now)
+RETURNING *;
+
+-- name: CreateCredential :exec
+INSERT INTO credentials (user_id, password_hash, password_changed_at)
+VALUES (@user_id, @password_hash, @now);
+
+-- name: GetUserByID :one
+SELECT * FROM users WHERE id = @id;
+
+-- name: GetUserByPublicID :one
+SELECT * FROM users WHERE public_id = @public_id;
+
+-- name: GetUserByUsername :one
+SELECT * FROM users WHERE username = @username;
+
+-- name: GetUserByEmail :one
+SELECT * FROM users WHERE lower(email) = lower(@email);
+
+-- name: GetLoginByUsername :one
+SELECT sqlc.embed(users), credentials.password_hash
+FROM users
+JOIN credentials ON credentials.user_id = users.id
+WHERE users.username = @username;
+
+-- name: GetLoginByEmail :one
+SELECT sqlc.embed(users), credentials.password_hash
+FROM users
+JOIN credentials ON credentials.user_id = users.id
+WHERE lower(users.email) = lower(@email);
+
+-- name: GetPasswordHash :one
+SELECT password_hash FROM credentials WHERE user_id = @user_id;
+
+-- name: ListUsers :many
+-- Keyset pagination: pass the last id of the previous page (0 for the first).
+SELECT * FROM users
+WHERE id > @after_id
+ORDER BY id
+LIMIT @max_rows;
+
+-- name: UpdateUser :one
+-- Each field changes only when its set_ flag is true, so one statement applies
+-- a partial update atomically on both engines without a read-then-write.
+UPDATE users SET
+    username   = CASE WHEN CAST(@set_username AS BOOLEAN) THEN CAST(sqlc.narg(username) AS TEXT) ELSE username END,
+    email      = CASE WHEN CAST(@set_email AS BOOLEAN) THEN CAST(@email AS TEXT) ELSE email END,
+    phone      = CASE WHEN CAST(@set_phone AS BOOLEAN) THEN CAST(sqlc.narg(phone) AS TEXT) ELSE phone END,
+    is_admin   = CASE WHEN CAST(@set_is_admin AS BOOLEAN) THEN CAST(@is_admin AS BOOLEAN) ELSE is_admin END,
+    updated_at = @now
+WHERE id = @id
+RETURNING *;
+
+-- name: SetPasswordHash :execrows
+UPDATE credentials
+SET password_hash = @password_hash, password_changed_at = @now
+WHERE user_id = @user_id;
+
+-- name: ReplacePasswordHash :execrows
+-- Compare-and-swap: replaces the hash only if it is still the one the caller
+-- verified, so a rehash or password change never overwrites a change that
+-- committed in between.
+UPDATE credentials
+SET password_hash = @new_hash, password_changed_at = @now
+WHERE user_id = @user_id AND password_hash = @old_hash;
+
+-- name: RehashPassword :execrows
+-- Upgrades the hash of an unchanged password to a higher bcrypt cost. Like
+-- ReplacePasswordHash it is a compare-and-swap; password_changed_at stays.
+UPDATE credentials
+SET password_hash = @new_hash
+WHERE user_id = @user_id AND password_hash = @old_hash;
+
+-- name: TouchUser :execrows
+UPDATE users SET updated_at = @now WHERE id = @id;
+
+-- name: DeleteUser :execrows
+DELETE FROM users WHERE id = @id;
