@@ -42,9 +42,37 @@ type Config struct {
 	// truncated to microseconds, which both engines keep exactly.
 	Now func() time.Time
 
-	// Rand is the source of public ids. Default: crypto/rand.Reader.
+	// Rand is the source of public ids and of session and reset tokens.
+	// Default: crypto/rand.Reader. Anything else is for tests only: a
+	// predictable source makes predictable tokens.
 	Rand io.Reader
+
+	// SessionLifetime is a session's absolute lifetime, counted from login.
+	// Default: DefaultSessionLifetime (30 days).
+	SessionLifetime time.Duration
+
+	// SessionIdleTimeout ends a session that has not been used for this
+	// long. Default: DefaultSessionIdleTimeout (24 hours); at least
+	// 2 × SessionTouchInterval, because use is recorded at most once per
+	// SessionTouchInterval and a session may so end up to one interval early.
+	SessionIdleTimeout time.Duration
+
+	// ResetTokenLifetime is how long a password-reset token works.
+	// Default: DefaultResetTokenLifetime (30 minutes).
+	ResetTokenLifetime time.Duration
+
+	// ResetSender delivers password-reset tokens to users. Default: nil, in
+	// which case RequestPasswordReset only returns the token and delivering
+	// it is the caller's job.
+	ResetSender Sender
 }
+
+// Defaults of the session and reset lifetimes.
+const (
+	DefaultSessionLifetime    = 30 * 24 * time.Hour
+	DefaultSessionIdleTimeout = 24 * time.Hour
+	DefaultResetTokenLifetime = 30 * time.Minute
+)
 
 // withDefaults validates c and fills in its defaults.
 func (c Config) withDefaults() (Config, error) {
@@ -73,6 +101,23 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Reader
+	}
+	if c.SessionLifetime == 0 {
+		c.SessionLifetime = DefaultSessionLifetime
+	}
+	if c.SessionIdleTimeout == 0 {
+		c.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	if c.ResetTokenLifetime == 0 {
+		c.ResetTokenLifetime = DefaultResetTokenLifetime
+	}
+	switch {
+	case c.SessionLifetime < time.Second:
+		return c, fmt.Errorf("config: session lifetime %v is below one second", c.SessionLifetime)
+	case c.SessionIdleTimeout < 2*SessionTouchInterval:
+		return c, fmt.Errorf("config: session idle timeout %v is below %v", c.SessionIdleTimeout, 2*SessionTouchInterval)
+	case c.ResetTokenLifetime < time.Second:
+		return c, fmt.Errorf("config: reset token lifetime %v is below one second", c.ResetTokenLifetime)
 	}
 	return c, nil
 }

@@ -23,6 +23,19 @@ var (
 
 	// ErrDuplicate is matched by every *DuplicateError.
 	ErrDuplicate = errors.New("already registered")
+
+	// ErrInvalidSession is the one error of every session token that does
+	// not name a live session: malformed, unknown, revoked, past its
+	// absolute lifetime or idle for too long.
+	ErrInvalidSession = errors.New("invalid or expired session")
+
+	// ErrSessionNotFound means the user has no session with that id.
+	ErrSessionNotFound = errors.New("session not found")
+
+	// ErrInvalidResetToken is the one error of every password-reset token
+	// that cannot be used: malformed, unknown, expired, already spent,
+	// replaced by a newer token, or issued for another email address.
+	ErrInvalidResetToken = errors.New("invalid or expired password reset token")
 )
 
 // ValidationError reports every problem with an input at once, by field.

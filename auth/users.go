@@ -139,7 +139,10 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 }
 
 // ChangePassword replaces the user's password after checking the current
-// one, as a user does for themselves.
+// one, as a user does for themselves, and ends every session of the user in
+// the same transaction: whoever held a session under the old password is
+// out. Start a new session (CreateSession) for the user who made the change;
+// it also gives them a fresh token.
 //
 // Errors: ErrInvalidCredentials when current is wrong or the user does not
 // exist (the two take the same time), and when current is over
@@ -184,7 +187,10 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 			// checked: the current password given is no longer current.
 			return ErrInvalidCredentials
 		}
-		_, err = q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now})
+		if _, err := q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now}); err != nil {
+			return err
+		}
+		_, err = q.DeleteUserSessions(ctx, id)
 		return err
 	})
 	if err == ErrInvalidCredentials {
@@ -194,7 +200,8 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 }
 
 // SetPassword replaces the user's password without the current one, as an
-// administrator does.
+// administrator does, and ends every session of the user in the same
+// transaction.
 //
 // Errors: *ValidationError ("new_password"), ErrNotFound.
 func (s *Store) SetPassword(ctx context.Context, id int64, newPassword string) error {
@@ -216,14 +223,17 @@ func (s *Store) SetPassword(ctx context.Context, id int64, newPassword string) e
 		if n == 0 {
 			return ErrNotFound
 		}
-		_, err = q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now})
+		if _, err := q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now}); err != nil {
+			return err
+		}
+		_, err = q.DeleteUserSessions(ctx, id)
 		return err
 	})
 	return wrap("set password", err)
 }
 
 // DeleteUser deletes the user; the database cascades the delete to their
-// credential and to everything else they own.
+// credential, sessions, reset tokens and everything else they own.
 //
 // Errors: ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {

@@ -16,6 +16,23 @@ type Credential struct {
 	PasswordChangedAt time.Time
 }
 
+type PasswordReset struct {
+	ID        int64
+	UserID    int64
+	TokenHash string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+type Session struct {
+	ID         int64
+	UserID     int64
+	TokenHash  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
 type User struct {
 	ID        int64
 	PublicID  string

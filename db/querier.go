@@ -7,21 +7,39 @@ package db
 import (
 	"context"
 	"database/sql"
+	"time"
 )
 
 type Querier interface {
+	// Spends a token in one conditional statement: only a live token of the user
+	// with this email is deleted, and of two concurrent uses exactly one gets the
+	// row back.
+	ConsumePasswordReset(ctx context.Context, arg ConsumePasswordResetParams) (int64, error)
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) error
+	// Every session query finds a token by the hex SHA-256 of its bytes; the
+	// token itself never reaches the database.
+	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
+	DeleteSessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
 	DeleteUser(ctx context.Context, id int64) (int64, error)
+	DeleteUserSession(ctx context.Context, arg DeleteUserSessionParams) (int64, error)
+	DeleteUserSessions(ctx context.Context, userID int64) (int64, error)
 	GetLoginByEmail(ctx context.Context, email string) (GetLoginByEmailRow, error)
 	GetLoginByUsername(ctx context.Context, username sql.NullString) (GetLoginByUsernameRow, error)
 	GetPasswordHash(ctx context.Context, userID int64) (string, error)
+	// The hot path of every authenticated request: one read by a unique index.
+	// Expiry is decided in Go from the returned times, so this stays a pure read.
+	GetSessionUser(ctx context.Context, tokenHash string) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id int64) (User, error)
 	GetUserByPublicID(ctx context.Context, publicID string) (User, error)
 	GetUserByUsername(ctx context.Context, username sql.NullString) (User, error)
+	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
 	// Keyset pagination: pass the last id of the previous page (0 for the first).
 	ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error)
+	PurgePasswordResets(ctx context.Context, now time.Time) (int64, error)
+	// Removes sessions past their absolute lifetime or idle for too long.
+	PurgeSessions(ctx context.Context, arg PurgeSessionsParams) (int64, error)
 	// Upgrades the hash of an unchanged password to a higher bcrypt cost. Like
 	// ReplacePasswordHash it is a compare-and-swap; password_changed_at stays.
 	RehashPassword(ctx context.Context, arg RehashPasswordParams) (int64, error)
@@ -30,10 +48,19 @@ type Querier interface {
 	// committed in between.
 	ReplacePasswordHash(ctx context.Context, arg ReplacePasswordHashParams) (int64, error)
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error)
+	// Idle-timeout bookkeeping. The condition makes it a no-op unless
+	// last_seen_at is older than stale_before (now minus one minute), so a
+	// session is written at most once a minute however many requests race here.
+	TouchSession(ctx context.Context, arg TouchSessionParams) (int64, error)
 	TouchUser(ctx context.Context, arg TouchUserParams) (int64, error)
 	// Each field changes only when its set_ flag is true, so one statement applies
 	// a partial update atomically on both engines without a read-then-write.
 	UpdateUser(ctx context.Context, arg UpdateUserParams) (User, error)
+	// Reset tokens are stored as the hex SHA-256 of the token's bytes.
+	// One live token per user (password_resets_user_id_key): a new token
+	// replaces the previous one in the same statement, so the old one stops
+	// working at once and two concurrent requests cannot collide.
+	UpsertPasswordReset(ctx context.Context, arg UpsertPasswordResetParams) error
 }
 
 var _ Querier = (*Queries)(nil)

@@ -1,0 +1,45 @@
+-- name: CreateSession :one
+-- Every session query finds a token by the hex SHA-256 of its bytes; the
+-- token itself never reaches the database.
+INSERT INTO sessions (user_id, token_hash, created_at, last_seen_at, expires_at)
+VALUES (@user_id, @token_hash, @now, @now, @expires_at)
+RETURNING *;
+
+-- name: GetSessionUser :one
+-- The hot path of every authenticated request: one read by a unique index.
+-- Expiry is decided in Go from the returned times, so this stays a pure read.
+SELECT sqlc.embed(sessions), sqlc.embed(users)
+FROM sessions
+JOIN users ON users.id = sessions.user_id
+WHERE sessions.token_hash = @token_hash;
+
+-- name: TouchSession :execrows
+-- Idle-timeout bookkeeping. The condition makes it a no-op unless
+-- last_seen_at is older than stale_before (now minus one minute), so a
+-- session is written at most once a minute however many requests race here.
+UPDATE sessions
+SET last_seen_at = @now
+WHERE id = @id AND last_seen_at <= @stale_before;
+
+-- name: DeleteSessionByTokenHash :one
+DELETE FROM sessions
+WHERE token_hash = @token_hash
+RETURNING *;
+
+-- name: ListUserSessions :many
+SELECT * FROM sessions
+WHERE user_id = @user_id
+ORDER BY id;
+
+-- name: DeleteUserSession :execrows
+DELETE FROM sessions
+WHERE id = @id AND user_id = @user_id;
+
+-- name: DeleteUserSessions :execrows
+DELETE FROM sessions
+WHERE user_id = @user_id;
+
+-- name: PurgeSessions :execrows
+-- Removes sessions past their absolute lifetime or idle for too long.
+DELETE FROM sessions
+WHERE expires_at <= @now OR last_seen_at <= @idle_before;

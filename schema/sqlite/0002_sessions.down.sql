@@ -1,0 +1,5 @@
+DROP INDEX password_resets_expires_at_idx;
+DROP TABLE password_resets;
+DROP INDEX sessions_expires_at_idx;
+DROP INDEX sessions_user_id_idx;
+DROP TABLE sessions;
