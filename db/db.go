@@ -24,14 +24,29 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.consumePasswordResetStmt, err = db.PrepareContext(ctx, consumePasswordReset); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsumePasswordReset: %w", err)
+	}
 	if q.createCredentialStmt, err = db.PrepareContext(ctx, createCredential); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateCredential: %w", err)
+	}
+	if q.createSessionStmt, err = db.PrepareContext(ctx, createSession); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateSession: %w", err)
 	}
 	if q.createUserStmt, err = db.PrepareContext(ctx, createUser); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateUser: %w", err)
 	}
+	if q.deleteSessionByTokenHashStmt, err = db.PrepareContext(ctx, deleteSessionByTokenHash); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteSessionByTokenHash: %w", err)
+	}
 	if q.deleteUserStmt, err = db.PrepareContext(ctx, deleteUser); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUser: %w", err)
+	}
+	if q.deleteUserSessionStmt, err = db.PrepareContext(ctx, deleteUserSession); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteUserSession: %w", err)
+	}
+	if q.deleteUserSessionsStmt, err = db.PrepareContext(ctx, deleteUserSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteUserSessions: %w", err)
 	}
 	if q.getLoginByEmailStmt, err = db.PrepareContext(ctx, getLoginByEmail); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLoginByEmail: %w", err)
@@ -41,6 +56,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getPasswordHashStmt, err = db.PrepareContext(ctx, getPasswordHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPasswordHash: %w", err)
+	}
+	if q.getSessionUserStmt, err = db.PrepareContext(ctx, getSessionUser); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSessionUser: %w", err)
 	}
 	if q.getUserByEmailStmt, err = db.PrepareContext(ctx, getUserByEmail); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByEmail: %w", err)
@@ -54,8 +72,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getUserByUsernameStmt, err = db.PrepareContext(ctx, getUserByUsername); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByUsername: %w", err)
 	}
+	if q.listUserSessionsStmt, err = db.PrepareContext(ctx, listUserSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUserSessions: %w", err)
+	}
 	if q.listUsersStmt, err = db.PrepareContext(ctx, listUsers); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUsers: %w", err)
+	}
+	if q.purgePasswordResetsStmt, err = db.PrepareContext(ctx, purgePasswordResets); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgePasswordResets: %w", err)
+	}
+	if q.purgeSessionsStmt, err = db.PrepareContext(ctx, purgeSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeSessions: %w", err)
 	}
 	if q.rehashPasswordStmt, err = db.PrepareContext(ctx, rehashPassword); err != nil {
 		return nil, fmt.Errorf("error preparing query RehashPassword: %w", err)
@@ -66,20 +93,36 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setPasswordHashStmt, err = db.PrepareContext(ctx, setPasswordHash); err != nil {
 		return nil, fmt.Errorf("error preparing query SetPasswordHash: %w", err)
 	}
+	if q.touchSessionStmt, err = db.PrepareContext(ctx, touchSession); err != nil {
+		return nil, fmt.Errorf("error preparing query TouchSession: %w", err)
+	}
 	if q.touchUserStmt, err = db.PrepareContext(ctx, touchUser); err != nil {
 		return nil, fmt.Errorf("error preparing query TouchUser: %w", err)
 	}
 	if q.updateUserStmt, err = db.PrepareContext(ctx, updateUser); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateUser: %w", err)
 	}
+	if q.upsertPasswordResetStmt, err = db.PrepareContext(ctx, upsertPasswordReset); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertPasswordReset: %w", err)
+	}
 	return &q, nil
 }
 
 func (q *Queries) Close() error {
 	var err error
+	if q.consumePasswordResetStmt != nil {
+		if cerr := q.consumePasswordResetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consumePasswordResetStmt: %w", cerr)
+		}
+	}
 	if q.createCredentialStmt != nil {
 		if cerr := q.createCredentialStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing createCredentialStmt: %w", cerr)
+		}
+	}
+	if q.createSessionStmt != nil {
+		if cerr := q.createSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createSessionStmt: %w", cerr)
 		}
 	}
 	if q.createUserStmt != nil {
@@ -87,9 +130,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing createUserStmt: %w", cerr)
 		}
 	}
+	if q.deleteSessionByTokenHashStmt != nil {
+		if cerr := q.deleteSessionByTokenHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteSessionByTokenHashStmt: %w", cerr)
+		}
+	}
 	if q.deleteUserStmt != nil {
 		if cerr := q.deleteUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteUserStmt: %w", cerr)
+		}
+	}
+	if q.deleteUserSessionStmt != nil {
+		if cerr := q.deleteUserSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteUserSessionStmt: %w", cerr)
+		}
+	}
+	if q.deleteUserSessionsStmt != nil {
+		if cerr := q.deleteUserSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteUserSessionsStmt: %w", cerr)
 		}
 	}
 	if q.getLoginByEmailStmt != nil {
@@ -105,6 +163,11 @@ func (q *Queries) Close() error {
 	if q.getPasswordHashStmt != nil {
 		if cerr := q.getPasswordHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getPasswordHashStmt: %w", cerr)
+		}
+	}
+	if q.getSessionUserStmt != nil {
+		if cerr := q.getSessionUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionUserStmt: %w", cerr)
 		}
 	}
 	if q.getUserByEmailStmt != nil {
@@ -127,9 +190,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getUserByUsernameStmt: %w", cerr)
 		}
 	}
+	if q.listUserSessionsStmt != nil {
+		if cerr := q.listUserSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUserSessionsStmt: %w", cerr)
+		}
+	}
 	if q.listUsersStmt != nil {
 		if cerr := q.listUsersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUsersStmt: %w", cerr)
+		}
+	}
+	if q.purgePasswordResetsStmt != nil {
+		if cerr := q.purgePasswordResetsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgePasswordResetsStmt: %w", cerr)
+		}
+	}
+	if q.purgeSessionsStmt != nil {
+		if cerr := q.purgeSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeSessionsStmt: %w", cerr)
 		}
 	}
 	if q.rehashPasswordStmt != nil {
@@ -147,6 +225,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setPasswordHashStmt: %w", cerr)
 		}
 	}
+	if q.touchSessionStmt != nil {
+		if cerr := q.touchSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing touchSessionStmt: %w", cerr)
+		}
+	}
 	if q.touchUserStmt != nil {
 		if cerr := q.touchUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing touchUserStmt: %w", cerr)
@@ -155,6 +238,11 @@ func (q *Queries) Close() error {
 	if q.updateUserStmt != nil {
 		if cerr := q.updateUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateUserStmt: %w", cerr)
+		}
+	}
+	if q.upsertPasswordResetStmt != nil {
+		if cerr := q.upsertPasswordResetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertPasswordResetStmt: %w", cerr)
 		}
 	}
 	return err
@@ -194,45 +282,67 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                      DBTX
-	tx                      *sql.Tx
-	createCredentialStmt    *sql.Stmt
-	createUserStmt          *sql.Stmt
-	deleteUserStmt          *sql.Stmt
-	getLoginByEmailStmt     *sql.Stmt
-	getLoginByUsernameStmt  *sql.Stmt
-	getPasswordHashStmt     *sql.Stmt
-	getUserByEmailStmt      *sql.Stmt
-	getUserByIDStmt         *sql.Stmt
-	getUserByPublicIDStmt   *sql.Stmt
-	getUserByUsernameStmt   *sql.Stmt
-	listUsersStmt           *sql.Stmt
-	rehashPasswordStmt      *sql.Stmt
-	replacePasswordHashStmt *sql.Stmt
-	setPasswordHashStmt     *sql.Stmt
-	touchUserStmt           *sql.Stmt
-	updateUserStmt          *sql.Stmt
+	db                           DBTX
+	tx                           *sql.Tx
+	consumePasswordResetStmt     *sql.Stmt
+	createCredentialStmt         *sql.Stmt
+	createSessionStmt            *sql.Stmt
+	createUserStmt               *sql.Stmt
+	deleteSessionByTokenHashStmt *sql.Stmt
+	deleteUserStmt               *sql.Stmt
+	deleteUserSessionStmt        *sql.Stmt
+	deleteUserSessionsStmt       *sql.Stmt
+	getLoginByEmailStmt          *sql.Stmt
+	getLoginByUsernameStmt       *sql.Stmt
+	getPasswordHashStmt          *sql.Stmt
+	getSessionUserStmt           *sql.Stmt
+	getUserByEmailStmt           *sql.Stmt
+	getUserByIDStmt              *sql.Stmt
+	getUserByPublicIDStmt        *sql.Stmt
+	getUserByUsernameStmt        *sql.Stmt
+	listUserSessionsStmt         *sql.Stmt
+	listUsersStmt                *sql.Stmt
+	purgePasswordResetsStmt      *sql.Stmt
+	purgeSessionsStmt            *sql.Stmt
+	rehashPasswordStmt           *sql.Stmt
+	replacePasswordHashStmt      *sql.Stmt
+	setPasswordHashStmt          *sql.Stmt
+	touchSessionStmt             *sql.Stmt
+	touchUserStmt                *sql.Stmt
+	updateUserStmt               *sql.Stmt
+	upsertPasswordResetStmt      *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                      tx,
-		tx:                      tx,
-		createCredentialStmt:    q.createCredentialStmt,
-		createUserStmt:          q.createUserStmt,
-		deleteUserStmt:          q.deleteUserStmt,
-		getLoginByEmailStmt:     q.getLoginByEmailStmt,
-		getLoginByUsernameStmt:  q.getLoginByUsernameStmt,
-		getPasswordHashStmt:     q.getPasswordHashStmt,
-		getUserByEmailStmt:      q.getUserByEmailStmt,
-		getUserByIDStmt:         q.getUserByIDStmt,
-		getUserByPublicIDStmt:   q.getUserByPublicIDStmt,
-		getUserByUsernameStmt:   q.getUserByUsernameStmt,
-		listUsersStmt:           q.listUsersStmt,
-		rehashPasswordStmt:      q.rehashPasswordStmt,
-		replacePasswordHashStmt: q.replacePasswordHashStmt,
-		setPasswordHashStmt:     q.setPasswordHashStmt,
-		touchUserStmt:           q.touchUserStmt,
-		updateUserStmt:          q.updateUserStmt,
+		db:                           tx,
+		tx:                           tx,
+		consumePasswordResetStmt:     q.consumePasswordResetStmt,
+		createCredentialStmt:         q.createCredentialStmt,
+		createSessionStmt:            q.createSessionStmt,
+		createUserStmt:               q.createUserStmt,
+		deleteSessionByTokenHashStmt: q.deleteSessionByTokenHashStmt,
+		deleteUserStmt:               q.deleteUserStmt,
+		deleteUserSessionStmt:        q.deleteUserSessionStmt,
+		deleteUserSessionsStmt:       q.deleteUserSessionsStmt,
+		getLoginByEmailStmt:          q.getLoginByEmailStmt,
+		getLoginByUsernameStmt:       q.getLoginByUsernameStmt,
+		getPasswordHashStmt:          q.getPasswordHashStmt,
+		getSessionUserStmt:           q.getSessionUserStmt,
+		getUserByEmailStmt:           q.getUserByEmailStmt,
+		getUserByIDStmt:              q.getUserByIDStmt,
+		getUserByPublicIDStmt:        q.getUserByPublicIDStmt,
+		getUserByUsernameStmt:        q.getUserByUsernameStmt,
+		listUserSessionsStmt:         q.listUserSessionsStmt,
+		listUsersStmt:                q.listUsersStmt,
+		purgePasswordResetsStmt:      q.purgePasswordResetsStmt,
+		purgeSessionsStmt:            q.purgeSessionsStmt,
+		rehashPasswordStmt:           q.rehashPasswordStmt,
+		replacePasswordHashStmt:      q.replacePasswordHashStmt,
+		setPasswordHashStmt:          q.setPasswordHashStmt,
+		touchSessionStmt:             q.touchSessionStmt,
+		touchUserStmt:                q.touchUserStmt,
+		updateUserStmt:               q.updateUserStmt,
+		upsertPasswordResetStmt:      q.upsertPasswordResetStmt,
 	}
 }

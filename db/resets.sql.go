@@ -28,7 +28,7 @@ type ConsumePasswordResetParams struct {
 // with this email is deleted, and of two concurrent uses exactly one gets the
 // row back.
 func (q *Queries) ConsumePasswordReset(ctx context.Context, arg ConsumePasswordResetParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, consumePasswordReset, arg.TokenHash, arg.Now, arg.Email)
+	row := q.queryRow(ctx, q.consumePasswordResetStmt, consumePasswordReset, arg.TokenHash, arg.Now, arg.Email)
 	var user_id int64
 	err := row.Scan(&user_id)
 	return user_id, err
@@ -40,7 +40,7 @@ WHERE expires_at <= ?1
 `
 
 func (q *Queries) PurgePasswordResets(ctx context.Context, now time.Time) (int64, error) {
-	result, err := q.db.ExecContext(ctx, purgePasswordResets, now)
+	result, err := q.exec(ctx, q.purgePasswordResetsStmt, purgePasswordResets, now)
 	if err != nil {
 		return 0, err
 	}
@@ -68,7 +68,7 @@ type UpsertPasswordResetParams struct {
 // replaces the previous one in the same statement, so the old one stops
 // working at once and two concurrent requests cannot collide.
 func (q *Queries) UpsertPasswordReset(ctx context.Context, arg UpsertPasswordResetParams) error {
-	_, err := q.db.ExecContext(ctx, upsertPasswordReset,
+	_, err := q.exec(ctx, q.upsertPasswordResetStmt, upsertPasswordReset,
 		arg.UserID,
 		arg.TokenHash,
 		arg.Now,

@@ -26,7 +26,7 @@ type CreateSessionParams struct {
 // Every session query finds a token by the hex SHA-256 of its bytes; the
 // token itself never reaches the database.
 func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error) {
-	row := q.db.QueryRowContext(ctx, createSession,
+	row := q.queryRow(ctx, q.createSessionStmt, createSession,
 		arg.UserID,
 		arg.TokenHash,
 		arg.Now,
@@ -51,7 +51,7 @@ RETURNING id, user_id, token_hash, created_at, last_seen_at, expires_at
 `
 
 func (q *Queries) DeleteSessionByTokenHash(ctx context.Context, tokenHash string) (Session, error) {
-	row := q.db.QueryRowContext(ctx, deleteSessionByTokenHash, tokenHash)
+	row := q.queryRow(ctx, q.deleteSessionByTokenHashStmt, deleteSessionByTokenHash, tokenHash)
 	var i Session
 	err := row.Scan(
 		&i.ID,
@@ -75,7 +75,7 @@ type DeleteUserSessionParams struct {
 }
 
 func (q *Queries) DeleteUserSession(ctx context.Context, arg DeleteUserSessionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, deleteUserSession, arg.ID, arg.UserID)
+	result, err := q.exec(ctx, q.deleteUserSessionStmt, deleteUserSession, arg.ID, arg.UserID)
 	if err != nil {
 		return 0, err
 	}
@@ -88,7 +88,7 @@ WHERE user_id = ?1
 `
 
 func (q *Queries) DeleteUserSessions(ctx context.Context, userID int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, deleteUserSessions, userID)
+	result, err := q.exec(ctx, q.deleteUserSessionsStmt, deleteUserSessions, userID)
 	if err != nil {
 		return 0, err
 	}
@@ -110,7 +110,7 @@ type GetSessionUserRow struct {
 // The hot path of every authenticated request: one read by a unique index.
 // Expiry is decided in Go from the returned times, so this stays a pure read.
 func (q *Queries) GetSessionUser(ctx context.Context, tokenHash string) (GetSessionUserRow, error) {
-	row := q.db.QueryRowContext(ctx, getSessionUser, tokenHash)
+	row := q.queryRow(ctx, q.getSessionUserStmt, getSessionUser, tokenHash)
 	var i GetSessionUserRow
 	err := row.Scan(
 		&i.Session.ID,
@@ -138,7 +138,7 @@ ORDER BY id
 `
 
 func (q *Queries) ListUserSessions(ctx context.Context, userID int64) ([]Session, error) {
-	rows, err := q.db.QueryContext(ctx, listUserSessions, userID)
+	rows, err := q.query(ctx, q.listUserSessionsStmt, listUserSessions, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ type PurgeSessionsParams struct {
 
 // Removes sessions past their absolute lifetime or idle for too long.
 func (q *Queries) PurgeSessions(ctx context.Context, arg PurgeSessionsParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, purgeSessions, arg.Now, arg.IdleBefore)
+	result, err := q.exec(ctx, q.purgeSessionsStmt, purgeSessions, arg.Now, arg.IdleBefore)
 	if err != nil {
 		return 0, err
 	}
@@ -202,7 +202,7 @@ type TouchSessionParams struct {
 // last_seen_at is older than stale_before (now minus one minute), so a
 // session is written at most once a minute however many requests race here.
 func (q *Queries) TouchSession(ctx context.Context, arg TouchSessionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, touchSession, arg.Now, arg.ID, arg.StaleBefore)
+	result, err := q.exec(ctx, q.touchSessionStmt, touchSession, arg.Now, arg.ID, arg.StaleBefore)
 	if err != nil {
 		return 0, err
 	}
