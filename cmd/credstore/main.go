@@ -1,0 +1,50 @@
+// Command credstore runs the credstore user-authentication service.
+//
+//	credstore serve [flags]
+//
+// serve listens on 127.0.0.1:5000 and keeps its data in credstore.db in the
+// working directory unless told otherwise; run "credstore serve -h" for the
+// flags and their environment-variable twins.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: credstore <command> [flags]
+
+commands:
+  serve    run the HTTP authentication service
+
+Run "credstore <command> -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line args and returns the exit status. It takes
+// its environment and output as arguments so that tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "credstore: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

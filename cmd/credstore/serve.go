@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/httpapi"
+)
+
+// serveConfig is the configuration of "credstore serve".
+type serveConfig struct {
+	Addr             string
+	DB               string
+	BcryptCost       int
+	SecureCookies    bool
+	ExposeResetToken bool
+
+	// SMTP delivery of reset tokens; without SMTPAddr they are printed to
+	// standard output (the console sender).
+	SMTPAddr        string
+	SMTPFrom        string
+	SMTPUser        string
+	SMTPPassword    string // from the environment only: a flag shows in ps
+	SMTPImplicitTLS bool
+}
+
+// Timeouts of the HTTP server: a slow or stuck client cannot hold a
+// connection (or a goroutine) for long.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 20 * time.Second
+	purgeInterval     = 10 * time.Minute
+)
+
+// parseServe reads the flags of serve. Every flag has an environment twin
+// that sets its default; a flag given on the command line wins.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	fs := flag.NewFlagSet("credstore serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var envErr error
+	str := func(env, def string) string {
+		if v := getenv(env); v != "" {
+			return v
+		}
+		return def
+	}
+	boolean := func(env string) bool {
+		v := getenv(env)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: not a boolean", env, v))
+		}
+		return b
+	}
+	integer := func(env string, def int) int {
+		v := getenv(env)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: not an integer", env, v))
+		}
+		return n
+	}
+	var c serveConfig
+	fs.StringVar(&c.Addr, "addr", str("CREDSTORE_ADDR", "127.0.0.1:5000"), "listen address (env CREDSTORE_ADDR); port 0 picks a free port")
+	fs.StringVar(&c.DB, "db", str("CREDSTORE_DB", "credstore.db"), "SQLite path or file: URI, or postgres:// URL (env CREDSTORE_DB)")
+	fs.IntVar(&c.BcryptCost, "bcrypt-cost", integer("CREDSTORE_BCRYPT_COST", auth.DefaultBcryptCost), "bcrypt cost of new password hashes, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", boolean("CREDSTORE_SECURE_COOKIES"), "mark the session cookie Secure; set it behind HTTPS (env CREDSTORE_SECURE_COOKIES)")
+	fs.BoolVar(&c.ExposeResetToken, "expose-reset-token", boolean("CREDSTORE_EXPOSE_RESET_TOKEN"), "return reset tokens in the POST /reset_password reply, for tests; never in production (env CREDSTORE_EXPOSE_RESET_TOKEN)")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", str("CREDSTORE_SMTP_ADDR", ""), "SMTP server host:port for reset messages; empty prints them to standard output (env CREDSTORE_SMTP_ADDR)")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", str("CREDSTORE_SMTP_FROM", ""), "sender address of reset messages (env CREDSTORE_SMTP_FROM)")
+	fs.StringVar(&c.SMTPUser, "smtp-user", str("CREDSTORE_SMTP_USER", ""), "SMTP user name; the password comes from env CREDSTORE_SMTP_PASSWORD only (env CREDSTORE_SMTP_USER)")
+	fs.BoolVar(&c.SMTPImplicitTLS, "smtp-implicit-tls", boolean("CREDSTORE_SMTP_IMPLICIT_TLS"), "connect with TLS (port 465) instead of STARTTLS (env CREDSTORE_SMTP_IMPLICIT_TLS)")
+	c.SMTPPassword = getenv("CREDSTORE_SMTP_PASSWORD")
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if c.SMTPAddr != "" && c.SMTPFrom == "" {
+		return c, errors.New("-smtp-addr needs -smtp-from")
+	}
+	return c, nil
+}
+
+// serve runs the service until ctx ends, then shuts down gracefully:
+// requests in flight finish (within shutdownTimeout) before it returns.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	c, err := parseServe(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "credstore serve: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if err := runServer(ctx, c, log, stdout); err != nil {
+		log.Error("serve failed", "err", err.Error())
+		return 1
+	}
+	return 0
+}
+
+func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
+	var sender auth.Sender = &auth.ConsoleSender{W: stdout}
+	if c.SMTPAddr != "" {
+		sender = &auth.SMTPSender{
+			Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUser, Password: c.SMTPPassword,
+			ImplicitTLS: c.SMTPImplicitTLS,
+		}
+	}
+	policy := auth.DefaultPolicy()
+	policy.RequireUsername = false // the API registers by email
+	store, err := auth.Open(ctx, c.DB, auth.Config{
+		Policy:      &policy,
+		BcryptCost:  c.BcryptCost,
+		ResetSender: sender,
+	})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: httpapi.New(store, httpapi.Options{
+			SecureCookies:    c.SecureCookies,
+			ExposeResetToken: c.ExposeResetToken,
+			Logger:           log,
+		}),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "db", redactDB(c.DB), "bcrypt_cost", c.BcryptCost,
+		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "")
+	if c.ExposeResetToken {
+		log.Warn("reset tokens are returned to whoever asks: for tests only")
+	}
+
+	go purgeLoop(ctx, store, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// purgeLoop deletes expired sessions and reset tokens every purgeInterval.
+func purgeLoop(ctx context.Context, store *auth.Store, log *slog.Logger) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sessions, resets, err := store.PurgeExpired(ctx)
+			if err != nil {
+				log.Error("purge expired", "err", err.Error())
+				continue
+			}
+			log.Info("purged expired", "sessions", sessions, "reset_tokens", resets)
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+)
+
+// Decoding errors, mapped to statuses in replyError.
+var (
+	errUnsupportedMediaType = errors.New("unsupported content type: send application/x-www-form-urlencoded, multipart/form-data or application/json")
+	errBodyTooLarge         = errors.New("request body too large")
+)
+
+// malformedError is a body that cannot be decoded; its message is safe to
+// return (it never quotes the body).
+type malformedError struct{ msg string }
+
+func (e *malformedError) Error() string { return e.msg }
+
+// decode reads the named fields from the request body, which may be
+// HTML-form encoded (as the API's existing clients send it), multipart, or
+// a JSON object with the same fields as strings. Missing fields are "": auth
+// decides what is required. An empty body without a content type is an
+// empty form.
+func (a *api) decode(w http.ResponseWriter, r *http.Request, fields ...string) (map[string]string, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
+	out := make(map[string]string, len(fields))
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		// Read one byte: a body without a content type is refused, an
+		// empty one is an empty form.
+		n, err := r.Body.Read(make([]byte, 1))
+		if n == 0 && (err == io.EOF || err == nil) {
+			return out, nil
+		}
+		return nil, errUnsupportedMediaType
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil, errUnsupportedMediaType
+	}
+	switch mt {
+	case "application/x-www-form-urlencoded", "multipart/form-data":
+		if mt == "multipart/form-data" {
+			err = r.ParseMultipartForm(a.opts.MaxBodyBytes)
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
+			return nil, bodyError(err)
+		}
+		for _, f := range fields {
+			out[f] = r.PostForm.Get(f)
+		}
+		return out, nil
+	case "application/json":
+		return decodeJSON(r.Body, fields)
+	}
+	return nil, errUnsupportedMediaType
+}
+
+func decodeJSON(body io.Reader, fields []string) (map[string]string, error) {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
+		return nil, &malformedError{"malformed JSON body: expected an object with string fields"}
+	}
+	out := make(map[string]string, len(fields))
+	for _, f := range fields {
+		raw, ok := obj[f]
+		if !ok || bytes.Equal(raw, []byte("null")) {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, &malformedError{fmt.Sprintf("field %q must be a string", f)}
+		}
+		out[f] = s
+	}
+	return out, nil
+}
+
+// bodyError tells a body over the limit from a malformed one.
+func bodyError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return errBodyTooLarge
+	}
+	return &malformedError{"malformed request body"}
+}

@@ -1,0 +1,13 @@
+// Package httpapi is credstore's HTTP API: the routes of the user
+// authentication service over an auth.Store.
+//
+// Handlers are thin. Each one decodes its form (HTML-form encoded, multipart
+// or JSON with the same fields), calls one auth method, and encodes a JSON
+// reply; every error goes through replyError, the one table that maps auth's
+// typed errors to statuses. Every reply, errors included, is JSON.
+//
+// Nothing here logs a password, a hash or a token: the access log records the
+// method, the path, the status and the duration, and errors are logged only
+// when they are the server's own (500), whose messages auth keeps free of
+// secrets.
+package httpapi

@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/credstore/credstore/auth"
+)
+
+// CookieName is the name of the session cookie.
+const CookieName = "session_id"
+
+// DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
+// Every form of this API fits in a few hundred bytes.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Options configures the API. The zero value is ready to use.
+type Options struct {
+	// SecureCookies marks the session cookie Secure, so browsers send it
+	// over HTTPS only. Set it whenever the service is reached over HTTPS.
+	SecureCookies bool
+
+	// ExposeResetToken makes POST /reset_password return the reset token in
+	// its body instead of only delivering it. It exists for the API's
+	// existing clients and tests; it lets anyone who knows an address take
+	// over its account, so never set it on a service users rely on.
+	ExposeResetToken bool
+
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	// Default: DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+
+	// Logger receives the access log and server errors. Default:
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// api holds the handlers' dependencies.
+type api struct {
+	store  *auth.Store
+	opts   Options
+	log    *slog.Logger
+	routes map[string]map[string]http.HandlerFunc // path → method → handler
+}
+
+// New returns the API's handler over store:
+//
+//	GET    /                 {"message": "Bienvenue"}
+//	POST   /users            register (email, password, optional username and phone)
+//	POST   /sessions         log in (email, password); sets the session_id cookie
+//	DELETE /sessions         log out; 302 to /
+//	GET    /profile          {"email": E} of the session's user
+//	POST   /reset_password   issue a reset token for email
+//	PUT    /reset_password   set new_password with email and reset_token
+//
+// Unknown paths get 404 and known paths with another method 405, as JSON;
+// panics become a JSON 500 that reveals nothing.
+func New(store *auth.Store, opts Options) http.Handler {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	a := &api{store: store, opts: opts, log: opts.Logger}
+	a.routes = map[string]map[string]http.HandlerFunc{
+		"/":               {http.MethodGet: a.home},
+		"/users":          {http.MethodPost: a.register},
+		"/sessions":       {http.MethodPost: a.login, http.MethodDelete: a.logout},
+		"/profile":        {http.MethodGet: a.profile},
+		"/reset_password": {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
+	}
+	return a.accessLog(a.recoverPanics(http.HandlerFunc(a.route)))
+}
+
+// route dispatches on the exact path, then the method. A table rather than
+// http.ServeMux, because the mux answers 404 and 405 in plain text and
+// every reply of this API is JSON.
+func (a *api) route(w http.ResponseWriter, r *http.Request) {
+	methods, ok := a.routes[r.URL.Path]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, message{"not found"})
+		return
+	}
+	h, ok := methods[r.Method]
+	if !ok && r.Method == http.MethodHead {
+		h, ok = methods[http.MethodGet]
+	}
+	if !ok {
+		allowed := make([]string, 0, len(methods))
+		for m := range methods {
+			allowed = append(allowed, m)
+		}
+		sort.Strings(allowed)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, message{"method not allowed"})
+		return
+	}
+	h(w, r)
+}
