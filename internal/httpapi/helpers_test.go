@@ -1,0 +1,188 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/httpapi"
+)
+
+// fakeClock is the store's clock in these tests, safe for concurrent use.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// service is a real listening server over a fresh store.
+type service struct {
+	URL   string
+	Clock *fakeClock
+	Store *auth.Store
+	Log   *syncBuffer // the server's log
+	Mail  *syncBuffer // what the console sender printed
+}
+
+// startService opens a store on dsn as credstore serve configures it
+// (usernames optional), at a low bcrypt cost and on a fake clock, and serves
+// the API on a real socket until t ends.
+func startService(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...func(*auth.Config)) *service {
+	t.Helper()
+	svc := &service{Clock: &fakeClock{now: time.Now()}, Log: &syncBuffer{}, Mail: &syncBuffer{}}
+	policy := auth.DefaultPolicy()
+	policy.RequireUsername = false
+	cfg := auth.Config{
+		Policy: &policy, BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true,
+		Now: svc.Clock.Now, ResetSender: &auth.ConsoleSender{W: svc.Mail},
+	}
+	for _, o := range cfgOpts {
+		o(&cfg)
+	}
+	store, err := auth.Open(context.Background(), dsn, cfg)
+	require.NoError(t, err)
+	svc.Store = store
+	opts.Logger = slog.New(slog.NewJSONHandler(svc.Log, nil))
+	srv := httptest.NewServer(httpapi.New(store, opts))
+	t.Cleanup(func() {
+		srv.Close()
+		assert.NoError(t, store.Close())
+	})
+	svc.URL = srv.URL
+	return svc
+}
+
+// client is one user agent: a cookie jar and keep-alive connections. It
+// does not follow redirects, so that tests see them.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func (s *service) client(t *testing.T) *client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &client{t: t, base: s.URL, http: &http.Client{
+		Jar:           jar,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// reply is a decoded response.
+type reply struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+// form sends an HTML-form encoded request, as the API's clients do.
+func (c *client) form(method, path string, kv ...string) reply {
+	c.t.Helper()
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	var body io.Reader
+	ct := ""
+	if len(kv) > 0 {
+		body, ct = strings.NewReader(v.Encode()), "application/x-www-form-urlencoded"
+	}
+	return c.send(method, path, ct, body)
+}
+
+// send sends a request with the given content type ("" for none) and body.
+func (c *client) send(method, path, contentType string, body io.Reader) reply {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, body)
+	require.NoError(c.t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return c.do(req)
+}
+
+func (c *client) do(req *http.Request) reply {
+	c.t.Helper()
+	resp, err := c.http.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	r := reply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	if len(raw) > 0 {
+		require.Equal(c.t, "application/json", resp.Header.Get("Content-Type"), "every reply is JSON: %s", raw)
+		require.NoError(c.t, json.Unmarshal(raw, &r.Body), "body %q", raw)
+	}
+	return r
+}
+
+// sessionCookie returns the session cookie the jar holds for the service.
+func (c *client) sessionCookie() string {
+	u, _ := url.Parse(c.base)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == httpapi.CookieName {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// withCookie sends a request carrying session_id=value and no jar cookies.
+func (c *client) withCookie(method, path, value string) reply {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, nil)
+	require.NoError(c.t, err)
+	req.Header.Set("Cookie", httpapi.CookieName+"="+value)
+	bare := &http.Client{Timeout: 30 * time.Second, CheckRedirect: c.http.CheckRedirect}
+	saved := c.http
+	c.http = bare
+	defer func() { c.http = saved }()
+	return c.do(req)
+}
