@@ -88,8 +88,13 @@ func mustRegister(t *testing.T, s *auth.Store, r auth.Registration) auth.User {
 	return u
 }
 
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryRow(query string, args ...any) *sql.Row
+}
+
 // countRows counts the rows of table through raw SQL.
-func countRows(t *testing.T, raw *sql.DB, table string) int {
+func countRows(t *testing.T, raw queryer, table string) int {
 	t.Helper()
 	var n int
 	require.NoError(t, raw.QueryRow("SELECT COUNT(*) FROM "+table).Scan(&n))
