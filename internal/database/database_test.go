@@ -67,8 +67,8 @@ func TestSqliteDSN(t *testing.T) {
 		{name: "a setting given twice", dsn: "c.db?_txlock=immediate&_txlock=deferred", wantErr: "_txlock"},
 		{name: "raw pragma", dsn: "c.db?_pragma=foreign_keys(0)", wantErr: "_pragma"},
 		{name: "mode=memory in Open", dsn: "file:c.db?mode=memory", wantErr: "OpenMemory"},
-		{name: "# in a path", dsn: "a#b.db", wantErr: "file: URI"},
-		{name: "% in a path", dsn: "a%b.db", wantErr: "file: URI"},
+		{name: "# in a path", dsn: "C#/a#b.db", wantName: "file:C%23/a%23b.db"},
+		{name: "% in a path", dsn: "100%/a%41.db", wantName: "file:100%25/a%2541.db"},
 		{name: "malformed parameters", dsn: "file:c.db?x=%zz", wantErr: "DSN parameters"},
 
 		{name: "memory", dsn: "file:/m.db?vfs=memdb", memory: true, wantName: "file:/m.db", wantKeep: map[string]string{"vfs": "memdb"}},
@@ -126,6 +126,25 @@ func TestOpenSettingsOnEveryConnection(t *testing.T) {
 	}
 }
 
+// TestOpenPathWithSpecialCharacters: a plain path is the file's name, even
+// with characters that mean something in a URI.
+func TestOpenPathWithSpecialCharacters(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "C# 100%")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	path := filepath.Join(dir, "a#b%41 c.db")
+	d, err := Open(context.Background(), path)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Contains(t, names, "a#b%41 c.db", "the file must have exactly the name given")
+}
+
 func TestOpenRefusesBadDSN(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -143,7 +162,7 @@ func TestOpenRefusesBadDSN(t *testing.T) {
 func TestRedact(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"credstore.db":                                  "credstore.db",
+		"credstore.db": "credstore.db",
 		"file:credstore.db?_pragma=key('secret')":       "file:credstore.db",
 		"postgres://app:s3cret@db.internal:5432/cred":   "postgres://app@db.internal:5432/cred",
 		"postgres://app:s3cret@db/cred?password=s3cret": "postgres://app@db/cred",
