@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -418,5 +419,37 @@ func TestTimesRoundTrip(t *testing.T) {
 		raw := testdb.Raw(t, dsn)
 		_, changed := storedHash(t, raw, u.ID)
 		assert.True(t, want.Equal(changed), "password_changed_at %v, want %v", changed, want)
+	})
+}
+
+// zeros is an endless source of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// failing is a randomness source that fails.
+type failing struct{}
+
+func (failing) Read([]byte) (int, error) { return 0, errors.New("entropy exhausted") }
+
+// TestPublicIDFromInjectedSources: with the clock and randomness injected
+// the public id is fully determined, and its version and variant bits are
+// set whatever the random bytes are.
+func TestPublicIDFromInjectedSources(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		clk := newClock(time.UnixMilli(0x0123456789ab))
+		s := newStore(t, dsn, withClock(clk), func(c *auth.Config) { c.Rand = zeros{} })
+		u := mustRegister(t, s, reg("alice"))
+		assert.Equal(t, "01234567-89ab-7000-8000-000000000000", u.PublicID)
+
+		broken := newStore(t, dsn, func(c *auth.Config) { c.Rand = failing{} })
+		_, err := broken.Register(ctx, reg("bob"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "entropy exhausted")
+		_, err = s.UserByUsername(ctx, "bob")
+		assert.ErrorIs(t, err, auth.ErrNotFound, "nothing is written without a public id")
 	})
 }
