@@ -34,9 +34,9 @@ func TestPasswordReset(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		sender := &recordingSender{}
-		clk := &sessClock{now: sessStart}
-		s := openSessStore(t, dsn, clk, func(c *auth.Config) { c.ResetSender = sender })
-		alice := mustRegister(t, s, "alice")
+		clk := newClock(t0)
+		s := newStore(t, dsn, withClock(clk), func(c *auth.Config) { c.ResetSender = sender })
+		alice := mustRegister(t, s, reg("alice"))
 		sess1, sess2 := mustLogin(t, s, "alice"), mustLogin(t, s, "alice")
 
 		r, err := s.RequestPasswordReset(ctx, "Alice@Example.com")
@@ -58,7 +58,7 @@ func TestPasswordReset(t *testing.T) {
 			_, _, err := s.SessionUser(ctx, sess.Token)
 			assert.Equal(t, auth.ErrInvalidSession, err, "a reset ends every session")
 		}
-		_, err = s.Login(ctx, "alice", "alice-password")
+		_, err = s.Login(ctx, "alice", pw("alice"))
 		assert.Equal(t, auth.ErrInvalidCredentials, err, "the old password is refused")
 		_, err = s.Login(ctx, "alice", "a-new-password")
 		assert.NoError(t, err)
@@ -68,7 +68,7 @@ func TestPasswordReset(t *testing.T) {
 // mustLoginToken returns the token of a fresh session of alice.
 func mustLoginToken(t *testing.T, s *auth.Store) string {
 	t.Helper()
-	_, sess, err := s.LoginSession(context.Background(), "alice", "alice-password")
+	_, sess, err := s.LoginSession(context.Background(), "alice", pw("alice"))
 	require.NoError(t, err)
 	return sess.Token
 }
@@ -78,10 +78,10 @@ func TestPasswordResetRefusals(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := &sessClock{now: sessStart}
-		s := openSessStore(t, dsn, clk)
-		mustRegister(t, s, "alice")
-		mustRegister(t, s, "bob")
+		clk := newClock(t0)
+		s := newStore(t, dsn, withClock(clk))
+		mustRegister(t, s, reg("alice"))
+		mustRegister(t, s, reg("bob"))
 
 		t.Run("a newer token replaces the older", func(t *testing.T) {
 			old, err := s.RequestPasswordReset(ctx, "alice@example.com")
@@ -90,7 +90,7 @@ func TestPasswordResetRefusals(t *testing.T) {
 			require.NoError(t, err)
 			assert.NotEqual(t, old.Token, newer.Token)
 			assert.Equal(t, auth.ErrInvalidResetToken, s.ResetPassword(ctx, "alice@example.com", old.Token, "a-new-password"))
-			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", newer.Token, "alice-password"))
+			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", newer.Token, pw("alice")))
 		})
 
 		t.Run("expires after 30 minutes", func(t *testing.T) {
@@ -102,16 +102,16 @@ func TestPasswordResetRefusals(t *testing.T) {
 			r, err = s.RequestPasswordReset(ctx, "alice@example.com")
 			require.NoError(t, err)
 			clk.Advance(auth.DefaultResetTokenLifetime - time.Second)
-			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", r.Token, "alice-password"), "one second before expiry")
+			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", r.Token, pw("alice")), "one second before expiry")
 		})
 
 		t.Run("the token of another user's email", func(t *testing.T) {
 			r, err := s.RequestPasswordReset(ctx, "alice@example.com")
 			require.NoError(t, err)
 			assert.Equal(t, auth.ErrInvalidResetToken, s.ResetPassword(ctx, "bob@example.com", r.Token, "a-new-password"))
-			_, err = s.Login(ctx, "bob", "bob-password")
+			_, err = s.Login(ctx, "bob", pw("bob"))
 			assert.NoError(t, err, "bob's password is unchanged")
-			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", r.Token, "alice-password"), "not spent by the failed use")
+			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", r.Token, pw("alice")), "not spent by the failed use")
 		})
 
 		t.Run("a new password that breaks the policy leaves the token usable", func(t *testing.T) {
@@ -121,7 +121,7 @@ func TestPasswordResetRefusals(t *testing.T) {
 			var v *auth.ValidationError
 			require.ErrorAs(t, err, &v)
 			assert.Contains(t, v.Fields, auth.FieldNewPassword)
-			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", r.Token, "alice-password"))
+			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", r.Token, pw("alice")))
 		})
 
 		t.Run("bad tokens and emails", func(t *testing.T) {
@@ -136,7 +136,7 @@ func TestPasswordResetRefusals(t *testing.T) {
 			} {
 				assert.Equal(t, auth.ErrInvalidResetToken, s.ResetPassword(ctx, tc.email, tc.token, "a-new-password"), name)
 			}
-			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", r.Token, "alice-password"))
+			assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", r.Token, pw("alice")))
 		})
 
 		t.Run("requests for unknown or missing emails", func(t *testing.T) {
@@ -157,8 +157,8 @@ func TestPasswordResetConcurrentUse(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		s := openSessStore(t, dsn, &sessClock{now: sessStart})
-		mustRegister(t, s, "alice")
+		s := newStore(t, dsn)
+		mustRegister(t, s, reg("alice"))
 		for round := range 5 {
 			r, err := s.RequestPasswordReset(ctx, "alice@example.com")
 			require.NoError(t, err)
@@ -195,10 +195,10 @@ func TestPasswordResetDeliveryFailure(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		boom := errors.New("mail server down")
-		s := openSessStore(t, dsn, &sessClock{now: sessStart}, func(c *auth.Config) {
+		s := newStore(t, dsn, func(c *auth.Config) {
 			c.ResetSender = &recordingSender{err: boom}
 		})
-		mustRegister(t, s, "alice")
+		mustRegister(t, s, reg("alice"))
 		r, err := s.RequestPasswordReset(ctx, "alice@example.com")
 		assert.ErrorIs(t, err, boom)
 		assert.NotContains(t, err.Error(), r.Token, "the error does not carry the token")

@@ -25,16 +25,16 @@ func TestSessionLifecycle(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := &sessClock{now: sessStart}
-		s := openSessStore(t, dsn, clk)
-		alice := mustRegister(t, s, "alice")
+		clk := newClock(t0)
+		s := newStore(t, dsn, withClock(clk))
+		alice := mustRegister(t, s, reg("alice"))
 
-		u, first, err := s.LoginSession(ctx, "ALICE@example.com", "alice-password")
+		u, first, err := s.LoginSession(ctx, "ALICE@example.com", pw("alice"))
 		require.NoError(t, err)
 		assert.Equal(t, alice.ID, u.ID)
 		assert.Len(t, first.Token, 43, "256 bits in unpadded base64url")
 		assert.Equal(t, alice.ID, first.UserID)
-		now := sessStart.UTC().Truncate(time.Microsecond)
+		now := t0.UTC().Truncate(time.Microsecond)
 		assert.Equal(t, now, first.CreatedAt)
 		assert.Equal(t, now, first.LastSeenAt)
 		assert.Equal(t, now.Add(auth.DefaultSessionLifetime), first.ExpiresAt)
@@ -67,8 +67,8 @@ func TestSessionUserRefusesBadTokens(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		s := openSessStore(t, dsn, &sessClock{now: sessStart})
-		mustRegister(t, s, "alice")
+		s := newStore(t, dsn)
+		mustRegister(t, s, reg("alice"))
 		good := mustLogin(t, s, "alice").Token
 		flip := []byte(good)
 		flip[10] ^= 'A' ^ 'B'
@@ -117,12 +117,12 @@ func TestSessionExpiry(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := &sessClock{now: sessStart}
-		s := openSessStore(t, dsn, clk, func(c *auth.Config) {
+		clk := newClock(t0)
+		s := newStore(t, dsn, withClock(clk), func(c *auth.Config) {
 			c.SessionLifetime = 2 * time.Hour
 			c.SessionIdleTimeout = 30 * time.Minute
 		})
-		mustRegister(t, s, "alice")
+		mustRegister(t, s, reg("alice"))
 
 		t.Run("absolute lifetime ends an active session", func(t *testing.T) {
 			sess := mustLogin(t, s, "alice")
@@ -167,10 +167,10 @@ func TestSessionTouchWritesAtMostOncePerMinute(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := &sessClock{now: sessStart}
-		s := openSessStore(t, dsn, clk)
+		clk := newClock(t0)
+		s := newStore(t, dsn, withClock(clk))
 		raw := testdb.Raw(t, dsn)
-		mustRegister(t, s, "alice")
+		mustRegister(t, s, reg("alice"))
 		sess := mustLogin(t, s, "alice")
 		login := sess.CreatedAt
 
@@ -242,9 +242,9 @@ func TestRevokeSessions(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		s := openSessStore(t, dsn, &sessClock{now: sessStart})
-		alice := mustRegister(t, s, "alice")
-		bob := mustRegister(t, s, "bob")
+		s := newStore(t, dsn)
+		alice := mustRegister(t, s, reg("alice"))
+		bob := mustRegister(t, s, reg("bob"))
 		a1, a2, a3 := mustLogin(t, s, "alice"), mustLogin(t, s, "alice"), mustLogin(t, s, "alice")
 		b1 := mustLogin(t, s, "bob")
 
@@ -289,7 +289,7 @@ func TestPasswordChangesEndSessions(t *testing.T) {
 		change func(s *auth.Store, u auth.User) error
 	}{
 		{"ChangePassword", func(s *auth.Store, u auth.User) error {
-			return s.ChangePassword(context.Background(), u.ID, "alice-password", "a-new-password")
+			return s.ChangePassword(context.Background(), u.ID, pw("alice"), "a-new-password")
 		}},
 		{"SetPassword", func(s *auth.Store, u auth.User) error {
 			return s.SetPassword(context.Background(), u.ID, "a-new-password")
@@ -303,9 +303,9 @@ func TestPasswordChangesEndSessions(t *testing.T) {
 			t.Parallel()
 			testdb.Run(t, func(t *testing.T, dsn string) {
 				t.Parallel()
-				s := openSessStore(t, dsn, &sessClock{now: sessStart})
-				alice := mustRegister(t, s, "alice")
-				mustRegister(t, s, "bob")
+				s := newStore(t, dsn)
+				alice := mustRegister(t, s, reg("alice"))
+				mustRegister(t, s, reg("bob"))
 				a1, a2 := mustLogin(t, s, "alice"), mustLogin(t, s, "alice")
 				b := mustLogin(t, s, "bob")
 
@@ -328,7 +328,7 @@ func TestCreateSessionUnknownUser(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		s := openSessStore(t, dsn, &sessClock{now: sessStart})
+		s := newStore(t, dsn)
 		_, err := s.CreateSession(context.Background(), 42)
 		assert.ErrorIs(t, err, auth.ErrNotFound)
 		_, _, err = s.LoginSession(context.Background(), "nobody@example.com", "whatever-password")
@@ -341,13 +341,13 @@ func TestPurgeExpired(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := &sessClock{now: sessStart}
-		s := openSessStore(t, dsn, clk, func(c *auth.Config) {
+		clk := newClock(t0)
+		s := newStore(t, dsn, withClock(clk), func(c *auth.Config) {
 			c.SessionLifetime = 3 * time.Hour
 			c.SessionIdleTimeout = time.Hour
 		})
-		mustRegister(t, s, "alice")
-		mustRegister(t, s, "bob")
+		mustRegister(t, s, reg("alice"))
+		mustRegister(t, s, reg("bob"))
 		old := mustLogin(t, s, "alice") // will pass its absolute lifetime
 		idle := mustLogin(t, s, "bob")  // will idle out
 		_, err := s.RequestPasswordReset(ctx, "alice@example.com")
@@ -385,8 +385,8 @@ func TestTokensStoredOnlyAsHashes(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		s := openSessStore(t, dsn, &sessClock{now: sessStart})
-		mustRegister(t, s, "alice")
+		s := newStore(t, dsn)
+		mustRegister(t, s, reg("alice"))
 		sess := mustLogin(t, s, "alice")
 		reset, err := s.RequestPasswordReset(ctx, "alice@example.com")
 		require.NoError(t, err)
