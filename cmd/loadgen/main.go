@@ -6,9 +6,11 @@
 //   - registrations (POST /users) and logins (POST /sessions) per second,
 //     which bcrypt bounds, as ratios of bare bcrypt;
 //   - authenticated GET /profile per second against the real server, and
-//     against a minimal handler served from this process that does nothing
-//     but the same session-lookup query on the same database; the ratio is
-//     what the service's routing, logging and encoding cost.
+//     against a minimal handler that does nothing but the same session-lookup
+//     query on the same database; the ratio is what the service's routing,
+//     logging and encoding cost. The minimal handler runs in a child process
+//     (this program, re-executed with -serve-minimal), so that it shares the
+//     cores with the load generator exactly as the real server does.
 //
 // It drives -c concurrent keep-alive clients and prints requests/s, p50 and
 // p95 for each phase. It only talks to the loopback interface.
@@ -19,6 +21,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -32,6 +35,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -55,6 +59,7 @@ type config struct {
 	BcryptCost     int
 	BcryptHashes   int
 	BcryptParallel int
+	Rounds         int
 }
 
 func main() {
@@ -64,11 +69,20 @@ func main() {
 	flag.IntVar(&c.Clients, "c", 8, "concurrent keep-alive clients")
 	flag.IntVar(&c.Registrations, "registrations", 64, "registrations to send")
 	flag.IntVar(&c.Logins, "logins", 64, "logins to send")
-	flag.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to send GET /profile (and the same to the minimal handler)")
+	flag.DurationVar(&c.Duration, "duration", 20*time.Second, "how long to send GET /profile (and the same to the minimal handler)")
+	flag.IntVar(&c.Rounds, "rounds", 4, "alternate the two sides of each comparison in this many rounds")
 	flag.IntVar(&c.BcryptCost, "bcrypt-cost", 12, "the server's bcrypt cost, for the bare bcrypt floor")
 	flag.IntVar(&c.BcryptHashes, "bcrypt-hashes", 32, "bare bcrypt hashes to time")
 	flag.IntVar(&c.BcryptParallel, "bcrypt-parallel", runtime.NumCPU(), "goroutines hashing at once: the server's parallelism")
+	serveMinimalOnly := flag.Bool("serve-minimal", false, "internal: serve the minimal handler on -db, print its address, and wait for stdin to close")
 	flag.Parse()
+	if *serveMinimalOnly {
+		if err := runMinimalChild(context.Background(), c.DB); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen -serve-minimal:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), c, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -81,6 +95,14 @@ type result struct {
 	n, errors int
 	elapsed   time.Duration
 	latencies []time.Duration
+}
+
+// add pools another round of the same phase into r.
+func (r *result) add(o result) {
+	r.n += o.n
+	r.errors += o.errors
+	r.elapsed += o.elapsed
+	r.latencies = append(r.latencies, o.latencies...)
 }
 
 func (r result) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -104,12 +126,6 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "loadgen: %s, %d clients, GOMAXPROCS %d, %d CPUs\n", c.URL, c.Clients, runtime.GOMAXPROCS(0), runtime.NumCPU())
 
-	// The floor is timed before and after the bcrypt-bound phases and the
-	// two halves pooled, so a drift in the machine's speed during the run
-	// (other load, frequency scaling) weighs on both sides of the ratio.
-	before := bareBcrypt(c.BcryptCost, c.BcryptHashes/2, c.BcryptParallel)
-	fmt.Fprintf(out, "bare bcrypt at cost %d, %d goroutines, before: %.2f hashes/s\n", c.BcryptCost, c.BcryptParallel, before.rate())
-
 	clients := make([]*http.Client, c.Clients)
 	for i := range clients {
 		clients[i] = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
@@ -117,35 +133,49 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	run := fmt.Sprintf("%x", time.Now().UnixNano())
 	email := func(i int) string { return fmt.Sprintf("lg-%s-%d@example.com", run, i) }
 	const password = "loadgen-password"
+	rounds := max(1, c.Rounds)
 
-	regs := drive(ctx, "registrations", clients, c.Registrations, 0, func(cl *http.Client, i int) error {
-		return expect200(post(ctx, cl, c.URL+"/users", url.Values{"email": {email(i)}, "password": {password}}))
-	})
-	users := c.Registrations - regs.errors
-	if users <= 0 {
-		return errors.New("no registration succeeded")
-	}
-	cookies := make([]string, c.Logins)
-	logins := drive(ctx, "logins", clients, c.Logins, 0, func(cl *http.Client, i int) error {
-		resp, err := post(ctx, cl, c.URL+"/sessions", url.Values{"email": {email(i % users)}, "password": {password}})
-		if err := expect200(resp, err); err != nil {
-			return err
+	// Every comparison alternates its two sides in short rounds (bare
+	// bcrypt, registrations, logins; then GET /profile, minimal handler), so
+	// that other load on the machine or a change of clock speed weighs on
+	// both sides of each ratio alike.
+	floor := result{name: "bare bcrypt"}
+	regs := result{name: "registrations"}
+	logins := result{name: "logins"}
+	var cookies []string
+	registered := 0
+	for r := range rounds {
+		floor.add(bareBcrypt(c.BcryptCost, share(c.BcryptHashes, rounds, r), c.BcryptParallel))
+		first := registered
+		rr := drive(ctx, regs.name, clients, share(c.Registrations, rounds, r), 0, func(cl *http.Client, i int) error {
+			return expect200(post(ctx, cl, c.URL+"/users", url.Values{"email": {email(first + i)}, "password": {password}}))
+		})
+		regs.add(rr)
+		registered += rr.n + rr.errors
+		if regs.n == 0 {
+			return errors.New("no registration succeeded")
 		}
-		for _, ck := range resp.Cookies() {
-			if ck.Name == "session_id" {
-				cookies[i] = ck.Value
-				return nil
+		users := registered
+		var mu sync.Mutex
+		logins.add(drive(ctx, logins.name, clients, share(c.Logins, rounds, r), 0, func(cl *http.Client, i int) error {
+			resp, err := post(ctx, cl, c.URL+"/sessions", url.Values{"email": {email(i % users)}, "password": {password}})
+			if err := expect200(resp, err); err != nil {
+				return err
 			}
-		}
-		return errors.New("no session cookie")
-	})
-	cookies = slices.DeleteFunc(cookies, func(s string) bool { return s == "" })
+			for _, ck := range resp.Cookies() {
+				if ck.Name == "session_id" {
+					mu.Lock()
+					cookies = append(cookies, ck.Value)
+					mu.Unlock()
+					return nil
+				}
+			}
+			return errors.New("no session cookie")
+		}))
+	}
 	if len(cookies) == 0 {
 		return errors.New("no login succeeded")
 	}
-	after := bareBcrypt(c.BcryptCost, c.BcryptHashes-c.BcryptHashes/2, c.BcryptParallel)
-	fmt.Fprintf(out, "bare bcrypt at cost %d, %d goroutines, after:  %.2f hashes/s\n", c.BcryptCost, c.BcryptParallel, after.rate())
-	floor := result{name: "bare bcrypt", n: before.n + after.n, elapsed: before.elapsed + after.elapsed}
 
 	profileGet := func(base string) func(cl *http.Client, i int) error {
 		return func(cl *http.Client, i int) error {
@@ -154,19 +184,28 @@ func run(ctx context.Context, c config, out io.Writer) error {
 			return expect200(cl.Do(req))
 		}
 	}
-	profile := drive(ctx, "GET /profile", clients, 0, c.Duration, profileGet(c.URL))
-
-	results := []result{floor, regs, logins, profile}
-	var minimal *result
+	// GET /profile and the minimal handler alternate in short rounds, so
+	// that other load on the machine weighs on both alike.
+	var minimalAddr string
 	if c.DB != "" {
-		addr, stop, err := serveMinimal(ctx, c.DB)
+		addr, stop, err := startMinimalChild(c.DB)
 		if err != nil {
 			return fmt.Errorf("minimal handler: %w", err)
 		}
-		m := drive(ctx, "minimal lookup", clients, 0, c.Duration, profileGet("http://"+addr))
-		stop()
-		minimal = &m
-		results = append(results, m)
+		defer stop()
+		minimalAddr = "http://" + addr
+	}
+	profile := result{name: "GET /profile"}
+	minimal := result{name: "minimal lookup"}
+	for range rounds {
+		profile.add(drive(ctx, profile.name, clients, 0, c.Duration/time.Duration(rounds), profileGet(c.URL)))
+		if minimalAddr != "" {
+			minimal.add(drive(ctx, minimal.name, clients, 0, c.Duration/time.Duration(rounds), profileGet(minimalAddr)))
+		}
+	}
+	results := []result{floor, regs, logins, profile}
+	if minimalAddr != "" {
+		results = append(results, minimal)
 	}
 
 	fmt.Fprintf(out, "\n%-16s %9s %7s %10s %10s %10s\n", "phase", "requests", "errors", "req/s", "p50", "p95")
@@ -179,7 +218,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nregistrations/s ÷ bare bcrypt/s = %.3f (target >= 0.95)\n", regs.rate()/floor.rate())
 	fmt.Fprintf(out, "logins/s ÷ bare bcrypt/s        = %.3f (target >= 0.95)\n", logins.rate()/floor.rate())
-	if minimal != nil {
+	if minimalAddr != "" {
 		fmt.Fprintf(out, "profile/s ÷ minimal handler/s   = %.3f (target >= 0.70)\n", profile.rate()/minimal.rate())
 	} else {
 		fmt.Fprintln(out, "profile/s ÷ minimal handler/s   = not measured (pass -db)")
@@ -190,6 +229,18 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// share is round r's part of n split over rounds.
+func share(n, rounds, r int) int {
+	return n/rounds + btoi(r < n%rounds)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func isLoopback(host string) bool {
@@ -339,4 +390,49 @@ func serveMinimal(ctx context.Context, dsn string) (addr string, stop func(), er
 		q.Close()
 		d.Close()
 	}, nil
+}
+
+// startMinimalChild runs this program with -serve-minimal and returns the
+// address it serves on. stop ends the child by closing its stdin.
+func startMinimalChild(dsn string) (addr string, stop func(), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(exe, "-serve-minimal", "-db", dsn)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return "", nil, fmt.Errorf("child did not start: %w", err)
+	}
+	return strings.TrimSpace(line), func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}, nil
+}
+
+// runMinimalChild is the child's side: serve, print the address, and stop
+// when the parent closes stdin.
+func runMinimalChild(ctx context.Context, dsn string) error {
+	addr, stop, err := serveMinimal(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Println(addr)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
 }
