@@ -14,8 +14,11 @@ import (
 // Store registers, authenticates and manages users. It is safe for
 // concurrent use; open one per database and share it.
 type Store struct {
-	db    *database.DB
-	cfg   Config
+	db  *database.DB
+	cfg Config
+	// q holds every query prepared once on the pool, for the statements
+	// that run outside a transaction: the reads on the hot path.
+	q     *db.Queries
 	dummy []byte // a hash at the configured cost, compared when no user matched
 }
 
@@ -50,7 +53,7 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStore(d, cfg)
+	return newStore(ctx, d, cfg)
 }
 
 // OpenMemory opens a store on a fresh, private in-memory SQLite database,
@@ -64,23 +67,30 @@ func OpenMemory(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStore(d, cfg)
+	return newStore(ctx, d, cfg)
 }
 
-func newStore(d *database.DB, cfg Config) (*Store, error) {
+func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
 	dummy, err := hashPassword("credstore dummy password", cfg.BcryptCost)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
-	return &Store{db: d, cfg: cfg, dummy: dummy}, nil
+	q, err := db.Prepare(ctx, d.Executor())
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("prepare queries: %w", err)
+	}
+	return &Store{db: d, cfg: cfg, q: q, dummy: dummy}, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	return errors.Join(s.q.Close(), s.db.Close())
+}
 
 // queries returns the accessors for statements outside a transaction.
-func (s *Store) queries() *db.Queries { return db.New(s.db.Executor()) }
+func (s *Store) queries() *db.Queries { return s.q }
 
 // inTx runs fn in a write transaction. Slow work (bcrypt) must be done
 // before calling it: on SQLite the transaction holds the write lock.

@@ -7,6 +7,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 type DBTX interface {
@@ -20,12 +21,218 @@ func New(db DBTX) *Queries {
 	return &Queries{db: db}
 }
 
+func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
+	q := Queries{db: db}
+	var err error
+	if q.createCredentialStmt, err = db.PrepareContext(ctx, createCredential); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateCredential: %w", err)
+	}
+	if q.createUserStmt, err = db.PrepareContext(ctx, createUser); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateUser: %w", err)
+	}
+	if q.deleteUserStmt, err = db.PrepareContext(ctx, deleteUser); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteUser: %w", err)
+	}
+	if q.getLoginByEmailStmt, err = db.PrepareContext(ctx, getLoginByEmail); err != nil {
+		return nil, fmt.Errorf("error preparing query GetLoginByEmail: %w", err)
+	}
+	if q.getLoginByUsernameStmt, err = db.PrepareContext(ctx, getLoginByUsername); err != nil {
+		return nil, fmt.Errorf("error preparing query GetLoginByUsername: %w", err)
+	}
+	if q.getPasswordHashStmt, err = db.PrepareContext(ctx, getPasswordHash); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPasswordHash: %w", err)
+	}
+	if q.getUserByEmailStmt, err = db.PrepareContext(ctx, getUserByEmail); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByEmail: %w", err)
+	}
+	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
+	}
+	if q.getUserByPublicIDStmt, err = db.PrepareContext(ctx, getUserByPublicID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByPublicID: %w", err)
+	}
+	if q.getUserByUsernameStmt, err = db.PrepareContext(ctx, getUserByUsername); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByUsername: %w", err)
+	}
+	if q.listUsersStmt, err = db.PrepareContext(ctx, listUsers); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUsers: %w", err)
+	}
+	if q.rehashPasswordStmt, err = db.PrepareContext(ctx, rehashPassword); err != nil {
+		return nil, fmt.Errorf("error preparing query RehashPassword: %w", err)
+	}
+	if q.replacePasswordHashStmt, err = db.PrepareContext(ctx, replacePasswordHash); err != nil {
+		return nil, fmt.Errorf("error preparing query ReplacePasswordHash: %w", err)
+	}
+	if q.setPasswordHashStmt, err = db.PrepareContext(ctx, setPasswordHash); err != nil {
+		return nil, fmt.Errorf("error preparing query SetPasswordHash: %w", err)
+	}
+	if q.touchUserStmt, err = db.PrepareContext(ctx, touchUser); err != nil {
+		return nil, fmt.Errorf("error preparing query TouchUser: %w", err)
+	}
+	if q.updateUserStmt, err = db.PrepareContext(ctx, updateUser); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateUser: %w", err)
+	}
+	return &q, nil
+}
+
+func (q *Queries) Close() error {
+	var err error
+	if q.createCredentialStmt != nil {
+		if cerr := q.createCredentialStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createCredentialStmt: %w", cerr)
+		}
+	}
+	if q.createUserStmt != nil {
+		if cerr := q.createUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createUserStmt: %w", cerr)
+		}
+	}
+	if q.deleteUserStmt != nil {
+		if cerr := q.deleteUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteUserStmt: %w", cerr)
+		}
+	}
+	if q.getLoginByEmailStmt != nil {
+		if cerr := q.getLoginByEmailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getLoginByEmailStmt: %w", cerr)
+		}
+	}
+	if q.getLoginByUsernameStmt != nil {
+		if cerr := q.getLoginByUsernameStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getLoginByUsernameStmt: %w", cerr)
+		}
+	}
+	if q.getPasswordHashStmt != nil {
+		if cerr := q.getPasswordHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPasswordHashStmt: %w", cerr)
+		}
+	}
+	if q.getUserByEmailStmt != nil {
+		if cerr := q.getUserByEmailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByEmailStmt: %w", cerr)
+		}
+	}
+	if q.getUserByIDStmt != nil {
+		if cerr := q.getUserByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
+		}
+	}
+	if q.getUserByPublicIDStmt != nil {
+		if cerr := q.getUserByPublicIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByPublicIDStmt: %w", cerr)
+		}
+	}
+	if q.getUserByUsernameStmt != nil {
+		if cerr := q.getUserByUsernameStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByUsernameStmt: %w", cerr)
+		}
+	}
+	if q.listUsersStmt != nil {
+		if cerr := q.listUsersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUsersStmt: %w", cerr)
+		}
+	}
+	if q.rehashPasswordStmt != nil {
+		if cerr := q.rehashPasswordStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rehashPasswordStmt: %w", cerr)
+		}
+	}
+	if q.replacePasswordHashStmt != nil {
+		if cerr := q.replacePasswordHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing replacePasswordHashStmt: %w", cerr)
+		}
+	}
+	if q.setPasswordHashStmt != nil {
+		if cerr := q.setPasswordHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setPasswordHashStmt: %w", cerr)
+		}
+	}
+	if q.touchUserStmt != nil {
+		if cerr := q.touchUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing touchUserStmt: %w", cerr)
+		}
+	}
+	if q.updateUserStmt != nil {
+		if cerr := q.updateUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateUserStmt: %w", cerr)
+		}
+	}
+	return err
+}
+
+func (q *Queries) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (sql.Result, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	case stmt != nil:
+		return stmt.ExecContext(ctx, args...)
+	default:
+		return q.db.ExecContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) query(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (*sql.Rows, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	default:
+		return q.db.QueryContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) *sql.Row {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryRowContext(ctx, args...)
+	default:
+		return q.db.QueryRowContext(ctx, query, args...)
+	}
+}
+
 type Queries struct {
-	db DBTX
+	db                      DBTX
+	tx                      *sql.Tx
+	createCredentialStmt    *sql.Stmt
+	createUserStmt          *sql.Stmt
+	deleteUserStmt          *sql.Stmt
+	getLoginByEmailStmt     *sql.Stmt
+	getLoginByUsernameStmt  *sql.Stmt
+	getPasswordHashStmt     *sql.Stmt
+	getUserByEmailStmt      *sql.Stmt
+	getUserByIDStmt         *sql.Stmt
+	getUserByPublicIDStmt   *sql.Stmt
+	getUserByUsernameStmt   *sql.Stmt
+	listUsersStmt           *sql.Stmt
+	rehashPasswordStmt      *sql.Stmt
+	replacePasswordHashStmt *sql.Stmt
+	setPasswordHashStmt     *sql.Stmt
+	touchUserStmt           *sql.Stmt
+	updateUserStmt          *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db: tx,
+		db:                      tx,
+		tx:                      tx,
+		createCredentialStmt:    q.createCredentialStmt,
+		createUserStmt:          q.createUserStmt,
+		deleteUserStmt:          q.deleteUserStmt,
+		getLoginByEmailStmt:     q.getLoginByEmailStmt,
+		getLoginByUsernameStmt:  q.getLoginByUsernameStmt,
+		getPasswordHashStmt:     q.getPasswordHashStmt,
+		getUserByEmailStmt:      q.getUserByEmailStmt,
+		getUserByIDStmt:         q.getUserByIDStmt,
+		getUserByPublicIDStmt:   q.getUserByPublicIDStmt,
+		getUserByUsernameStmt:   q.getUserByUsernameStmt,
+		listUsersStmt:           q.listUsersStmt,
+		rehashPasswordStmt:      q.rehashPasswordStmt,
+		replacePasswordHashStmt: q.replacePasswordHashStmt,
+		setPasswordHashStmt:     q.setPasswordHashStmt,
+		touchUserStmt:           q.touchUserStmt,
+		updateUserStmt:          q.updateUserStmt,
 	}
 }

@@ -23,7 +23,7 @@ type CreateCredentialParams struct {
 }
 
 func (q *Queries) CreateCredential(ctx context.Context, arg CreateCredentialParams) error {
-	_, err := q.db.ExecContext(ctx, createCredential, arg.UserID, arg.PasswordHash, arg.Now)
+	_, err := q.exec(ctx, q.createCredentialStmt, createCredential, arg.UserID, arg.PasswordHash, arg.Now)
 	return err
 }
 
@@ -43,7 +43,7 @@ type CreateUserParams struct {
 }
 
 func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, error) {
-	row := q.db.QueryRowContext(ctx, createUser,
+	row := q.queryRow(ctx, q.createUserStmt, createUser,
 		arg.PublicID,
 		arg.Username,
 		arg.Email,
@@ -70,7 +70,7 @@ DELETE FROM users WHERE id = ?1
 `
 
 func (q *Queries) DeleteUser(ctx context.Context, id int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, deleteUser, id)
+	result, err := q.exec(ctx, q.deleteUserStmt, deleteUser, id)
 	if err != nil {
 		return 0, err
 	}
@@ -90,7 +90,7 @@ type GetLoginByEmailRow struct {
 }
 
 func (q *Queries) GetLoginByEmail(ctx context.Context, email string) (GetLoginByEmailRow, error) {
-	row := q.db.QueryRowContext(ctx, getLoginByEmail, email)
+	row := q.queryRow(ctx, q.getLoginByEmailStmt, getLoginByEmail, email)
 	var i GetLoginByEmailRow
 	err := row.Scan(
 		&i.User.ID,
@@ -119,7 +119,7 @@ type GetLoginByUsernameRow struct {
 }
 
 func (q *Queries) GetLoginByUsername(ctx context.Context, username sql.NullString) (GetLoginByUsernameRow, error) {
-	row := q.db.QueryRowContext(ctx, getLoginByUsername, username)
+	row := q.queryRow(ctx, q.getLoginByUsernameStmt, getLoginByUsername, username)
 	var i GetLoginByUsernameRow
 	err := row.Scan(
 		&i.User.ID,
@@ -140,7 +140,7 @@ SELECT password_hash FROM credentials WHERE user_id = ?1
 `
 
 func (q *Queries) GetPasswordHash(ctx context.Context, userID int64) (string, error) {
-	row := q.db.QueryRowContext(ctx, getPasswordHash, userID)
+	row := q.queryRow(ctx, q.getPasswordHashStmt, getPasswordHash, userID)
 	var password_hash string
 	err := row.Scan(&password_hash)
 	return password_hash, err
@@ -151,7 +151,7 @@ SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at F
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByEmail, email)
+	row := q.queryRow(ctx, q.getUserByEmailStmt, getUserByEmail, email)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -171,7 +171,7 @@ SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at F
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByID, id)
+	row := q.queryRow(ctx, q.getUserByIDStmt, getUserByID, id)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -191,7 +191,7 @@ SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at F
 `
 
 func (q *Queries) GetUserByPublicID(ctx context.Context, publicID string) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByPublicID, publicID)
+	row := q.queryRow(ctx, q.getUserByPublicIDStmt, getUserByPublicID, publicID)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -211,7 +211,7 @@ SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at F
 `
 
 func (q *Queries) GetUserByUsername(ctx context.Context, username sql.NullString) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByUsername, username)
+	row := q.queryRow(ctx, q.getUserByUsernameStmt, getUserByUsername, username)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -240,7 +240,7 @@ type ListUsersParams struct {
 
 // Keyset pagination: pass the last id of the previous page (0 for the first).
 func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error) {
-	rows, err := q.db.QueryContext(ctx, listUsers, arg.AfterID, arg.MaxRows)
+	rows, err := q.query(ctx, q.listUsersStmt, listUsers, arg.AfterID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ type RehashPasswordParams struct {
 // Upgrades the hash of an unchanged password to a higher bcrypt cost. Like
 // ReplacePasswordHash it is a compare-and-swap; password_changed_at stays.
 func (q *Queries) RehashPassword(ctx context.Context, arg RehashPasswordParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, rehashPassword, arg.NewHash, arg.UserID, arg.OldHash)
+	result, err := q.exec(ctx, q.rehashPasswordStmt, rehashPassword, arg.NewHash, arg.UserID, arg.OldHash)
 	if err != nil {
 		return 0, err
 	}
@@ -310,7 +310,7 @@ type ReplacePasswordHashParams struct {
 // verified, so a rehash or password change never overwrites a change that
 // committed in between.
 func (q *Queries) ReplacePasswordHash(ctx context.Context, arg ReplacePasswordHashParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, replacePasswordHash,
+	result, err := q.exec(ctx, q.replacePasswordHashStmt, replacePasswordHash,
 		arg.NewHash,
 		arg.Now,
 		arg.UserID,
@@ -335,7 +335,7 @@ type SetPasswordHashParams struct {
 }
 
 func (q *Queries) SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setPasswordHash, arg.PasswordHash, arg.Now, arg.UserID)
+	result, err := q.exec(ctx, q.setPasswordHashStmt, setPasswordHash, arg.PasswordHash, arg.Now, arg.UserID)
 	if err != nil {
 		return 0, err
 	}
@@ -352,7 +352,7 @@ type TouchUserParams struct {
 }
 
 func (q *Queries) TouchUser(ctx context.Context, arg TouchUserParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, touchUser, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.touchUserStmt, touchUser, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -386,7 +386,7 @@ type UpdateUserParams struct {
 // Each field changes only when its set_ flag is true, so one statement applies
 // a partial update atomically on both engines without a read-then-write.
 func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (User, error) {
-	row := q.db.QueryRowContext(ctx, updateUser,
+	row := q.queryRow(ctx, q.updateUserStmt, updateUser,
 		arg.SetUsername,
 		arg.Username,
 		arg.SetEmail,

@@ -1,224 +1,265 @@
-package database_test
+package database
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/credstore/credstore/internal/database"
-	"github.com/credstore/credstore/internal/testdb"
 )
 
-// hash has the shape of a bcrypt hash, which is all the schema checks.
-var hash = "$2a$04$" + strings.Repeat("a", 53)
-
-func open(t *testing.T, dsn string) *database.DB {
+// openFile opens a migrated database in a new file, closed when t ends.
+func openFile(t *testing.T) (*DB, string) {
 	t.Helper()
-	d, err := database.Open(context.Background(), dsn)
+	path := filepath.Join(t.TempDir(), "test.db")
+	d, err := Open(context.Background(), path)
 	require.NoError(t, err)
 	t.Cleanup(func() { d.Close() })
-	return d
+	return d, path
 }
 
-// insertUser writes a user through raw SQL, past every check in Go, with
-// SQLite-style parameters that both engines accept.
-func insertUser(ctx context.Context, ex database.Executor, publicID string, username, email, phone any) (int64, error) {
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	var id int64
-	err := ex.QueryRowContext(ctx, `INSERT INTO users (public_id, username, email, phone, is_admin, created_at, updated_at)
-		VALUES (?1, ?2, ?3, ?4, FALSE, ?5, ?5) RETURNING id`, publicID, username, email, phone, now).Scan(&id)
-	return id, err
+// insertUserSQL inserts a valid user with literal values.
+func insertUserSQL(name string, n int) string {
+	return fmt.Sprintf(`INSERT INTO users (public_id, username, email, is_admin, created_at, updated_at)
+		VALUES ('01900000-0000-7000-8000-%012d', '%s', '%s@example.com', FALSE, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`, n, name, name)
 }
 
-// publicID is a distinct 36-character public id for the n-th user.
-func publicID(n int) string {
-	return fmt.Sprintf("00000000-0000-7000-8000-%012d", n)
-}
-
-// TestConstraintOf violates each kind of constraint through raw SQL on every
-// engine and checks that both engines report it alike: same kind, and the
-// same constraint name, which is what the auth package maps to a field.
-func TestConstraintOf(t *testing.T) {
+func TestSqliteDSN(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
-		t.Parallel()
-		ctx := context.Background()
-		d := open(t, dsn)
-		ex := d.Executor()
-		alice, err := insertUser(ctx, ex, publicID(0), "alice", "alice@example.com", "+14155550100")
-		require.NoError(t, err)
-		_, err = ex.ExecContext(ctx, "INSERT INTO credentials (user_id, password_hash, password_changed_at) VALUES (?1, ?2, ?3)",
-			alice, hash, time.Now().UTC())
-		require.NoError(t, err)
+	fileSettings := map[string]string{
+		"_foreign_keys": "1", "_busy_timeout": "5000", "_time_format": "sqlite",
+		"_txlock": "immediate", "_journal_mode": "WAL", "_synchronous": "NORMAL",
+	}
+	cases := []struct {
+		name     string
+		dsn      string
+		memory   bool
+		wantName string            // the part before '?'
+		wantKeep map[string]string // caller parameters that must survive
+		wantErr  string
+	}{
+		{name: "relative path", dsn: "credstore.db", wantName: "file:credstore.db"},
+		{name: "absolute path", dsn: "/var/lib/credstore/credstore.db", wantName: "file:/var/lib/credstore/credstore.db"},
+		{name: "path with parameters", dsn: "credstore.db?mode=rwc", wantName: "file:credstore.db", wantKeep: map[string]string{"mode": "rwc"}},
+		{name: "file URI", dsn: "file:credstore.db", wantName: "file:credstore.db"},
+		{
+			name: "file URI keeps its parameters", dsn: "file:/data/c.db?mode=rwc&cache=private",
+			wantName: "file:/data/c.db", wantKeep: map[string]string{"mode": "rwc", "cache": "private"},
+		},
+		{name: "file URI with an escaped #", dsn: "file:a%23b.db", wantName: "file:a%23b.db"},
+		{name: "a required setting repeated", dsn: "c.db?_foreign_keys=1&_txlock=immediate", wantName: "file:c.db"},
+		{name: "a required setting in another case", dsn: "c.db?_journal_mode=wal&_synchronous=normal", wantName: "file:c.db"},
 
-		tests := []struct {
-			name     string
-			exec     func() error
-			wantKind database.ConstraintKind
-			wantName string // for foreign keys: only PostgreSQL names the key
-		}{
-			{"duplicate username", func() error {
-				_, err := insertUser(ctx, ex, publicID(1), "alice", "other@example.com", nil)
-				return err
-			}, database.Unique, "users_username_key"},
-			{"duplicate email in another case", func() error {
-				_, err := insertUser(ctx, ex, publicID(2), "bob", "ALICE@Example.COM", nil)
-				return err
-			}, database.Unique, "users_email_lower_key"},
-			{"duplicate phone", func() error {
-				_, err := insertUser(ctx, ex, publicID(3), "carol", "carol@example.com", "+14155550100")
-				return err
-			}, database.Unique, "users_phone_key"},
-			{"duplicate public id", func() error {
-				_, err := insertUser(ctx, ex, publicID(0), "dave", "dave@example.com", nil)
-				return err
-			}, database.Unique, "users_public_id_key"},
-			{"second credential", func() error {
-				_, err := ex.ExecContext(ctx, "INSERT INTO credentials (user_id, password_hash, password_changed_at) VALUES (?1, ?2, ?3)",
-					alice, hash, time.Now().UTC())
-				return err
-			}, database.Unique, "credentials_user_id_key"},
-			{"credential of no user", func() error {
-				_, err := ex.ExecContext(ctx, "INSERT INTO credentials (user_id, password_hash, password_changed_at) VALUES (?1, ?2, ?3)",
-					alice+1000, hash, time.Now().UTC())
-				return err
-			}, database.ForeignKey, "credentials_user_id_fkey"},
-			{"phone not E.164", func() error {
-				_, err := insertUser(ctx, ex, publicID(4), "erin", "erin@example.com", "0155")
-				return err
-			}, database.Check, "users_phone_check"},
-			{"username with @", func() error {
-				_, err := insertUser(ctx, ex, publicID(5), "f@g", "f@example.com", nil)
-				return err
-			}, database.Check, "users_username_check"},
-			{"plaintext password", func() error {
-				_, err := ex.ExecContext(ctx, "UPDATE credentials SET password_hash = ?1 WHERE user_id = ?2", "hunter2", alice)
-				return err
-			}, database.Check, "credentials_password_hash_check"},
-			{"no email", func() error {
-				_, err := insertUser(ctx, ex, publicID(6), "gina", nil, nil)
-				return err
-			}, database.NotNull, "users.email"},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				err := tt.exec()
-				require.Error(t, err)
-				v, ok := database.ConstraintOf(err)
-				require.True(t, ok, "not recognised as a constraint violation: %v", err)
-				assert.Equal(t, tt.wantKind, v.Kind)
-				want := tt.wantName
-				if tt.wantKind == database.ForeignKey && d.Engine() == database.SQLite {
-					want = "" // SQLite does not say which key failed
+		{name: "foreign keys off", dsn: "c.db?_foreign_keys=0", wantErr: "_foreign_keys=0"},
+		{name: "rollback journal", dsn: "c.db?_journal_mode=DELETE", wantErr: "_journal_mode=DELETE"},
+		{name: "deferred transactions", dsn: "c.db?_txlock=deferred", wantErr: "_txlock=deferred"},
+		{name: "another busy timeout", dsn: "c.db?_busy_timeout=100", wantErr: "_busy_timeout=100"},
+		{name: "synchronous FULL", dsn: "c.db?_synchronous=FULL", wantErr: "_synchronous=FULL"},
+		{name: "another time format", dsn: "file:c.db?_time_format=", wantErr: "_time_format="},
+		{name: "a setting given twice", dsn: "c.db?_txlock=immediate&_txlock=deferred", wantErr: "_txlock"},
+		{name: "raw pragma", dsn: "c.db?_pragma=foreign_keys(0)", wantErr: "_pragma"},
+		{name: "mode=memory in Open", dsn: "file:c.db?mode=memory", wantErr: "OpenMemory"},
+		{name: "# in a path", dsn: "C#/a#b.db", wantName: "file:C%23/a%23b.db"},
+		{name: "% in a path", dsn: "100%/a%41.db", wantName: "file:100%25/a%2541.db"},
+		{name: "malformed parameters", dsn: "file:c.db?x=%zz", wantErr: "DSN parameters"},
+
+		{name: "memory", dsn: "file:/m.db?vfs=memdb", memory: true, wantName: "file:/m.db", wantKeep: map[string]string{"vfs": "memdb"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := sqliteDSN(tc.dsn, tc.memory)
+			if tc.wantErr != "" {
+				require.Error(t, err, "got %q", got)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			name, rawQuery, ok := strings.Cut(got, "?")
+			require.True(t, ok, got)
+			assert.Equal(t, tc.wantName, name)
+			q, err := url.ParseQuery(rawQuery)
+			require.NoError(t, err)
+			for k, want := range fileSettings {
+				if tc.memory && (k == "_journal_mode" || k == "_synchronous") {
+					assert.NotContains(t, q, k, "memdb has no WAL")
+					continue
 				}
-				assert.Equal(t, want, v.Name)
-			})
-		}
-
-		_, ok := database.ConstraintOf(sql.ErrNoRows)
-		assert.False(t, ok, "an error that is no violation")
-		_, err = ex.ExecContext(ctx, "SELECT no_such_column FROM users")
-		require.Error(t, err)
-		_, ok = database.ConstraintOf(err)
-		assert.False(t, ok, "a syntax error is no violation")
-	})
+				assert.Equal(t, []string{want}, q[k], "setting %s", k)
+			}
+			for k, v := range tc.wantKeep {
+				assert.Equal(t, v, q.Get(k), "caller's parameter %s", k)
+			}
+		})
+	}
 }
 
-// TestOpenConcurrently starts several instances on one fresh database at the
-// same moment: all of them open it, and the schema is applied once.
-func TestOpenConcurrently(t *testing.T) {
+// TestOpenSettingsOnEveryConnection: the pragmas are DSN parameters, so every
+// connection of the pool has them, not only the first.
+func TestOpenSettingsOnEveryConnection(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
-		t.Parallel()
-		const instances = 4
-		var (
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			errs  = make([]error, instances)
-			dbs   = make([]*database.DB, instances)
-		)
-		for i := range instances {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				dbs[i], errs[i] = database.Open(context.Background(), dsn)
-			}()
-		}
-		close(start)
-		wg.Wait()
-		for i, err := range errs {
-			require.NoError(t, err, "instance %d", i)
-			t.Cleanup(func() { dbs[i].Close() })
-		}
-		latest, err := dbs[0].LatestVersion()
+	ctx := context.Background()
+	d, _ := openFile(t)
+	for i := range 4 {
+		// Held at once, so that each is a distinct connection.
+		c, err := d.SQL().Conn(ctx)
 		require.NoError(t, err)
-		var rows, maxVersion int
-		require.NoError(t, dbs[0].SQL().QueryRow("SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&rows, &maxVersion))
-		assert.Equal(t, latest, rows, "each migration recorded once")
-		assert.Equal(t, latest, maxVersion)
-	})
+		defer c.Close()
+		var fk, busy, synchronous int
+		var journal string
+		require.NoError(t, c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk))
+		require.NoError(t, c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy))
+		require.NoError(t, c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&synchronous))
+		require.NoError(t, c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal))
+		assert.Equal(t, 1, fk, "connection %d: foreign_keys", i)
+		assert.Equal(t, int(BusyTimeout.Milliseconds()), busy, "connection %d: busy_timeout", i)
+		assert.Equal(t, 1, synchronous, "connection %d: synchronous NORMAL", i)
+		assert.Equal(t, "wal", journal, "connection %d: journal_mode", i)
+	}
 }
 
-// TestMigrateDownAndUp runs the down steps to an empty schema and back.
-func TestMigrateDownAndUp(t *testing.T) {
+// TestOpenPathWithSpecialCharacters: a plain path is the file's name, even
+// with characters that mean something in a URI.
+func TestOpenPathWithSpecialCharacters(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
-		t.Parallel()
-		ctx := context.Background()
-		d := open(t, dsn)
-		_, err := insertUser(ctx, d.Executor(), publicID(0), "alice", "alice@example.com", nil)
-		require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "C# 100%")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	path := filepath.Join(dir, "a#b%41 c.db")
+	d, err := Open(context.Background(), path)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Contains(t, names, "a#b%41 c.db", "the file must have exactly the name given")
+}
 
-		require.NoError(t, d.MigrateTo(ctx, 0))
-		v, err := d.Version(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, 0, v)
-		_, err = d.SQL().ExecContext(ctx, "SELECT 1 FROM users")
-		assert.Error(t, err, "users is gone")
+func TestOpenRefusesBadDSN(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, dsn := range []string{"", "   ", filepath.Join(dir, "a.db") + "?_foreign_keys=0"} {
+		d, err := Open(context.Background(), dsn)
+		if d != nil {
+			d.Close()
+		}
+		assert.Error(t, err, "DSN %q", dsn)
+	}
+	_, err := os.Stat(filepath.Join(dir, "a.db"))
+	assert.True(t, os.IsNotExist(err), "a refused DSN must not create the file")
+}
 
-		require.NoError(t, d.Migrate(ctx))
-		latest, err := d.LatestVersion()
-		require.NoError(t, err)
-		v, err = d.Version(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, latest, v)
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"credstore.db": "credstore.db",
+		"file:credstore.db?_pragma=key('secret')":       "file:credstore.db",
+		"postgres://app:s3cret@db.internal:5432/cred":   "postgres://app@db.internal:5432/cred",
+		"postgres://app:s3cret@db/cred?password=s3cret": "postgres://app@db/cred",
+	}
+	for in, want := range cases {
+		got := redact(in)
+		assert.Equal(t, want, got)
+		assert.NotContains(t, got, "secret")
+		assert.NotContains(t, got, "s3cret")
+	}
+}
+
+func TestInTx(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := openFile(t)
+	count := func() int {
 		var n int
 		require.NoError(t, d.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
-		assert.Zero(t, n, "the down step dropped the data; up starts empty")
+		return n
+	}
 
-		assert.Error(t, d.MigrateTo(ctx, latest+1), "no such version")
+	boom := errors.New("boom")
+	err := d.InTx(ctx, func(ex Executor) error {
+		_, err := ex.ExecContext(ctx, insertUserSQL("rolledback", 1))
+		require.NoError(t, err)
+		return boom
 	})
+	assert.ErrorIs(t, err, boom, "fn's error comes back as it is")
+	assert.Zero(t, count(), "a failed transaction is rolled back")
+
+	err = d.InTx(ctx, func(ex Executor) error {
+		_, err := ex.ExecContext(ctx, insertUserSQL("committed", 2))
+		return err
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 1, count())
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.Error(t, d.InTx(cancelled, func(Executor) error { return nil }), "a cancelled context begins nothing")
 }
 
-// TestTimesRoundTrip stores a time given in another zone and reads back the
-// same instant, in UTC, on every engine.
-func TestTimesRoundTrip(t *testing.T) {
+func TestOpenMemorySharedAcrossConnections(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
-		t.Parallel()
-		ctx := context.Background()
-		d := open(t, dsn)
-		zone := time.FixedZone("IST", 5*3600+1800)
-		at := time.Date(2024, 2, 29, 23, 59, 58, 123456000, zone)
-		id, err := insertUser(ctx, d.Executor(), publicID(0), "alice", "alice@example.com", nil)
+	ctx := context.Background()
+	d, err := OpenMemory(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { d.Close() })
+
+	// Held at once, so that each is a distinct connection of the pool.
+	const n = 4
+	held := make([]*sql.Conn, 0, n)
+	for range n {
+		c, err := d.SQL().Conn(ctx)
 		require.NoError(t, err)
-		_, err = d.Executor().ExecContext(ctx, "UPDATE users SET created_at = ?1 WHERE id = ?2", at, id)
-		require.NoError(t, err)
-		var got time.Time
-		require.NoError(t, d.Executor().QueryRowContext(ctx, "SELECT created_at FROM users WHERE id = ?1", id).Scan(&got))
-		assert.True(t, at.Equal(got), "got %v, want %v", got, at)
-		if d.Engine() == database.Postgres {
-			// pgx would give the client's local zone; the connection is
-			// set up to give UTC. (On SQLite the auth package calls UTC.)
-			assert.Equal(t, time.UTC, got.Location())
-		}
-	})
+		t.Cleanup(func() { c.Close() })
+		held = append(held, c)
+	}
+	_, err = held[0].ExecContext(ctx, insertUserSQL("shared", 1))
+	require.NoError(t, err)
+	for i, c := range held {
+		var users, fk int
+		require.NoError(t, c.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&users))
+		require.NoError(t, c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk))
+		assert.Equal(t, 1, users, "connection %d sees the row", i)
+		assert.Equal(t, 1, fk, "connection %d enforces foreign keys", i)
+	}
+
+	// And from many goroutines through the pool.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			var users int
+			if assert.NoError(t, d.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&users)) {
+				assert.Equal(t, 1, users)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestOpenMemoryIsolated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, err := OpenMemory(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	b, err := OpenMemory(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+
+	_, err = a.SQL().ExecContext(ctx, insertUserSQL("onlyina", 1))
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, b.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
+	assert.Zero(t, n, "a second memory database starts empty")
+	require.NoError(t, a.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
+	assert.Equal(t, 1, n)
 }

@@ -141,7 +141,7 @@ func TestIsPostgres(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
+func TestRedactPostgresURL(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"postgres://alice:s3cret@db:5432/app?sslmode=disable&password=x", "postgres://alice@db:5432/app"},

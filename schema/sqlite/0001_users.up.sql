@@ -13,17 +13,20 @@ CREATE TABLE users (
     public_id  TEXT    NOT NULL
         CONSTRAINT users_public_id_key UNIQUE
         CONSTRAINT users_public_id_check CHECK (typeof(public_id) = 'text' AND length(public_id) = 36),
-    -- Case-sensitive; NULL when the policy makes usernames optional.
+    -- Case-sensitive; NULL when the policy makes usernames optional. Printable
+    -- ASCII ('!' to '~': no spaces, no control or non-ASCII characters) without
+    -- '@', whatever the policy.
     username   TEXT
         CONSTRAINT users_username_key UNIQUE
-        CONSTRAINT users_username_check CHECK (username IS NULL OR (typeof(username) = 'text' AND length(username) BETWEEN 1 AND 64 AND instr(username, '@') = 0)),
+        CONSTRAINT users_username_check CHECK (username IS NULL OR (typeof(username) = 'text' AND length(username) BETWEEN 1 AND 64 AND username NOT GLOB '*[^!-~]*' AND instr(username, '@') = 0)),
     -- Unique case-insensitively through users_email_lower_key below.
     email      TEXT    NOT NULL
         CONSTRAINT users_email_check CHECK (typeof(email) = 'text' AND length(email) BETWEEN 3 AND 254 AND instr(email, '@') > 1),
-    -- E.164; NULL when absent.
+    -- E.164 ('+', a country code not starting with 0, 7 to 15 digits in all);
+    -- NULL when absent.
     phone      TEXT
         CONSTRAINT users_phone_key UNIQUE
-        CONSTRAINT users_phone_check CHECK (phone IS NULL OR (typeof(phone) = 'text' AND phone GLOB '+[1-9]*' AND length(phone) BETWEEN 8 AND 16)),
+        CONSTRAINT users_phone_check CHECK (phone IS NULL OR (typeof(phone) = 'text' AND phone GLOB '+[1-9]*' AND substr(phone, 2) NOT GLOB '*[^0-9]*' AND length(phone) BETWEEN 8 AND 16)),
     is_admin   BOOLEAN NOT NULL DEFAULT FALSE
         CONSTRAINT users_is_admin_check CHECK (is_admin IN (FALSE, TRUE)),
     created_at DATETIME NOT NULL,

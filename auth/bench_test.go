@@ -1,0 +1,174 @@
+package auth_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/testdb"
+)
+
+// The benchmarks compare the store with its floor in the same run, because
+// the machines are shared and noisy: Register and Login interleave each
+// operation with a bare bcrypt call at the same cost and report the ratio
+// (store time ÷ bcrypt time; the target is at most 1.05). scripts/bench
+// runs them all and prints the README's table.
+
+// benchStores runs fn once per engine with a fresh store configured by cfg
+// (the zero Config: the default bcrypt cost).
+func benchStores(b *testing.B, cfg auth.Config, fn func(b *testing.B, s *auth.Store, dsn string)) {
+	for _, e := range testdb.Engines() {
+		b.Run(string(e), func(b *testing.B) {
+			dsn := testdb.DSN(b, e)
+			s, err := auth.Open(context.Background(), dsn, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			fn(b, s, dsn)
+		})
+	}
+}
+
+// fastHashing is for benchmarks that only need users to exist.
+var fastHashing = auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true}
+
+// pair times a and then b, adding each duration to its own total.
+func pair(ta, tb *time.Duration, a, b func()) {
+	start := time.Now()
+	a()
+	mid := time.Now()
+	b()
+	*ta += mid.Sub(start)
+	*tb += time.Since(mid)
+}
+
+func reportRatio(b *testing.B, store, floor time.Duration) {
+	b.ReportMetric(float64(store.Nanoseconds())/float64(b.N), "store-ns/op")
+	b.ReportMetric(float64(floor.Nanoseconds())/float64(b.N), "bcrypt-ns/op")
+	b.ReportMetric(float64(store)/float64(floor), "ratio")
+}
+
+func BenchmarkRegister(b *testing.B) {
+	benchStores(b, auth.Config{}, func(b *testing.B, s *auth.Store, _ string) {
+		ctx := context.Background()
+		var store, floor time.Duration
+		for i := 0; b.Loop(); i++ {
+			pair(&floor, &store, func() {
+				if _, err := bcrypt.GenerateFromPassword([]byte("correct horse battery"), auth.DefaultBcryptCost); err != nil {
+					b.Fatal(err)
+				}
+			}, func() {
+				_, err := s.Register(ctx, auth.Registration{
+					Username: fmt.Sprintf("user%d", i),
+					Email:    fmt.Sprintf("user%d@example.com", i),
+					Password: "correct horse battery",
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		reportRatio(b, store, floor)
+	})
+}
+
+func BenchmarkLogin(b *testing.B) {
+	benchStores(b, auth.Config{}, func(b *testing.B, s *auth.Store, _ string) {
+		ctx := context.Background()
+		if _, err := s.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "hunter2!"}); err != nil {
+			b.Fatal(err)
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte("hunter2!"), auth.DefaultBcryptCost)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var store, floor time.Duration
+		for b.Loop() {
+			pair(&floor, &store, func() {
+				if err := bcrypt.CompareHashAndPassword(hash, []byte("hunter2!")); err != nil {
+					b.Fatal(err)
+				}
+			}, func() {
+				if _, err := s.Login(ctx, "alice", "hunter2!"); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		reportRatio(b, store, floor)
+	})
+}
+
+// BenchmarkLoginParallel logs in from GOMAXPROCS goroutines at once; run it
+// with -cpu 1,2 and compare: logins take no write lock, so throughput should
+// grow with the cores.
+func BenchmarkLoginParallel(b *testing.B) {
+	benchStores(b, auth.Config{}, func(b *testing.B, s *auth.Store, _ string) {
+		ctx := context.Background()
+		if _, err := s.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "hunter2!"}); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Login(ctx, "alice", "hunter2!"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+	})
+}
+
+// BenchmarkLookupByUsername compares Store.UserByUsername with the floor: a
+// raw prepared SELECT of the same row on the same table.
+func BenchmarkLookupByUsername(b *testing.B) {
+	benchStores(b, fastHashing, func(b *testing.B, s *auth.Store, dsn string) {
+		ctx := context.Background()
+		for i := range 100 {
+			_, err := s.Register(ctx, auth.Registration{
+				Username: fmt.Sprintf("user%d", i), Email: fmt.Sprintf("user%d@example.com", i), Password: "correct horse",
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run("store", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.UserByUsername(ctx, "user42"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("raw-prepared", func(b *testing.B) {
+			query := "SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at FROM users WHERE username = ?"
+			if strings.HasPrefix(dsn, "postgres") {
+				query = strings.Replace(query, "?", "$1", 1)
+			}
+			stmt, err := testdb.Raw(b, dsn).PrepareContext(ctx, query)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer stmt.Close()
+			var (
+				id                        int64
+				publicID, username, email string
+				phone                     *string
+				isAdmin                   bool
+				createdAt, updatedAt      time.Time
+			)
+			for b.Loop() {
+				err := stmt.QueryRowContext(ctx, "user42").Scan(&id, &publicID, &username, &email, &phone, &isAdmin, &createdAt, &updatedAt)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}

@@ -1,0 +1,31 @@
+package auth
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/credstore/credstore/internal/testdb"
+)
+
+// TestDummyHashCost is white-box because the property is about timing, which
+// the suite does not measure: a login for an unknown user compares against
+// the dummy hash, so the dummy must be hashed at the store's own cost for
+// that login to take as long as a wrong password.
+func TestDummyHashCost(t *testing.T) {
+	t.Parallel()
+	for _, cost := range []int{4, 6} {
+		testdb.Run(t, func(t *testing.T, dsn string) {
+			t.Parallel()
+			s, err := Open(context.Background(), dsn, Config{BcryptCost: cost, InsecureAllowLowBcryptCostForTesting: true})
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			got, err := bcrypt.Cost(s.dummy)
+			require.NoError(t, err)
+			assert.Equal(t, cost, got)
+		})
+	}
+}
