@@ -17,17 +17,21 @@ CREATE TABLE users (
     public_id  text    NOT NULL
         CONSTRAINT users_public_id_key UNIQUE
         CONSTRAINT users_public_id_check CHECK (length(public_id) = 36),
-    -- Case-sensitive; NULL when the policy makes usernames optional.
+    -- Case-sensitive; NULL when the policy makes usernames optional. Printable
+    -- ASCII ('!' to '~': no spaces, no control or non-ASCII characters) without
+    -- '@', whatever the policy. (Regex ranges compare code points, as SQLite's
+    -- GLOB '*[^!-~]*' does, whatever the database's collation.)
     username   text
         CONSTRAINT users_username_key UNIQUE
-        CONSTRAINT users_username_check CHECK (username IS NULL OR (length(username) BETWEEN 1 AND 64 AND strpos(username, '@') = 0)),
+        CONSTRAINT users_username_check CHECK (username IS NULL OR (length(username) BETWEEN 1 AND 64 AND username !~ '[^!-~]' AND strpos(username, '@') = 0)),
     -- Unique case-insensitively through users_email_lower_key below.
     email      text    NOT NULL
         CONSTRAINT users_email_check CHECK (length(email) BETWEEN 3 AND 254 AND strpos(email, '@') > 1),
-    -- E.164; NULL when absent. The pattern is SQLite's GLOB '+[1-9]*'.
+    -- E.164 ('+', a country code not starting with 0, 7 to 15 digits in all);
+    -- NULL when absent.
     phone      text
         CONSTRAINT users_phone_key UNIQUE
-        CONSTRAINT users_phone_check CHECK (phone IS NULL OR (phone ~ '^[+][1-9]' AND length(phone) BETWEEN 8 AND 16)),
+        CONSTRAINT users_phone_check CHECK (phone IS NULL OR (phone ~ '^[+][1-9][0-9]*$' AND length(phone) BETWEEN 8 AND 16)),
     -- boolean admits only TRUE and FALSE; SQLite needs users_is_admin_check
     -- for that.
     is_admin   boolean NOT NULL DEFAULT FALSE,
