@@ -247,7 +247,8 @@ func sqliteDSN(dsn string, memory bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("DSN parameters: %w", err)
 	}
-	if q.Get("mode") == "memory" && !memory {
+	if !memory && (q.Get("mode") == "memory" || name == ":memory:" || name == "file::memory:" || q.Get("vfs") == "memdb") {
+		// Each pooled connection would get a database of its own.
 		return "", errors.New("mode=memory: use OpenMemory for an in-memory database")
 	}
 	for key, want := range sqliteSettings(memory) {
