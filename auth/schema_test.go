@@ -103,8 +103,15 @@ func TestDatabaseConstraints(t *testing.T) {
 				tx, err := raw.BeginTx(ctx, nil)
 				require.NoError(t, err)
 				defer tx.Rollback() //nolint:errcheck // the case writes nothing to keep
+				// A savepoint, because after a failed statement PostgreSQL
+				// refuses every other statement of the transaction until it
+				// is rolled back to one; SQLite accepts the same statements.
+				_, err = tx.ExecContext(ctx, "SAVEPOINT refused")
+				require.NoError(t, err)
 				_, err = tx.ExecContext(ctx, tc.sql)
 				require.Error(t, err, "the database must refuse it")
+				_, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT refused")
+				require.NoError(t, rbErr)
 				v, ok := database.ConstraintOf(err)
 				require.True(t, ok, "not a constraint violation: %v", err)
 				assert.Equal(t, tc.kind, v.Kind, "kind of %v", err)

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,9 +16,4 @@ func mustLogin(t *testing.T, s *auth.Store, name string) auth.Session {
 	require.NoError(t, err)
 	require.NotEmpty(t, sess.Token)
 	return sess
-}
-
-// isPostgres tells a PostgreSQL DSN from a SQLite one.
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/database"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -177,7 +178,7 @@ func TestSessionTouchWritesAtMostOncePerMinute(t *testing.T) {
 		lastSeen := func() time.Time {
 			t.Helper()
 			var ts time.Time
-			require.NoError(t, raw.QueryRowContext(ctx, rebind(dsn, "SELECT last_seen_at FROM sessions WHERE id = ?"), sess.ID).Scan(&ts))
+			require.NoError(t, raw.QueryRowContext(ctx, "SELECT last_seen_at FROM sessions WHERE id = ?", sess.ID).Scan(&ts))
 			return ts.UTC()
 		}
 		use := func(n int) {
@@ -216,25 +217,6 @@ func TestSessionTouchWritesAtMostOncePerMinute(t *testing.T) {
 		use(20)
 		assert.Equal(t, clk.Now().UTC().Truncate(time.Microsecond), lastSeen(), "a minute after the write: written")
 	})
-}
-
-// rebind turns ? placeholders into $N for PostgreSQL.
-func rebind(dsn, q string) string {
-	if !isPostgres(dsn) {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$")
-			b.WriteString(string(rune('0' + n)))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 func TestRevokeSessions(t *testing.T) {
@@ -315,7 +297,7 @@ func TestPasswordChangesEndSessions(t *testing.T) {
 					assert.Equal(t, auth.ErrInvalidSession, err)
 				}
 				var n int
-				require.NoError(t, testdb.Raw(t, dsn).QueryRow(rebind(dsn, "SELECT COUNT(*) FROM sessions WHERE user_id = ?"), alice.ID).Scan(&n))
+				require.NoError(t, testdb.Raw(t, dsn).QueryRow("SELECT COUNT(*) FROM sessions WHERE user_id = ?", alice.ID).Scan(&n))
 				assert.Zero(t, n, "no session row is left")
 				_, _, err := s.SessionUser(context.Background(), b.Token)
 				assert.NoError(t, err, "other users keep their sessions")
@@ -425,7 +407,7 @@ func assertNotInDatabase(t *testing.T, raw *sql.DB, dsn, secret string) {
 		require.NoError(t, rows.Err())
 		rows.Close()
 	}
-	if isPostgres(dsn) {
+	if database.IsPostgres(dsn) {
 		return
 	}
 	files, err := filepath.Glob(dsn + "*") // the database, its WAL and shared memory

@@ -35,8 +35,15 @@ type User struct {
 	UpdatedAt time.Time
 }
 
-// Open opens (creating it if needed) the SQLite database at dsn, a file path
-// or a "file:" URI, and applies pending migrations.
+// Open opens the database that dsn names and applies pending migrations.
+//
+// A "postgres://" or "postgresql://" URL opens PostgreSQL
+// ("postgres://user:pass@db.internal:5432/app?sslmode=verify-full"); the
+// database must exist, credstore creates its tables. The URL may size the
+// pool with pool_max_conns, pool_max_conn_lifetime and
+// pool_max_conn_idle_time (see docs/postgres.md). Anything else opens
+// (creating it if needed) the SQLite database at dsn, a file path or a
+// "file:" URI. Both engines behave alike through the Store's API.
 func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

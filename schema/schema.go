@@ -8,7 +8,8 @@ package schema
 
 import "embed"
 
-// FS holds the migrations, under sqlite/.
+// FS holds the migrations, under sqlite/ and postgres/ (the directory is
+// named after the engine, database.SQLite and database.Postgres).
 //
-//go:embed sqlite/*.sql
+//go:embed sqlite/*.sql postgres/*.sql
 var FS embed.FS

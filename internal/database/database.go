@@ -1,10 +1,16 @@
 // Package database opens credstore's databases, applies the embedded
 // migrations and translates driver errors into engine-neutral values.
 //
-// It is the only package that knows which driver sits underneath. The auth
-// package talks to it through DB, an executor that the sqlc-generated
-// accessors accept, and through ConstraintOf, the one function that reads
-// driver errors.
+// It is the only package that knows which driver sits underneath: SQLite
+// through modernc.org/sqlite, PostgreSQL through pgx's database/sql driver.
+// The auth package talks to it through DB, an executor that the
+// sqlc-generated accessors accept, and through ConstraintOf, the one function
+// that reads driver errors.
+//
+// There is one set of generated accessors, from sqlc's sqlite engine. On
+// PostgreSQL they run unchanged: the connection rewrites their ?N parameters
+// into $N (see rebind), and the queries keep to SQL that both engines read
+// alike (sqlc checks them against the PostgreSQL schema as well).
 package database
 
 import (
@@ -27,7 +33,8 @@ type Engine string
 
 // The engines credstore runs on.
 const (
-	SQLite Engine = "sqlite"
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
 )
 
 // BusyTimeout is how long a SQLite connection waits for another writer
@@ -54,13 +61,34 @@ type DB struct {
 
 // Open opens the database that dsn names and applies pending migrations.
 //
-// dsn is a file path ("credstore.db") or a SQLite URI ("file:credstore.db?
-// mode=rwc"). The settings credstore relies on (foreign keys, WAL, busy
-// timeout, synchronous NORMAL, SQLite time format, immediate transactions) are
-// added to it; a DSN that sets one of them to something else is refused.
+// A URL beginning "postgres://" or "postgresql://" opens PostgreSQL
+// ("postgres://user:pass@host:5432/dbname?sslmode=verify-full"); pgx reads
+// the URL, and the pool parameters PoolMaxConnsParam,
+// PoolMaxConnLifetimeParam and PoolMaxConnIdleTimeParam size the pool. The
+// database must exist; its tables are created by the migrations.
+//
+// Anything else is SQLite: a file path ("credstore.db") or a SQLite URI
+// ("file:credstore.db?mode=rwc"). The settings credstore relies on (foreign
+// keys, WAL, busy timeout, synchronous NORMAL, SQLite time format, immediate
+// transactions) are added to it; a DSN that sets one of them to something
+// else is refused.
+//
+// Error messages never repeat a password the DSN holds.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("open database: empty DSN")
+	}
+	if IsPostgres(dsn) {
+		pool, err := openPostgres(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
+		}
+		d := &DB{sql: pool, engine: Postgres}
+		if err := d.init(ctx); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
+		}
+		return d, nil
 	}
 	full, err := sqliteDSN(dsn, false)
 	if err != nil {
@@ -132,8 +160,11 @@ func (d *DB) init(ctx context.Context) error {
 }
 
 // checkSettings proves that the DSN's pragmas took effect: a typo in a DSN
-// must not silently leave foreign keys off.
+// must not silently leave foreign keys off. PostgreSQL always enforces them.
 func (d *DB) checkSettings(ctx context.Context) error {
+	if d.engine != SQLite {
+		return nil
+	}
 	var fk int
 	if err := d.sql.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
 		return fmt.Errorf("read foreign_keys: %w", err)
@@ -155,7 +186,10 @@ func (d *DB) SQL() *sql.DB { return d.sql }
 
 // InTx runs fn in a transaction and commits it when fn returns nil. On
 // SQLite every transaction begins IMMEDIATE, taking the write lock up front,
-// so a read followed by a write never fails half-way with SQLITE_BUSY.
+// so a read followed by a write never fails half-way with SQLITE_BUSY. On
+// PostgreSQL it is a READ COMMITTED transaction: the store's writes are
+// single statements whose conditions the server re-checks on the row it
+// updates, and unique indexes decide races between inserts.
 func (d *DB) InTx(ctx context.Context, fn func(Executor) error) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -213,7 +247,8 @@ func sqliteDSN(dsn string, memory bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("DSN parameters: %w", err)
 	}
-	if q.Get("mode") == "memory" && !memory {
+	if !memory && (q.Get("mode") == "memory" || name == ":memory:" || name == "file::memory:" || q.Get("vfs") == "memdb") {
+		// Each pooled connection would get a database of its own.
 		return "", errors.New("mode=memory: use OpenMemory for an in-memory database")
 	}
 	for key, want := range sqliteSettings(memory) {
@@ -234,9 +269,19 @@ func sqliteDSN(dsn string, memory bool) (string, error) {
 // an error message.
 func redact(dsn string) string {
 	name, _, _ := strings.Cut(dsn, "?")
-	if u, err := url.Parse(name); err == nil && u.User != nil {
-		u.User = url.User(u.User.Username())
-		return u.String()
+	if u, err := url.Parse(name); err == nil {
+		if u.User != nil {
+			u.User = url.User(u.User.Username())
+			return u.String()
+		}
+		return name
+	}
+	// Unparsable (a password with a bare '@' or '/', say): drop the whole
+	// user part rather than guess where the password ends.
+	if scheme, rest, ok := strings.Cut(name, "://"); ok {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			return scheme + "://…@" + rest[at+1:]
+		}
 	}
 	return name
 }

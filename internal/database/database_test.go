@@ -67,6 +67,8 @@ func TestSqliteDSN(t *testing.T) {
 		{name: "a setting given twice", dsn: "c.db?_txlock=immediate&_txlock=deferred", wantErr: "_txlock"},
 		{name: "raw pragma", dsn: "c.db?_pragma=foreign_keys(0)", wantErr: "_pragma"},
 		{name: "mode=memory in Open", dsn: "file:c.db?mode=memory", wantErr: "OpenMemory"},
+		{name: "plain :memory: in Open", dsn: ":memory:", wantErr: "OpenMemory"},
+		{name: "memdb vfs in Open", dsn: "file:/x.db?vfs=memdb", wantErr: "OpenMemory"},
 		{name: "# in a path", dsn: "C#/a#b.db", wantName: "file:C%23/a%23b.db"},
 		{name: "% in a path", dsn: "100%/a%41.db", wantName: "file:100%25/a%2541.db"},
 		{name: "malformed parameters", dsn: "file:c.db?x=%zz", wantErr: "DSN parameters"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -37,16 +38,22 @@ func (k ConstraintKind) String() string {
 type Violation struct {
 	Kind ConstraintKind
 	// Name is the violated constraint or index, as named in the schema
-	// ("users_email_lower_key"). For a NOT NULL violation it is the column
-	// ("users.email"); for a SQLite foreign-key violation it is empty,
-	// because SQLite does not say which key failed.
+	// ("users_email_lower_key"); both engines' schemas use the same names.
+	// For a NOT NULL violation it is the column ("users.email"); for a
+	// SQLite foreign-key violation it is empty, because SQLite does not say
+	// which key failed (PostgreSQL does: "credentials_user_id_fkey").
 	Name string
 }
 
 // ConstraintOf reports the constraint violation behind err, if it is one.
-// It is the one place that reads driver errors: by result code, and by the
-// constraint name where the engine reports one.
+// It is the one place that reads driver errors: by result code (SQLite's
+// extended codes, PostgreSQL's SQLSTATE), and by the constraint name where
+// the engine reports one.
 func ConstraintOf(err error) (Violation, bool) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return postgresConstraint(pe)
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return Violation{}, false
@@ -106,4 +113,27 @@ func sqliteConstraintName(kind ConstraintKind, msg string) string {
 		return ""
 	}
 	return detail
+}
+
+// PostgreSQL's SQLSTATEs for integrity constraint violations.
+const (
+	pgNotNullViolation    = "23502"
+	pgForeignKeyViolation = "23503"
+	pgUniqueViolation     = "23505"
+	pgCheckViolation      = "23514"
+)
+
+func postgresConstraint(pe *pgconn.PgError) (Violation, bool) {
+	switch pe.Code {
+	case pgUniqueViolation:
+		return Violation{Kind: Unique, Name: pe.ConstraintName}, true
+	case pgForeignKeyViolation:
+		return Violation{Kind: ForeignKey, Name: pe.ConstraintName}, true
+	case pgCheckViolation:
+		return Violation{Kind: Check, Name: pe.ConstraintName}, true
+	case pgNotNullViolation:
+		// "table.column", as SQLite names it.
+		return Violation{Kind: NotNull, Name: pe.TableName + "." + pe.ColumnName}, true
+	}
+	return Violation{}, false
 }

@@ -2,7 +2,6 @@ package database
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -93,6 +92,9 @@ func (d *DB) LatestVersion() (int, error) {
 func (d *DB) Version(ctx context.Context) (int, error) {
 	var v int
 	err := d.InTx(ctx, func(ex Executor) error {
+		if err := d.lockMigrations(ctx, ex); err != nil {
+			return err
+		}
 		if err := d.ensureMigrationTable(ctx, ex); err != nil {
 			return err
 		}
@@ -102,9 +104,11 @@ func (d *DB) Version(ctx context.Context) (int, error) {
 }
 
 // Migrate applies every pending migration in one transaction, so a failure
-// leaves the schema as it was. Two processes opening the same database at
-// once are serialised by the transaction's write lock, and the second finds
-// nothing left to do. A database newer than this build is refused.
+// leaves the schema as it was (both engines have transactional DDL). Two
+// processes opening the same database at once are serialised, and the second
+// finds nothing left to do: on SQLite by the transaction's write lock, on
+// PostgreSQL by an advisory lock the transaction takes first. A database
+// newer than this build is refused.
 func (d *DB) Migrate(ctx context.Context) error {
 	ms, err := migrations(d.engine)
 	if err != nil {
@@ -129,6 +133,9 @@ func (d *DB) MigrateTo(ctx context.Context, target int) error {
 
 func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 	err := d.InTx(ctx, func(ex Executor) error {
+		if err := d.lockMigrations(ctx, ex); err != nil {
+			return err
+		}
 		if err := d.ensureMigrationTable(ctx, ex); err != nil {
 			return err
 		}
@@ -144,7 +151,7 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 			if _, err := ex.ExecContext(ctx, m.Up); err != nil {
 				return fmt.Errorf("%d_%s up: %w", m.Version, m.Name, err)
 			}
-			if _, err := ex.ExecContext(ctx, d.rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+			if _, err := ex.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
 				m.Version, m.Name, time.Now().UTC()); err != nil {
 				return fmt.Errorf("%d_%s: record version: %w", m.Version, m.Name, err)
 			}
@@ -154,7 +161,7 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 			if _, err := ex.ExecContext(ctx, m.Down); err != nil {
 				return fmt.Errorf("%d_%s down: %w", m.Version, m.Name, err)
 			}
-			if _, err := ex.ExecContext(ctx, d.rebind("DELETE FROM schema_migrations WHERE version = ?"), m.Version); err != nil {
+			if _, err := ex.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = ?1", m.Version); err != nil {
 				return fmt.Errorf("%d_%s: forget version: %w", m.Version, m.Name, err)
 			}
 		}
@@ -166,17 +173,44 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 	return nil
 }
 
-func (d *DB) ensureMigrationTable(ctx context.Context, ex Executor) error {
-	_, err := ex.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at TIMESTAMP NOT NULL
-	)`)
-	if err != nil {
-		return errors.Join(errors.New("create schema_migrations"), err)
+// migrationLockKey identifies credstore's migrations among the advisory
+// locks of a PostgreSQL database (advisory locks are scoped to one
+// database): the first eight bytes of sha256("credstore migrations"), sign
+// bit cleared.
+const migrationLockKey int64 = 0x166ecf4fbb13fdfc
+
+// lockMigrations serialises migrations across processes. On PostgreSQL two
+// instances starting at once would otherwise both find the schema empty and
+// race to create it; the transaction-scoped advisory lock makes the second
+// wait until the first commits, and it is released with the transaction
+// however that ends. On SQLite the IMMEDIATE transaction already holds the
+// database's write lock.
+func (d *DB) lockMigrations(ctx context.Context, ex Executor) error {
+	if d.engine != Postgres {
+		return nil
+	}
+	if _, err := ex.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?1)", migrationLockKey); err != nil {
+		return fmt.Errorf("take migration lock: %w", err)
 	}
 	return nil
 }
 
-// rebind adapts a statement written with ? placeholders to the engine.
-func (d *DB) rebind(query string) string { return query }
+func (d *DB) ensureMigrationTable(ctx context.Context, ex Executor) error {
+	// The one statement written per engine: the column types differ.
+	ddl := `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TIMESTAMP NOT NULL
+	)`
+	if d.engine == Postgres {
+		ddl = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL
+	)`
+	}
+	if _, err := ex.ExecContext(ctx, ddl); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package database_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/internal/database"
+	"github.com/credstore/credstore/internal/testdb"
+)
+
+// hash has the shape of a bcrypt hash, which is all the schema checks.
+var hash = "$2a$04$" + strings.Repeat("a", 53)
+
+func open(t *testing.T, dsn string) *database.DB {
+	t.Helper()
+	d, err := database.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// insertUser writes a user through raw SQL, past every check in Go, with
+// SQLite-style parameters that both engines accept.
+func insertUser(ctx context.Context, ex database.Executor, publicID string, username, email, phone any) (int64, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var id int64
+	err := ex.QueryRowContext(ctx, `INSERT INTO users (public_id, username, email, phone, is_admin, created_at, updated_at)
+		VALUES (?1, ?2, ?3, ?4, FALSE, ?5, ?5) RETURNING id`, publicID, username, email, phone, now).Scan(&id)
+	return id, err
+}
+
+// publicID is a distinct 36-character public id for the n-th user.
+func publicID(n int) string {
+	return fmt.Sprintf("00000000-0000-7000-8000-%012d", n)
+}
+
+// TestConstraintOfEveryEngine violates each kind of constraint through raw SQL on every
+// engine and checks that both engines report it alike: same kind, and the
+// same constraint name, which is what the auth package maps to a field.
+func TestConstraintOfEveryEngine(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		d := open(t, dsn)
+		ex := d.Executor()
+		alice, err := insertUser(ctx, ex, publicID(0), "alice", "alice@example.com", "+14155550100")
+		require.NoError(t, err)
+		_, err = ex.ExecContext(ctx, "INSERT INTO credentials (user_id, password_hash, password_changed_at) VALUES (?1, ?2, ?3)",
+			alice, hash, time.Now().UTC())
+		require.NoError(t, err)
+
+		tests := []struct {
+			name     string
+			exec     func() error
+			wantKind database.ConstraintKind
+			wantName string // for foreign keys: only PostgreSQL names the key
+		}{
+			{"duplicate username", func() error {
+				_, err := insertUser(ctx, ex, publicID(1), "alice", "other@example.com", nil)
+				return err
+			}, database.Unique, "users_username_key"},
+			{"duplicate email in another case", func() error {
+				_, err := insertUser(ctx, ex, publicID(2), "bob", "ALICE@Example.COM", nil)
+				return err
+			}, database.Unique, "users_email_lower_key"},
+			{"duplicate phone", func() error {
+				_, err := insertUser(ctx, ex, publicID(3), "carol", "carol@example.com", "+14155550100")
+				return err
+			}, database.Unique, "users_phone_key"},
+			{"duplicate public id", func() error {
+				_, err := insertUser(ctx, ex, publicID(0), "dave", "dave@example.com", nil)
+				return err
+			}, database.Unique, "users_public_id_key"},
+			{"second credential", func() error {
+				_, err := ex.ExecContext(ctx, "INSERT INTO credentials (user_id, password_hash, password_changed_at) VALUES (?1, ?2, ?3)",
+					alice, hash, time.Now().UTC())
+				return err
+			}, database.Unique, "credentials_user_id_key"},
+			{"credential of no user", func() error {
+				_, err := ex.ExecContext(ctx, "INSERT INTO credentials (user_id, password_hash, password_changed_at) VALUES (?1, ?2, ?3)",
+					alice+1000, hash, time.Now().UTC())
+				return err
+			}, database.ForeignKey, "credentials_user_id_fkey"},
+			{"phone not E.164", func() error {
+				_, err := insertUser(ctx, ex, publicID(4), "erin", "erin@example.com", "0155")
+				return err
+			}, database.Check, "users_phone_check"},
+			{"username with @", func() error {
+				_, err := insertUser(ctx, ex, publicID(5), "f@g", "f@example.com", nil)
+				return err
+			}, database.Check, "users_username_check"},
+			{"plaintext password", func() error {
+				_, err := ex.ExecContext(ctx, "UPDATE credentials SET password_hash = ?1 WHERE user_id = ?2", "hunter2", alice)
+				return err
+			}, database.Check, "credentials_password_hash_check"},
+			{"no email", func() error {
+				_, err := insertUser(ctx, ex, publicID(6), "gina", nil, nil)
+				return err
+			}, database.NotNull, "users.email"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := tt.exec()
+				require.Error(t, err)
+				v, ok := database.ConstraintOf(err)
+				require.True(t, ok, "not recognised as a constraint violation: %v", err)
+				assert.Equal(t, tt.wantKind, v.Kind)
+				want := tt.wantName
+				if tt.wantKind == database.ForeignKey && d.Engine() == database.SQLite {
+					want = "" // SQLite does not say which key failed
+				}
+				assert.Equal(t, want, v.Name)
+			})
+		}
+
+		_, ok := database.ConstraintOf(sql.ErrNoRows)
+		assert.False(t, ok, "an error that is no violation")
+		_, err = ex.ExecContext(ctx, "SELECT no_such_column FROM users")
+		require.Error(t, err)
+		_, ok = database.ConstraintOf(err)
+		assert.False(t, ok, "a syntax error is no violation")
+	})
+}
+
+// TestOpenConcurrently starts several instances on one fresh database at the
+// same moment: all of them open it, and the schema is applied once.
+func TestOpenConcurrently(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		const instances = 4
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			errs  = make([]error, instances)
+			dbs   = make([]*database.DB, instances)
+		)
+		for i := range instances {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				dbs[i], errs[i] = database.Open(context.Background(), dsn)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "instance %d", i)
+			t.Cleanup(func() { dbs[i].Close() })
+		}
+		latest, err := dbs[0].LatestVersion()
+		require.NoError(t, err)
+		var rows, maxVersion int
+		require.NoError(t, dbs[0].SQL().QueryRow("SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&rows, &maxVersion))
+		assert.Equal(t, latest, rows, "each migration recorded once")
+		assert.Equal(t, latest, maxVersion)
+	})
+}
+
+// TestMigrateDownAndUpEveryEngine runs the down steps to an empty schema and back.
+func TestMigrateDownAndUpEveryEngine(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		d := open(t, dsn)
+		_, err := insertUser(ctx, d.Executor(), publicID(0), "alice", "alice@example.com", nil)
+		require.NoError(t, err)
+
+		require.NoError(t, d.MigrateTo(ctx, 0))
+		v, err := d.Version(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 0, v)
+		_, err = d.SQL().ExecContext(ctx, "SELECT 1 FROM users")
+		assert.Error(t, err, "users is gone")
+
+		require.NoError(t, d.Migrate(ctx))
+		latest, err := d.LatestVersion()
+		require.NoError(t, err)
+		v, err = d.Version(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, latest, v)
+		var n int
+		require.NoError(t, d.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
+		assert.Zero(t, n, "the down step dropped the data; up starts empty")
+
+		assert.Error(t, d.MigrateTo(ctx, latest+1), "no such version")
+	})
+}
+
+// TestTimesRoundTrip stores a time given in another zone and reads back the
+// same instant, in UTC, on every engine.
+func TestTimesRoundTrip(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		d := open(t, dsn)
+		zone := time.FixedZone("IST", 5*3600+1800)
+		at := time.Date(2024, 2, 29, 23, 59, 58, 123456000, zone)
+		id, err := insertUser(ctx, d.Executor(), publicID(0), "alice", "alice@example.com", nil)
+		require.NoError(t, err)
+		_, err = d.Executor().ExecContext(ctx, "UPDATE users SET created_at = ?1 WHERE id = ?2", at, id)
+		require.NoError(t, err)
+		var got time.Time
+		require.NoError(t, d.Executor().QueryRowContext(ctx, "SELECT created_at FROM users WHERE id = ?1", id).Scan(&got))
+		assert.True(t, at.Equal(got), "got %v, want %v", got, at)
+		if d.Engine() == database.Postgres {
+			// pgx would give the client's local zone; the connection is
+			// set up to give UTC. (On SQLite the auth package calls UTC.)
+			assert.Equal(t, time.UTC, got.Location())
+		}
+	})
+}

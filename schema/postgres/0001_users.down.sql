@@ -1,0 +1,3 @@
+DROP TABLE credentials;
+DROP INDEX users_email_lower_key;
+DROP TABLE users;
