@@ -43,9 +43,10 @@ func TestRegisterUniqueness(t *testing.T) {
 				s := newStore(t, dsn)
 				raw := testdb.Raw(t, dsn)
 				first := mustRegister(t, s, existing)
-				tc.reg.Password = pw("second")
+				r := tc.reg // a copy: the engines' subtests share tc and run in parallel
+				r.Password = pw("second")
 
-				u, err := s.Register(ctx, tc.reg)
+				u, err := s.Register(ctx, r)
 
 				if tc.field == "" {
 					require.NoError(t, err)
@@ -56,7 +57,7 @@ func TestRegisterUniqueness(t *testing.T) {
 				requireDuplicate(t, err, tc.field)
 				assert.Equal(t, 1, countRows(t, raw, "users"), "a duplicate must write nothing")
 				assert.Equal(t, 1, countRows(t, raw, "credentials"), "a duplicate must write nothing")
-				_, err = s.Login(ctx, tc.reg.Email, tc.reg.Password)
+				_, err = s.Login(ctx, r.Email, r.Password)
 				assert.ErrorIs(t, err, auth.ErrInvalidCredentials, "the refused user must not be able to log in")
 			})
 		})
