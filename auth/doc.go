@@ -23,6 +23,9 @@
 //   - *ValidationError (ErrValidation): every invalid field at once
 //   - *DuplicateError (ErrDuplicate): the field another user holds
 //   - ErrNotFound: no such user
+//   - ErrInvalidSession: every session token that names no live session
+//   - ErrSessionNotFound: no session with that id for that user
+//   - ErrInvalidResetToken: every reset token that cannot be used
 //
 // Other errors come from the database and are wrapped with the operation's
 // name. No error message contains a password, a hash or a token.
@@ -36,6 +39,14 @@
 // MaxPasswordBytes (72) are refused everywhere rather than truncated, since
 // bcrypt ignores the bytes past the 72nd. A successful login rehashes a
 // password stored at a lower cost than the store's.
+//
+// Session and password-reset tokens are 256 bits from Config.Rand
+// (crypto/rand by default); the database keeps only their SHA-256, so a copy
+// of it opens no session and resets no password. A login always makes a new
+// session token. Validating a session is one read; its last use is recorded
+// at most once per SessionTouchInterval. Changing, setting or resetting a
+// password ends every session of the user; a reset token works once, and of
+// two concurrent uses exactly one succeeds.
 //
 // # Changing the schema
 //
