@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/testdb"
 )
 
 // testConfig hashes at bcrypt's minimum cost, which keeps the suite fast.
@@ -39,28 +39,8 @@ func withPolicy(p auth.Policy) func(*auth.Config) {
 }
 
 // withClock sets the store's clock.
-func withClock(c *clock) func(*auth.Config) {
+func withClock(c *testdb.Clock) func(*auth.Config) {
 	return func(cfg *auth.Config) { cfg.Now = c.Now }
-}
-
-// clock is a settable clock for Config.Now, safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(start time.Time) *clock { return &clock{now: start} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // t0 is the start of every injected clock: deliberately not UTC and with

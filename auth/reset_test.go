@@ -34,7 +34,7 @@ func TestPasswordReset(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		sender := &recordingSender{}
-		clk := newClock(t0)
+		clk := testdb.NewClock(t0)
 		s := newStore(t, dsn, withClock(clk), func(c *auth.Config) { c.ResetSender = sender })
 		alice := mustRegister(t, s, reg("alice"))
 		sess1, sess2 := mustLogin(t, s, "alice"), mustLogin(t, s, "alice")
@@ -78,7 +78,7 @@ func TestPasswordResetRefusals(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := newClock(t0)
+		clk := testdb.NewClock(t0)
 		s := newStore(t, dsn, withClock(clk))
 		mustRegister(t, s, reg("alice"))
 		mustRegister(t, s, reg("bob"))

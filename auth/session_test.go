@@ -26,7 +26,7 @@ func TestSessionLifecycle(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := newClock(t0)
+		clk := testdb.NewClock(t0)
 		s := newStore(t, dsn, withClock(clk))
 		alice := mustRegister(t, s, reg("alice"))
 
@@ -118,7 +118,7 @@ func TestSessionExpiry(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := newClock(t0)
+		clk := testdb.NewClock(t0)
 		s := newStore(t, dsn, withClock(clk), func(c *auth.Config) {
 			c.SessionLifetime = 2 * time.Hour
 			c.SessionIdleTimeout = 30 * time.Minute
@@ -168,7 +168,7 @@ func TestSessionTouchWritesAtMostOncePerMinute(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := newClock(t0)
+		clk := testdb.NewClock(t0)
 		s := newStore(t, dsn, withClock(clk))
 		raw := testdb.Raw(t, dsn)
 		mustRegister(t, s, reg("alice"))
@@ -323,7 +323,7 @@ func TestPurgeExpired(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := newClock(t0)
+		clk := testdb.NewClock(t0)
 		s := newStore(t, dsn, withClock(clk), func(c *auth.Config) {
 			c.SessionLifetime = 3 * time.Hour
 			c.SessionIdleTimeout = time.Hour

@@ -109,7 +109,7 @@ func TestPublicIDs(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		clk := newClock(t0)
+		clk := testdb.NewClock(t0)
 		s := newStore(t, dsn, withClock(clk))
 		var ids []string
 		seen := map[string]bool{}
@@ -268,7 +268,7 @@ func TestUpdateUser(t *testing.T) {
 			testdb.Run(t, func(t *testing.T, dsn string) {
 				t.Parallel()
 				ctx := context.Background()
-				clk := newClock(t0)
+				clk := testdb.NewClock(t0)
 				s := newStore(t, dsn, withPolicy(tc.policy), withClock(clk))
 				r := reg("alice")
 				r.Phone = "+15551230001"
@@ -384,7 +384,7 @@ func TestTimesRoundTrip(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := newClock(t0)
+		clk := testdb.NewClock(t0)
 		s := newStore(t, dsn, withClock(clk))
 		want := t0.UTC().Truncate(time.Microsecond)
 		require.NotEqual(t, t0.Nanosecond(), want.Nanosecond(), "the clock must have sub-microsecond digits to drop")
@@ -440,7 +440,7 @@ func TestPublicIDFromInjectedSources(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		clk := newClock(time.UnixMilli(0x0123456789ab))
+		clk := testdb.NewClock(time.UnixMilli(0x0123456789ab))
 		s := newStore(t, dsn, withClock(clk), func(c *auth.Config) { c.Rand = zeros{} })
 		u := mustRegister(t, s, reg("alice"))
 		assert.Equal(t, "01234567-89ab-7000-8000-000000000000", u.PublicID)

@@ -20,25 +20,8 @@ import (
 
 	"github.com/credstore/credstore/auth"
 	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/internal/testdb"
 )
-
-// fakeClock is the store's clock in these tests, safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // syncBuffer is a log destination safe for concurrent writes.
 type syncBuffer struct {
@@ -61,7 +44,7 @@ func (s *syncBuffer) String() string {
 // service is a real listening server over a fresh store.
 type service struct {
 	URL   string
-	Clock *fakeClock
+	Clock *testdb.Clock
 	Store *auth.Store
 	Log   *syncBuffer // the server's log
 	Mail  *syncBuffer // what the console sender printed
@@ -72,7 +55,7 @@ type service struct {
 // the API on a real socket until t ends.
 func startService(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...func(*auth.Config)) *service {
 	t.Helper()
-	svc := &service{Clock: &fakeClock{now: time.Now()}, Log: &syncBuffer{}, Mail: &syncBuffer{}}
+	svc := &service{Clock: testdb.NewClock(time.Now()), Log: &syncBuffer{}, Mail: &syncBuffer{}}
 	policy := auth.DefaultPolicy()
 	policy.RequireUsername = false
 	cfg := auth.Config{
