@@ -49,7 +49,7 @@ func (a *api) replyError(w http.ResponseWriter, r *http.Request, err error) {
 	)
 	switch {
 	case errors.As(err, &dup):
-		writeJSON(w, http.StatusBadRequest, errorBody{Message: dup.Field + " already registered"})
+		writeJSON(w, http.StatusBadRequest, errorBody{Message: dup.Error()})
 	case errors.As(err, &invalid):
 		writeJSON(w, http.StatusBadRequest, errorBody{Message: "invalid input", Fields: invalid.Fields})
 	case errors.As(err, &malformed):
