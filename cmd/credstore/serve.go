@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/database"
 	"github.com/credstore/credstore/internal/httpapi"
 )
 
@@ -160,7 +161,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "db", redactDB(c.DB), "bcrypt_cost", c.BcryptCost,
+	log.Info("listening", "addr", ln.Addr().String(), "db", database.Redact(c.DB), "bcrypt_cost", c.BcryptCost,
 		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "")
 	if c.ExposeResetToken {
 		log.Warn("reset tokens are returned to whoever asks: for tests only")

@@ -62,13 +62,6 @@ func TestParseServe(t *testing.T) {
 	}
 }
 
-func TestRedactDB(t *testing.T) {
-	t.Parallel()
-	assert.Equal(t, "postgres://credstore@db.example.com:5432/app", redactDB("postgres://credstore:hunter2@db.example.com:5432/app?sslmode=require"))
-	assert.Equal(t, "credstore.db", redactDB("credstore.db"))
-	assert.Equal(t, "file:data.db", redactDB("file:data.db?mode=rwc"))
-}
-
 func TestRunUsage(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, 2, run(t.Context(), nil, func(string) string { return "" }, io.Discard, io.Discard))

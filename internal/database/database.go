@@ -81,12 +81,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if IsPostgres(dsn) {
 		pool, err := openPostgres(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
+			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 		}
 		d := &DB{sql: pool, engine: Postgres}
 		if err := d.init(ctx); err != nil {
 			pool.Close()
-			return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
+			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 		}
 		return d, nil
 	}
@@ -110,7 +110,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	d := &DB{sql: pool, engine: SQLite}
 	if err := d.init(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
 	return d, nil
 }
@@ -265,9 +265,9 @@ func sqliteDSN(dsn string, memory bool) (string, error) {
 	return name + "?" + q.Encode(), nil
 }
 
-// redact drops the parameters (and any password they carry) from a DSN for
-// an error message.
-func redact(dsn string) string {
+// Redact drops the parameters (and any password they carry) and the
+// password of a URL's user from a DSN, for a log line or an error message.
+func Redact(dsn string) string {
 	name, _, _ := strings.Cut(dsn, "?")
 	if u, err := url.Parse(name); err == nil {
 		if u.User != nil {

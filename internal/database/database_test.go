@@ -165,12 +165,14 @@ func TestRedact(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
 		"credstore.db": "credstore.db",
-		"file:credstore.db?_pragma=key('secret')":       "file:credstore.db",
-		"postgres://app:s3cret@db.internal:5432/cred":   "postgres://app@db.internal:5432/cred",
-		"postgres://app:s3cret@db/cred?password=s3cret": "postgres://app@db/cred",
+		"file:credstore.db?_pragma=key('secret')":                             "file:credstore.db",
+		"postgres://app:s3cret@db.internal:5432/cred":                         "postgres://app@db.internal:5432/cred",
+		"postgres://app:s3cret@db/cred?password=s3cret":                       "postgres://app@db/cred",
+		"postgres://credstore:s3cret@db.example.com:5432/app?sslmode=require": "postgres://credstore@db.example.com:5432/app",
+		"file:data.db?mode=rwc":                                               "file:data.db",
 	}
 	for in, want := range cases {
-		got := redact(in)
+		got := Redact(in)
 		assert.Equal(t, want, got)
 		assert.NotContains(t, got, "secret")
 		assert.NotContains(t, got, "s3cret")

@@ -151,7 +151,7 @@ func TestRedactPostgresURL(t *testing.T) {
 		{"file:credstore.db?mode=rwc", "file:credstore.db"},
 	}
 	for _, tt := range tests {
-		got := redact(tt.in)
+		got := Redact(tt.in)
 		assert.Equal(t, tt.want, got)
 		assert.NotContains(t, got, "s3cret")
 	}

@@ -15,7 +15,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -82,7 +81,7 @@ func Raw(tb testing.TB, dsn string) *sql.DB {
 	tb.Helper()
 	d, err := database.Open(context.Background(), dsn)
 	if err != nil {
-		tb.Fatalf("testdb: open %s: %v", redacted(dsn), err)
+		tb.Fatalf("testdb: open %s: %v", database.Redact(dsn), err)
 	}
 	tb.Cleanup(func() { d.Close() })
 	return d.SQL()
@@ -154,12 +153,4 @@ func postgresDSN(tb testing.TB) string {
 		}
 	})
 	return u.String()
-}
-
-// redacted is dsn for a message: without credentials.
-func redacted(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		return fmt.Sprintf("%s://%s%s", u.Scheme, u.Host, u.Path)
-	}
-	return dsn
 }
