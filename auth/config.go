@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -61,6 +62,18 @@ type Config struct {
 	// Default: DefaultResetTokenLifetime (30 minutes).
 	ResetTokenLifetime time.Duration
 
+	// MaxConcurrentHashes bounds the bcrypt hashes and comparisons running
+	// at once (registrations, logins, password changes and resets).
+	// Default: runtime.GOMAXPROCS(0), because bcrypt is CPU-bound and more at
+	// once only slows every one of them down.
+	MaxConcurrentHashes int
+
+	// MaxQueuedHashes bounds the calls waiting for a turn when
+	// MaxConcurrentHashes are running; a call beyond it fails at once with
+	// ErrOverloaded. Default: 2 × MaxConcurrentHashes, so a call waits at
+	// most about two hashing times. A negative value means no queue.
+	MaxQueuedHashes int
+
 	// ResetSender delivers password-reset tokens to users. Default: nil, in
 	// which case RequestPasswordReset only returns the token and delivering
 	// it is the caller's job.
@@ -111,6 +124,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ResetTokenLifetime == 0 {
 		c.ResetTokenLifetime = DefaultResetTokenLifetime
 	}
+	if c.MaxConcurrentHashes == 0 {
+		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case c.MaxQueuedHashes == 0:
+		c.MaxQueuedHashes = 2 * c.MaxConcurrentHashes
+	case c.MaxQueuedHashes < 0:
+		c.MaxQueuedHashes = 0
+	}
 	switch {
 	case c.SessionLifetime < time.Second:
 		return c, fmt.Errorf("config: session lifetime %v is below one second", c.SessionLifetime)
@@ -118,6 +140,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("config: session idle timeout %v is below %v", c.SessionIdleTimeout, 2*SessionTouchInterval)
 	case c.ResetTokenLifetime < time.Second:
 		return c, fmt.Errorf("config: reset token lifetime %v is below one second", c.ResetTokenLifetime)
+	case c.MaxConcurrentHashes < 1:
+		return c, fmt.Errorf("config: MaxConcurrentHashes %d is below 1", c.MaxConcurrentHashes)
 	}
 	return c, nil
 }

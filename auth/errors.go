@@ -36,6 +36,13 @@ var (
 	// that cannot be used: malformed, unknown, expired, already spent,
 	// replaced by a newer token, or issued for another email address.
 	ErrInvalidResetToken = errors.New("invalid or expired password reset token")
+
+	// ErrOverloaded means the store refused the call without doing it,
+	// because as many password hashes as Config.MaxConcurrentHashes allows
+	// are running and Config.MaxQueuedHashes more are waiting. Nothing was
+	// written; the caller may try again shortly (a server answers 503 with
+	// Retry-After).
+	ErrOverloaded = errors.New("too many password operations in progress; try again shortly")
 )
 
 // ValidationError reports every problem with an input at once, by field.

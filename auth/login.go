@@ -28,7 +28,10 @@ func (s *Store) Login(ctx context.Context, identifier, password string) (User, e
 	case err != nil:
 		return User{}, wrap("login", err)
 	}
-	ok := passwordMatches(hash, password)
+	ok, err := s.matches(ctx, hash, password)
+	if err != nil {
+		return User{}, wrap("login", err)
+	}
 	if err := checkLoginPassword(FieldPassword, password); err != nil {
 		return User{}, err
 	}
@@ -64,7 +67,7 @@ func (s *Store) loginRow(ctx context.Context, identifier string) (*db.User, []by
 // oldHash. It is best effort: the login has succeeded whatever happens here,
 // and the next login tries again.
 func (s *Store) rehash(ctx context.Context, userID int64, oldHash []byte, password string) {
-	newHash, err := hashPassword(password, s.cfg.BcryptCost)
+	newHash, err := s.hash(ctx, password)
 	if err != nil {
 		return
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 
 	"golang.org/x/crypto/bcrypt"
@@ -34,4 +35,26 @@ func passwordMatches(hash []byte, password string) bool {
 func needsRehash(hash []byte, cost int) bool {
 	c, err := bcrypt.Cost(hash)
 	return err == nil && c < cost
+}
+
+// hash hashes a validated password at the store's cost, waiting for a turn
+// at the hash gate. Errors: ErrOverloaded, ctx's error.
+func (s *Store) hash(ctx context.Context, password string) ([]byte, error) {
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	return hashPassword(password, s.cfg.BcryptCost)
+}
+
+// matches is passwordMatches behind the hash gate. Errors: ErrOverloaded,
+// ctx's error.
+func (s *Store) matches(ctx context.Context, hash []byte, password string) (bool, error) {
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer leave()
+	return passwordMatches(hash, password), nil
 }

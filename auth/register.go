@@ -27,7 +27,7 @@ func (s *Store) Register(ctx context.Context, r Registration) (User, error) {
 	if err := s.validateRegistration(r); err != nil {
 		return User{}, wrap("register", err)
 	}
-	hash, err := hashPassword(r.Password, s.cfg.BcryptCost)
+	hash, err := s.hash(ctx, r.Password)
 	if err != nil {
 		return User{}, wrap("register", err)
 	}

@@ -98,7 +98,7 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 	if !ok || email == "" || len(email) > maxEmailLen {
 		return ErrInvalidResetToken
 	}
-	pwHash, err := hashPassword(newPassword, s.cfg.BcryptCost)
+	pwHash, err := s.hash(ctx, newPassword)
 	if err != nil {
 		return wrap("reset password", err)
 	}

@@ -20,6 +20,7 @@ type Store struct {
 	// that run outside a transaction: the reads on the hot path.
 	q     *db.Queries
 	dummy []byte // a hash at the configured cost, compared when no user matched
+	gate  *hashGate
 }
 
 // User is a registered user. It deliberately has no field for the password
@@ -81,7 +82,7 @@ func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
 		d.Close()
 		return nil, fmt.Errorf("prepare queries: %w", err)
 	}
-	return &Store{db: d, cfg: cfg, q: q, dummy: dummy}, nil
+	return &Store{db: d, cfg: cfg, q: q, dummy: dummy, gate: newHashGate(cfg.MaxConcurrentHashes, cfg.MaxQueuedHashes)}, nil
 }
 
 // Close closes the database.

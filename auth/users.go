@@ -163,14 +163,17 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 		}
 		oldHash = string(s.dummy)
 	}
-	ok := passwordMatches([]byte(oldHash), current)
+	ok, err := s.matches(ctx, []byte(oldHash), current)
+	if err != nil {
+		return wrap("change password", err)
+	}
 	if err := checkLoginPassword(FieldCurrentPassword, current); err != nil {
 		return err
 	}
 	if !ok || !found {
 		return ErrInvalidCredentials
 	}
-	newHash, err := hashPassword(newPassword, s.cfg.BcryptCost)
+	newHash, err := s.hash(ctx, newPassword)
 	if err != nil {
 		return wrap("change password", err)
 	}
@@ -210,7 +213,7 @@ func (s *Store) SetPassword(ctx context.Context, id int64, newPassword string) e
 	if err := probs.err(); err != nil {
 		return wrap("set password", err)
 	}
-	hash, err := hashPassword(newPassword, s.cfg.BcryptCost)
+	hash, err := s.hash(ctx, newPassword)
 	if err != nil {
 		return wrap("set password", err)
 	}
