@@ -20,13 +20,9 @@ import (
 // they run on SQLite always and on PostgreSQL when CREDSTORE_TEST_POSTGRES_URL
 // is set (see internal/testdb).
 
-func fastConfig() auth.Config {
-	return auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true}
-}
-
 func openStore(t *testing.T, dsn string) *auth.Store {
 	t.Helper()
-	s, err := auth.Open(context.Background(), dsn, fastConfig())
+	s, err := auth.Open(context.Background(), dsn, testConfig())
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -78,7 +74,7 @@ func TestOpenPostgresBadPassword(t *testing.T) {
 	j := strings.LastIndex(dsn[:i], ":")
 	require.Positive(t, j, "the test URL has a password")
 	bad := dsn[:j+1] + "not-the-Password-42" + dsn[i:]
-	_, err := auth.Open(context.Background(), bad, fastConfig())
+	_, err := auth.Open(context.Background(), bad, testConfig())
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "not-the-Password-42")
 	t.Log(err)
@@ -136,7 +132,7 @@ func TestEngineParity(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		clock := time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.FixedZone("CEST", 2*3600))
-		cfg := fastConfig()
+		cfg := testConfig()
 		cfg.Now = func() time.Time { return clock }
 		s, err := auth.Open(ctx, dsn, cfg)
 		require.NoError(t, err)

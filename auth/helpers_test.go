@@ -14,9 +14,11 @@ import (
 	"github.com/credstore/credstore/internal/testdb"
 )
 
-// testConfig hashes at bcrypt's minimum cost, which keeps the suite fast.
+// testConfig hashes at bcrypt's minimum cost, which keeps the suite fast,
+// and queues every hash rather than shedding any: the concurrency tests
+// race database writes, not the hash gate (gate_internal_test.go tests it).
 func testConfig() auth.Config {
-	return auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true}
+	return auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true, MaxQueuedHashes: 1 << 16}
 }
 
 // newStore opens a store on dsn with testConfig adjusted by opts, closed when
