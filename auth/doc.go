@@ -10,6 +10,20 @@
 // connection waits out a busy writer, so callers never see "database is
 // locked".
 //
+// A check made outside a transaction is asserted again inside the
+// transaction that acts on it. A login verifies the password, then creates
+// its session only if the stored hash is still the one verified; a password
+// change is a compare-and-swap on the hash; a reset token is read before
+// bcrypt and spent by a conditional delete after it. Every transaction that
+// writes a user's credential, sessions or reset token locks the user's row
+// first, so on PostgreSQL such transactions wait for each other in one order
+// (and in DeleteUser's, whose cascade also starts at users) instead of
+// deadlocking, and the one that waited sees what the other committed.
+//
+// bcrypt runs behind a gate (Config.MaxConcurrentHashes running,
+// Config.MaxQueuedHashes waiting): a burst beyond it gets ErrOverloaded at
+// once, before any work, instead of slowing every caller past its deadline.
+//
 // The database is the authority on its rules. Unique constraints decide
 // duplicates (insert, then map the violation: there is no select-then-
 // insert race); NOT NULL, CHECK and FOREIGN KEY constraints repeat the Go
@@ -26,6 +40,7 @@
 //   - ErrInvalidSession: every session token that names no live session
 //   - ErrSessionNotFound: no session with that id for that user
 //   - ErrInvalidResetToken: every reset token that cannot be used
+//   - ErrOverloaded: too many password hashes in flight; nothing was done
 //
 // Other errors come from the database and are wrapped with the operation's
 // name. No error message contains a password, a hash or a token.
@@ -46,7 +61,23 @@
 // session token. Validating a session is one read; its last use is recorded
 // at most once per SessionTouchInterval. Changing, setting or resetting a
 // password ends every session of the user; a reset token works once, and of
-// two concurrent uses exactly one succeeds.
+// two concurrent uses exactly one succeeds. A reset token works only while
+// the account keeps the address it was sent to; changing the address spends
+// it and ends the user's other sessions. A session or token created more
+// than MaxClockSkew in the future (by a clock that was wrong) is refused.
+//
+// Passwords with control characters (NUL above all: bcrypt cannot tell
+// "abcd\x00abcd" from "abcd") are refused everywhere, as over-long ones are.
+//
+// # Identities
+//
+// An email address is one account by its canonical form, computed in Go by
+// internal/identity and stored in users.email_canonical with the unique
+// index: Unicode-normalised, case- and width-folded, its domain as an IDNA
+// A-label; invisible, control, bidi and mixed-script characters are refused.
+// Both engines therefore agree on which addresses are the same (lower() would
+// not). users.email keeps the address as typed, for display and mail.
+// Invalid UTF-8 and NUL in any identifier are refused before a query runs.
 //
 // # Changing the schema
 //

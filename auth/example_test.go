@@ -66,7 +66,7 @@ func ExampleStore_Register() {
 		fmt.Println("duplicate:", dup.Field)
 	}
 	// Output:
-	// email: must be a single email address such as name@example.com
+	// email: must be a single email address such as name@example.com: domain must be a valid host name
 	// password: must be at least 8 characters long
 	// <nil>
 	// duplicate: email

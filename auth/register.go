@@ -20,11 +20,13 @@ type Registration struct {
 //
 // Errors: *ValidationError (ErrValidation) listing every invalid field, with
 // nothing written; *DuplicateError (ErrDuplicate) naming the field whose
-// value another user holds (email compared case-insensitively). The
+// value another user holds (emails compared by their canonical form:
+// case, width and Unicode normalisation do not make a new address). The
 // database's unique constraints decide duplicates, so concurrent
 // registrations of one name have exactly one winner.
 func (s *Store) Register(ctx context.Context, r Registration) (User, error) {
-	if err := s.validateRegistration(r); err != nil {
+	canonical, err := s.validateRegistration(r)
+	if err != nil {
 		return User{}, wrap("register", err)
 	}
 	hash, err := s.hash(ctx, r.Password)
@@ -40,12 +42,13 @@ func (s *Store) Register(ctx context.Context, r Registration) (User, error) {
 	err = s.inTx(ctx, func(q *db.Queries) error {
 		var err error
 		u, err = q.CreateUser(ctx, db.CreateUserParams{
-			PublicID: publicID,
-			Username: nullable(r.Username),
-			Email:    r.Email,
-			Phone:    nullable(r.Phone),
-			IsAdmin:  r.IsAdmin,
-			Now:      now,
+			PublicID:       publicID,
+			Username:       nullable(r.Username),
+			Email:          r.Email,
+			EmailCanonical: canonical,
+			Phone:          nullable(r.Phone),
+			IsAdmin:        r.IsAdmin,
+			Now:            now,
 		})
 		if err != nil {
 			return mapError(err)
@@ -58,7 +61,8 @@ func (s *Store) Register(ctx context.Context, r Registration) (User, error) {
 	return userFromDB(u), nil
 }
 
-func (s *Store) validateRegistration(r Registration) error {
+// validateRegistration checks r and returns the canonical form of its email.
+func (s *Store) validateRegistration(r Registration) (string, error) {
 	p := s.cfg.Policy
 	probs := problems{}
 	if r.Username != "" {
@@ -66,12 +70,12 @@ func (s *Store) validateRegistration(r Registration) error {
 	} else if p.RequireUsername {
 		probs.add(FieldUsername, "is required")
 	}
-	checkEmail(probs, r.Email)
+	canonical := checkEmail(probs, r.Email)
 	if r.Phone != "" {
 		checkPhone(probs, r.Phone)
 	} else if p.RequirePhone {
 		probs.add(FieldPhone, "is required")
 	}
 	p.checkPassword(probs, FieldPassword, r.Password)
-	return probs.err()
+	return canonical, probs.err()
 }

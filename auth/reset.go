@@ -22,21 +22,22 @@ type PasswordReset struct {
 }
 
 // RequestPasswordReset issues a reset token for the account with this email
-// (compared case-insensitively), replacing any token issued before, and
-// delivers it through Config.ResetSender when one is set. The token is also
-// returned, for callers that deliver it themselves.
+// (matched by its canonical form), replacing any token issued before, and
+// delivers it through Config.ResetSender when one is set, to the address as
+// the account stores it. The token is also returned, for callers that
+// deliver it themselves. It is bound to the account's address: it stops
+// working if the address changes.
 //
-// Errors: *ValidationError when email is empty; ErrNotFound when no account
-// has this email; a delivery failure, wrapped (the token is stored and
-// works all the same, and a new request replaces it).
+// Errors: *ValidationError when email is empty or not an address; ErrNotFound
+// when no account has this email; a delivery failure, wrapped (the token is
+// stored and works all the same, and a new request replaces it).
 func (s *Store) RequestPasswordReset(ctx context.Context, email string) (PasswordReset, error) {
-	if email == "" {
-		return PasswordReset{}, wrap("request password reset", &ValidationError{Fields: map[string]string{FieldEmail: "is required"}})
+	probs := problems{}
+	canonical := checkEmail(probs, email)
+	if err := probs.err(); err != nil {
+		return PasswordReset{}, wrap("request password reset", err)
 	}
-	if len(email) > maxEmailLen {
-		return PasswordReset{}, wrap("request password reset", ErrNotFound)
-	}
-	u, err := s.queries().GetUserByEmail(ctx, email)
+	u, err := s.queries().GetUserByEmail(ctx, canonical)
 	if err != nil {
 		return PasswordReset{}, wrap("request password reset", mapError(err))
 	}
@@ -48,7 +49,7 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email string) (Passwor
 	r := PasswordReset{UserID: u.ID, Email: u.Email, Token: token, ExpiresAt: now.Add(s.cfg.ResetTokenLifetime)}
 	err = s.inTx(ctx, func(q *db.Queries) error {
 		err := q.UpsertPasswordReset(ctx, db.UpsertPasswordResetParams{
-			UserID: u.ID, TokenHash: hash, Now: now, ExpiresAt: r.ExpiresAt,
+			UserID: u.ID, TokenHash: hash, EmailCanonical: u.EmailCanonical, Now: now, ExpiresAt: r.ExpiresAt,
 		})
 		if v, ok := database.ConstraintOf(err); ok && v.Kind == database.ForeignKey {
 			return ErrNotFound // deleted since the lookup
@@ -80,14 +81,18 @@ func resetMessage(r PasswordReset, lifetime time.Duration) Message {
 
 // ResetPassword sets a new password for the account with this email if
 // token is that account's live reset token, spends the token, and ends every
-// session of the user. The new password is checked against the policy and
-// hashed before the token is touched, so a refused password leaves the token
-// usable. Spending is one conditional delete: of two concurrent uses of one
-// token, exactly one succeeds.
+// session of the user. The cheap checks come first: the new password against
+// the policy, then the token (a read), and only then bcrypt; a refused
+// password or token costs no hashing and leaves the token as it was.
+// Spending is one conditional delete in the transaction that sets the
+// password, which checks the token again: of two concurrent uses exactly one
+// succeeds, and a token mailed to an address the account no longer has does
+// not work.
 //
 // Errors: *ValidationError ("new_password") when the new password breaks the
 // policy; ErrInvalidResetToken, unwrapped, when the token is malformed,
-// unknown, expired, spent, replaced, or not the token of this email.
+// unknown, expired, spent, replaced, or not the token of this email;
+// ErrOverloaded (wrapped) when the store is too busy to hash.
 func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword string) error {
 	probs := problems{}
 	s.cfg.Policy.checkPassword(probs, FieldNewPassword, newPassword)
@@ -95,7 +100,18 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 		return wrap("reset password", err)
 	}
 	hash, ok := tokenHash(token)
-	if !ok || email == "" || len(email) > maxEmailLen {
+	canonical, okEmail := canonicalEmail(email)
+	if !ok || !okEmail {
+		return ErrInvalidResetToken
+	}
+	pr, err := s.queries().GetPasswordReset(ctx, hash)
+	if err != nil {
+		if errors.Is(mapError(err), ErrNotFound) {
+			return ErrInvalidResetToken
+		}
+		return wrap("reset password", err)
+	}
+	if now := s.now(); pr.EmailCanonical != canonical || !now.Before(pr.ExpiresAt) || pr.CreatedAt.After(now.Add(MaxClockSkew)) {
 		return ErrInvalidResetToken
 	}
 	pwHash, err := s.hash(ctx, newPassword)
@@ -104,14 +120,24 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 	}
 	err = s.inTx(ctx, func(q *db.Queries) error {
 		now := s.now()
-		userID, err := q.ConsumePasswordReset(ctx, db.ConsumePasswordResetParams{TokenHash: hash, Now: now, Email: email})
+		// The user's row first, as every password write does (LockUser).
+		n, err := q.TouchUser(ctx, db.TouchUserParams{ID: pr.UserID, Now: now})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrInvalidResetToken
+		}
+		_, err = q.ConsumePasswordReset(ctx, db.ConsumePasswordResetParams{
+			TokenHash: hash, UserID: pr.UserID, Now: now, IssuedBefore: now.Add(MaxClockSkew), EmailCanonical: canonical,
+		})
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrInvalidResetToken
 		}
 		if err != nil {
 			return err
 		}
-		n, err := q.SetPasswordHash(ctx, db.SetPasswordHashParams{PasswordHash: string(pwHash), UserID: userID, Now: now})
+		n, err = q.SetPasswordHash(ctx, db.SetPasswordHashParams{PasswordHash: string(pwHash), UserID: pr.UserID, Now: now})
 		if err != nil {
 			return err
 		}
@@ -120,10 +146,7 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 			// Register create both together); refuse rather than half-reset.
 			return ErrInvalidResetToken
 		}
-		if _, err := q.TouchUser(ctx, db.TouchUserParams{ID: userID, Now: now}); err != nil {
-			return err
-		}
-		_, err = q.DeleteUserSessions(ctx, userID)
+		_, err = q.DeleteUserSessions(ctx, pr.UserID)
 		return err
 	})
 	if errors.Is(err, ErrInvalidResetToken) {

@@ -8,13 +8,19 @@ import (
 	"time"
 
 	"github.com/credstore/credstore/db"
-	"github.com/credstore/credstore/internal/database"
 )
 
 // SessionTouchInterval is how often a session in use records that it is in
 // use. Validating a session is a read; the write that keeps an active
 // session from idling out happens at most once per interval per session.
 const SessionTouchInterval = time.Minute
+
+// MaxClockSkew is how far in the future a session or reset token may have
+// been created (by an instance whose clock runs a little ahead of this
+// one's) and still be honoured. Rows from further in the future were made
+// by a clock that was wrong, and are refused rather than kept alive past
+// their lifetime until the clock catches up.
+const MaxClockSkew = time.Minute
 
 // Session is a login session. Its token is the bearer secret; the database
 // keeps only the token's SHA-256, so the token exists only in the Session
@@ -42,47 +48,99 @@ func (s Session) IdleExpiresAt(idle time.Duration) time.Time {
 //
 // Errors: ErrNotFound when the user does not exist.
 func (s *Store) CreateSession(ctx context.Context, userID int64) (Session, error) {
+	sess, err := s.createSession(ctx, userID, nil)
+	return sess, wrap("create session", err)
+}
+
+// LoginSession logs a user in as Login does and starts a session for them.
+//
+// The session is created only if the user's password is still the one just
+// verified, checked in the transaction that creates it: a login that
+// verified the old password while a reset, change or set committed gets no
+// session, so "a reset ends every session" holds under concurrency too.
+//
+// Errors: those of Login (ErrInvalidCredentials for every failed login, also
+// when the password changed or the user went while it was being checked).
+func (s *Store) LoginSession(ctx context.Context, identifier, password string) (User, Session, error) {
+	u, hash, err := s.authenticate(ctx, identifier, password)
+	if err != nil {
+		return User{}, Session{}, err
+	}
+	return s.sessionFor(ctx, u, hash, password)
+}
+
+// sessionFor creates a session for u, whose password was verified against
+// hash, if that is still the user's hash; when it is not, it verifies
+// password again against the hash now stored.
+func (s *Store) sessionFor(ctx context.Context, u User, hash []byte, password string) (User, Session, error) {
+	for attempt := 0; ; attempt++ {
+		sess, err := s.createSession(ctx, u.ID, hash)
+		switch {
+		case err == nil:
+			return u, sess, nil
+		case errors.Is(err, ErrNotFound):
+			return User{}, Session{}, ErrInvalidCredentials
+		case !errors.Is(err, errCredentialChanged):
+			return User{}, Session{}, wrap("login", err)
+		case attempt == credentialRetries:
+			return User{}, Session{}, ErrInvalidCredentials
+		}
+		// The hash changed after the check: a concurrent rehash keeps the
+		// password, a change does not. Verify against what is stored now.
+		h, err := s.verifyPassword(ctx, u.ID, FieldPassword, password)
+		if err != nil {
+			if errors.Is(err, ErrInvalidCredentials) {
+				return User{}, Session{}, ErrInvalidCredentials
+			}
+			return User{}, Session{}, wrap("login", err)
+		}
+		hash = []byte(h)
+	}
+}
+
+// createSession inserts a session for the user. With verified set, only if
+// the user's stored hash is still verified: errCredentialChanged otherwise.
+// It locks the user's row first (see LockUser in queries/users.sql), so a
+// password write and this insert see each other in one order on both
+// engines. Errors: ErrNotFound when the user does not exist.
+func (s *Store) createSession(ctx context.Context, userID int64, verified []byte) (Session, error) {
 	token, hash, err := newToken(s.cfg.Rand)
 	if err != nil {
-		return Session{}, wrap("create session", err)
+		return Session{}, err
 	}
-	now := s.now()
 	var row db.Session
 	err = s.inTx(ctx, func(q *db.Queries) error {
-		var err error
+		now := s.now()
+		n, err := q.LockUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		if verified != nil {
+			current, err := q.GetPasswordHash(ctx, userID)
+			if err != nil {
+				return mapError(err)
+			}
+			if subtle.ConstantTimeCompare([]byte(current), verified) != 1 {
+				return errCredentialChanged
+			}
+		}
 		row, err = q.CreateSession(ctx, db.CreateSessionParams{
 			UserID:    userID,
 			TokenHash: hash,
 			Now:       now,
 			ExpiresAt: now.Add(s.cfg.SessionLifetime),
 		})
-		if v, ok := database.ConstraintOf(err); ok && v.Kind == database.ForeignKey {
-			return ErrNotFound
-		}
 		return err
 	})
 	if err != nil {
-		return Session{}, wrap("create session", err)
+		return Session{}, err
 	}
 	sess := sessionFromDB(row)
 	sess.Token = token
 	return sess, nil
-}
-
-// LoginSession logs a user in as Login does and starts a session for them.
-//
-// Errors: those of Login (ErrInvalidCredentials for every failed login),
-// and ErrNotFound if the user is deleted between the two steps.
-func (s *Store) LoginSession(ctx context.Context, identifier, password string) (User, Session, error) {
-	u, err := s.Login(ctx, identifier, password)
-	if err != nil {
-		return User{}, Session{}, err
-	}
-	sess, err := s.CreateSession(ctx, u.ID)
-	if err != nil {
-		return User{}, Session{}, err
-	}
-	return u, sess, nil
 }
 
 // SessionUser returns the user that token authenticates, and the session.
@@ -133,9 +191,13 @@ func (s *Store) SessionUser(ctx context.Context, token string) (User, Session, e
 }
 
 // live reports whether sess is within both its absolute lifetime and its
-// idle timeout at now.
+// idle timeout at now, and was not created or used in the future: a row
+// written while the clock ran ahead (by more than MaxClockSkew) would
+// otherwise outlive its lifetime by however far ahead the clock was.
 func (s *Store) live(sess Session, now time.Time) bool {
-	return now.Before(sess.ExpiresAt) && now.Before(sess.IdleExpiresAt(s.cfg.SessionIdleTimeout))
+	future := now.Add(MaxClockSkew)
+	return now.Before(sess.ExpiresAt) && now.Before(sess.IdleExpiresAt(s.cfg.SessionIdleTimeout)) &&
+		!sess.CreatedAt.After(future) && !sess.LastSeenAt.After(future)
 }
 
 // DestroySession ends the session of token, as a logout does.

@@ -126,9 +126,9 @@ func nullable(s string) sql.NullString {
 
 // uniqueFields maps each unique constraint or index to the field it guards.
 var uniqueFields = map[string]string{
-	"users_username_key":    FieldUsername,
-	"users_email_lower_key": FieldEmail,
-	"users_phone_key":       FieldPhone,
+	"users_username_key":        FieldUsername,
+	"users_email_canonical_key": FieldEmail,
+	"users_phone_key":           FieldPhone,
 }
 
 // mapError turns a database error into the package's typed errors: a

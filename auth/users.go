@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/credstore/credstore/db"
@@ -13,26 +14,36 @@ func (s *Store) User(ctx context.Context, id int64) (User, error) {
 	return s.found("user", u, err)
 }
 
-// UserByPublicID returns the user with the given public id, or ErrNotFound.
+// UserByPublicID returns the user with the given public id, in any case, or
+// ErrNotFound.
 func (s *Store) UserByPublicID(ctx context.Context, publicID string) (User, error) {
-	u, err := s.queries().GetUserByPublicID(ctx, publicID)
+	id, ok := canonicalPublicID(publicID)
+	if !ok {
+		return User{}, wrap("user by public id", ErrNotFound)
+	}
+	u, err := s.queries().GetUserByPublicID(ctx, id)
 	return s.found("user by public id", u, err)
 }
 
 // UserByUsername returns the user with exactly this username, or
 // ErrNotFound.
 func (s *Store) UserByUsername(ctx context.Context, username string) (User, error) {
-	if username == "" {
+	if !lookupUsername(username) {
 		return User{}, wrap("user by username", ErrNotFound)
 	}
 	u, err := s.queries().GetUserByUsername(ctx, nullable(username))
 	return s.found("user by username", u, err)
 }
 
-// UserByEmail returns the user with this email address, compared
-// case-insensitively, or ErrNotFound.
+// UserByEmail returns the user with this email address, matched by its
+// canonical form (case, width and Unicode normalisation aside), or
+// ErrNotFound.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
-	u, err := s.queries().GetUserByEmail(ctx, email)
+	canonical, ok := canonicalEmail(email)
+	if !ok {
+		return User{}, wrap("user by email", ErrNotFound)
+	}
+	u, err := s.queries().GetUserByEmail(ctx, canonical)
 	return s.found("user by email", u, err)
 }
 
@@ -89,11 +100,19 @@ type UserUpdate struct {
 	Email    *string
 	Phone    *string
 	IsAdmin  *bool
+
+	// KeepSessionID is the session of whoever makes the change (0 for
+	// none). When the email address changes, every other session of the
+	// user ends, as does any outstanding reset token: both were proof of
+	// control of the old address.
+	KeepSessionID int64
 }
 
 // UpdateUser applies u to the user with the given id and returns the
 // result. Validation and uniqueness are those of Register, the user's own
-// values excluded; updated_at moves even when nothing else does.
+// values excluded; updated_at moves even when nothing else does. A change
+// of the email address (of its canonical form) spends the user's reset token
+// and ends their sessions but u.KeepSessionID, in the same transaction.
 //
 // Errors: *ValidationError, *DuplicateError, ErrNotFound.
 func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, error) {
@@ -109,8 +128,8 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 		params.SetUsername, params.Username = true, nullable(*u.Username)
 	}
 	if u.Email != nil {
-		checkEmail(probs, *u.Email)
 		params.SetEmail, params.Email = true, *u.Email
+		params.EmailCanonical = checkEmail(probs, *u.Email)
 	}
 	if u.Phone != nil {
 		if *u.Phone != "" {
@@ -128,9 +147,31 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 	}
 	var updated db.User
 	err := s.inTx(ctx, func(q *db.Queries) error {
-		var err error
+		// Lock, then read: the address this update replaces is the one
+		// committed last, not one read before a concurrent change.
+		n, err := q.LockUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		before, err := q.GetUserByID(ctx, id)
+		if err != nil {
+			return mapError(err)
+		}
 		updated, err = q.UpdateUser(ctx, params)
-		return mapError(err)
+		if err != nil {
+			return mapError(err)
+		}
+		if updated.EmailCanonical == before.EmailCanonical {
+			return nil
+		}
+		if _, err := q.DeleteUserPasswordResets(ctx, id); err != nil {
+			return err
+		}
+		_, err = q.DeleteOtherUserSessions(ctx, db.DeleteOtherUserSessionsParams{UserID: id, KeepID: u.KeepSessionID})
+		return err
 	})
 	if err != nil {
 		return User{}, wrap("update user", err)
@@ -144,69 +185,83 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 // out. Start a new session (CreateSession) for the user who made the change;
 // it also gives them a fresh token.
 //
+// The write happens only if the stored hash is still the one current was
+// verified against (a compare-and-swap). When it is not, because a login
+// rehashed the same password meanwhile, current is verified again against
+// the new hash; a real change in between makes current wrong.
+//
 // Errors: ErrInvalidCredentials when current is wrong or the user does not
 // exist (the two take the same time), and when current is over
-// MaxPasswordBytes, in which case the error is also a *ValidationError for
-// "current_password"; *ValidationError when newPassword breaks the policy,
-// reported under "new_password" before any bcrypt work.
+// MaxPasswordBytes or has a control character, in which case the error is
+// also a *ValidationError for "current_password"; *ValidationError when
+// newPassword breaks the policy, reported under "new_password" before any
+// bcrypt work; ErrOverloaded (wrapped) when the store is too busy to hash.
 func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPassword string) error {
 	probs := problems{}
 	s.cfg.Policy.checkPassword(probs, FieldNewPassword, newPassword)
 	if err := probs.err(); err != nil {
 		return wrap("change password", err)
 	}
-	oldHash, err := s.queries().GetPasswordHash(ctx, id)
-	found := err == nil
-	if !found {
-		if err = mapError(err); err != ErrNotFound {
-			return wrap("change password", err)
-		}
-		oldHash = string(s.dummy)
-	}
-	ok, err := s.matches(ctx, []byte(oldHash), current)
+	oldHash, err := s.verifyPassword(ctx, id, FieldCurrentPassword, current)
 	if err != nil {
-		return wrap("change password", err)
-	}
-	if err := checkLoginPassword(FieldCurrentPassword, current); err != nil {
-		return err
-	}
-	if !ok || !found {
-		return ErrInvalidCredentials
+		return credentialsError("change password", err)
 	}
 	newHash, err := s.hash(ctx, newPassword)
 	if err != nil {
 		return wrap("change password", err)
 	}
-	err = s.inTx(ctx, func(q *db.Queries) error {
-		now := s.now()
-		n, err := q.ReplacePasswordHash(ctx, db.ReplacePasswordHashParams{
-			NewHash: string(newHash), OldHash: oldHash, UserID: id, Now: now,
-		})
-		if err != nil {
+	for attempt := 0; ; attempt++ {
+		err = s.inTx(ctx, func(q *db.Queries) error {
+			now := s.now()
+			// The user's row first, as every password write does (LockUser).
+			n, err := q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now})
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return ErrInvalidCredentials // gone since the check
+			}
+			n, err = q.ReplacePasswordHash(ctx, db.ReplacePasswordHashParams{
+				NewHash: string(newHash), OldHash: oldHash, UserID: id, Now: now,
+			})
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errCredentialChanged
+			}
+			_, err = q.DeleteUserSessions(ctx, id)
 			return err
+		})
+		if !errors.Is(err, errCredentialChanged) {
+			break
 		}
-		if n == 0 {
-			// The password changed (or the user went) after it was
-			// checked: the current password given is no longer current.
+		if attempt == credentialRetries {
 			return ErrInvalidCredentials
 		}
-		if _, err := q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now}); err != nil {
-			return err
+		if oldHash, err = s.verifyPassword(ctx, id, FieldCurrentPassword, current); err != nil {
+			return credentialsError("change password", err)
 		}
-		_, err = q.DeleteUserSessions(ctx, id)
-		return err
-	})
-	if err == ErrInvalidCredentials {
+	}
+	return credentialsError("change password", err)
+}
+
+// credentialsError returns ErrInvalidCredentials (and the errors that are
+// it) as they are, so that every wrong password is the one error, and wraps
+// anything else with op.
+func credentialsError(op string, err error) error {
+	if errors.Is(err, ErrInvalidCredentials) {
 		return err
 	}
-	return wrap("change password", err)
+	return wrap(op, err)
 }
 
 // SetPassword replaces the user's password without the current one, as an
 // administrator does, and ends every session of the user in the same
 // transaction.
 //
-// Errors: *ValidationError ("new_password"), ErrNotFound.
+// Errors: *ValidationError ("new_password"), ErrNotFound, ErrOverloaded
+// (wrapped).
 func (s *Store) SetPassword(ctx context.Context, id int64, newPassword string) error {
 	probs := problems{}
 	s.cfg.Policy.checkPassword(probs, FieldNewPassword, newPassword)
@@ -219,14 +274,15 @@ func (s *Store) SetPassword(ctx context.Context, id int64, newPassword string) e
 	}
 	err = s.inTx(ctx, func(q *db.Queries) error {
 		now := s.now()
-		n, err := q.SetPasswordHash(ctx, db.SetPasswordHashParams{PasswordHash: string(hash), UserID: id, Now: now})
+		// The user's row first, as every password write does (LockUser).
+		n, err := q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now})
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return ErrNotFound
 		}
-		if _, err := q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now}); err != nil {
+		if _, err := q.SetPasswordHash(ctx, db.SetPasswordHashParams{PasswordHash: string(hash), UserID: id, Now: now}); err != nil {
 			return err
 		}
 		_, err = q.DeleteUserSessions(ctx, id)

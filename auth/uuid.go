@@ -31,3 +31,27 @@ func newUUIDv7(now time.Time, random io.Reader) (string, error) {
 	hex.Encode(s[24:], u[10:])
 	return string(s[:]), nil
 }
+
+// canonicalPublicID returns a public id in the form the store writes (lower
+// case, hyphenated), or false when s is not a UUID in that layout. Any case
+// is accepted, as RFC 9562 says UUIDs compare case-insensitively.
+func canonicalPublicID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return "", false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
+		case 'A' <= c && c <= 'F':
+			b[i] = c + ('a' - 'A')
+		default:
+			return "", false
+		}
+	}
+	return string(b), true
+}

@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
-	"net/mail"
 	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/credstore/credstore/internal/identity"
 )
 
 // Field names used in ValidationError.Fields and DuplicateError.Field.
@@ -62,28 +64,56 @@ func (p *Policy) checkUsername(probs problems, s string) {
 	}
 }
 
-// checkEmail validates an email address that is present: one address as
-// RFC 5322 defines it, without a display name, angle brackets or
-// surrounding space.
-func checkEmail(probs problems, s string) {
+// checkEmail validates an email address that is present and returns its
+// canonical form (internal/identity), the key that decides which account an
+// address is: one address without a display name, angle brackets or
+// surrounding space, no invisible, control or mixed-script characters, and a
+// domain that is a host name.
+func checkEmail(probs problems, s string) string {
 	if s == "" {
 		probs.add(FieldEmail, "is required")
-		return
+		return ""
 	}
 	if len(s) > maxEmailLen {
 		probs.add(FieldEmail, fmt.Sprintf("must be at most %d bytes long", maxEmailLen))
-		return
+		return ""
 	}
-	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Name != "" || addr.Address != s {
-		probs.add(FieldEmail, "must be a single email address such as name@example.com")
-		return
+	canonical, err := identity.Email(s)
+	if err != nil {
+		msg := "must be a single email address such as name@example.com"
+		var ie *identity.Error
+		if errors.As(err, &ie) {
+			msg += ": " + ie.Reason
+		}
+		probs.add(FieldEmail, msg)
+		return ""
 	}
-	at := strings.LastIndexByte(s, '@')
-	local, domain := s[:at], s[at+1:]
-	if len(local) > 64 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		probs.add(FieldEmail, "must be a single email address such as name@example.com")
+	return canonical
+}
+
+// canonicalEmail is the canonical form of an address to look up, or false
+// for input that no account can have: nothing that fails here reaches SQL.
+func canonicalEmail(s string) (string, bool) {
+	if s == "" || len(s) > maxEmailLen {
+		return "", false
 	}
+	c, err := identity.Email(s)
+	return c, err == nil
+}
+
+// lookupUsername reports whether s can be a stored username at all (the
+// shape users_username_check enforces, whatever the policy), so that bytes
+// no username has, invalid UTF-8 and NUL among them, never reach SQL.
+func lookupUsername(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < '!' || c > '~' || c == '@' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkPhone validates a phone number that is present.
@@ -104,6 +134,11 @@ func (p *Policy) checkPassword(probs problems, field, s string) {
 		return
 	case !utf8.ValidString(s):
 		probs.add(field, "must be valid UTF-8")
+		return
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		// NUL above all: bcrypt repeats the password with a NUL between
+		// copies, so "abcd\x00abcd" would match "abcd".
+		probs.add(field, "must not contain control characters")
 		return
 	case utf8.RuneCountInString(s) < p.PasswordMinLen:
 		probs.add(field, fmt.Sprintf("must be at least %d characters long", p.PasswordMinLen))
@@ -134,13 +169,22 @@ func (p *Policy) checkPassword(probs problems, field, s string) {
 	}
 }
 
-// checkLoginPassword reports a login password that no stored hash could
-// ever match because bcrypt would silently ignore part of it.
+// checkLoginPassword reports a login password that must not be compared:
+// one over 72 bytes, whose tail bcrypt would silently ignore, and one with
+// a control character (NUL above all, which bcrypt cannot tell from the end
+// of a repeated key, so "abcd\x00abcd" would log in as "abcd") or invalid
+// UTF-8, which no password set through the store contains.
 func checkLoginPassword(field, s string) error {
-	if len(s) > MaxPasswordBytes {
-		return invalidLoginInput{&ValidationError{Fields: map[string]string{
-			field: fmt.Sprintf("must be at most %d bytes long", MaxPasswordBytes),
-		}}}
+	var rule string
+	switch {
+	case len(s) > MaxPasswordBytes:
+		rule = fmt.Sprintf("must be at most %d bytes long", MaxPasswordBytes)
+	case !utf8.ValidString(s):
+		rule = "must be valid UTF-8"
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		rule = "must not contain control characters"
+	default:
+		return nil
 	}
-	return nil
+	return invalidLoginInput{&ValidationError{Fields: map[string]string{field: rule}}}
 }

@@ -107,7 +107,8 @@ func TestRegisterValidationDefaultPolicy(t *testing.T) {
 		{name: "username not ASCII", mod: username("ålice"), fields: []string{"username"}},
 		{name: "username not UTF-8", mod: username("ali\xffce"), fields: []string{"username"}},
 
-		{name: "email of 254 bytes", mod: email(strings.Repeat("e", 64) + "@" + strings.Repeat("d", 185) + ".com")},
+		{name: "email of 254 bytes", mod: email(strings.Repeat("e", 64) + "@" + strings.Repeat(strings.Repeat("d", 60)+".", 3) + strings.Repeat("d", 2) + ".com")},
+		{name: "email with a domain label of 64 bytes", mod: email("e@" + strings.Repeat("d", 64) + ".com"), fields: []string{"email"}},
 		{name: "email with plus and subdomain", mod: email("first.last+tag@mail.example.org")},
 		{name: "email required", mod: email(""), fields: []string{"email"}},
 		{name: "email without @", mod: email("alice.example.com"), fields: []string{"email"}},

@@ -36,11 +36,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.createUserStmt, err = db.PrepareContext(ctx, createUser); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateUser: %w", err)
 	}
+	if q.deleteOtherUserSessionsStmt, err = db.PrepareContext(ctx, deleteOtherUserSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOtherUserSessions: %w", err)
+	}
 	if q.deleteSessionByTokenHashStmt, err = db.PrepareContext(ctx, deleteSessionByTokenHash); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSessionByTokenHash: %w", err)
 	}
 	if q.deleteUserStmt, err = db.PrepareContext(ctx, deleteUser); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUser: %w", err)
+	}
+	if q.deleteUserPasswordResetsStmt, err = db.PrepareContext(ctx, deleteUserPasswordResets); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteUserPasswordResets: %w", err)
 	}
 	if q.deleteUserSessionStmt, err = db.PrepareContext(ctx, deleteUserSession); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUserSession: %w", err)
@@ -56,6 +62,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getPasswordHashStmt, err = db.PrepareContext(ctx, getPasswordHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPasswordHash: %w", err)
+	}
+	if q.getPasswordResetStmt, err = db.PrepareContext(ctx, getPasswordReset); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPasswordReset: %w", err)
 	}
 	if q.getSessionUserStmt, err = db.PrepareContext(ctx, getSessionUser); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSessionUser: %w", err)
@@ -77,6 +86,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listUsersStmt, err = db.PrepareContext(ctx, listUsers); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUsers: %w", err)
+	}
+	if q.lockUserStmt, err = db.PrepareContext(ctx, lockUser); err != nil {
+		return nil, fmt.Errorf("error preparing query LockUser: %w", err)
 	}
 	if q.purgePasswordResetsStmt, err = db.PrepareContext(ctx, purgePasswordResets); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgePasswordResets: %w", err)
@@ -130,6 +142,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing createUserStmt: %w", cerr)
 		}
 	}
+	if q.deleteOtherUserSessionsStmt != nil {
+		if cerr := q.deleteOtherUserSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOtherUserSessionsStmt: %w", cerr)
+		}
+	}
 	if q.deleteSessionByTokenHashStmt != nil {
 		if cerr := q.deleteSessionByTokenHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteSessionByTokenHashStmt: %w", cerr)
@@ -138,6 +155,11 @@ func (q *Queries) Close() error {
 	if q.deleteUserStmt != nil {
 		if cerr := q.deleteUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteUserStmt: %w", cerr)
+		}
+	}
+	if q.deleteUserPasswordResetsStmt != nil {
+		if cerr := q.deleteUserPasswordResetsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteUserPasswordResetsStmt: %w", cerr)
 		}
 	}
 	if q.deleteUserSessionStmt != nil {
@@ -163,6 +185,11 @@ func (q *Queries) Close() error {
 	if q.getPasswordHashStmt != nil {
 		if cerr := q.getPasswordHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getPasswordHashStmt: %w", cerr)
+		}
+	}
+	if q.getPasswordResetStmt != nil {
+		if cerr := q.getPasswordResetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPasswordResetStmt: %w", cerr)
 		}
 	}
 	if q.getSessionUserStmt != nil {
@@ -198,6 +225,11 @@ func (q *Queries) Close() error {
 	if q.listUsersStmt != nil {
 		if cerr := q.listUsersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUsersStmt: %w", cerr)
+		}
+	}
+	if q.lockUserStmt != nil {
+		if cerr := q.lockUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockUserStmt: %w", cerr)
 		}
 	}
 	if q.purgePasswordResetsStmt != nil {
@@ -288,13 +320,16 @@ type Queries struct {
 	createCredentialStmt         *sql.Stmt
 	createSessionStmt            *sql.Stmt
 	createUserStmt               *sql.Stmt
+	deleteOtherUserSessionsStmt  *sql.Stmt
 	deleteSessionByTokenHashStmt *sql.Stmt
 	deleteUserStmt               *sql.Stmt
+	deleteUserPasswordResetsStmt *sql.Stmt
 	deleteUserSessionStmt        *sql.Stmt
 	deleteUserSessionsStmt       *sql.Stmt
 	getLoginByEmailStmt          *sql.Stmt
 	getLoginByUsernameStmt       *sql.Stmt
 	getPasswordHashStmt          *sql.Stmt
+	getPasswordResetStmt         *sql.Stmt
 	getSessionUserStmt           *sql.Stmt
 	getUserByEmailStmt           *sql.Stmt
 	getUserByIDStmt              *sql.Stmt
@@ -302,6 +337,7 @@ type Queries struct {
 	getUserByUsernameStmt        *sql.Stmt
 	listUserSessionsStmt         *sql.Stmt
 	listUsersStmt                *sql.Stmt
+	lockUserStmt                 *sql.Stmt
 	purgePasswordResetsStmt      *sql.Stmt
 	purgeSessionsStmt            *sql.Stmt
 	rehashPasswordStmt           *sql.Stmt
@@ -321,13 +357,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		createCredentialStmt:         q.createCredentialStmt,
 		createSessionStmt:            q.createSessionStmt,
 		createUserStmt:               q.createUserStmt,
+		deleteOtherUserSessionsStmt:  q.deleteOtherUserSessionsStmt,
 		deleteSessionByTokenHashStmt: q.deleteSessionByTokenHashStmt,
 		deleteUserStmt:               q.deleteUserStmt,
+		deleteUserPasswordResetsStmt: q.deleteUserPasswordResetsStmt,
 		deleteUserSessionStmt:        q.deleteUserSessionStmt,
 		deleteUserSessionsStmt:       q.deleteUserSessionsStmt,
 		getLoginByEmailStmt:          q.getLoginByEmailStmt,
 		getLoginByUsernameStmt:       q.getLoginByUsernameStmt,
 		getPasswordHashStmt:          q.getPasswordHashStmt,
+		getPasswordResetStmt:         q.getPasswordResetStmt,
 		getSessionUserStmt:           q.getSessionUserStmt,
 		getUserByEmailStmt:           q.getUserByEmailStmt,
 		getUserByIDStmt:              q.getUserByIDStmt,
@@ -335,6 +374,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getUserByUsernameStmt:        q.getUserByUsernameStmt,
 		listUserSessionsStmt:         q.listUserSessionsStmt,
 		listUsersStmt:                q.listUsersStmt,
+		lockUserStmt:                 q.lockUserStmt,
 		purgePasswordResetsStmt:      q.purgePasswordResetsStmt,
 		purgeSessionsStmt:            q.purgeSessionsStmt,
 		rehashPasswordStmt:           q.rehashPasswordStmt,

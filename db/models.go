@@ -17,11 +17,12 @@ type Credential struct {
 }
 
 type PasswordReset struct {
-	ID        int64
-	UserID    int64
-	TokenHash string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	ID             int64
+	UserID         int64
+	TokenHash      string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	EmailCanonical string
 }
 
 type Session struct {
@@ -34,12 +35,13 @@ type Session struct {
 }
 
 type User struct {
-	ID        int64
-	PublicID  string
-	Username  sql.NullString
-	Email     string
-	Phone     sql.NullString
-	IsAdmin   bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID             int64
+	PublicID       string
+	Username       sql.NullString
+	Email          string
+	Phone          sql.NullString
+	IsAdmin        bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	EmailCanonical string
 }

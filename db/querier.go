@@ -11,32 +11,50 @@ import (
 )
 
 type Querier interface {
-	// Spends a token in one conditional statement: only a live token of the user
-	// with this email is deleted, and of two concurrent uses exactly one gets the
-	// row back.
+	// Spends a token in one conditional statement: only a live token (issued no
+	// later than issued_before, expiring after now) of this user, mailed to the
+	// address the account still has, is deleted; of two concurrent uses exactly
+	// one gets the row back.
 	ConsumePasswordReset(ctx context.Context, arg ConsumePasswordResetParams) (int64, error)
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) error
 	// Every session query finds a token by the hex SHA-256 of its bytes; the
 	// token itself never reaches the database.
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
+	// email_canonical is internal/identity's canonical form of email, computed in
+	// Go: the unique key of an address on both engines.
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
+	// Every session of the user but keep_id (0 keeps none).
+	DeleteOtherUserSessions(ctx context.Context, arg DeleteOtherUserSessionsParams) (int64, error)
 	DeleteSessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
 	DeleteUser(ctx context.Context, id int64) (int64, error)
+	DeleteUserPasswordResets(ctx context.Context, userID int64) (int64, error)
 	DeleteUserSession(ctx context.Context, arg DeleteUserSessionParams) (int64, error)
 	DeleteUserSessions(ctx context.Context, userID int64) (int64, error)
-	GetLoginByEmail(ctx context.Context, email string) (GetLoginByEmailRow, error)
+	GetLoginByEmail(ctx context.Context, emailCanonical string) (GetLoginByEmailRow, error)
 	GetLoginByUsername(ctx context.Context, username sql.NullString) (GetLoginByUsernameRow, error)
 	GetPasswordHash(ctx context.Context, userID int64) (string, error)
+	// The cheap check before the slow work: ResetPassword hashes the new
+	// password only for a token that exists, then spends it with
+	// ConsumePasswordReset, which checks everything again.
+	GetPasswordReset(ctx context.Context, tokenHash string) (PasswordReset, error)
 	// The hot path of every authenticated request: one read by a unique index.
 	// Expiry is decided in Go from the returned times, so this stays a pure read.
 	GetSessionUser(ctx context.Context, tokenHash string) (GetSessionUserRow, error)
-	GetUserByEmail(ctx context.Context, email string) (User, error)
+	GetUserByEmail(ctx context.Context, emailCanonical string) (User, error)
 	GetUserByID(ctx context.Context, id int64) (User, error)
 	GetUserByPublicID(ctx context.Context, publicID string) (User, error)
 	GetUserByUsername(ctx context.Context, username sql.NullString) (User, error)
 	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
 	// Keyset pagination: pass the last id of the previous page (0 for the first).
 	ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error)
+	// Takes the user's row lock and reports whether the user exists. Every
+	// transaction that writes a user's credential, sessions or reset token
+	// begins with it (or with TouchUser or UpdateUser, which lock the same row),
+	// so that on PostgreSQL they wait for each other in one order, users first,
+	// as DeleteUser's cascade does: no deadlock between them, and a transaction
+	// that waited sees what the other committed (READ COMMITTED re-reads per
+	// statement). On SQLite the IMMEDIATE transaction already serialises them.
+	LockUser(ctx context.Context, id int64) (int64, error)
 	PurgePasswordResets(ctx context.Context, now time.Time) (int64, error)
 	// Removes sessions past their absolute lifetime or idle for too long.
 	PurgeSessions(ctx context.Context, arg PurgeSessionsParams) (int64, error)
@@ -52,14 +70,16 @@ type Querier interface {
 	// last_seen_at is older than stale_before (now minus one minute), so a
 	// session is written at most once a minute however many requests race here.
 	TouchSession(ctx context.Context, arg TouchSessionParams) (int64, error)
+	// Like LockUser, it takes the user's row lock first.
 	TouchUser(ctx context.Context, arg TouchUserParams) (int64, error)
 	// Each field changes only when its set_ flag is true, so one statement applies
 	// a partial update atomically on both engines without a read-then-write.
 	UpdateUser(ctx context.Context, arg UpdateUserParams) (User, error)
-	// Reset tokens are stored as the hex SHA-256 of the token's bytes.
-	// One live token per user (password_resets_user_id_key): a new token
-	// replaces the previous one in the same statement, so the old one stops
-	// working at once and two concurrent requests cannot collide.
+	// Reset tokens are stored as the hex SHA-256 of the token's bytes, bound to
+	// the canonical address they were sent to. One live token per user
+	// (password_resets_user_id_key): a new token replaces the previous one in the
+	// same statement, so the old one stops working at once and two concurrent
+	// requests cannot collide.
 	UpsertPasswordReset(ctx context.Context, arg UpsertPasswordResetParams) error
 }
 

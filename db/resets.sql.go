@@ -12,26 +12,73 @@ import (
 
 const consumePasswordReset = `-- name: ConsumePasswordReset :one
 DELETE FROM password_resets
-WHERE token_hash = ?1
-  AND expires_at > ?2
-  AND user_id = (SELECT users.id FROM users WHERE lower(users.email) = lower(?3))
-RETURNING user_id
+WHERE password_resets.token_hash = ?1
+  AND password_resets.user_id = ?2
+  AND password_resets.expires_at > ?3
+  AND password_resets.created_at <= ?4
+  AND password_resets.email_canonical = ?5
+  AND password_resets.email_canonical = (SELECT users.email_canonical FROM users WHERE users.id = ?2)
+RETURNING password_resets.user_id
 `
 
 type ConsumePasswordResetParams struct {
-	TokenHash string
-	Now       time.Time
-	Email     string
+	TokenHash      string
+	UserID         int64
+	Now            time.Time
+	IssuedBefore   time.Time
+	EmailCanonical string
 }
 
-// Spends a token in one conditional statement: only a live token of the user
-// with this email is deleted, and of two concurrent uses exactly one gets the
-// row back.
+// Spends a token in one conditional statement: only a live token (issued no
+// later than issued_before, expiring after now) of this user, mailed to the
+// address the account still has, is deleted; of two concurrent uses exactly
+// one gets the row back.
 func (q *Queries) ConsumePasswordReset(ctx context.Context, arg ConsumePasswordResetParams) (int64, error) {
-	row := q.queryRow(ctx, q.consumePasswordResetStmt, consumePasswordReset, arg.TokenHash, arg.Now, arg.Email)
+	row := q.queryRow(ctx, q.consumePasswordResetStmt, consumePasswordReset,
+		arg.TokenHash,
+		arg.UserID,
+		arg.Now,
+		arg.IssuedBefore,
+		arg.EmailCanonical,
+	)
 	var user_id int64
 	err := row.Scan(&user_id)
 	return user_id, err
+}
+
+const deleteUserPasswordResets = `-- name: DeleteUserPasswordResets :execrows
+DELETE FROM password_resets
+WHERE user_id = ?1
+`
+
+func (q *Queries) DeleteUserPasswordResets(ctx context.Context, userID int64) (int64, error) {
+	result, err := q.exec(ctx, q.deleteUserPasswordResetsStmt, deleteUserPasswordResets, userID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const getPasswordReset = `-- name: GetPasswordReset :one
+SELECT id, user_id, token_hash, created_at, expires_at, email_canonical FROM password_resets
+WHERE token_hash = ?1
+`
+
+// The cheap check before the slow work: ResetPassword hashes the new
+// password only for a token that exists, then spends it with
+// ConsumePasswordReset, which checks everything again.
+func (q *Queries) GetPasswordReset(ctx context.Context, tokenHash string) (PasswordReset, error) {
+	row := q.queryRow(ctx, q.getPasswordResetStmt, getPasswordReset, tokenHash)
+	var i PasswordReset
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.TokenHash,
+		&i.CreatedAt,
+		&i.ExpiresAt,
+		&i.EmailCanonical,
+	)
+	return i, err
 }
 
 const purgePasswordResets = `-- name: PurgePasswordResets :execrows
@@ -48,29 +95,33 @@ func (q *Queries) PurgePasswordResets(ctx context.Context, now time.Time) (int64
 }
 
 const upsertPasswordReset = `-- name: UpsertPasswordReset :exec
-INSERT INTO password_resets (user_id, token_hash, created_at, expires_at)
-VALUES (?1, ?2, ?3, ?4)
+INSERT INTO password_resets (user_id, token_hash, email_canonical, created_at, expires_at)
+VALUES (?1, ?2, ?3, ?4, ?5)
 ON CONFLICT (user_id) DO UPDATE SET
     token_hash = excluded.token_hash,
+    email_canonical = excluded.email_canonical,
     created_at = excluded.created_at,
     expires_at = excluded.expires_at
 `
 
 type UpsertPasswordResetParams struct {
-	UserID    int64
-	TokenHash string
-	Now       time.Time
-	ExpiresAt time.Time
+	UserID         int64
+	TokenHash      string
+	EmailCanonical string
+	Now            time.Time
+	ExpiresAt      time.Time
 }
 
-// Reset tokens are stored as the hex SHA-256 of the token's bytes.
-// One live token per user (password_resets_user_id_key): a new token
-// replaces the previous one in the same statement, so the old one stops
-// working at once and two concurrent requests cannot collide.
+// Reset tokens are stored as the hex SHA-256 of the token's bytes, bound to
+// the canonical address they were sent to. One live token per user
+// (password_resets_user_id_key): a new token replaces the previous one in the
+// same statement, so the old one stops working at once and two concurrent
+// requests cannot collide.
 func (q *Queries) UpsertPasswordReset(ctx context.Context, arg UpsertPasswordResetParams) error {
 	_, err := q.exec(ctx, q.upsertPasswordResetStmt, upsertPasswordReset,
 		arg.UserID,
 		arg.TokenHash,
+		arg.EmailCanonical,
 		arg.Now,
 		arg.ExpiresAt,
 	)

@@ -44,6 +44,25 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (S
 	return i, err
 }
 
+const deleteOtherUserSessions = `-- name: DeleteOtherUserSessions :execrows
+DELETE FROM sessions
+WHERE user_id = ?1 AND id <> ?2
+`
+
+type DeleteOtherUserSessionsParams struct {
+	UserID int64
+	KeepID int64
+}
+
+// Every session of the user but keep_id (0 keeps none).
+func (q *Queries) DeleteOtherUserSessions(ctx context.Context, arg DeleteOtherUserSessionsParams) (int64, error) {
+	result, err := q.exec(ctx, q.deleteOtherUserSessionsStmt, deleteOtherUserSessions, arg.UserID, arg.KeepID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const deleteSessionByTokenHash = `-- name: DeleteSessionByTokenHash :one
 DELETE FROM sessions
 WHERE token_hash = ?1
@@ -96,7 +115,7 @@ func (q *Queries) DeleteUserSessions(ctx context.Context, userID int64) (int64, 
 }
 
 const getSessionUser = `-- name: GetSessionUser :one
-SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at
+SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical
 FROM sessions
 JOIN users ON users.id = sessions.user_id
 WHERE sessions.token_hash = ?1
@@ -127,6 +146,7 @@ func (q *Queries) GetSessionUser(ctx context.Context, tokenHash string) (GetSess
 		&i.User.IsAdmin,
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
+		&i.User.EmailCanonical,
 	)
 	return i, err
 }

@@ -28,25 +28,29 @@ func (q *Queries) CreateCredential(ctx context.Context, arg CreateCredentialPara
 }
 
 const createUser = `-- name: CreateUser :one
-INSERT INTO users (public_id, username, email, phone, is_admin, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at
+INSERT INTO users (public_id, username, email, email_canonical, phone, is_admin, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical
 `
 
 type CreateUserParams struct {
-	PublicID string
-	Username sql.NullString
-	Email    string
-	Phone    sql.NullString
-	IsAdmin  bool
-	Now      time.Time
+	PublicID       string
+	Username       sql.NullString
+	Email          string
+	EmailCanonical string
+	Phone          sql.NullString
+	IsAdmin        bool
+	Now            time.Time
 }
 
+// email_canonical is internal/identity's canonical form of email, computed in
+// Go: the unique key of an address on both engines.
 func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, error) {
 	row := q.queryRow(ctx, q.createUserStmt, createUser,
 		arg.PublicID,
 		arg.Username,
 		arg.Email,
+		arg.EmailCanonical,
 		arg.Phone,
 		arg.IsAdmin,
 		arg.Now,
@@ -61,6 +65,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.IsAdmin,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailCanonical,
 	)
 	return i, err
 }
@@ -78,10 +83,10 @@ func (q *Queries) DeleteUser(ctx context.Context, id int64) (int64, error) {
 }
 
 const getLoginByEmail = `-- name: GetLoginByEmail :one
-SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, credentials.password_hash
+SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, credentials.password_hash
 FROM users
 JOIN credentials ON credentials.user_id = users.id
-WHERE lower(users.email) = lower(?1)
+WHERE users.email_canonical = ?1
 `
 
 type GetLoginByEmailRow struct {
@@ -89,8 +94,8 @@ type GetLoginByEmailRow struct {
 	PasswordHash string
 }
 
-func (q *Queries) GetLoginByEmail(ctx context.Context, email string) (GetLoginByEmailRow, error) {
-	row := q.queryRow(ctx, q.getLoginByEmailStmt, getLoginByEmail, email)
+func (q *Queries) GetLoginByEmail(ctx context.Context, emailCanonical string) (GetLoginByEmailRow, error) {
+	row := q.queryRow(ctx, q.getLoginByEmailStmt, getLoginByEmail, emailCanonical)
 	var i GetLoginByEmailRow
 	err := row.Scan(
 		&i.User.ID,
@@ -101,13 +106,14 @@ func (q *Queries) GetLoginByEmail(ctx context.Context, email string) (GetLoginBy
 		&i.User.IsAdmin,
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
+		&i.User.EmailCanonical,
 		&i.PasswordHash,
 	)
 	return i, err
 }
 
 const getLoginByUsername = `-- name: GetLoginByUsername :one
-SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, credentials.password_hash
+SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, credentials.password_hash
 FROM users
 JOIN credentials ON credentials.user_id = users.id
 WHERE users.username = ?1
@@ -130,6 +136,7 @@ func (q *Queries) GetLoginByUsername(ctx context.Context, username sql.NullStrin
 		&i.User.IsAdmin,
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
+		&i.User.EmailCanonical,
 		&i.PasswordHash,
 	)
 	return i, err
@@ -147,11 +154,11 @@ func (q *Queries) GetPasswordHash(ctx context.Context, userID int64) (string, er
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at FROM users WHERE lower(email) = lower(?1)
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE email_canonical = ?1
 `
 
-func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
-	row := q.queryRow(ctx, q.getUserByEmailStmt, getUserByEmail, email)
+func (q *Queries) GetUserByEmail(ctx context.Context, emailCanonical string) (User, error) {
+	row := q.queryRow(ctx, q.getUserByEmailStmt, getUserByEmail, emailCanonical)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -162,12 +169,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.IsAdmin,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailCanonical,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at FROM users WHERE id = ?1
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE id = ?1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
@@ -182,12 +190,13 @@ func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
 		&i.IsAdmin,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailCanonical,
 	)
 	return i, err
 }
 
 const getUserByPublicID = `-- name: GetUserByPublicID :one
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at FROM users WHERE public_id = ?1
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE public_id = ?1
 `
 
 func (q *Queries) GetUserByPublicID(ctx context.Context, publicID string) (User, error) {
@@ -202,12 +211,13 @@ func (q *Queries) GetUserByPublicID(ctx context.Context, publicID string) (User,
 		&i.IsAdmin,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailCanonical,
 	)
 	return i, err
 }
 
 const getUserByUsername = `-- name: GetUserByUsername :one
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at FROM users WHERE username = ?1
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE username = ?1
 `
 
 func (q *Queries) GetUserByUsername(ctx context.Context, username sql.NullString) (User, error) {
@@ -222,12 +232,13 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username sql.NullString
 		&i.IsAdmin,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailCanonical,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at FROM users
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users
 WHERE id > ?1
 ORDER BY id
 LIMIT ?2
@@ -257,6 +268,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 			&i.IsAdmin,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.EmailCanonical,
 		); err != nil {
 			return nil, err
 		}
@@ -269,6 +281,25 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockUser = `-- name: LockUser :execrows
+UPDATE users SET updated_at = updated_at WHERE id = ?1
+`
+
+// Takes the user's row lock and reports whether the user exists. Every
+// transaction that writes a user's credential, sessions or reset token
+// begins with it (or with TouchUser or UpdateUser, which lock the same row),
+// so that on PostgreSQL they wait for each other in one order, users first,
+// as DeleteUser's cascade does: no deadlock between them, and a transaction
+// that waited sees what the other committed (READ COMMITTED re-reads per
+// statement). On SQLite the IMMEDIATE transaction already serialises them.
+func (q *Queries) LockUser(ctx context.Context, id int64) (int64, error) {
+	result, err := q.exec(ctx, q.lockUserStmt, lockUser, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const rehashPassword = `-- name: RehashPassword :execrows
@@ -351,6 +382,7 @@ type TouchUserParams struct {
 	ID  int64
 }
 
+// Like LockUser, it takes the user's row lock first.
 func (q *Queries) TouchUser(ctx context.Context, arg TouchUserParams) (int64, error) {
 	result, err := q.exec(ctx, q.touchUserStmt, touchUser, arg.Now, arg.ID)
 	if err != nil {
@@ -363,24 +395,26 @@ const updateUser = `-- name: UpdateUser :one
 UPDATE users SET
     username   = CASE WHEN CAST(?1 AS BOOLEAN) THEN CAST(?2 AS TEXT) ELSE username END,
     email      = CASE WHEN CAST(?3 AS BOOLEAN) THEN CAST(?4 AS TEXT) ELSE email END,
-    phone      = CASE WHEN CAST(?5 AS BOOLEAN) THEN CAST(?6 AS TEXT) ELSE phone END,
-    is_admin   = CASE WHEN CAST(?7 AS BOOLEAN) THEN CAST(?8 AS BOOLEAN) ELSE is_admin END,
-    updated_at = ?9
-WHERE id = ?10
-RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at
+    email_canonical = CASE WHEN CAST(?3 AS BOOLEAN) THEN CAST(?5 AS TEXT) ELSE email_canonical END,
+    phone      = CASE WHEN CAST(?6 AS BOOLEAN) THEN CAST(?7 AS TEXT) ELSE phone END,
+    is_admin   = CASE WHEN CAST(?8 AS BOOLEAN) THEN CAST(?9 AS BOOLEAN) ELSE is_admin END,
+    updated_at = ?10
+WHERE id = ?11
+RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical
 `
 
 type UpdateUserParams struct {
-	SetUsername bool
-	Username    sql.NullString
-	SetEmail    bool
-	Email       string
-	SetPhone    bool
-	Phone       sql.NullString
-	SetIsAdmin  bool
-	IsAdmin     bool
-	Now         time.Time
-	ID          int64
+	SetUsername    bool
+	Username       sql.NullString
+	SetEmail       bool
+	Email          string
+	EmailCanonical string
+	SetPhone       bool
+	Phone          sql.NullString
+	SetIsAdmin     bool
+	IsAdmin        bool
+	Now            time.Time
+	ID             int64
 }
 
 // Each field changes only when its set_ flag is true, so one statement applies
@@ -391,6 +425,7 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (User, e
 		arg.Username,
 		arg.SetEmail,
 		arg.Email,
+		arg.EmailCanonical,
 		arg.SetPhone,
 		arg.Phone,
 		arg.SetIsAdmin,
@@ -408,6 +443,7 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (User, e
 		&i.IsAdmin,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailCanonical,
 	)
 	return i, err
 }

@@ -39,6 +39,11 @@ WHERE id = @id AND user_id = @user_id;
 DELETE FROM sessions
 WHERE user_id = @user_id;
 
+-- name: DeleteOtherUserSessions :execrows
+-- Every session of the user but keep_id (0 keeps none).
+DELETE FROM sessions
+WHERE user_id = @user_id AND id <> @keep_id;
+
 -- name: PurgeSessions :execrows
 -- Removes sessions past their absolute lifetime or idle for too long.
 DELETE FROM sessions

@@ -1,6 +1,8 @@
 -- name: CreateUser :one
-INSERT INTO users (public_id, username, email, phone, is_admin, created_at, updated_at)
-VALUES (@public_id, sqlc.narg(username), @email, sqlc.narg(phone), @is_admin, @now, @now)
+-- email_canonical is internal/identity's canonical form of email, computed in
+-- Go: the unique key of an address on both engines.
+INSERT INTO users (public_id, username, email, email_canonical, phone, is_admin, created_at, updated_at)
+VALUES (@public_id, sqlc.narg(username), @email, @email_canonical, sqlc.narg(phone), @is_admin, @now, @now)
 RETURNING *;
 
 -- name: CreateCredential :exec
@@ -17,7 +19,7 @@ SELECT * FROM users WHERE public_id = @public_id;
 SELECT * FROM users WHERE username = @username;
 
 -- name: GetUserByEmail :one
-SELECT * FROM users WHERE lower(email) = lower(@email);
+SELECT * FROM users WHERE email_canonical = @email_canonical;
 
 -- name: GetLoginByUsername :one
 SELECT sqlc.embed(users), credentials.password_hash
@@ -29,7 +31,7 @@ WHERE users.username = @username;
 SELECT sqlc.embed(users), credentials.password_hash
 FROM users
 JOIN credentials ON credentials.user_id = users.id
-WHERE lower(users.email) = lower(@email);
+WHERE users.email_canonical = @email_canonical;
 
 -- name: GetPasswordHash :one
 SELECT password_hash FROM credentials WHERE user_id = @user_id;
@@ -47,6 +49,7 @@ LIMIT @max_rows;
 UPDATE users SET
     username   = CASE WHEN CAST(@set_username AS BOOLEAN) THEN CAST(sqlc.narg(username) AS TEXT) ELSE username END,
     email      = CASE WHEN CAST(@set_email AS BOOLEAN) THEN CAST(@email AS TEXT) ELSE email END,
+    email_canonical = CASE WHEN CAST(@set_email AS BOOLEAN) THEN CAST(@email_canonical AS TEXT) ELSE email_canonical END,
     phone      = CASE WHEN CAST(@set_phone AS BOOLEAN) THEN CAST(sqlc.narg(phone) AS TEXT) ELSE phone END,
     is_admin   = CASE WHEN CAST(@set_is_admin AS BOOLEAN) THEN CAST(@is_admin AS BOOLEAN) ELSE is_admin END,
     updated_at = @now
@@ -74,7 +77,18 @@ SET password_hash = @new_hash
 WHERE user_id = @user_id AND password_hash = @old_hash;
 
 -- name: TouchUser :execrows
+-- Like LockUser, it takes the user's row lock first.
 UPDATE users SET updated_at = @now WHERE id = @id;
+
+-- name: LockUser :execrows
+-- Takes the user's row lock and reports whether the user exists. Every
+-- transaction that writes a user's credential, sessions or reset token
+-- begins with it (or with TouchUser or UpdateUser, which lock the same row),
+-- so that on PostgreSQL they wait for each other in one order, users first,
+-- as DeleteUser's cascade does: no deadlock between them, and a transaction
+-- that waited sees what the other committed (READ COMMITTED re-reads per
+-- statement). On SQLite the IMMEDIATE transaction already serialises them.
+UPDATE users SET updated_at = updated_at WHERE id = @id;
 
 -- name: DeleteUser :execrows
 DELETE FROM users WHERE id = @id;

@@ -28,8 +28,8 @@ func openFile(t *testing.T) (*DB, string) {
 
 // insertUserSQL inserts a valid user with literal values.
 func insertUserSQL(name string, n int) string {
-	return fmt.Sprintf(`INSERT INTO users (public_id, username, email, is_admin, created_at, updated_at)
-		VALUES ('01900000-0000-7000-8000-%012d', '%s', '%s@example.com', FALSE, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`, n, name, name)
+	return fmt.Sprintf(`INSERT INTO users (public_id, username, email, email_canonical, is_admin, created_at, updated_at)
+		VALUES ('01900000-0000-7000-8000-%012d', '%s', '%s@example.com', '%s@example.com', FALSE, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`, n, name, name, name)
 }
 
 func TestSqliteDSN(t *testing.T) {

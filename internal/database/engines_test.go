@@ -28,12 +28,13 @@ func open(t *testing.T, dsn string) *database.DB {
 }
 
 // insertUser writes a user through raw SQL, past every check in Go, with
-// SQLite-style parameters that both engines accept.
+// SQLite-style parameters that both engines accept. The canonical email is
+// lower(email), the canonical form of the plain ASCII addresses used here.
 func insertUser(ctx context.Context, ex database.Executor, publicID string, username, email, phone any) (int64, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var id int64
-	err := ex.QueryRowContext(ctx, `INSERT INTO users (public_id, username, email, phone, is_admin, created_at, updated_at)
-		VALUES (?1, ?2, ?3, ?4, FALSE, ?5, ?5) RETURNING id`, publicID, username, email, phone, now).Scan(&id)
+	err := ex.QueryRowContext(ctx, `INSERT INTO users (public_id, username, email, email_canonical, phone, is_admin, created_at, updated_at)
+		VALUES (?1, ?2, ?3, lower(CAST(?3 AS TEXT)), ?4, FALSE, ?5, ?5) RETURNING id`, publicID, username, email, phone, now).Scan(&id)
 	return id, err
 }
 
@@ -71,7 +72,7 @@ func TestConstraintOfEveryEngine(t *testing.T) {
 			{"duplicate email in another case", func() error {
 				_, err := insertUser(ctx, ex, publicID(2), "bob", "ALICE@Example.COM", nil)
 				return err
-			}, database.Unique, "users_email_lower_key"},
+			}, database.Unique, "users_email_canonical_key"},
 			{"duplicate phone", func() error {
 				_, err := insertUser(ctx, ex, publicID(3), "carol", "carol@example.com", "+14155550100")
 				return err

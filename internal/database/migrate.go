@@ -20,6 +20,56 @@ type migration struct {
 	Up, Down string
 }
 
+// goStepMarker, alone on a line of an up file, runs the Go step it names at
+// that point of the migration, inside the migration's transaction: the work
+// that SQL cannot do the same on both engines (computing a canonical form in
+// Go, say). A step must be safe to run on a table of any size and must not
+// depend on anything but the schema as the preceding SQL left it.
+const goStepMarker = "-- credstore:go "
+
+// goSteps are the Go steps that migrations may name.
+var goSteps = map[string]func(context.Context, Executor) error{
+	"backfill_email_canonical": backfillEmailCanonical,
+}
+
+// run applies the migration's up file: its SQL, and the Go steps it names
+// where it names them.
+func (m migration) run(ctx context.Context, ex Executor) error {
+	var sqlText strings.Builder
+	flush := func() error {
+		if strings.TrimSpace(sqlText.String()) == "" {
+			return nil
+		}
+		_, err := ex.ExecContext(ctx, sqlText.String())
+		sqlText.Reset()
+		return err
+	}
+	for _, line := range strings.SplitAfter(m.Up, "\n") {
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), goStepMarker)
+		if !ok {
+			sqlText.WriteString(line)
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if err := goSteps[name](ctx, ex); err != nil {
+			return fmt.Errorf("step %s: %w", name, err)
+		}
+	}
+	return flush()
+}
+
+// checkGoSteps reports a marker that names no Go step.
+func (m migration) checkGoSteps() error {
+	for _, line := range strings.Split(m.Up, "\n") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), goStepMarker); ok && goSteps[name] == nil {
+			return fmt.Errorf("migration %d_%s names an unknown Go step %q", m.Version, m.Name, name)
+		}
+	}
+	return nil
+}
+
 // migrations reads the engine's embedded migrations, ordered by version. Every
 // version must have both an up and a down file.
 func migrations(engine Engine) ([]migration, error) {
@@ -68,6 +118,9 @@ func migrations(engine Engine) ([]migration, error) {
 		if m.Up == "" || m.Down == "" {
 			return nil, fmt.Errorf("migration %d_%s needs both an up and a down file", m.Version, m.Name)
 		}
+		if err := m.checkGoSteps(); err != nil {
+			return nil, err
+		}
 		out = append(out, *m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
@@ -95,12 +148,32 @@ func (d *DB) Version(ctx context.Context) (int, error) {
 		if err := d.lockMigrations(ctx, ex); err != nil {
 			return err
 		}
-		if err := d.ensureMigrationTable(ctx, ex); err != nil {
-			return err
-		}
-		return ex.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+		var err error
+		v, err = d.currentVersion(ctx, ex)
+		return err
 	})
 	return v, err
+}
+
+// currentVersion reads the schema version without creating anything, so
+// that a role without CREATE on the schema can open a migrated database.
+func (d *DB) currentVersion(ctx context.Context, ex Executor) (int, error) {
+	exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+	if d.engine == Postgres {
+		exists = "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'"
+	}
+	var n int
+	if err := ex.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+		return 0, fmt.Errorf("look for schema_migrations: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var v int
+	if err := ex.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
 }
 
 // Migrate applies every pending migration in one transaction, so a failure
@@ -136,19 +209,24 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 		if err := d.lockMigrations(ctx, ex); err != nil {
 			return err
 		}
-		if err := d.ensureMigrationTable(ctx, ex); err != nil {
-			return err
-		}
-		var current int
-		if err := ex.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		current, err := d.currentVersion(ctx, ex)
+		if err != nil {
 			return err
 		}
 		if current > len(ms) {
 			return fmt.Errorf("database schema is at version %d, newer than this build's %d: upgrade credstore", current, len(ms))
 		}
+		if current == target {
+			// Nothing to do, and no DDL run: a runtime role with only
+			// SELECT, INSERT, UPDATE and DELETE opens the store.
+			return nil
+		}
+		if err := d.ensureMigrationTable(ctx, ex); err != nil {
+			return err
+		}
 		for v := current + 1; v <= target; v++ {
 			m := ms[v-1]
-			if _, err := ex.ExecContext(ctx, m.Up); err != nil {
+			if err := m.run(ctx, ex); err != nil {
 				return fmt.Errorf("%d_%s up: %w", m.Version, m.Name, err)
 			}
 			if _, err := ex.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",

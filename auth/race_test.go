@@ -1,0 +1,136 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/testdb"
+)
+
+// TestResetEndsConcurrentLogins: logins with a stolen password race the
+// victim's reset. Once the reset has returned and the logins have ended, no
+// session may be alive: a login that verified the old password before the
+// reset committed must not commit its session after it. bcrypt at cost 8
+// makes each login's check slow enough that resets land inside it.
+func TestResetEndsConcurrentLogins(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newStore(t, dsn, func(c *auth.Config) { c.BcryptCost = 8 })
+		u := mustRegister(t, s, reg("victim"))
+		for round := range 4 {
+			old, next := pw(fmt.Sprint("victim", round)), pw(fmt.Sprint("victim", round+1))
+			if round == 0 {
+				old = pw("victim")
+			}
+			r, err := s.RequestPasswordReset(ctx, u.Email)
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for range 4 {
+				wg.Go(func() {
+					<-start
+					for range 3 {
+						_, _, err := s.LoginSession(ctx, "victim", old)
+						if err != nil && !errors.Is(err, auth.ErrInvalidCredentials) {
+							t.Errorf("login: %v", err)
+						}
+					}
+				})
+			}
+			close(start)
+			require.NoError(t, s.ResetPassword(ctx, u.Email, r.Token, next))
+			wg.Wait()
+			sessions, err := s.ListSessions(ctx, u.ID)
+			require.NoError(t, err)
+			require.Empty(t, sessions, "round %d: sessions made with the old password outlived the reset", round)
+		}
+	})
+}
+
+// TestChangePasswordDuringRehash: a login that rehashes the password (the
+// store's cost went up) commits while the user changes their password with
+// the right current one. The change must succeed every time.
+func TestChangePasswordDuringRehash(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		low := newStore(t, dsn)                                             // hashes at cost 4
+		high := newStore(t, dsn, func(c *auth.Config) { c.BcryptCost = 6 }) // rehashes cost-4 hashes on login
+		u := mustRegister(t, low, reg("alice"))
+		current := pw("alice")
+		for i := range 25 {
+			next := pw(fmt.Sprint("alice", i))
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				// The change may commit first: then the old password is
+				// rightly wrong, and there is nothing to rehash.
+				if _, err := high.Login(ctx, "alice", current); err != nil && !errors.Is(err, auth.ErrInvalidCredentials) {
+					t.Errorf("login %d: %v", i, err)
+				}
+			})
+			err := low.ChangePassword(ctx, u.ID, current, next) // stores a cost-4 hash again
+			wg.Wait()
+			require.NoError(t, err, "change %d", i)
+			current = next
+		}
+	})
+}
+
+// TestDeleteRacesPasswordWrites: on PostgreSQL a password write used to lock
+// credentials then users while DeleteUser locks users then credentials (its
+// cascade), a deadlock the server breaks by failing one of them. Every call
+// must now end in success or its typed error.
+func TestDeleteRacesPasswordWrites(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newStore(t, dsn)
+		for i := range 30 {
+			u := mustRegister(t, s, reg(fmt.Sprint("user", i)))
+			sess, err := s.CreateSession(ctx, u.ID)
+			require.NoError(t, err)
+			r, err := s.RequestPasswordReset(ctx, u.Email)
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			ops := map[string]func() error{
+				"delete": func() error { return s.DeleteUser(ctx, u.ID) },
+				"set":    func() error { return s.SetPassword(ctx, u.ID, "password-set") },
+				"change": func() error { return s.ChangePassword(ctx, u.ID, pw(fmt.Sprint("user", i)), "password-changed") },
+				"reset":  func() error { return s.ResetPassword(ctx, u.Email, r.Token, "password-reset") },
+				"login": func() error {
+					_, _, err := s.LoginSession(ctx, u.Username, pw(fmt.Sprint("user", i)))
+					return err
+				},
+				"update": func() error {
+					_, err := s.UpdateUser(ctx, u.ID, auth.UserUpdate{Email: ptr(fmt.Sprintf("moved%d@example.com", i))})
+					return err
+				},
+				"session": func() error { _, err := s.CreateSession(ctx, u.ID); return err },
+				"logout":  func() error { return s.DestroySession(ctx, sess.Token) },
+			}
+			for name, op := range ops {
+				wg.Go(func() {
+					err := op()
+					for _, typed := range []error{auth.ErrNotFound, auth.ErrInvalidCredentials, auth.ErrInvalidResetToken, auth.ErrInvalidSession} {
+						if errors.Is(err, typed) {
+							return
+						}
+					}
+					assert.NoError(t, err, "%s in round %d", name, i)
+				})
+			}
+			wg.Wait()
+		}
+	})
+}

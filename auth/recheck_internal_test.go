@@ -1,0 +1,106 @@
+package auth
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/db"
+	"github.com/credstore/credstore/internal/testdb"
+)
+
+// These tests put a password write exactly between the check of a password
+// (outside any transaction, because bcrypt is slow) and the transaction that
+// acts on it, which a black-box test can only hope to hit by racing.
+
+func openInternal(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn, Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestNoSessionAfterPasswordWrite(t *testing.T) {
+	t.Parallel()
+	writes := []struct {
+		name  string
+		write func(t *testing.T, s *Store, u User)
+	}{
+		{"reset", func(t *testing.T, s *Store, u User) {
+			r, err := s.RequestPasswordReset(context.Background(), u.Email)
+			require.NoError(t, err)
+			require.NoError(t, s.ResetPassword(context.Background(), u.Email, r.Token, "password-new"))
+		}},
+		{"change", func(t *testing.T, s *Store, u User) {
+			require.NoError(t, s.ChangePassword(context.Background(), u.ID, "password-old", "password-new"))
+		}},
+		{"set", func(t *testing.T, s *Store, u User) {
+			require.NoError(t, s.SetPassword(context.Background(), u.ID, "password-new"))
+		}},
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			t.Parallel()
+			testdb.Run(t, func(t *testing.T, dsn string) {
+				t.Parallel()
+				ctx := context.Background()
+				s := openInternal(t, dsn)
+				u, err := s.Register(ctx, Registration{Username: "victim", Email: "victim@example.com", Password: "password-old"})
+				require.NoError(t, err)
+
+				// The attacker's login verifies the stolen password...
+				_, hash, err := s.authenticate(ctx, "victim", "password-old")
+				require.NoError(t, err)
+				// ...the victim changes it...
+				w.write(t, s, u)
+				// ...and the attacker's login goes on to make its session.
+				_, _, err = s.sessionFor(ctx, u, hash, "password-old")
+				assert.ErrorIs(t, err, ErrInvalidCredentials)
+				_, err = s.createSession(ctx, u.ID, hash)
+				assert.ErrorIs(t, err, errCredentialChanged)
+
+				sessions, err := s.ListSessions(ctx, u.ID)
+				require.NoError(t, err)
+				assert.Empty(t, sessions, "no session survives the password write")
+				_, _, err = s.LoginSession(ctx, "victim", "password-new")
+				assert.NoError(t, err, "the new password logs in")
+			})
+		})
+	}
+}
+
+// TestRehashBetweenCheckAndWrite: a concurrent login that rehashes the same
+// password changes the stored hash but not the password; a login's session
+// must not fail for it. (TestChangePasswordDuringRehash races the same for
+// ChangePassword, whose check and write are both inside the method.)
+func TestRehashBetweenCheckAndWrite(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := openInternal(t, dsn)
+		u, err := s.Register(ctx, Registration{Username: "alice", Email: "alice@example.com", Password: "password-a"})
+		require.NoError(t, err)
+		rehashSamePassword := func(old []byte) {
+			t.Helper()
+			h, err := hashPassword("password-a", 5)
+			require.NoError(t, err)
+			require.NoError(t, s.inTx(ctx, func(q *db.Queries) error {
+				n, err := q.RehashPassword(ctx, db.RehashPasswordParams{NewHash: string(h), OldHash: string(old), UserID: u.ID})
+				require.EqualValues(t, 1, n)
+				return err
+			}))
+		}
+
+		_, hash, err := s.authenticate(ctx, "alice", "password-a")
+		require.NoError(t, err)
+		rehashSamePassword(hash)
+		_, sess, err := s.sessionFor(ctx, u, hash, "password-a")
+		require.NoError(t, err, "the password is still right: verified again against the new hash")
+		assert.NotEmpty(t, sess.Token)
+
+	})
+}
