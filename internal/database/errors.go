@@ -123,6 +123,18 @@ const (
 	pgCheckViolation      = "23514"
 )
 
+// SQLState returns the PostgreSQL SQLSTATE behind err ("55006"), or "" when
+// err carries none (SQLite errors among them). It is for tools and tests
+// that act on one specific server condition; the store itself goes through
+// ConstraintOf and DB.InTx.
+func SQLState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
 func postgresConstraint(pe *pgconn.PgError) (Violation, bool) {
 	switch pe.Code {
 	case pgUniqueViolation:
