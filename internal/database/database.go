@@ -67,16 +67,24 @@ type DB struct {
 // PoolMaxConnLifetimeParam and PoolMaxConnIdleTimeParam size the pool. The
 // database must exist; its tables are created by the migrations.
 //
+// A libpq key/value string ("host=db user=app dbname=app") is refused.
+//
 // Anything else is SQLite: a file path ("credstore.db") or a SQLite URI
 // ("file:credstore.db?mode=rwc"). The settings credstore relies on (foreign
 // keys, WAL, busy timeout, synchronous NORMAL, SQLite time format, immediate
 // transactions) are added to it; a DSN that sets one of them to something
 // else is refused.
 //
-// Error messages never repeat a password the DSN holds.
+// Error messages never repeat a password the DSN holds (see Redact).
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("open database: empty DSN")
+	}
+	if isKeyValueDSN(dsn) {
+		// Not repeated: it holds the password in the clear.
+		return nil, errors.New("open database: the DSN is a libpq key/value string (host=... dbname=...), " +
+			"which credstore does not read: write a URL, postgres://user:password@host:5432/dbname " +
+			"(a SQLite file whose name has that shape: prefix it with ./)")
 	}
 	if IsPostgres(dsn) {
 		pool, err := openPostgres(dsn)
@@ -265,23 +273,79 @@ func sqliteDSN(dsn string, memory bool) (string, error) {
 	return name + "?" + q.Encode(), nil
 }
 
-// Redact drops the parameters (and any password they carry) and the
-// password of a URL's user from a DSN, for a log line or an error message.
+// Redact returns dsn fit for a log line or an error message: without its
+// parameters (which may carry a password), and without the password of a
+// URL's user.
+//
+// In a URL, everything between "://" and the last '@' is taken for the user
+// information, whether or not the URL parses: a password with an unencoded
+// '/', '?', '#' or '@' makes url.Parse split it elsewhere, and the password
+// would then show as part of the host or path. Of the user information only
+// the user name before the first ':' is kept, and only when it holds none of
+// those characters. A libpq key/value string keeps only its host, port,
+// database and user.
 func Redact(dsn string) string {
-	name, _, _ := strings.Cut(dsn, "?")
-	if u, err := url.Parse(name); err == nil {
-		if u.User != nil {
-			u.User = url.User(u.User.Username())
-			return u.String()
-		}
+	if isKeyValueDSN(dsn) {
+		return redactKeyValue(dsn)
+	}
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok || !isURLScheme(scheme) {
+		name, _, _ := strings.Cut(dsn, "?")
 		return name
 	}
-	// Unparsable (a password with a bare '@' or '/', say): drop the whole
-	// user part rather than guess where the password ends.
-	if scheme, rest, ok := strings.Cut(name, "://"); ok {
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			return scheme + "://…@" + rest[at+1:]
+	user := ""
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		name, _, _ := strings.Cut(rest[:at], ":")
+		if name == "" || strings.ContainsAny(name, "/?#@") {
+			name = "…"
+		}
+		user = name + "@"
+		rest = rest[at+1:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	if !validHosts(host) {
+		// "postgres://app:secret/db" has no '@', so "secret" stands where
+		// a port would; it is not one.
+		host = "…"
+	}
+	if path != "" || strings.HasSuffix(rest, "/") {
+		host += "/"
+	}
+	return scheme + "://" + user + host + path
+}
+
+// validHosts reports whether every comma-separated host of a URL's host
+// part ends in a numeric port or none.
+func validHosts(hosts string) bool {
+	for _, h := range strings.Split(hosts, ",") {
+		if strings.HasPrefix(h, "[") { // [::1]:5432
+			end := strings.IndexByte(h, ']')
+			if end < 0 {
+				return false
+			}
+			h = h[end+1:]
+		}
+		_, port, hasPort := strings.Cut(h, ":")
+		if hasPort && strings.Trim(port, "0123456789") != "" {
+			return false
 		}
 	}
-	return name
+	return true
+}
+
+// isURLScheme reports whether s has the form of a URL scheme (RFC 3986):
+// a letter, then letters, digits, '+', '-' or '.'.
+func isURLScheme(s string) bool {
+	for i, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -161,22 +162,158 @@ func TestOpenRefusesBadDSN(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "a refused DSN must not create the file")
 }
 
+// secret is the password in every DSN of the redaction tests; it must never
+// come out.
+const secret = "Secret"
+
+// dsnShapes are DSNs holding secret in the places a password ends up, with
+// what Redact makes of them. Their hosts refuse connections at once.
+var dsnShapes = []struct{ name, dsn, want string }{
+	{"plain", "postgres://app:Secret@127.0.0.1:1/cred", "postgres://app@127.0.0.1:1/cred"},
+	{"postgresql scheme", "postgresql://app:Secret@127.0.0.1:1/cred", "postgresql://app@127.0.0.1:1/cred"},
+	{"upper-case scheme", "POSTGRES://app:Secret@127.0.0.1:1/cred", "POSTGRES://app@127.0.0.1:1/cred"},
+	{"with parameters", "postgres://app:Secret@127.0.0.1:1/cred?sslmode=disable", "postgres://app@127.0.0.1:1/cred"},
+	{"password parameter", "postgres://app@127.0.0.1:1/cred?password=Secret", "postgres://app@127.0.0.1:1/cred"},
+	{"password parameter after others", "postgres://127.0.0.1:1/cred?sslmode=disable&password=Secret", "postgres://127.0.0.1:1/cred"},
+	{"both", "postgres://app:Secret@127.0.0.1:1/cred?sslmode=disable&password=Secret", "postgres://app@127.0.0.1:1/cred"},
+	{"/ in password", "postgres://u:42/Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"# in password", "postgres://u:42#Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"? in password", "postgres://u:42?Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"@ in password", "postgres://u:42@Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"@ and / in password", "postgres://u:a/b@Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"all of them", "postgres://u:/?#@Secret/?#@127.0.0.1:1/cred?sslmode=disable", "postgres://u@127.0.0.1:1/cred"},
+	{"password ending in ?password=", "postgres://u:Secret?password=x@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"bad escape in password", "postgres://u:Secret%zz@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"encoded password", "postgres://u:Secret%2F%40x@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"no user name", "postgres://:Secret@127.0.0.1:1/cred", "postgres://…@127.0.0.1:1/cred"},
+	{"password where the user name goes", "postgres://u/Secret@127.0.0.1:1/cred", "postgres://…@127.0.0.1:1/cred"},
+	{"parameter where the user name goes", "postgres://u?password=Secret@127.0.0.1:1/cred", "postgres://…@127.0.0.1:1/cred"},
+	{"several hosts", "postgres://app:Secret@127.0.0.1:1,[::1]:1/cred?target_session_attrs=read-write", "postgres://app@127.0.0.1:1,[::1]:1/cred"},
+	{"fragment", "postgres://app:Secret@127.0.0.1:1/cred#frag", "postgres://app@127.0.0.1:1/cred"},
+	{"no host", "postgres://app:Secret", "postgres://…"},
+	{"no host, a path", "postgres://app:Secret/cred", "postgres://…/cred"},
+	{"key/value", "host=127.0.0.1 port=1 user=app password=Secret dbname=cred", "host=127.0.0.1 port=1 user=app dbname=cred"},
+	{"key/value, quoted", "host = 127.0.0.1 password = 'a Secret \\' b' dbname=cred", "host=127.0.0.1 dbname=cred"},
+	{"key/value, password only", "password=Secret", "(key/value DSN)"},
+	{"key/value, ssl key password", "host=127.0.0.1 sslpassword=Secret", "host=127.0.0.1"},
+	{"SQLite, parameters", "file:/nonexistent/credstore.db?_pragma=key('Secret')", "file:/nonexistent/credstore.db"},
+	{"SQLite path, parameters", "/nonexistent/credstore.db?password=Secret", "/nonexistent/credstore.db"},
+	{"SQLite, ://, in a parameter", "file:/nonexistent/c.db?x=a://Secret@b", "file:/nonexistent/c.db"},
+}
+
 func TestRedact(t *testing.T) {
 	t.Parallel()
-	cases := map[string]string{
-		"credstore.db": "credstore.db",
-		"file:credstore.db?_pragma=key('secret')":                             "file:credstore.db",
-		"postgres://app:s3cret@db.internal:5432/cred":                         "postgres://app@db.internal:5432/cred",
-		"postgres://app:s3cret@db/cred?password=s3cret":                       "postgres://app@db/cred",
-		"postgres://credstore:s3cret@db.example.com:5432/app?sslmode=require": "postgres://credstore@db.example.com:5432/app",
-		"file:data.db?mode=rwc":                                               "file:data.db",
+	for _, tc := range dsnShapes {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Redact(tc.dsn)
+			assert.Equal(t, tc.want, got)
+			assert.NotContains(t, got, secret)
+		})
 	}
-	for in, want := range cases {
-		got := Redact(in)
-		assert.Equal(t, want, got)
-		assert.NotContains(t, got, "secret")
-		assert.NotContains(t, got, "s3cret")
+	for in, want := range map[string]string{
+		"credstore.db":          "credstore.db",
+		"file:data.db?mode=rwc": "file:data.db",
+		"postgres://db/cred":    "postgres://db/cred",
+		"postgres://db:5432":    "postgres://db:5432",
+		"postgres://app@db/":    "postgres://app@db/",
+	} {
+		assert.Equal(t, want, Redact(in))
 	}
+}
+
+// TestOpenErrorsHideThePassword opens every shape (none can succeed) and
+// checks the error for the password.
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	t.Parallel()
+	for _, tc := range dsnShapes {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			d, err := Open(ctx, tc.dsn)
+			if d != nil {
+				d.Close()
+			}
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), secret)
+		})
+	}
+}
+
+// TestOpenRefusesAmbiguousPostgresURL: URLs that pgx would split elsewhere
+// than Redact does are refused before pgx sees them; their errors would
+// name a piece of the password as host or database.
+func TestOpenRefusesAmbiguousPostgresURL(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{
+		"postgres://u:42/Secret@127.0.0.1:1/cred",
+		"postgres://u:42@Secret@127.0.0.1:1/cred",
+		"postgres://u:a/b@Secret@127.0.0.1:1/cred",
+		"postgres://127.0.0.1:1/cred?application_name=a@b",
+		"postgres://u?password=Secret@127.0.0.1:1/cred",
+	} {
+		_, err := Open(context.Background(), dsn)
+		require.Error(t, err, dsn)
+		assert.Contains(t, err.Error(), "percent-encode", dsn)
+	}
+	for _, dsn := range []string{
+		"postgres://u:42?Secret@127.0.0.1:1/cred",
+		"postgres://u:42#Secret@127.0.0.1:1/cred",
+		"postgres://u:Secret%40%2F@127.0.0.1:1/cred?application_name=a%40b",
+		"postgres://127.0.0.1:1/cred",
+	} {
+		assert.NoError(t, checkUserInfo(dsn), dsn)
+	}
+}
+
+func TestKeyValueDSN(t *testing.T) {
+	t.Parallel()
+	for dsn, want := range map[string]bool{
+		"host=db user=app password=Secret dbname=app": true,
+		"dbname=app":               true,
+		"  host = db   port=5432 ": true,
+		"host=db password='with spaces' sslmode=disable": true,
+		"host=/var/run/postgresql dbname=app":            true,
+		"application_name=x":                             true,
+
+		"credstore.db":               false,
+		"a=b.db":                     false, // no libpq keyword
+		"mode=rwc":                   false,
+		"./host=db":                  false,
+		"/data/host=db":              false,
+		"file:host=db":               false,
+		"host=db?mode=rwc x":         false, // "x" is no pair
+		"data base=1":                false,
+		"host='unterminated":         false,
+		"host='a'b":                  false,
+		"=db":                        false,
+		"":                           false,
+		"postgres://u@db/app?host=x": false,
+	} {
+		assert.Equal(t, want, isKeyValueDSN(dsn), "%q", dsn)
+	}
+}
+
+func TestOpenRefusesKeyValueDSN(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	dsn := "host=127.0.0.1 user=app password=Secret dbname=app"
+	_, err = Open(context.Background(), dsn)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "postgres://")
+	assert.Contains(t, err.Error(), "key/value")
+	assert.NotContains(t, err.Error(), secret)
+	assert.NotContains(t, err.Error(), "127.0.0.1", "the DSN is not repeated")
+	_, err = os.Stat(filepath.Join(wd, dsn))
+	assert.True(t, os.IsNotExist(err), "no SQLite file named after the DSN")
+
+	// A file whose name merely contains '=' is still a file.
+	d, err := Open(context.Background(), filepath.Join(dir, "a=b.db"))
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
 }
 
 func TestInTx(t *testing.T) {
