@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -73,7 +74,9 @@ type DB struct {
 // ("file:credstore.db?mode=rwc"). The settings credstore relies on (foreign
 // keys, WAL, busy timeout, synchronous NORMAL, SQLite time format, immediate
 // transactions) are added to it; a DSN that sets one of them to something
-// else is refused.
+// else, or sets any other driver parameter (those beginning with '_':
+// _pragma, _timezone...), is refused. SQLite's own URI parameters (mode,
+// cache...) pass through.
 //
 // Error messages never repeat a password the DSN holds (see Redact).
 func Open(ctx context.Context, dsn string) (*DB, error) {
@@ -259,16 +262,32 @@ func sqliteDSN(dsn string, memory bool) (string, error) {
 		// Each pooled connection would get a database of its own.
 		return "", errors.New("mode=memory: use OpenMemory for an in-memory database")
 	}
-	for key, want := range sqliteSettings(memory) {
-		if got, ok := q[key]; ok && !strings.EqualFold(strings.Join(got, ","), want[0]) {
-			return "", fmt.Errorf("DSN sets %s=%s; credstore requires %s", key, strings.Join(got, ","), want[0])
-		}
-		q[key] = want
+	// The driver's own parameters all begin with '_'. Only those credstore
+	// sets itself are accepted, and only with the value it sets: others
+	// break what the store relies on (_timezone stores local times, which
+	// then compare wrongly as text; _time_integer_format makes times
+	// unreadable; _pragma can turn anything off), and a parameter a later
+	// driver adds is refused until someone has looked at it.
+	settings := sqliteSettings(memory)
+	keys := make([]string, 0, len(q))
+	for key := range q {
+		keys = append(keys, key)
 	}
-	for _, key := range []string{"_pragma", "_fk", "_timeout", "_journal", "_sync"} {
-		if _, ok := q[key]; ok {
-			return "", fmt.Errorf("DSN parameter %s is not supported: credstore sets the connection pragmas itself", key)
+	sort.Strings(keys)
+	for _, key := range keys {
+		if !strings.HasPrefix(key, "_") {
+			continue // SQLite's own URI parameters: mode, cache, vfs...
 		}
+		want, ok := settings[key]
+		if !ok {
+			return "", fmt.Errorf("DSN parameter %s is not supported: credstore sets the driver's parameters itself", key)
+		}
+		if got := strings.Join(q[key], ","); !strings.EqualFold(got, want[0]) {
+			return "", fmt.Errorf("DSN sets %s=%s; credstore requires %s", key, got, want[0])
+		}
+	}
+	for key, want := range settings {
+		q[key] = want
 	}
 	return name + "?" + q.Encode(), nil
 }

@@ -67,6 +67,28 @@ func TestSqliteDSN(t *testing.T) {
 		{name: "another time format", dsn: "file:c.db?_time_format=", wantErr: "_time_format="},
 		{name: "a setting given twice", dsn: "c.db?_txlock=immediate&_txlock=deferred", wantErr: "_txlock"},
 		{name: "raw pragma", dsn: "c.db?_pragma=foreign_keys(0)", wantErr: "_pragma"},
+		// Every driver parameter modernc.org/sqlite v1.61 documents that
+		// credstore does not set, and its aliases.
+		{name: "time zone", dsn: "c.db?_timezone=Europe/Berlin", wantErr: "_timezone"},
+		{name: "time zone UTC", dsn: "c.db?_timezone=UTC", wantErr: "_timezone"},
+		{name: "integer time format", dsn: "c.db?_time_integer_format=unix", wantErr: "_time_integer_format"},
+		{name: "int to time", dsn: "c.db?_inttotime=1", wantErr: "_inttotime"},
+		{name: "text to time", dsn: "c.db?_texttotime=1", wantErr: "_texttotime"},
+		{name: "query only", dsn: "c.db?_query_only=1", wantErr: "_query_only"},
+		{name: "auto vacuum", dsn: "c.db?_auto_vacuum=FULL", wantErr: "_auto_vacuum"},
+		{name: "vacuum alias", dsn: "c.db?_vacuum=1", wantErr: "_vacuum"},
+		{name: "fk alias", dsn: "c.db?_fk=1", wantErr: "_fk"},
+		{name: "timeout alias", dsn: "c.db?_timeout=5000", wantErr: "_timeout"},
+		{name: "journal alias", dsn: "c.db?_journal=WAL", wantErr: "_journal"},
+		{name: "sync alias", dsn: "c.db?_sync=NORMAL", wantErr: "_sync"},
+		{name: "double-quoted strings", dsn: "c.db?_dqs=0", wantErr: "_dqs"},
+		{name: "defensive", dsn: "c.db?_defensive=1", wantErr: "_defensive"},
+		{name: "error rc", dsn: "c.db?_error_rc=1", wantErr: "_error_rc"},
+		{name: "a future driver parameter", dsn: "c.db?_something_new=1", wantErr: "_something_new"},
+		{name: "a setting's name in another case", dsn: "c.db?_TXLOCK=immediate", wantErr: "_TXLOCK"},
+		{name: "WAL on a memory database", dsn: "file:/m.db?vfs=memdb&_journal_mode=WAL", memory: true, wantErr: "_journal_mode"},
+		{name: "SQLite's own parameters pass", dsn: "c.db?cache=private&mode=rwc&immutable=0", wantName: "file:c.db",
+			wantKeep: map[string]string{"cache": "private", "mode": "rwc", "immutable": "0"}},
 		{name: "mode=memory in Open", dsn: "file:c.db?mode=memory", wantErr: "OpenMemory"},
 		{name: "plain :memory: in Open", dsn: ":memory:", wantErr: "OpenMemory"},
 		{name: "memdb vfs in Open", dsn: "file:/x.db?vfs=memdb", wantErr: "OpenMemory"},
@@ -151,7 +173,14 @@ func TestOpenPathWithSpecialCharacters(t *testing.T) {
 func TestOpenRefusesBadDSN(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, dsn := range []string{"", "   ", filepath.Join(dir, "a.db") + "?_foreign_keys=0"} {
+	for _, dsn := range []string{
+		"", "   ",
+		filepath.Join(dir, "a.db") + "?_foreign_keys=0",
+		// Times stored with a local offset compare wrongly as text.
+		filepath.Join(dir, "a.db") + "?_timezone=Europe/Berlin",
+		// Times stored as integers cannot be scanned back.
+		filepath.Join(dir, "a.db") + "?_time_integer_format=unix",
+	} {
 		d, err := Open(context.Background(), dsn)
 		if d != nil {
 			d.Close()
