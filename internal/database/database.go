@@ -4,8 +4,9 @@
 // It is the only package that knows which driver sits underneath: SQLite
 // through modernc.org/sqlite, PostgreSQL through pgx's database/sql driver.
 // The auth package talks to it through DB, an executor that the
-// sqlc-generated accessors accept, and through ConstraintOf, the one function
-// that reads driver errors.
+// sqlc-generated accessors accept, and through ConstraintOf. errors.go is the
+// one place that reads driver errors: ConstraintOf, the codes DB.InTx
+// retries on, and SQLState for tools and tests.
 //
 // There is one set of generated accessors, from sqlc's sqlite engine. On
 // PostgreSQL they run unchanged: the connection rewrites their ?N parameters
@@ -15,11 +16,12 @@ package database
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"runtime"
 	"sort"
@@ -132,7 +134,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 // Close returns.
 func OpenMemory(ctx context.Context) (*DB, error) {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	if _, err := crand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("open memory database: %w", err)
 	}
 	// The memdb VFS shares a database among the connections of this process
@@ -195,13 +197,55 @@ func (d *DB) Executor() Executor { return d.sql }
 // SQL returns the pool itself, for tests and tools that need raw access.
 func (d *DB) SQL() *sql.DB { return d.sql }
 
+// TxAttempts is how many times InTx runs a transaction that the server
+// rolled back as a deadlock victim or for a serialization failure.
+const TxAttempts = 5
+
 // InTx runs fn in a transaction and commits it when fn returns nil. On
 // SQLite every transaction begins IMMEDIATE, taking the write lock up front,
 // so a read followed by a write never fails half-way with SQLITE_BUSY. On
 // PostgreSQL it is a READ COMMITTED transaction: the store's writes are
 // single statements whose conditions the server re-checks on the row it
 // updates, and unique indexes decide races between inserts.
+//
+// When PostgreSQL aborts the transaction as the victim of a deadlock
+// (SQLSTATE 40P01) or for a serialization failure (40001), InTx runs the
+// whole of fn again in a new transaction, up to TxAttempts times in all,
+// after a short random pause that ctx cuts short. Any other error returns at
+// once: fn's own error as it is, a failed begin or commit wrapped.
+//
+// fn may therefore run more than once, and must have no side effects outside
+// the transaction: no messages sent, no appending to slices declared outside
+// it. Assigning results to variables declared outside is fine, since the run
+// that commits assigns them last.
 func (d *DB) InTx(ctx context.Context, fn func(Executor) error) error {
+	for attempt := 1; ; attempt++ {
+		err := d.inTxOnce(ctx, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if attempt == TxAttempts {
+			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
+		}
+		t := time.NewTimer(txBackoff(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (not retried: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// txBackoff is the pause before attempt+1: random, so that two transactions
+// that deadlocked do not meet again in step, and growing, from up to 10ms
+// after the first attempt to up to 80ms after the fourth.
+func txBackoff(attempt int) time.Duration {
+	ceiling := 10 * time.Millisecond << (attempt - 1)
+	return ceiling/2 + rand.N(ceiling/2)
+}
+
+func (d *DB) inTxOnce(ctx context.Context, fn func(Executor) error) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -374,6 +375,89 @@ func TestInTx(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	assert.Error(t, d.InTx(cancelled, func(Executor) error { return nil }), "a cancelled context begins nothing")
+}
+
+// TestInTxRetries: a transaction the server rolled back as a deadlock victim
+// or for a serialization failure runs again, whole, up to TxAttempts times;
+// any other error returns at once. The errors are made up here; the real
+// deadlock is in TestInTxRetriesRealDeadlock.
+func TestInTxRetries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := openFile(t)
+	count := func() int {
+		var n int
+		require.NoError(t, d.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
+		return n
+	}
+	deadlock := &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
+	serialization := &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
+
+	t.Run("succeeds on the third attempt", func(t *testing.T) {
+		calls := 0
+		err := d.InTx(ctx, func(ex Executor) error {
+			calls++
+			_, err := ex.ExecContext(ctx, insertUserSQL(fmt.Sprintf("retry%d", calls), 100+calls))
+			require.NoError(t, err)
+			switch calls {
+			case 1:
+				return deadlock
+			case 2:
+				return fmt.Errorf("update: %w", serialization)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, 3, calls)
+		assert.Equal(t, 1, count(), "the failed attempts were rolled back")
+	})
+
+	t.Run("gives up after TxAttempts", func(t *testing.T) {
+		calls := 0
+		err := d.InTx(ctx, func(Executor) error { calls++; return deadlock })
+		assert.Equal(t, TxAttempts, calls)
+		assert.ErrorIs(t, err, deadlock)
+		assert.Contains(t, err.Error(), "gave up after 5 attempts")
+	})
+
+	t.Run("other errors return at once", func(t *testing.T) {
+		for _, e := range []error{
+			&pgconn.PgError{Code: "23505"},
+			&pgconn.PgError{Code: "55P03"},
+			errors.New("deadlock detected"),
+			sql.ErrNoRows,
+		} {
+			calls := 0
+			err := d.InTx(ctx, func(Executor) error { calls++; return e })
+			assert.Equal(t, 1, calls, "%v", e)
+			assert.Same(t, e, err, "fn's error comes back as it is")
+		}
+	})
+
+	t.Run("a cancelled context stops the retries", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		calls := 0
+		err := d.InTx(cctx, func(Executor) error {
+			calls++
+			cancel()
+			return serialization
+		})
+		assert.Equal(t, 1, calls)
+		assert.ErrorIs(t, err, serialization)
+		assert.ErrorIs(t, err, context.Canceled)
+	})
+}
+
+func TestTxBackoff(t *testing.T) {
+	t.Parallel()
+	for attempt := 1; attempt < TxAttempts; attempt++ {
+		ceiling := 10 * time.Millisecond << (attempt - 1)
+		for range 100 {
+			b := txBackoff(attempt)
+			assert.GreaterOrEqual(t, b, ceiling/2)
+			assert.Less(t, b, ceiling)
+		}
+	}
 }
 
 func TestOpenMemorySharedAcrossConnections(t *testing.T) {

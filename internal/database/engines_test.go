@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,4 +222,67 @@ func TestTimesRoundTrip(t *testing.T) {
 			assert.Equal(t, time.UTC, got.Location())
 		}
 	})
+}
+
+// TestInTxRetriesRealDeadlock makes two transactions lock two rows in
+// opposite order, each waiting until the other holds its first row, so that
+// PostgreSQL must abort one of them as a deadlock victim (after its
+// deadlock_timeout, 1s by default). InTx runs the victim again, and both
+// commit.
+func TestInTxRetriesRealDeadlock(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := open(t, testdb.DSN(t, database.Postgres))
+	_, err := d.SQL().ExecContext(ctx, "CREATE TABLE deadlock_rows (id integer PRIMARY KEY, n integer NOT NULL)")
+	require.NoError(t, err)
+	_, err = d.SQL().ExecContext(ctx, "INSERT INTO deadlock_rows (id, n) VALUES (1, 0), (2, 0)")
+	require.NoError(t, err)
+
+	var holding sync.WaitGroup // each transaction's first attempt holds its first row
+	holding.Add(2)
+	bothHold := make(chan struct{})
+	go func() { holding.Wait(); close(bothHold) }()
+
+	update := func(ex database.Executor, id int) error {
+		_, err := ex.ExecContext(ctx, "UPDATE deadlock_rows SET n = n + 1 WHERE id = ?1", id)
+		return err
+	}
+	run := func(first, second int, attempts *atomic.Int32) error {
+		return d.InTx(ctx, func(ex database.Executor) error {
+			n := attempts.Add(1)
+			if err := update(ex, first); err != nil {
+				return err
+			}
+			if n == 1 {
+				holding.Done()
+				select {
+				case <-bothHold:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return update(ex, second)
+		})
+	}
+	var attemptsA, attemptsB atomic.Int32
+	errs := make(chan error, 2)
+	go func() { errs <- run(1, 2, &attemptsA) }()
+	go func() { errs <- run(2, 1, &attemptsB) }()
+	for range 2 {
+		require.NoError(t, <-errs, "both transactions commit")
+	}
+	assert.Equal(t, int32(3), attemptsA.Load()+attemptsB.Load(), "exactly one was a deadlock victim and ran again")
+
+	rows, err := d.SQL().QueryContext(ctx, "SELECT n FROM deadlock_rows ORDER BY id")
+	require.NoError(t, err)
+	defer rows.Close()
+	var ns []int
+	for rows.Next() {
+		var n int
+		require.NoError(t, rows.Scan(&n))
+		ns = append(ns, n)
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, []int{2, 2}, ns, "each transaction's two updates, once")
 }
