@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -285,4 +286,69 @@ func TestInTxRetriesRealDeadlock(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, []int{2, 2}, ns, "each transaction's two updates, once")
+}
+
+// withParams returns dsn with the URL parameters kv added.
+func withParams(t *testing.T, dsn string, kv ...string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	q := u.Query()
+	for i := 0; i < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	// PostgreSQL URLs decode %XX only, as libpq does: a '+' stays a '+'.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u.String()
+}
+
+func show(t *testing.T, d *database.DB, setting string) string {
+	t.Helper()
+	var v string
+	require.NoError(t, d.SQL().QueryRow("SHOW "+setting).Scan(&v))
+	return v
+}
+
+// TestPostgresTimeouts: every connection gets credstore's lock, statement
+// and idle-in-transaction timeouts, unless the URL sets them.
+func TestPostgresTimeouts(t *testing.T) {
+	t.Parallel()
+	dsn := testdb.DSN(t, database.Postgres)
+
+	d := open(t, dsn)
+	assert.Equal(t, "10s", show(t, d, "lock_timeout"))
+	assert.Equal(t, "30s", show(t, d, "statement_timeout"))
+	assert.Equal(t, "1min", show(t, d, "idle_in_transaction_session_timeout"))
+
+	d = open(t, withParams(t, dsn, "lock_timeout", "200ms", "statement_timeout", "0"))
+	assert.Equal(t, "200ms", show(t, d, "lock_timeout"), "the URL's value")
+	assert.Equal(t, "0", show(t, d, "statement_timeout"), "the URL turns it off")
+	assert.Equal(t, "1min", show(t, d, "idle_in_transaction_session_timeout"), "the default for the rest")
+
+	d = open(t, withParams(t, dsn, "options", "-c lock_timeout=3s"))
+	assert.Equal(t, "3s", show(t, d, "lock_timeout"), "set through options")
+	assert.Equal(t, "30s", show(t, d, "statement_timeout"))
+}
+
+// TestPostgresLockTimeout: a statement without a deadline that waits behind
+// a row lock another session holds fails once lock_timeout has passed (set
+// low through the URL here) rather than waiting as long as the lock is held.
+func TestPostgresLockTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := open(t, withParams(t, testdb.DSN(t, database.Postgres), "lock_timeout", "200ms"))
+	id, err := insertUser(ctx, d.Executor(), publicID(0), "alice", "alice@example.com", nil)
+	require.NoError(t, err)
+
+	holder, err := d.SQL().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer holder.Rollback() //nolint:errcheck
+	_, err = holder.ExecContext(ctx, "SELECT id FROM users WHERE id = ?1 FOR UPDATE", id)
+	require.NoError(t, err)
+
+	start := time.Now()
+	_, err = d.Executor().ExecContext(ctx, "UPDATE users SET email = ?1 WHERE id = ?2", "alice2@example.com", id)
+	require.Error(t, err, "blocked behind the row lock")
+	assert.Equal(t, "55P03", database.SQLState(err), "lock_not_available: %v", err)
+	assert.Less(t, time.Since(start), 5*time.Second)
 }

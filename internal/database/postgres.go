@@ -40,6 +40,57 @@ const (
 	DefaultPoolMaxConnIdleTime = 5 * time.Minute
 )
 
+// Server settings that every PostgreSQL connection gets unless the URL sets
+// them itself, as a parameter (?lock_timeout=2s) or in options
+// (?options=-c%20lock_timeout%3D2s). They are sent as run-time parameters
+// when the connection starts, so they override what ALTER ROLE or ALTER
+// DATABASE set for them; set them in the URL instead. A value of 0 turns one
+// off.
+//
+// Without them a call whose context has no deadline could wait forever
+// behind a row lock that another session holds, and a session that died
+// half-way through a transaction could hold its locks forever.
+const (
+	// DefaultLockTimeout bounds each wait for a lock (lock_timeout).
+	DefaultLockTimeout = 10 * time.Second
+	// DefaultStatementTimeout bounds each statement (statement_timeout),
+	// lock waits included. A migration that rewrites a large table may need
+	// more: give the instance that migrates ?statement_timeout=0.
+	DefaultStatementTimeout = 30 * time.Second
+	// DefaultIdleInTransactionSessionTimeout ends a session that keeps a
+	// transaction open without sending anything
+	// (idle_in_transaction_session_timeout).
+	DefaultIdleInTransactionSessionTimeout = 60 * time.Second
+)
+
+// serverDefaults are the run-time parameters added to a connection whose URL
+// does not set them, in milliseconds (PostgreSQL's unit for all three).
+func serverDefaults() map[string]string {
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	return map[string]string{
+		"lock_timeout":                        ms(DefaultLockTimeout),
+		"statement_timeout":                   ms(DefaultStatementTimeout),
+		"idle_in_transaction_session_timeout": ms(DefaultIdleInTransactionSessionTimeout),
+	}
+}
+
+// addServerDefaults puts serverDefaults into params, pgx's RuntimeParams
+// (where pgx puts every URL parameter it does not know), for each setting
+// that neither a parameter nor the options parameter sets. Setting names are
+// case-insensitive, and options may spell '_' as '-'.
+func addServerDefaults(params map[string]string) {
+	options := strings.ToLower(strings.ReplaceAll(params["options"], "-", "_"))
+	for name, value := range serverDefaults() {
+		set := strings.Contains(options, name+"=")
+		for k := range params {
+			set = set || strings.EqualFold(k, name)
+		}
+		if !set {
+			params[name] = value
+		}
+	}
+}
+
 // DefaultPoolMaxConns is the default size of a PostgreSQL pool: twice the
 // cores the process may use, at least 4. The store's slow work is bcrypt on
 // the client's cores, so more connections than that only queue.
@@ -220,14 +271,34 @@ func splitPoolSettings(dsn string) (string, poolSettings, error) {
 	}
 	// The parameters begin at the first '?' after the user information,
 	// which may itself hold a '?' (see checkUserInfo).
-	q0 := strings.IndexByte(dsn[afterUserInfo(dsn):], '?')
+	start := afterUserInfo(dsn)
+	q0 := strings.IndexByte(dsn[start:], '?')
 	if q0 < 0 {
 		return dsn, ps, nil
 	}
-	base, rawQuery := dsn[:afterUserInfo(dsn)+q0], dsn[afterUserInfo(dsn)+q0+1:]
-	q, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return "", ps, fmt.Errorf("URL parameters: %w", err)
+	base, rawQuery := dsn[:start+q0], dsn[start+q0+1:]
+	// Only credstore's own parameters are taken out; the others are passed
+	// on byte for byte. Re-encoding them would write a space as '+', which
+	// pgx, like libpq, keeps as a '+' (options=-c%20lock_timeout%3D1s would
+	// reach the server as "-c+lock_timeout=1s").
+	q := url.Values{}
+	var kept []string
+	for _, pair := range strings.Split(rawQuery, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		switch name, _ := url.QueryUnescape(k); name {
+		case PoolMaxConnsParam, PoolMaxConnLifetimeParam, PoolMaxConnIdleTimeParam:
+			value, err := url.QueryUnescape(v)
+			if err != nil {
+				return "", ps, fmt.Errorf("URL parameter %s: %w", name, err)
+			}
+			q.Set(name, value)
+		case "":
+			if pair != "" {
+				kept = append(kept, pair)
+			}
+		default:
+			kept = append(kept, pair)
+		}
 	}
 	if v := q.Get(PoolMaxConnsParam); v != "" {
 		n, err := strconv.Atoi(v)
@@ -248,13 +319,10 @@ func splitPoolSettings(dsn string) (string, poolSettings, error) {
 			*dst = d
 		}
 	}
-	q.Del(PoolMaxConnsParam)
-	q.Del(PoolMaxConnLifetimeParam)
-	q.Del(PoolMaxConnIdleTimeParam)
-	if len(q) == 0 {
+	if len(kept) == 0 {
 		return base, ps, nil
 	}
-	return base + "?" + q.Encode(), ps, nil
+	return base + "?" + strings.Join(kept, "&"), ps, nil
 }
 
 // openPostgres opens a pool on the PostgreSQL database that the URL dsn
@@ -271,6 +339,7 @@ func openPostgres(dsn string) (*sql.DB, error) {
 	if err != nil {
 		return nil, errors.New("invalid PostgreSQL URL") // pgx's message may quote the password
 	}
+	addServerDefaults(cfg.RuntimeParams)
 	connector := stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
 		// Times come back in UTC, as they do from SQLite, rather than
 		// in the client's local zone.
