@@ -162,7 +162,9 @@ func adminDB(tb testing.TB, serverURL string) (*sql.DB, error) {
 	admin.once.Do(func() {
 		db, err := sql.Open("pgx", serverURL)
 		if err == nil {
-			db.SetMaxOpenConns(4)
+			// Parallel tests end together and drop their databases at
+			// once, each drop waiting for a checkpoint.
+			db.SetMaxOpenConns(8)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err = db.PingContext(ctx)
@@ -190,6 +192,11 @@ const LeftoverAge = time.Hour
 // leaving the database. PostgreSQL itself waits up to five seconds for them
 // within each attempt.
 const dropRetryFor = 3 * time.Second
+
+// dropTimeout bounds one test database's cleanup. PostgreSQL 15 runs an
+// immediate checkpoint for every DROP DATABASE, and with many test databases
+// on a busy machine one can take well over 30 seconds (37 s was seen).
+const dropTimeout = 2 * time.Minute
 
 // dbName returns a fresh database name for a database created at now.
 func dbName(now time.Time) (string, error) {
@@ -225,7 +232,7 @@ func createdAt(name string) (time.Time, bool) {
 // sweep drops the test databases created more than LeftoverAge before now.
 // A failure is only logged: the next run tries again.
 func sweep(db *sql.DB, now time.Time, logf func(string, ...any)) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
 	defer cancel()
 	rows, err := db.QueryContext(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'credstore\_test\_%'`)
 	if err != nil {
@@ -288,7 +295,7 @@ func dropDatabase(ctx context.Context, db *sql.DB, name string, retryFor time.Du
 // is LeftoverAge old.
 func dropOrLog(tb testing.TB, db *sql.DB, dsn, name string) {
 	pools.closeAll(dsn)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
 	defer cancel()
 	forced, err := dropDatabase(ctx, db, name, dropRetryFor)
 	switch {
