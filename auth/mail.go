@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/smtp"
+	"net/textproto"
 	"strings"
 	"sync"
 	"time"
@@ -70,7 +71,9 @@ type SMTPSender struct {
 }
 
 // Send delivers m. It fails without sending when the server offers no TLS,
-// when a header carries a line break, or on any SMTP error.
+// when a header carries a line break, or on any SMTP error. Its errors carry
+// the server's reply code, never the reply's text, which can name the
+// recipient.
 func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	if err := checkHeaders(m); err != nil {
 		return err
@@ -112,7 +115,7 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
 		conn.Close()
-		return fmt.Errorf("smtp: %w", err)
+		return smtpError("greeting", err)
 	}
 	defer c.Close()
 	if !s.ImplicitTLS {
@@ -120,31 +123,74 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 			return errors.New("smtp: server does not offer STARTTLS; refusing to send in clear")
 		}
 		if err := c.StartTLS(tlsConf); err != nil {
-			return fmt.Errorf("smtp: starttls: %w", err)
+			return smtpError("STARTTLS", err)
 		}
 	}
 	if s.Username != "" {
 		if err := c.Auth(smtp.PlainAuth("", s.Username, s.Password, host)); err != nil {
-			return fmt.Errorf("smtp: auth: %w", err)
+			return smtpError("AUTH", err)
 		}
 	}
 	if err := c.Mail(s.From); err != nil {
-		return fmt.Errorf("smtp: MAIL FROM: %w", err)
+		return smtpError("MAIL FROM", err)
 	}
 	if err := c.Rcpt(m.To); err != nil {
-		return fmt.Errorf("smtp: RCPT TO: %w", err)
+		return smtpError("RCPT TO", err)
 	}
 	w, err := c.Data()
 	if err != nil {
-		return fmt.Errorf("smtp: DATA: %w", err)
+		return smtpError("DATA", err)
 	}
 	if _, err := io.WriteString(w, formatMessage(s.From, m, time.Now())); err != nil {
-		return fmt.Errorf("smtp: write: %w", err)
+		return smtpError("write", err)
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("smtp: end of data: %w", err)
+		return smtpError("end of data", err)
 	}
-	return c.Quit()
+	if err := c.Quit(); err != nil {
+		return smtpError("QUIT", err)
+	}
+	return nil
+}
+
+// smtpError describes a failed SMTP step for the log. A reply from the
+// server becomes its code and, when it has one, its enhanced status code
+// (RFC 3463): "smtp: RCPT TO: server replied 550 5.1.1". The server's text is
+// left out: it often names the recipient ("550 5.1.1 <rita@example.com>:
+// Recipient address rejected") and may say anything else. A reply that is
+// not SMTP at all is left out for the same reason. Other errors (network,
+// TLS) are wrapped as they are.
+func smtpError(step string, err error) error {
+	var reply *textproto.Error
+	if errors.As(err, &reply) {
+		if status := enhancedStatus(reply.Msg); status != "" {
+			return fmt.Errorf("smtp: %s: server replied %d %s", step, reply.Code, status)
+		}
+		return fmt.Errorf("smtp: %s: server replied %d", step, reply.Code)
+	}
+	var malformed textproto.ProtocolError
+	if errors.As(err, &malformed) {
+		return fmt.Errorf("smtp: %s: malformed reply from the server", step)
+	}
+	return fmt.Errorf("smtp: %s: %w", step, err)
+}
+
+// enhancedStatus returns the enhanced status code that begins an SMTP reply
+// text ("5.1.1 <rita@...>" gives "5.1.1"), or "" if it has none: a class of
+// 2, 4 or 5, then a subject and a detail of one to three digits each.
+func enhancedStatus(text string) string {
+	code, _, _ := strings.Cut(text, " ")
+	code, _, _ = strings.Cut(code, "\n")
+	parts := strings.Split(code, ".")
+	if len(parts) != 3 || len(parts[0]) != 1 || !strings.Contains("245", parts[0]) {
+		return ""
+	}
+	for _, p := range parts[1:] {
+		if len(p) < 1 || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return ""
+		}
+	}
+	return code
 }
 
 // formatMessage renders m as an RFC 5322 message with CRLF line endings.

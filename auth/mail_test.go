@@ -33,7 +33,10 @@ func TestConsoleSender(t *testing.T) {
 
 // fakeSMTP is a minimal SMTP server for one delivery. With tlsConf set it
 // offers STARTTLS and requires it before MAIL; it returns the DATA it got.
-func fakeSMTP(t *testing.T, tlsConf *tls.Config) (addr string, data <-chan string) {
+// replies, if given, replace its answer to the commands they name ("RCPT":
+// "550 ...", or "END OF DATA" for the answer to the message); a reply may
+// span lines ("451-...\r\n451 ...").
+func fakeSMTP(t *testing.T, tlsConf *tls.Config, replies ...map[string]string) (addr string, data <-chan string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -56,6 +59,10 @@ func fakeSMTP(t *testing.T, tlsConf *tls.Config) (addr string, data <-chan strin
 				return
 			}
 			cmd := strings.ToUpper(strings.TrimSpace(line))
+			if reply, ok := replyFor(cmd, replies); ok {
+				say(reply)
+				continue
+			}
 			switch {
 			case strings.HasPrefix(cmd, "EHLO"):
 				if tlsConf != nil && !secure {
@@ -88,7 +95,11 @@ func fakeSMTP(t *testing.T, tlsConf *tls.Config) (addr string, data <-chan strin
 					body.WriteString(l)
 				}
 				got <- body.String()
-				say("250 queued")
+				if reply, ok := replyFor("END OF DATA", replies); ok {
+					say(reply)
+				} else {
+					say("250 queued")
+				}
 			case cmd == "QUIT":
 				say("221 bye")
 				return
@@ -98,6 +109,18 @@ func fakeSMTP(t *testing.T, tlsConf *tls.Config) (addr string, data <-chan strin
 		}
 	}()
 	return ln.Addr().String(), got
+}
+
+// replyFor finds the reply that replaces the fake server's answer to cmd.
+func replyFor(cmd string, replies []map[string]string) (string, bool) {
+	for _, m := range replies {
+		for prefix, reply := range m {
+			if strings.HasPrefix(cmd, prefix) {
+				return reply, true
+			}
+		}
+	}
+	return "", false
 }
 
 // testTLS returns a server config and a client config that trusts it,
@@ -137,5 +160,63 @@ func TestSMTPSenderRefusesPlaintext(t *testing.T) {
 	case <-data:
 		t.Fatal("the message was sent in clear")
 	default:
+	}
+}
+
+// TestSMTPSenderErrorsHideServerText: a refusal comes back with the server's
+// reply code (and enhanced status code), never the server's text, which
+// names the recipient here as Postfix does and would end up in the log.
+func TestSMTPSenderErrorsHideServerText(t *testing.T) {
+	t.Parallel()
+	const addr = "rita@example.com"
+	tests := []struct {
+		name    string
+		replies map[string]string
+		want    string
+	}{
+		{
+			name:    "recipient rejected",
+			replies: map[string]string{"RCPT": "550 5.1.1 <" + addr + ">: Recipient address rejected: User unknown in local recipient table"},
+			want:    "smtp: RCPT TO: server replied 550 5.1.1",
+		},
+		{
+			name:    "no enhanced status code",
+			replies: map[string]string{"RCPT": "550 <" + addr + ">... User unknown"},
+			want:    "smtp: RCPT TO: server replied 550",
+		},
+		{
+			name:    "multi-line reply",
+			replies: map[string]string{"MAIL": "451-4.3.0 <" + addr + "> greylisted\r\n451 4.3.0 try again later, " + addr},
+			want:    "smtp: MAIL FROM: server replied 451 4.3.0",
+		},
+		{
+			name:    "rejected at the end of data",
+			replies: map[string]string{"END OF DATA": "554 5.7.1 message to <" + addr + "> rejected as spam"},
+			want:    "smtp: end of data: server replied 554 5.7.1",
+		},
+		{
+			name:    "authentication refused",
+			replies: map[string]string{"AUTH": "535 5.7.8 Authentication failed for " + addr},
+			want:    "smtp: AUTH: server replied 535 5.7.8",
+		},
+		{
+			name:    "malformed reply",
+			replies: map[string]string{"RCPT": "55x <" + addr + "> no"},
+			want:    "smtp: RCPT TO: malformed reply from the server",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			serverTLS, clientTLS := testTLS(t)
+			srv, _ := fakeSMTP(t, serverTLS, tt.replies)
+			s := &auth.SMTPSender{Addr: srv, From: "noreply@example.com", Username: "u", Password: "p",
+				TLSConfig: clientTLS, Timeout: 5 * time.Second}
+			err := s.Send(context.Background(), auth.Message{To: addr, Subject: "Reset", Body: "token\n"})
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+			assert.NotContains(t, err.Error(), addr)
+			assert.NotContains(t, err.Error(), "example.com")
+		})
 	}
 }

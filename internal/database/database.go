@@ -4,8 +4,9 @@
 // It is the only package that knows which driver sits underneath: SQLite
 // through modernc.org/sqlite, PostgreSQL through pgx's database/sql driver.
 // The auth package talks to it through DB, an executor that the
-// sqlc-generated accessors accept, and through ConstraintOf, the one function
-// that reads driver errors.
+// sqlc-generated accessors accept, and through ConstraintOf. errors.go is the
+// one place that reads driver errors: ConstraintOf, the codes DB.InTx
+// retries on, and SQLState for tools and tests.
 //
 // There is one set of generated accessors, from sqlc's sqlite engine. On
 // PostgreSQL they run unchanged: the connection rewrites their ?N parameters
@@ -15,13 +16,15 @@ package database
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -67,16 +70,26 @@ type DB struct {
 // PoolMaxConnLifetimeParam and PoolMaxConnIdleTimeParam size the pool. The
 // database must exist; its tables are created by the migrations.
 //
+// A libpq key/value string ("host=db user=app dbname=app") is refused.
+//
 // Anything else is SQLite: a file path ("credstore.db") or a SQLite URI
 // ("file:credstore.db?mode=rwc"). The settings credstore relies on (foreign
 // keys, WAL, busy timeout, synchronous NORMAL, SQLite time format, immediate
 // transactions) are added to it; a DSN that sets one of them to something
-// else is refused.
+// else, or sets any other driver parameter (those beginning with '_':
+// _pragma, _timezone...), is refused. SQLite's own URI parameters (mode,
+// cache...) pass through.
 //
-// Error messages never repeat a password the DSN holds.
+// Error messages never repeat a password the DSN holds (see Redact).
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("open database: empty DSN")
+	}
+	if isKeyValueDSN(dsn) {
+		// Not repeated: it holds the password in the clear.
+		return nil, errors.New("open database: the DSN is a libpq key/value string (host=... dbname=...), " +
+			"which credstore does not read: write a URL, postgres://user:password@host:5432/dbname " +
+			"(a SQLite file whose name has that shape: prefix it with ./)")
 	}
 	if IsPostgres(dsn) {
 		pool, err := openPostgres(dsn)
@@ -121,7 +134,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 // Close returns.
 func OpenMemory(ctx context.Context) (*DB, error) {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	if _, err := crand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("open memory database: %w", err)
 	}
 	// The memdb VFS shares a database among the connections of this process
@@ -184,13 +197,55 @@ func (d *DB) Executor() Executor { return d.sql }
 // SQL returns the pool itself, for tests and tools that need raw access.
 func (d *DB) SQL() *sql.DB { return d.sql }
 
+// TxAttempts is how many times InTx runs a transaction that the server
+// rolled back as a deadlock victim or for a serialization failure.
+const TxAttempts = 5
+
 // InTx runs fn in a transaction and commits it when fn returns nil. On
 // SQLite every transaction begins IMMEDIATE, taking the write lock up front,
 // so a read followed by a write never fails half-way with SQLITE_BUSY. On
 // PostgreSQL it is a READ COMMITTED transaction: the store's writes are
 // single statements whose conditions the server re-checks on the row it
 // updates, and unique indexes decide races between inserts.
+//
+// When PostgreSQL aborts the transaction as the victim of a deadlock
+// (SQLSTATE 40P01) or for a serialization failure (40001), InTx runs the
+// whole of fn again in a new transaction, up to TxAttempts times in all,
+// after a short random pause that ctx cuts short. Any other error returns at
+// once: fn's own error as it is, a failed begin or commit wrapped.
+//
+// fn may therefore run more than once, and must have no side effects outside
+// the transaction: no messages sent, no appending to slices declared outside
+// it. Assigning results to variables declared outside is fine, since the run
+// that commits assigns them last.
 func (d *DB) InTx(ctx context.Context, fn func(Executor) error) error {
+	for attempt := 1; ; attempt++ {
+		err := d.inTxOnce(ctx, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if attempt == TxAttempts {
+			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
+		}
+		t := time.NewTimer(txBackoff(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (not retried: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// txBackoff is the pause before attempt+1: random, so that two transactions
+// that deadlocked do not meet again in step, and growing, from up to 10ms
+// after the first attempt to up to 80ms after the fourth.
+func txBackoff(attempt int) time.Duration {
+	ceiling := 10 * time.Millisecond << (attempt - 1)
+	return ceiling/2 + rand.N(ceiling/2)
+}
+
+func (d *DB) inTxOnce(ctx context.Context, fn func(Executor) error) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -251,37 +306,109 @@ func sqliteDSN(dsn string, memory bool) (string, error) {
 		// Each pooled connection would get a database of its own.
 		return "", errors.New("mode=memory: use OpenMemory for an in-memory database")
 	}
-	for key, want := range sqliteSettings(memory) {
-		if got, ok := q[key]; ok && !strings.EqualFold(strings.Join(got, ","), want[0]) {
-			return "", fmt.Errorf("DSN sets %s=%s; credstore requires %s", key, strings.Join(got, ","), want[0])
-		}
-		q[key] = want
+	// The driver's own parameters all begin with '_'. Only those credstore
+	// sets itself are accepted, and only with the value it sets: others
+	// break what the store relies on (_timezone stores local times, which
+	// then compare wrongly as text; _time_integer_format makes times
+	// unreadable; _pragma can turn anything off), and a parameter a later
+	// driver adds is refused until someone has looked at it.
+	settings := sqliteSettings(memory)
+	keys := make([]string, 0, len(q))
+	for key := range q {
+		keys = append(keys, key)
 	}
-	for _, key := range []string{"_pragma", "_fk", "_timeout", "_journal", "_sync"} {
-		if _, ok := q[key]; ok {
-			return "", fmt.Errorf("DSN parameter %s is not supported: credstore sets the connection pragmas itself", key)
+	sort.Strings(keys)
+	for _, key := range keys {
+		if !strings.HasPrefix(key, "_") {
+			continue // SQLite's own URI parameters: mode, cache, vfs...
 		}
+		want, ok := settings[key]
+		if !ok {
+			return "", fmt.Errorf("DSN parameter %s is not supported: credstore sets the driver's parameters itself", key)
+		}
+		if got := strings.Join(q[key], ","); !strings.EqualFold(got, want[0]) {
+			return "", fmt.Errorf("DSN sets %s=%s; credstore requires %s", key, got, want[0])
+		}
+	}
+	for key, want := range settings {
+		q[key] = want
 	}
 	return name + "?" + q.Encode(), nil
 }
 
-// Redact drops the parameters (and any password they carry) and the
-// password of a URL's user from a DSN, for a log line or an error message.
+// Redact returns dsn fit for a log line or an error message: without its
+// parameters (which may carry a password), and without the password of a
+// URL's user.
+//
+// In a URL, everything between "://" and the last '@' is taken for the user
+// information, whether or not the URL parses: a password with an unencoded
+// '/', '?', '#' or '@' makes url.Parse split it elsewhere, and the password
+// would then show as part of the host or path. Of the user information only
+// the user name before the first ':' is kept, and only when it holds none of
+// those characters. A libpq key/value string keeps only its host, port,
+// database and user.
 func Redact(dsn string) string {
-	name, _, _ := strings.Cut(dsn, "?")
-	if u, err := url.Parse(name); err == nil {
-		if u.User != nil {
-			u.User = url.User(u.User.Username())
-			return u.String()
-		}
+	if isKeyValueDSN(dsn) {
+		return redactKeyValue(dsn)
+	}
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok || !isURLScheme(scheme) {
+		name, _, _ := strings.Cut(dsn, "?")
 		return name
 	}
-	// Unparsable (a password with a bare '@' or '/', say): drop the whole
-	// user part rather than guess where the password ends.
-	if scheme, rest, ok := strings.Cut(name, "://"); ok {
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			return scheme + "://…@" + rest[at+1:]
+	user := ""
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		name, _, _ := strings.Cut(rest[:at], ":")
+		if name == "" || strings.ContainsAny(name, "/?#@") {
+			name = "…"
+		}
+		user = name + "@"
+		rest = rest[at+1:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	if !validHosts(host) {
+		// "postgres://app:secret/db" has no '@', so "secret" stands where
+		// a port would; it is not one.
+		host = "…"
+	}
+	if path != "" || strings.HasSuffix(rest, "/") {
+		host += "/"
+	}
+	return scheme + "://" + user + host + path
+}
+
+// validHosts reports whether every comma-separated host of a URL's host
+// part ends in a numeric port or none.
+func validHosts(hosts string) bool {
+	for _, h := range strings.Split(hosts, ",") {
+		if strings.HasPrefix(h, "[") { // [::1]:5432
+			end := strings.IndexByte(h, ']')
+			if end < 0 {
+				return false
+			}
+			h = h[end+1:]
+		}
+		_, port, hasPort := strings.Cut(h, ":")
+		if hasPort && strings.Trim(port, "0123456789") != "" {
+			return false
 		}
 	}
-	return name
+	return true
+}
+
+// isURLScheme reports whether s has the form of a URL scheme (RFC 3986):
+// a letter, then letters, digits, '+', '-' or '.'.
+func isURLScheme(s string) bool {
+	for i, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }

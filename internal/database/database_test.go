@@ -11,7 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -66,6 +68,28 @@ func TestSqliteDSN(t *testing.T) {
 		{name: "another time format", dsn: "file:c.db?_time_format=", wantErr: "_time_format="},
 		{name: "a setting given twice", dsn: "c.db?_txlock=immediate&_txlock=deferred", wantErr: "_txlock"},
 		{name: "raw pragma", dsn: "c.db?_pragma=foreign_keys(0)", wantErr: "_pragma"},
+		// Every driver parameter modernc.org/sqlite v1.61 documents that
+		// credstore does not set, and its aliases.
+		{name: "time zone", dsn: "c.db?_timezone=Europe/Berlin", wantErr: "_timezone"},
+		{name: "time zone UTC", dsn: "c.db?_timezone=UTC", wantErr: "_timezone"},
+		{name: "integer time format", dsn: "c.db?_time_integer_format=unix", wantErr: "_time_integer_format"},
+		{name: "int to time", dsn: "c.db?_inttotime=1", wantErr: "_inttotime"},
+		{name: "text to time", dsn: "c.db?_texttotime=1", wantErr: "_texttotime"},
+		{name: "query only", dsn: "c.db?_query_only=1", wantErr: "_query_only"},
+		{name: "auto vacuum", dsn: "c.db?_auto_vacuum=FULL", wantErr: "_auto_vacuum"},
+		{name: "vacuum alias", dsn: "c.db?_vacuum=1", wantErr: "_vacuum"},
+		{name: "fk alias", dsn: "c.db?_fk=1", wantErr: "_fk"},
+		{name: "timeout alias", dsn: "c.db?_timeout=5000", wantErr: "_timeout"},
+		{name: "journal alias", dsn: "c.db?_journal=WAL", wantErr: "_journal"},
+		{name: "sync alias", dsn: "c.db?_sync=NORMAL", wantErr: "_sync"},
+		{name: "double-quoted strings", dsn: "c.db?_dqs=0", wantErr: "_dqs"},
+		{name: "defensive", dsn: "c.db?_defensive=1", wantErr: "_defensive"},
+		{name: "error rc", dsn: "c.db?_error_rc=1", wantErr: "_error_rc"},
+		{name: "a future driver parameter", dsn: "c.db?_something_new=1", wantErr: "_something_new"},
+		{name: "a setting's name in another case", dsn: "c.db?_TXLOCK=immediate", wantErr: "_TXLOCK"},
+		{name: "WAL on a memory database", dsn: "file:/m.db?vfs=memdb&_journal_mode=WAL", memory: true, wantErr: "_journal_mode"},
+		{name: "SQLite's own parameters pass", dsn: "c.db?cache=private&mode=rwc&immutable=0", wantName: "file:c.db",
+			wantKeep: map[string]string{"cache": "private", "mode": "rwc", "immutable": "0"}},
 		{name: "mode=memory in Open", dsn: "file:c.db?mode=memory", wantErr: "OpenMemory"},
 		{name: "plain :memory: in Open", dsn: ":memory:", wantErr: "OpenMemory"},
 		{name: "memdb vfs in Open", dsn: "file:/x.db?vfs=memdb", wantErr: "OpenMemory"},
@@ -150,7 +174,14 @@ func TestOpenPathWithSpecialCharacters(t *testing.T) {
 func TestOpenRefusesBadDSN(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, dsn := range []string{"", "   ", filepath.Join(dir, "a.db") + "?_foreign_keys=0"} {
+	for _, dsn := range []string{
+		"", "   ",
+		filepath.Join(dir, "a.db") + "?_foreign_keys=0",
+		// Times stored with a local offset compare wrongly as text.
+		filepath.Join(dir, "a.db") + "?_timezone=Europe/Berlin",
+		// Times stored as integers cannot be scanned back.
+		filepath.Join(dir, "a.db") + "?_time_integer_format=unix",
+	} {
 		d, err := Open(context.Background(), dsn)
 		if d != nil {
 			d.Close()
@@ -161,22 +192,158 @@ func TestOpenRefusesBadDSN(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "a refused DSN must not create the file")
 }
 
+// secret is the password in every DSN of the redaction tests; it must never
+// come out.
+const secret = "Secret"
+
+// dsnShapes are DSNs holding secret in the places a password ends up, with
+// what Redact makes of them. Their hosts refuse connections at once.
+var dsnShapes = []struct{ name, dsn, want string }{
+	{"plain", "postgres://app:Secret@127.0.0.1:1/cred", "postgres://app@127.0.0.1:1/cred"},
+	{"postgresql scheme", "postgresql://app:Secret@127.0.0.1:1/cred", "postgresql://app@127.0.0.1:1/cred"},
+	{"upper-case scheme", "POSTGRES://app:Secret@127.0.0.1:1/cred", "POSTGRES://app@127.0.0.1:1/cred"},
+	{"with parameters", "postgres://app:Secret@127.0.0.1:1/cred?sslmode=disable", "postgres://app@127.0.0.1:1/cred"},
+	{"password parameter", "postgres://app@127.0.0.1:1/cred?password=Secret", "postgres://app@127.0.0.1:1/cred"},
+	{"password parameter after others", "postgres://127.0.0.1:1/cred?sslmode=disable&password=Secret", "postgres://127.0.0.1:1/cred"},
+	{"both", "postgres://app:Secret@127.0.0.1:1/cred?sslmode=disable&password=Secret", "postgres://app@127.0.0.1:1/cred"},
+	{"/ in password", "postgres://u:42/Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"# in password", "postgres://u:42#Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"? in password", "postgres://u:42?Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"@ in password", "postgres://u:42@Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"@ and / in password", "postgres://u:a/b@Secret@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"all of them", "postgres://u:/?#@Secret/?#@127.0.0.1:1/cred?sslmode=disable", "postgres://u@127.0.0.1:1/cred"},
+	{"password ending in ?password=", "postgres://u:Secret?password=x@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"bad escape in password", "postgres://u:Secret%zz@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"encoded password", "postgres://u:Secret%2F%40x@127.0.0.1:1/cred", "postgres://u@127.0.0.1:1/cred"},
+	{"no user name", "postgres://:Secret@127.0.0.1:1/cred", "postgres://…@127.0.0.1:1/cred"},
+	{"password where the user name goes", "postgres://u/Secret@127.0.0.1:1/cred", "postgres://…@127.0.0.1:1/cred"},
+	{"parameter where the user name goes", "postgres://u?password=Secret@127.0.0.1:1/cred", "postgres://…@127.0.0.1:1/cred"},
+	{"several hosts", "postgres://app:Secret@127.0.0.1:1,[::1]:1/cred?target_session_attrs=read-write", "postgres://app@127.0.0.1:1,[::1]:1/cred"},
+	{"fragment", "postgres://app:Secret@127.0.0.1:1/cred#frag", "postgres://app@127.0.0.1:1/cred"},
+	{"no host", "postgres://app:Secret", "postgres://…"},
+	{"no host, a path", "postgres://app:Secret/cred", "postgres://…/cred"},
+	{"key/value", "host=127.0.0.1 port=1 user=app password=Secret dbname=cred", "host=127.0.0.1 port=1 user=app dbname=cred"},
+	{"key/value, quoted", "host = 127.0.0.1 password = 'a Secret \\' b' dbname=cred", "host=127.0.0.1 dbname=cred"},
+	{"key/value, password only", "password=Secret", "(key/value DSN)"},
+	{"key/value, ssl key password", "host=127.0.0.1 sslpassword=Secret", "host=127.0.0.1"},
+	{"SQLite, parameters", "file:/nonexistent/credstore.db?_pragma=key('Secret')", "file:/nonexistent/credstore.db"},
+	{"SQLite path, parameters", "/nonexistent/credstore.db?password=Secret", "/nonexistent/credstore.db"},
+	{"SQLite, ://, in a parameter", "file:/nonexistent/c.db?x=a://Secret@b", "file:/nonexistent/c.db"},
+}
+
 func TestRedact(t *testing.T) {
 	t.Parallel()
-	cases := map[string]string{
-		"credstore.db": "credstore.db",
-		"file:credstore.db?_pragma=key('secret')":                             "file:credstore.db",
-		"postgres://app:s3cret@db.internal:5432/cred":                         "postgres://app@db.internal:5432/cred",
-		"postgres://app:s3cret@db/cred?password=s3cret":                       "postgres://app@db/cred",
-		"postgres://credstore:s3cret@db.example.com:5432/app?sslmode=require": "postgres://credstore@db.example.com:5432/app",
-		"file:data.db?mode=rwc":                                               "file:data.db",
+	for _, tc := range dsnShapes {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Redact(tc.dsn)
+			assert.Equal(t, tc.want, got)
+			assert.NotContains(t, got, secret)
+		})
 	}
-	for in, want := range cases {
-		got := Redact(in)
-		assert.Equal(t, want, got)
-		assert.NotContains(t, got, "secret")
-		assert.NotContains(t, got, "s3cret")
+	for in, want := range map[string]string{
+		"credstore.db":          "credstore.db",
+		"file:data.db?mode=rwc": "file:data.db",
+		"postgres://db/cred":    "postgres://db/cred",
+		"postgres://db:5432":    "postgres://db:5432",
+		"postgres://app@db/":    "postgres://app@db/",
+	} {
+		assert.Equal(t, want, Redact(in))
 	}
+}
+
+// TestOpenErrorsHideThePassword opens every shape (none can succeed) and
+// checks the error for the password.
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	t.Parallel()
+	for _, tc := range dsnShapes {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			d, err := Open(ctx, tc.dsn)
+			if d != nil {
+				d.Close()
+			}
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), secret)
+		})
+	}
+}
+
+// TestOpenRefusesAmbiguousPostgresURL: URLs that pgx would split elsewhere
+// than Redact does are refused before pgx sees them; their errors would
+// name a piece of the password as host or database.
+func TestOpenRefusesAmbiguousPostgresURL(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{
+		"postgres://u:42/Secret@127.0.0.1:1/cred",
+		"postgres://u:42@Secret@127.0.0.1:1/cred",
+		"postgres://u:a/b@Secret@127.0.0.1:1/cred",
+		"postgres://127.0.0.1:1/cred?application_name=a@b",
+		"postgres://u?password=Secret@127.0.0.1:1/cred",
+	} {
+		_, err := Open(context.Background(), dsn)
+		require.Error(t, err, dsn)
+		assert.Contains(t, err.Error(), "percent-encode", dsn)
+	}
+	for _, dsn := range []string{
+		"postgres://u:42?Secret@127.0.0.1:1/cred",
+		"postgres://u:42#Secret@127.0.0.1:1/cred",
+		"postgres://u:Secret%40%2F@127.0.0.1:1/cred?application_name=a%40b",
+		"postgres://127.0.0.1:1/cred",
+	} {
+		assert.NoError(t, checkUserInfo(dsn), dsn)
+	}
+}
+
+func TestKeyValueDSN(t *testing.T) {
+	t.Parallel()
+	for dsn, want := range map[string]bool{
+		"host=db user=app password=Secret dbname=app": true,
+		"dbname=app":               true,
+		"  host = db   port=5432 ": true,
+		"host=db password='with spaces' sslmode=disable": true,
+		"host=/var/run/postgresql dbname=app":            true,
+		"application_name=x":                             true,
+
+		"credstore.db":               false,
+		"a=b.db":                     false, // no libpq keyword
+		"mode=rwc":                   false,
+		"./host=db":                  false,
+		"/data/host=db":              false,
+		"file:host=db":               false,
+		"host=db?mode=rwc x":         false, // "x" is no pair
+		"data base=1":                false,
+		"host='unterminated":         false,
+		"host='a'b":                  false,
+		"=db":                        false,
+		"":                           false,
+		"postgres://u@db/app?host=x": false,
+	} {
+		assert.Equal(t, want, isKeyValueDSN(dsn), "%q", dsn)
+	}
+}
+
+func TestOpenRefusesKeyValueDSN(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	dsn := "host=127.0.0.1 user=app password=Secret dbname=app"
+	_, err = Open(context.Background(), dsn)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "postgres://")
+	assert.Contains(t, err.Error(), "key/value")
+	assert.NotContains(t, err.Error(), secret)
+	assert.NotContains(t, err.Error(), "127.0.0.1", "the DSN is not repeated")
+	_, err = os.Stat(filepath.Join(wd, dsn))
+	assert.True(t, os.IsNotExist(err), "no SQLite file named after the DSN")
+
+	// A file whose name merely contains '=' is still a file.
+	d, err := Open(context.Background(), filepath.Join(dir, "a=b.db"))
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
 }
 
 func TestInTx(t *testing.T) {
@@ -208,6 +375,89 @@ func TestInTx(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	assert.Error(t, d.InTx(cancelled, func(Executor) error { return nil }), "a cancelled context begins nothing")
+}
+
+// TestInTxRetries: a transaction the server rolled back as a deadlock victim
+// or for a serialization failure runs again, whole, up to TxAttempts times;
+// any other error returns at once. The errors are made up here; the real
+// deadlock is in TestInTxRetriesRealDeadlock.
+func TestInTxRetries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := openFile(t)
+	count := func() int {
+		var n int
+		require.NoError(t, d.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
+		return n
+	}
+	deadlock := &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
+	serialization := &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
+
+	t.Run("succeeds on the third attempt", func(t *testing.T) {
+		calls := 0
+		err := d.InTx(ctx, func(ex Executor) error {
+			calls++
+			_, err := ex.ExecContext(ctx, insertUserSQL(fmt.Sprintf("retry%d", calls), 100+calls))
+			require.NoError(t, err)
+			switch calls {
+			case 1:
+				return deadlock
+			case 2:
+				return fmt.Errorf("update: %w", serialization)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, 3, calls)
+		assert.Equal(t, 1, count(), "the failed attempts were rolled back")
+	})
+
+	t.Run("gives up after TxAttempts", func(t *testing.T) {
+		calls := 0
+		err := d.InTx(ctx, func(Executor) error { calls++; return deadlock })
+		assert.Equal(t, TxAttempts, calls)
+		assert.ErrorIs(t, err, deadlock)
+		assert.Contains(t, err.Error(), "gave up after 5 attempts")
+	})
+
+	t.Run("other errors return at once", func(t *testing.T) {
+		for _, e := range []error{
+			&pgconn.PgError{Code: "23505"},
+			&pgconn.PgError{Code: "55P03"},
+			errors.New("deadlock detected"),
+			sql.ErrNoRows,
+		} {
+			calls := 0
+			err := d.InTx(ctx, func(Executor) error { calls++; return e })
+			assert.Equal(t, 1, calls, "%v", e)
+			assert.Same(t, e, err, "fn's error comes back as it is")
+		}
+	})
+
+	t.Run("a cancelled context stops the retries", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		calls := 0
+		err := d.InTx(cctx, func(Executor) error {
+			calls++
+			cancel()
+			return serialization
+		})
+		assert.Equal(t, 1, calls)
+		assert.ErrorIs(t, err, serialization)
+		assert.ErrorIs(t, err, context.Canceled)
+	})
+}
+
+func TestTxBackoff(t *testing.T) {
+	t.Parallel()
+	for attempt := 1; attempt < TxAttempts; attempt++ {
+		ceiling := 10 * time.Millisecond << (attempt - 1)
+		for range 100 {
+			b := txBackoff(attempt)
+			assert.GreaterOrEqual(t, b, ceiling/2)
+			assert.Less(t, b, ceiling)
+		}
+	}
 }
 
 func TestOpenMemorySharedAcrossConnections(t *testing.T) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,4 +224,132 @@ func TestTimesRoundTrip(t *testing.T) {
 			assert.Equal(t, time.UTC, got.Location())
 		}
 	})
+}
+
+// TestInTxRetriesRealDeadlock makes two transactions lock two rows in
+// opposite order, each waiting until the other holds its first row, so that
+// PostgreSQL must abort one of them as a deadlock victim (after its
+// deadlock_timeout, 1s by default). InTx runs the victim again, and both
+// commit.
+func TestInTxRetriesRealDeadlock(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := open(t, testdb.DSN(t, database.Postgres))
+	_, err := d.SQL().ExecContext(ctx, "CREATE TABLE deadlock_rows (id integer PRIMARY KEY, n integer NOT NULL)")
+	require.NoError(t, err)
+	_, err = d.SQL().ExecContext(ctx, "INSERT INTO deadlock_rows (id, n) VALUES (1, 0), (2, 0)")
+	require.NoError(t, err)
+
+	var holding sync.WaitGroup // each transaction's first attempt holds its first row
+	holding.Add(2)
+	bothHold := make(chan struct{})
+	go func() { holding.Wait(); close(bothHold) }()
+
+	update := func(ex database.Executor, id int) error {
+		_, err := ex.ExecContext(ctx, "UPDATE deadlock_rows SET n = n + 1 WHERE id = ?1", id)
+		return err
+	}
+	run := func(first, second int, attempts *atomic.Int32) error {
+		return d.InTx(ctx, func(ex database.Executor) error {
+			n := attempts.Add(1)
+			if err := update(ex, first); err != nil {
+				return err
+			}
+			if n == 1 {
+				holding.Done()
+				select {
+				case <-bothHold:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return update(ex, second)
+		})
+	}
+	var attemptsA, attemptsB atomic.Int32
+	errs := make(chan error, 2)
+	go func() { errs <- run(1, 2, &attemptsA) }()
+	go func() { errs <- run(2, 1, &attemptsB) }()
+	for range 2 {
+		require.NoError(t, <-errs, "both transactions commit")
+	}
+	assert.Equal(t, int32(3), attemptsA.Load()+attemptsB.Load(), "exactly one was a deadlock victim and ran again")
+
+	rows, err := d.SQL().QueryContext(ctx, "SELECT n FROM deadlock_rows ORDER BY id")
+	require.NoError(t, err)
+	defer rows.Close()
+	var ns []int
+	for rows.Next() {
+		var n int
+		require.NoError(t, rows.Scan(&n))
+		ns = append(ns, n)
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, []int{2, 2}, ns, "each transaction's two updates, once")
+}
+
+// withParams returns dsn with the URL parameters kv added.
+func withParams(t *testing.T, dsn string, kv ...string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	q := u.Query()
+	for i := 0; i < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	// PostgreSQL URLs decode %XX only, as libpq does: a '+' stays a '+'.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u.String()
+}
+
+func show(t *testing.T, d *database.DB, setting string) string {
+	t.Helper()
+	var v string
+	require.NoError(t, d.SQL().QueryRow("SHOW "+setting).Scan(&v))
+	return v
+}
+
+// TestPostgresTimeouts: every connection gets credstore's lock, statement
+// and idle-in-transaction timeouts, unless the URL sets them.
+func TestPostgresTimeouts(t *testing.T) {
+	t.Parallel()
+	dsn := testdb.DSN(t, database.Postgres)
+
+	d := open(t, dsn)
+	assert.Equal(t, "10s", show(t, d, "lock_timeout"))
+	assert.Equal(t, "30s", show(t, d, "statement_timeout"))
+	assert.Equal(t, "1min", show(t, d, "idle_in_transaction_session_timeout"))
+
+	d = open(t, withParams(t, dsn, "lock_timeout", "200ms", "statement_timeout", "0"))
+	assert.Equal(t, "200ms", show(t, d, "lock_timeout"), "the URL's value")
+	assert.Equal(t, "0", show(t, d, "statement_timeout"), "the URL turns it off")
+	assert.Equal(t, "1min", show(t, d, "idle_in_transaction_session_timeout"), "the default for the rest")
+
+	d = open(t, withParams(t, dsn, "options", "-c lock_timeout=3s"))
+	assert.Equal(t, "3s", show(t, d, "lock_timeout"), "set through options")
+	assert.Equal(t, "30s", show(t, d, "statement_timeout"))
+}
+
+// TestPostgresLockTimeout: a statement without a deadline that waits behind
+// a row lock another session holds fails once lock_timeout has passed (set
+// low through the URL here) rather than waiting as long as the lock is held.
+func TestPostgresLockTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := open(t, withParams(t, testdb.DSN(t, database.Postgres), "lock_timeout", "200ms"))
+	id, err := insertUser(ctx, d.Executor(), publicID(0), "alice", "alice@example.com", nil)
+	require.NoError(t, err)
+
+	holder, err := d.SQL().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer holder.Rollback() //nolint:errcheck
+	_, err = holder.ExecContext(ctx, "SELECT id FROM users WHERE id = ?1 FOR UPDATE", id)
+	require.NoError(t, err)
+
+	start := time.Now()
+	_, err = d.Executor().ExecContext(ctx, "UPDATE users SET email = ?1 WHERE id = ?2", "alice2@example.com", id)
+	require.Error(t, err, "blocked behind the row lock")
+	assert.Equal(t, "55P03", database.SQLState(err), "lock_not_available: %v", err)
+	assert.Less(t, time.Since(start), 5*time.Second)
 }

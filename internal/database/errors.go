@@ -130,6 +130,37 @@ const (
 	pgCheckViolation      = "23514"
 )
 
+// PostgreSQL's SQLSTATEs for a transaction the server rolled back that may
+// well commit when run again.
+const (
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
+)
+
+// retryable reports whether err means the server rolled the transaction
+// back for a reason that running it again may remove: it was the victim of
+// a deadlock, or could not be serialized with a concurrent one. SQLite has
+// neither: its writers queue on the database lock (see BusyTimeout).
+func retryable(err error) bool {
+	switch SQLState(err) {
+	case pgSerializationFailure, pgDeadlockDetected:
+		return true
+	}
+	return false
+}
+
+// SQLState returns the PostgreSQL SQLSTATE behind err ("55006"), or "" when
+// err carries none (SQLite errors among them). It is for tools and tests
+// that act on one specific server condition; the store itself goes through
+// ConstraintOf and DB.InTx.
+func SQLState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
 func postgresConstraint(pe *pgconn.PgError) (Violation, bool) {
 	switch pe.Code {
 	case pgUniqueViolation:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -103,4 +104,24 @@ func TestConstraintKindString(t *testing.T) {
 	} {
 		assert.Equal(t, want, kind.String())
 	}
+}
+
+func TestRetryable(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[string]bool{
+		"40P01": true,  // deadlock_detected
+		"40001": true,  // serialization_failure
+		"23505": false, // unique_violation
+		"55P03": false, // lock_not_available: lock_timeout, not worth running again
+		"57014": false, // query_canceled: statement_timeout
+		"40002": false, // integrity constraint violation at commit
+	} {
+		pe := &pgconn.PgError{Code: code}
+		assert.Equal(t, want, retryable(pe), code)
+		assert.Equal(t, want, retryable(fmt.Errorf("update: %w", pe)), "%s, wrapped", code)
+		assert.Equal(t, code, SQLState(fmt.Errorf("update: %w", pe)))
+	}
+	assert.False(t, retryable(nil))
+	assert.False(t, retryable(errors.New("deadlock detected")), "the code decides, not the message")
+	assert.Empty(t, SQLState(errors.New("x")))
 }

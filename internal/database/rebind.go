@@ -16,7 +16,9 @@ import (
 // the largest number used so far. Question marks inside string literals
 // ('...', E'...', $tag$...$tag$), quoted identifiers ("...") and comments
 // (-- to the end of the line, /* ... */ nested as PostgreSQL nests them) are
-// left alone. A statement without a ? is returned as it is.
+// left alone. A rewritten parameter is kept apart from an identifier
+// written against it ("LIMIT?1" gives "LIMIT $1", "?1AND" gives "$1 AND").
+// A statement without a ? is returned as it is.
 //
 // PostgreSQL's own operators that are spelt with a question mark (jsonb's ?,
 // ?| and ?&) cannot be told apart from parameters here; queries must use the
@@ -33,7 +35,8 @@ func rebind(query string) string {
 		switch {
 		case c == '\'':
 			// E'...' strings allow backslash escapes; plain ones do not.
-			escapes := i > 0 && (query[i-1] == 'E' || query[i-1] == 'e') && (i < 2 || !isIdentByte(query[i-2]))
+			p1, p2 := lastTwo(&b)
+			escapes := (p1 == 'E' || p1 == 'e') && !isIdentByte(p2)
 			j := skipQuoted(query, i, '\'', escapes)
 			b.WriteString(query[i:j])
 			i = j
@@ -52,7 +55,7 @@ func rebind(query string) string {
 			j := skipBlockComment(query, i)
 			b.WriteString(query[i:j])
 			i = j
-		case c == '$' && (i == 0 || !isIdentByte(query[i-1])):
+		case c == '$' && !isIdentByte(lastByte(&b)):
 			j := skipDollarQuoted(query, i)
 			b.WriteString(query[i:j])
 			i = j
@@ -71,8 +74,18 @@ func rebind(query string) string {
 				}
 			}
 			highest = max(highest, n)
+			// SQLite ends a parameter where its digits end; PostgreSQL
+			// would read "a$1" as one identifier and reject "$1AND" as
+			// trailing junk. A space on either side keeps the tokens
+			// SQLite saw.
+			if isIdentByte(lastByte(&b)) {
+				b.WriteByte(' ')
+			}
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(n))
+			if j < len(query) && isIdentByte(query[j]) {
+				b.WriteByte(' ')
+			}
 			i = j
 		default:
 			b.WriteByte(c)
@@ -80,6 +93,32 @@ func rebind(query string) string {
 		}
 	}
 	return b.String()
+}
+
+// lastByte returns the last byte written to b, or 0.
+func lastByte(b *strings.Builder) byte {
+	p1, _ := lastTwo(b)
+	return p1
+}
+
+// lastTwo returns the last byte written to b and the one before it, 0 where
+// there is none.
+//
+// rebind decides what a quote or a dollar sign begins by the bytes before
+// it. It looks at its output rather than its input, because that is the
+// text PostgreSQL reads: a rewritten ?1 ends in a digit, a bare ? did not.
+// Deciding by the input would let a rewrite change how the text after it
+// reads ("?$$?" would become "$1$$?", whose "$$" is no longer a quote, and
+// whose last ? a second pass would rewrite).
+func lastTwo(b *strings.Builder) (p1, p2 byte) {
+	out := b.String()
+	if n := len(out); n > 0 {
+		p1 = out[n-1]
+		if n > 1 {
+			p2 = out[n-2]
+		}
+	}
+	return p1, p2
 }
 
 // skipQuoted returns the index just past the quoted token that starts at

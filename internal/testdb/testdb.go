@@ -5,7 +5,8 @@
 // variable CREDSTORE_TEST_POSTGRES_URL holds a connection URL for a role that
 // may create databases; each test gets a database of its own, created on that
 // server and dropped when the test ends, so several runs can share one
-// server. Without the variable the PostgreSQL subtests are skipped with a
+// server. A database whose drop fails is left for a later run to sweep once
+// it is an hour old. Without the variable the PostgreSQL subtests are skipped with a
 // message saying how to enable them, except under CI=true, where they fail:
 // CI must never pass by skipping an engine.
 package testdb
@@ -15,9 +16,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
+	mrand "math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,17 +79,59 @@ func Run(t *testing.T, fn func(t *testing.T, dsn string)) {
 }
 
 // Raw opens the database at dsn, migrated, as a plain *sql.DB for
-// statements that bypass the auth package. It is closed when tb ends. On
-// PostgreSQL it accepts SQLite's ?N parameters as well as $N, so one raw
-// statement serves both engines.
+// statements that bypass the auth package. It is closed when tb ends, and in
+// any case before the test's PostgreSQL database is dropped, whichever test
+// the two belong to. On PostgreSQL it accepts SQLite's ?N parameters as well
+// as $N, so one raw statement serves both engines.
 func Raw(tb testing.TB, dsn string) *sql.DB {
 	tb.Helper()
 	d, err := database.Open(context.Background(), dsn)
 	if err != nil {
 		tb.Fatalf("testdb: open %s: %v", database.Redact(dsn), err)
 	}
-	tb.Cleanup(func() { d.Close() })
+	closeOnce := sync.OnceValue(d.Close)
+	pools.add(dsn, closeOnce)
+	tb.Cleanup(func() { closeOnce() })
 	return d.SQL()
+}
+
+// pools tracks the pools that testdb's helpers opened on each PostgreSQL
+// database that postgresDSN created, so that the database's cleanup closes
+// them before it drops the database. t.Cleanup runs last-in first-out per
+// test, so a pool opened through a parent test (or a benchmark's b) on a
+// subtest's database would otherwise still be open when the drop runs.
+var pools = &poolRegistry{m: map[string][]func() error{}}
+
+type poolRegistry struct {
+	mu sync.Mutex
+	m  map[string][]func() error // by DSN; present only for databases we created
+}
+
+// track starts tracking dsn, a database postgresDSN created.
+func (r *poolRegistry) track(dsn string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m[dsn] = nil
+}
+
+// add records a close function for a pool on dsn, if dsn is tracked.
+func (r *poolRegistry) add(dsn string, closeFn func() error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if fns, ok := r.m[dsn]; ok {
+		r.m[dsn] = append(fns, closeFn)
+	}
+}
+
+// closeAll closes every pool opened on dsn and stops tracking it.
+func (r *poolRegistry) closeAll(dsn string) {
+	r.mu.Lock()
+	fns := r.m[dsn]
+	delete(r.m, dsn)
+	r.mu.Unlock()
+	for _, f := range fns {
+		_ = f() // idempotent: the pool's own cleanup may already have run
+	}
 }
 
 // PostgresURL returns the server URL from PostgresURLEnv, skipping tb (or
@@ -109,48 +156,177 @@ var admin struct {
 	err  error
 }
 
-func adminDB(serverURL string) (*sql.DB, error) {
+// adminDB connects the admin pool on first use and then sweeps the server
+// of test databases that earlier runs failed to drop.
+func adminDB(tb testing.TB, serverURL string) (*sql.DB, error) {
 	admin.once.Do(func() {
 		db, err := sql.Open("pgx", serverURL)
 		if err == nil {
-			db.SetMaxOpenConns(4)
+			// Parallel tests end together and drop their databases at
+			// once, each drop waiting for a checkpoint.
+			db.SetMaxOpenConns(8)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err = db.PingContext(ctx)
 		}
 		admin.db, admin.err = db, err
+		if err == nil {
+			sweep(db, time.Now(), tb.Logf)
+		}
 	})
 	return admin.db, admin.err
+}
+
+// Test databases are named dbPrefix, the Unix time of their creation in
+// seconds, '_' and random hex: credstore_test_1767225600_9f86d081884c7d65.
+// The time lets a later run tell a leftover from a database that a test
+// binary running beside it is still using.
+const dbPrefix = "credstore_test_"
+
+// LeftoverAge is how old a test database must be before sweep drops it. No
+// test runs this long; other test binaries share the server, so a younger
+// database may well be in use.
+const LeftoverAge = time.Hour
+
+// dropRetryFor is how long a drop is retried while other sessions are still
+// leaving the database. PostgreSQL itself waits up to five seconds for them
+// within each attempt.
+const dropRetryFor = 3 * time.Second
+
+// dropTimeout bounds one test database's cleanup. PostgreSQL 15 runs an
+// immediate checkpoint for every DROP DATABASE, and with many test databases
+// on a busy machine one can take well over 30 seconds (37 s was seen).
+const dropTimeout = 2 * time.Minute
+
+// dbName returns a fresh database name for a database created at now.
+func dbName(now time.Time) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s%d_%s", dbPrefix, now.Unix(), hex.EncodeToString(b[:])), nil
+}
+
+// createdAt reads the creation time from a name dbName made; ok is false for
+// any other name, including those of older testdb versions, which carry no
+// time and are left alone.
+func createdAt(name string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(name, dbPrefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	secs, random, ok := strings.Cut(rest, "_")
+	if !ok || len(random) != 16 {
+		return time.Time{}, false
+	}
+	if _, err := hex.DecodeString(random); err != nil {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(n, 0), true
+}
+
+// sweep drops the test databases created more than LeftoverAge before now.
+// A failure is only logged: the next run tries again.
+func sweep(db *sql.DB, now time.Time, logf func(string, ...any)) {
+	ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'credstore\_test\_%'`)
+	if err != nil {
+		logf("testdb: list leftover test databases: %v", err)
+		return
+	}
+	var old []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			logf("testdb: list leftover test databases: %v", err)
+			rows.Close()
+			return
+		}
+		if at, ok := createdAt(name); ok && now.Sub(at) > LeftoverAge {
+			old = append(old, name)
+		}
+	}
+	rows.Close()
+	for _, name := range old {
+		if _, err := dropDatabase(ctx, db, name, dropRetryFor); err != nil {
+			logf("testdb: drop leftover database %s: %v", name, err)
+		}
+	}
+}
+
+// dropDatabase drops the database name. It tries a plain DROP DATABASE
+// first, which also ends autovacuum workers visiting the database, retrying
+// for about retryFor while other sessions are still leaving it (55006) or may
+// not be ended (42501). Only then does it use WITH (FORCE), which terminates
+// every other session but fails outright on one it may not terminate; forced
+// reports that it came to that.
+func dropDatabase(ctx context.Context, db *sql.DB, name string, retryFor time.Duration) (forced bool, err error) {
+	// The name is ours, [a-z0-9_]: no quoting needed.
+	deadline := time.Now().Add(retryFor)
+	for {
+		_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name)
+		if err == nil {
+			return false, nil
+		}
+		code := database.SQLState(err)
+		if code != "55006" && code != "42501" || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return false, err
+		case <-time.After(100*time.Millisecond + time.Duration(mrand.Int64N(int64(100*time.Millisecond)))):
+		}
+	}
+	if _, ferr := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); ferr != nil {
+		return true, fmt.Errorf("%w; WITH (FORCE): %w", err, ferr)
+	}
+	return true, nil
+}
+
+// dropOrLog is a test database's cleanup: it closes the pools testdb opened
+// on it, then drops it. A drop that fails is logged, never a test failure:
+// the test itself passed, and the database is swept by a later run once it
+// is LeftoverAge old.
+func dropOrLog(tb testing.TB, db *sql.DB, dsn, name string) {
+	pools.closeAll(dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
+	defer cancel()
+	forced, err := dropDatabase(ctx, db, name, dropRetryFor)
+	switch {
+	case err != nil:
+		tb.Logf("testdb: could not drop database %s (a later run sweeps it): %v", name, err)
+	case forced:
+		tb.Logf("testdb: dropped database %s only WITH (FORCE): the test left a connection open", name)
+	}
 }
 
 func postgresDSN(tb testing.TB) string {
 	tb.Helper()
 	serverURL := PostgresURL(tb)
-	db, err := adminDB(serverURL)
+	db, err := adminDB(tb, serverURL)
 	if err != nil {
 		tb.Fatalf("testdb: connect to %s: %v", PostgresURLEnv, err)
 	}
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	name, err := dbName(time.Now())
+	if err != nil {
 		tb.Fatal(err)
 	}
-	name := "credstore_test_" + hex.EncodeToString(b[:])
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		tb.Fatalf("testdb: %s is not a URL", PostgresURLEnv)
 	}
 	u.Path = "/" + name
-	ctx := context.Background()
-	// The name is ours, [a-z0-9_]: no quoting needed.
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	dsn := u.String()
+	if _, err := db.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
 		tb.Fatalf("testdb: create database: %v", err)
 	}
-	tb.Cleanup(func() {
-		// FORCE ends connections a test left open (a pool not closed, or
-		// closed after this cleanup ran).
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("testdb: drop database %s: %v", name, err)
-		}
-	})
-	return u.String()
+	pools.track(dsn)
+	tb.Cleanup(func() { dropOrLog(tb, db, dsn, name) })
+	return dsn
 }
