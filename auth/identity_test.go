@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,7 +24,7 @@ func TestLookAlikeAddresses(t *testing.T) {
 		invalid string
 	}{
 		{"case", "admin@example.com", "ADMIN@Example.COM", ""},
-		{"dotted capital I, first", "ADM\u0130N@example.com", "admin@example.com", ""},
+		{"dotted capital I, first", "ED\u0130T@example.com", "edit@example.com", ""},
 		{"dotted capital I, second", "admin@example.com", "ADM\u0130N@example.com", ""},
 		{"dotless i", "admin@example.com", "adm\u0131n@example.com", ""},
 		{"Kelvin sign", "kate@example.com", "\u212Aate@example.com", ""},
@@ -42,16 +43,22 @@ func TestLookAlikeAddresses(t *testing.T) {
 		{"underscore in the domain", "alice@example.com", "alice@exa_mple.com", "email"},
 		{"IP literal", "alice@example.com", "alice@[127.0.0.1]", "email"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			testdb.Run(t, func(t *testing.T, dsn string) {
-				t.Parallel()
-				ctx := context.Background()
-				s := newStore(t, dsn)
-				first := mustRegister(t, s, auth.Registration{Username: "first", Email: tc.first, Password: pw("first")})
-				assert.Equal(t, tc.first, first.Email, "the address is kept as typed")
-				_, err := s.Register(ctx, auth.Registration{Username: "second", Email: tc.second, Password: pw("second")})
+	// One database per engine for all the cases: each first address is
+	// registered once, by the first case that names it.
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newStore(t, dsn)
+		accounts := map[string]auth.User{}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				first, ok := accounts[tc.first]
+				if !ok {
+					first = mustRegister(t, s, auth.Registration{Username: fmt.Sprint("first", i), Email: tc.first, Password: pw("first")})
+					assert.Equal(t, tc.first, first.Email, "the address is kept as typed")
+					accounts[tc.first] = first
+				}
+				_, err := s.Register(ctx, auth.Registration{Username: fmt.Sprint("second", i), Email: tc.second, Password: pw("second")})
 				if tc.invalid != "" {
 					requireValidation(t, err, tc.invalid)
 					return
@@ -68,8 +75,8 @@ func TestLookAlikeAddresses(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, first.ID, r.UserID)
 				assert.Equal(t, tc.first, r.Email, "mail goes to the address the account has")
-				assert.NoError(t, s.ResetPassword(ctx, tc.second, r.Token, "password-new"))
+				assert.NoError(t, s.ResetPassword(ctx, tc.second, r.Token, pw("first")))
 			})
-		})
-	}
+		}
+	})
 }
