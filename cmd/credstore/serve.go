@@ -35,11 +35,17 @@ type serveConfig struct {
 }
 
 // Timeouts of the HTTP server: a slow or stuck client cannot hold a
-// connection (or a goroutine) for long.
+// connection (or a goroutine) for long. requestTimeout bounds a handler's
+// work (httpapi.Options.RequestTimeout): past it the work is abandoned
+// before it commits and the reply is 503. writeTimeout, counted like it from
+// the end of the request's headers, leaves 5 s more to write that reply;
+// were it shorter, the client would lose the connection without a word
+// while the work still committed.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 15 * time.Second
-	writeTimeout      = 30 * time.Second
+	requestTimeout    = httpapi.DefaultRequestTimeout
+	writeTimeout      = requestTimeout + 5*time.Second
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 20 * time.Second
 	purgeInterval     = 10 * time.Minute
@@ -152,6 +158,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		Handler: httpapi.New(store, httpapi.Options{
 			SecureCookies:    c.SecureCookies,
 			ExposeResetToken: c.ExposeResetToken,
+			RequestTimeout:   requestTimeout,
 			Logger:           log,
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/credstore/credstore/auth"
 )
@@ -15,6 +16,13 @@ const CookieName = "session_id"
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
 // Every form of this API fits in a few hundred bytes.
 const DefaultMaxBodyBytes = 64 << 10
+
+// DefaultRequestTimeout bounds a request's work when Options.RequestTimeout
+// is 0. A registration or a login takes one bcrypt hash (about a quarter of
+// a second at cost 12) plus at most two more of waiting at auth's hash gate;
+// anything much slower is better abandoned than finished for a client that
+// has given up.
+const DefaultRequestTimeout = 10 * time.Second
 
 // Options configures the API. The zero value is ready to use.
 type Options struct {
@@ -31,6 +39,16 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	// Default: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+
+	// RequestTimeout bounds the work of one request. When it passes, the
+	// request's context ends: work that has not committed yet is abandoned
+	// (auth runs its transactions in that context, and a transaction whose
+	// context has ended does not commit), and the reply is 503 with
+	// Retry-After. Keep it a few seconds below the server's WriteTimeout, so
+	// that the 503 can still be written. Default: DefaultRequestTimeout;
+	// negative: no deadline of the API's own (the request's context still
+	// ends when the client goes away).
+	RequestTimeout time.Duration
 
 	// Logger receives the access log and server errors. Default:
 	// slog.Default().
@@ -61,6 +79,9 @@ func New(store *auth.Store, opts Options) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -72,7 +93,7 @@ func New(store *auth.Store, opts Options) http.Handler {
 		"/profile":        {http.MethodGet: a.profile},
 		"/reset_password": {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
 	}
-	return a.accessLog(a.recoverPanics(http.HandlerFunc(a.route)))
+	return a.accessLog(a.recoverPanics(a.deadline(http.HandlerFunc(a.route))))
 }
 
 // route dispatches on the exact path, then the method. A table rather than
