@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/credstore/credstore/auth"
@@ -24,6 +25,7 @@ type serveConfig struct {
 	BcryptCost       int
 	SecureCookies    bool
 	ExposeResetToken bool
+	TrustedOrigins   []string // origins whose cross-origin browser requests may change state
 
 	// SMTP delivery of reset tokens; without SMTPAddr they are printed to
 	// standard output (the console sender).
@@ -91,6 +93,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", integer("CREDSTORE_BCRYPT_COST", auth.DefaultBcryptCost), "bcrypt cost of new password hashes, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", boolean("CREDSTORE_SECURE_COOKIES"), "mark the session cookie Secure; set it behind HTTPS (env CREDSTORE_SECURE_COOKIES)")
 	fs.BoolVar(&c.ExposeResetToken, "expose-reset-token", boolean("CREDSTORE_EXPOSE_RESET_TOKEN"), "return reset tokens in the POST /reset_password reply, for tests; never in production (env CREDSTORE_EXPOSE_RESET_TOKEN)")
+	fs.Func("trusted-origins", "comma-separated origins (https://app.example.com) whose cross-origin browser requests may register, log in or reset; others get 403 (env CREDSTORE_TRUSTED_ORIGINS)", func(v string) error {
+		c.TrustedOrigins = splitOrigins(v)
+		return nil
+	})
+	c.TrustedOrigins = splitOrigins(getenv("CREDSTORE_TRUSTED_ORIGINS"))
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", str("CREDSTORE_SMTP_ADDR", ""), "SMTP server host:port for reset messages; empty prints them to standard output (env CREDSTORE_SMTP_ADDR)")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", str("CREDSTORE_SMTP_FROM", ""), "sender address of reset messages (env CREDSTORE_SMTP_FROM)")
 	fs.StringVar(&c.SMTPUser, "smtp-user", str("CREDSTORE_SMTP_USER", ""), "SMTP user name; the password comes from env CREDSTORE_SMTP_PASSWORD only (env CREDSTORE_SMTP_USER)")
@@ -108,7 +115,25 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if c.SMTPAddr != "" && c.SMTPFrom == "" {
 		return c, errors.New("-smtp-addr needs -smtp-from")
 	}
+	check := http.NewCrossOriginProtection() // the very check httpapi.New applies
+	for _, o := range c.TrustedOrigins {
+		if err := check.AddTrustedOrigin(o); err != nil {
+			return c, fmt.Errorf("-trusted-origins: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// splitOrigins splits a comma-separated list of origins, dropping spaces
+// and empty entries.
+func splitOrigins(v string) []string {
+	var out []string
+	for o := range strings.SplitSeq(v, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // serve runs the service until ctx ends, then shuts down gracefully:
@@ -150,17 +175,22 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	}
 	defer store.Close()
 
+	handler, err := httpapi.New(store, httpapi.Options{
+		SecureCookies:    c.SecureCookies,
+		ExposeResetToken: c.ExposeResetToken,
+		RequestTimeout:   requestTimeout,
+		TrustedOrigins:   c.TrustedOrigins,
+		Logger:           log,
+	})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler: httpapi.New(store, httpapi.Options{
-			SecureCookies:    c.SecureCookies,
-			ExposeResetToken: c.ExposeResetToken,
-			RequestTimeout:   requestTimeout,
-			Logger:           log,
-		}),
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -169,7 +199,8 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "db", database.Redact(c.DB), "bcrypt_cost", c.BcryptCost,
-		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "")
+		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "",
+		"trusted_origins", c.TrustedOrigins)
 	if c.ExposeResetToken {
 		log.Warn("reset tokens are returned to whoever asks: for tests only")
 	}

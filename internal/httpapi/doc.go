@@ -6,6 +6,10 @@
 // reply; every error goes through replyError, the one table that maps auth's
 // typed errors to statuses. Every reply, errors included, is JSON.
 //
+// Every route that changes state (POST, PUT, DELETE) refuses cross-origin
+// browser requests, except from Options.TrustedOrigins, with
+// http.CrossOriginProtection; clients that are not browsers are unaffected.
+//
 // Under load the API sheds work instead of dropping connections: auth
 // refuses a password operation at once with ErrOverloaded when its bcrypt
 // gate is full, and every request runs under a deadline

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -50,6 +51,14 @@ type Options struct {
 	// ends when the client goes away).
 	RequestTimeout time.Duration
 
+	// TrustedOrigins lists the origins ("https://app.example.com": scheme,
+	// host and port, nothing else) whose cross-origin browser requests may
+	// change state. Every other cross-origin POST, PUT or DELETE from a
+	// browser is refused with 403 (see http.CrossOriginProtection);
+	// same-origin requests, and requests from clients that are not browsers
+	// (which send neither Origin nor Sec-Fetch-Site), always pass.
+	TrustedOrigins []string
+
 	// Logger receives the access log and server errors. Default:
 	// slog.Default().
 	Logger *slog.Logger
@@ -74,8 +83,10 @@ type api struct {
 //	PUT    /reset_password   set new_password with email and reset_token
 //
 // Unknown paths get 404 and known paths with another method 405, as JSON;
-// panics become a JSON 500 that reveals nothing.
-func New(store *auth.Store, opts Options) http.Handler {
+// cross-origin browser requests that change state get 403; panics become a
+// JSON 500 that reveals nothing. The only error is an invalid
+// Options.TrustedOrigins entry.
+func New(store *auth.Store, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -93,7 +104,35 @@ func New(store *auth.Store, opts Options) http.Handler {
 		"/profile":        {http.MethodGet: a.profile},
 		"/reset_password": {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
 	}
-	return a.accessLog(a.recoverPanics(a.deadline(http.HandlerFunc(a.route))))
+	csrf, err := a.crossOriginProtection()
+	if err != nil {
+		return nil, err
+	}
+	return a.accessLog(a.recoverPanics(csrf.Handler(a.deadline(http.HandlerFunc(a.route))))), nil
+}
+
+// crossOriginProtection refuses cross-origin browser requests with unsafe
+// methods (every route that changes state: register, log in, log out,
+// reset), which would otherwise let any web page register accounts, request
+// resets, or log its visitor in as the attacker (login CSRF). The session
+// cookie's SameSite=Lax does not cover that last case: a login needs no
+// cookie. The refusal is JSON like every other reply.
+func (a *api) crossOriginProtection() (*http.CrossOriginProtection, error) {
+	c := http.NewCrossOriginProtection()
+	for _, o := range a.opts.TrustedOrigins {
+		if err := c.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("httpapi: trusted origins: %w", err)
+		}
+	}
+	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The origin is the other site's, never a secret; logging it tells
+		// an operator which origin to trust when a legitimate front end is
+		// refused.
+		a.log.InfoContext(r.Context(), "cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		writeJSON(w, http.StatusForbidden, errorBody{Message: "cross-origin request refused"})
+	}))
+	return c, nil
 }
 
 // route dispatches on the exact path, then the method. A table rather than
