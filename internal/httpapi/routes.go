@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -60,7 +61,12 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) logout(w http.ResponseWriter, r *http.Request) {
-	err := a.store.DestroySession(r.Context(), sessionToken(r))
+	err := auth.ErrInvalidSession
+	for _, token := range sessionTokens(r) {
+		if err = a.store.DestroySession(r.Context(), token); !errors.Is(err, auth.ErrInvalidSession) {
+			break
+		}
+	}
 	if err != nil {
 		a.replyError(w, r, err)
 		return
@@ -70,7 +76,15 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) profile(w http.ResponseWriter, r *http.Request) {
-	u, _, err := a.store.SessionUser(r.Context(), sessionToken(r))
+	var (
+		u   auth.User
+		err = auth.ErrInvalidSession
+	)
+	for _, token := range sessionTokens(r) {
+		if u, _, err = a.store.SessionUser(r.Context(), token); !errors.Is(err, auth.ErrInvalidSession) {
+			break
+		}
+	}
 	if err != nil {
 		a.replyError(w, r, err)
 		return
@@ -114,14 +128,27 @@ func (a *api) resetPassword(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, emailMessage{f["email"], "Password updated"})
 }
 
-// sessionToken is the session cookie's value, or "" without one (which
-// auth refuses like any other invalid token).
-func sessionToken(r *http.Request) string {
-	c, err := r.Cookie(CookieName)
-	if err != nil {
-		return ""
+// maxSessionCookies bounds the session cookies tried for one request, and
+// so the lookups a request can cost.
+const maxSessionCookies = 4
+
+// sessionTokens are the values of the request's session cookies, in the
+// order the browser sent them, at most maxSessionCookies; without any, one
+// "" (which auth refuses like any other invalid token). A request can carry
+// several: a sibling subdomain may set a session_id for the parent domain,
+// or one with a longer path, which browsers send first. Trying only the
+// first, as r.Cookie does, would let such a planted cookie lock the user
+// out; the first that names a live session wins instead.
+func sessionTokens(r *http.Request) []string {
+	cookies := r.CookiesNamed(CookieName)
+	if len(cookies) == 0 {
+		return []string{""}
 	}
-	return c.Value
+	tokens := make([]string, 0, min(len(cookies), maxSessionCookies))
+	for _, c := range cookies[:min(len(cookies), maxSessionCookies)] {
+		tokens = append(tokens, c.Value)
+	}
+	return tokens
 }
 
 func (a *api) sessionCookie(value string, maxAge int) *http.Cookie {
