@@ -201,6 +201,15 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	log.Info("listening", "addr", ln.Addr().String(), "db", database.Redact(c.DB), "bcrypt_cost", c.BcryptCost,
 		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "",
 		"trusted_origins", c.TrustedOrigins)
+	if c.SMTPAddr != "" {
+		log.Info("reset messages are sent by SMTP", "smtp_addr", c.SMTPAddr, "smtp_from", c.SMTPFrom,
+			"smtp_implicit_tls", c.SMTPImplicitTLS)
+	} else {
+		// The console sender writes live reset tokens to standard output,
+		// which log collectors keep: anyone who reads those logs could reset
+		// any password. Fine on a developer's machine, and only there.
+		log.Warn("reset messages, live tokens included, are printed to standard output: for local use only; set -smtp-addr in production")
+	}
 	if c.ExposeResetToken {
 		log.Warn("reset tokens are returned to whoever asks: for tests only")
 	}
