@@ -73,7 +73,11 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, a.sessionCookie("", -1)) // tells the browser to drop it
-	http.Redirect(w, r, "/", http.StatusFound)
+	// A redirect, as the API's clients expect, with a JSON body like every
+	// other reply (http.Redirect would send none to a DELETE, and HTML to
+	// a GET).
+	w.Header().Set("Location", "/")
+	writeJSON(w, http.StatusFound, message{"logged out"})
 }
 
 func (a *api) profile(w http.ResponseWriter, r *http.Request) {
