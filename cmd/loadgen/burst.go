@@ -67,10 +67,24 @@ func runBurst(ctx context.Context, c config, out io.Writer) error {
 
 	// Bare bcrypt before and after the burst, pooled: the floor of one
 	// registration, at the server's cost and parallelism, in this run.
-	floor := bareBcrypt(c.BcryptCost, share(c.BcryptHashes, 2, 0), c.BcryptParallel)
+	// Also the CPU time a bare hash takes, and the server's and this
+	// process's CPU time during the burst: on a machine shared with other
+	// work the wall-clock ratio moves with that work, while the share of
+	// the server's CPU that went into the registrations' hashes does not.
+	cpu0 := selfCPU()
+	before := bareBcrypt(c.BcryptCost, share(c.BcryptHashes, 2, 0), c.BcryptParallel)
+	cpu1 := selfCPU()
 	run := fmt.Sprintf("%x", time.Now().UnixNano())
+	server0, serverErr := processCPU(c.ServerPID)
 	clients, elapsed := burst(ctx, c, run)
-	floor.add(bareBcrypt(c.BcryptCost, share(c.BcryptHashes, 2, 1), c.BcryptParallel))
+	server1, err := processCPU(c.ServerPID)
+	serverErr = errors.Join(serverErr, err)
+	cpu2 := selfCPU()
+	after := bareBcrypt(c.BcryptCost, share(c.BcryptHashes, 2, 1), c.BcryptParallel)
+	cpu3 := selfCPU()
+	floor := before
+	floor.add(after)
+	hashCPU := (cpu1 - cpu0 + cpu3 - cpu2) / time.Duration(max(1, floor.n))
 
 	var (
 		all                       []attempt
@@ -108,7 +122,8 @@ func runBurst(ctx context.Context, c config, out io.Writer) error {
 	goodput := float64(ok) / elapsed.Seconds()
 	ratio := goodput / floor.rate()
 
-	fmt.Fprintf(out, "\nbare bcrypt:    %d hashes, %.2f/s\n", floor.n, floor.rate())
+	fmt.Fprintf(out, "\nbare bcrypt:    %d hashes, %.2f/s (%.2f/s before the burst, %.2f/s after)\n",
+		floor.n, floor.rate(), before.rate(), after.rate())
 	fmt.Fprintf(out, "burst:          %d clients, %d registered in %v (limit %v)\n",
 		len(clients), len(timeToSuccess), elapsed.Round(10*time.Millisecond), c.BurstTimeout)
 	fmt.Fprintf(out, "attempts:       %d: %d × 200, %d × 503, %d other, %d without a reply, %d cut by the time limit\n",
@@ -120,6 +135,18 @@ func runBurst(ctx context.Context, c config, out io.Writer) error {
 	fmt.Fprintf(out, "time to 200:    p50 %v, p95 %v, max %v (from the burst's start, per client)\n",
 		quantile(timeToSuccess, 0.5), quantile(timeToSuccess, 0.95), quantile(timeToSuccess, 1))
 	fmt.Fprintf(out, "goodput:        %.2f registrations/s = %.3f × bare bcrypt (target >= %.2f)\n", goodput, ratio, burstGoodputTarget)
+	switch {
+	case c.ServerPID == 0:
+		fmt.Fprintln(out, "CPU:            not measured (pass -server-pid)")
+	case serverErr != nil:
+		fmt.Fprintf(out, "CPU:            not measured: %v\n", serverErr)
+	default:
+		serverCPU := server1 - server0
+		useful := time.Duration(ok) * hashCPU
+		fmt.Fprintf(out, "CPU:            server %.1fs during the burst, of which %d hashes × %v (a bare hash) = %.1fs: %.3f; load generator %.1fs\n",
+			serverCPU.Seconds(), ok, hashCPU.Round(time.Millisecond), useful.Seconds(), useful.Seconds()/serverCPU.Seconds(),
+			(cpu2 - cpu1).Seconds())
+	}
 
 	if c.BurstLog != "" {
 		if err := writeAttempts(c.BurstLog, all); err != nil {

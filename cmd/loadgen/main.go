@@ -73,6 +73,7 @@ type config struct {
 	Burst          int
 	BurstTimeout   time.Duration
 	BurstLog       string
+	ServerPID      int
 }
 
 func main() {
@@ -90,6 +91,7 @@ func main() {
 	flag.IntVar(&c.Burst, "burst", 0, "instead of the steady phases: start this many registration clients at once, each retrying after a 503 until it registers (see burst.go)")
 	flag.DurationVar(&c.BurstTimeout, "burst-timeout", 3*time.Minute, "time limit of the burst")
 	flag.StringVar(&c.BurstLog, "burst-log", "", "write every attempt of the burst to this CSV file")
+	flag.IntVar(&c.ServerPID, "server-pid", 0, "the server's process id, to read its CPU time during the burst (Linux)")
 	serveMinimalOnly := flag.Bool("serve-minimal", false, "internal: serve the minimal handler on -db, print its address, and wait for stdin to close")
 	flag.Parse()
 	if *serveMinimalOnly {
