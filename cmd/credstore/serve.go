@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,17 @@ const (
 	writeTimeout      = requestTimeout + 5*time.Second
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 20 * time.Second
-	purgeInterval     = 10 * time.Minute
+
+	// hashQueuePerCore sizes auth's hash queue (Config.MaxQueuedHashes):
+	// this many password operations per core may wait for a turn, about a
+	// second's wait at cost 12 on the project's machine, far inside
+	// requestTimeout. auth's own default (two per core) sends a 503 to the
+	// seventh of seven simultaneous logins on two cores; a user is better
+	// served by a second in the queue than by an error and a retry, and a
+	// real burst still gets its 503s at once. The queue drains in about a
+	// second, within the 503's Retry-After (2 s).
+	hashQueuePerCore = 4
+	purgeInterval    = 10 * time.Minute
 )
 
 // parseServe reads the flags of serve. Every flag has an environment twin
@@ -156,20 +167,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
-	var sender auth.Sender = &auth.ConsoleSender{W: stdout}
-	if c.SMTPAddr != "" {
-		sender = &auth.SMTPSender{
-			Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUser, Password: c.SMTPPassword,
-			ImplicitTLS: c.SMTPImplicitTLS,
-		}
-	}
-	policy := auth.DefaultPolicy()
-	policy.RequireUsername = false // the API registers by email
-	store, err := auth.Open(ctx, c.DB, auth.Config{
-		Policy:      &policy,
-		BcryptCost:  c.BcryptCost,
-		ResetSender: sender,
-	})
+	store, err := auth.Open(ctx, c.DB, storeConfig(c, stdout))
 	if err != nil {
 		return err
 	}
@@ -233,6 +231,27 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// storeConfig is the store's configuration for c: the service's policy
+// (usernames optional: the API registers by email), reset delivery by SMTP
+// or to stdout, and the hash queue sized for the service.
+func storeConfig(c serveConfig, stdout io.Writer) auth.Config {
+	var sender auth.Sender = &auth.ConsoleSender{W: stdout}
+	if c.SMTPAddr != "" {
+		sender = &auth.SMTPSender{
+			Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUser, Password: c.SMTPPassword,
+			ImplicitTLS: c.SMTPImplicitTLS,
+		}
+	}
+	policy := auth.DefaultPolicy()
+	policy.RequireUsername = false
+	return auth.Config{
+		Policy:          &policy,
+		BcryptCost:      c.BcryptCost,
+		MaxQueuedHashes: hashQueuePerCore * runtime.GOMAXPROCS(0),
+		ResetSender:     sender,
+	}
 }
 
 // purgeLoop deletes expired sessions and reset tokens every purgeInterval.

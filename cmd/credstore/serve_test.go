@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/auth"
 )
 
 func TestParseServe(t *testing.T) {
@@ -163,4 +166,18 @@ func TestResetDeliveryLogged(t *testing.T) {
 		assert.Equal(t, "mail.example.com:587", l["smtp_addr"])
 		assert.Nil(t, logged(lines, "standard output"), "no console warning")
 	})
+}
+
+// TestStoreConfig: the service queues four password operations per core
+// (auth's default, two, refuses the seventh of seven simultaneous logins
+// on two cores), and delivers reset messages by SMTP when configured.
+func TestStoreConfig(t *testing.T) {
+	t.Parallel()
+	cfg := storeConfig(serveConfig{BcryptCost: 12}, io.Discard)
+	assert.Equal(t, 4*runtime.GOMAXPROCS(0), cfg.MaxQueuedHashes)
+	assert.Zero(t, cfg.MaxConcurrentHashes, "auth's default: one per core")
+	assert.False(t, cfg.Policy.RequireUsername, "the API registers by email")
+	assert.IsType(t, &auth.ConsoleSender{}, cfg.ResetSender)
+	cfg = storeConfig(serveConfig{BcryptCost: 12, SMTPAddr: "mail.example.com:587", SMTPFrom: "a@example.com"}, io.Discard)
+	assert.IsType(t, &auth.SMTPSender{}, cfg.ResetSender)
 }

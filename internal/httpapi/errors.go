@@ -38,11 +38,16 @@ var statuses = []struct {
 // busyMessage is the message of every 503.
 const busyMessage = "server busy, try again shortly"
 
-// retryAfter is the Retry-After of a 503, in seconds: a little over the
-// time auth's hash gate needs to drain its queue (two hashes per core, at
-// about a quarter of a second each at cost 12), so that a client retrying
-// then finds room.
-const retryAfter = "1"
+// retryAfter is the Retry-After of a 503, in seconds. auth's hash queue,
+// as credstore serve sizes it (four per core), drains in about a second at
+// cost 12, so a client coming back after one second finds room; but each
+// refused attempt costs the saturated server (and its clients) CPU taken
+// from bcrypt, about a third of a millisecond when every core is hashing.
+// In a burst of 400 clients on two cores, one second let the refusals take
+// 10% of the CPU; two seconds halve them, and a queue of that depth still
+// stays busy while more than about twenty clients keep trying (docs/service.md,
+// Load figures).
+const retryAfter = "2"
 
 // replyError writes the reply for err. Validation and duplicate errors carry
 // their details (field names and rules, never values); anything unknown is

@@ -44,7 +44,7 @@ func TestReplyErrorUnavailable(t *testing.T) {
 			assert.Equal(t, tc.status, w.Code)
 			assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
 			if tc.status == http.StatusServiceUnavailable {
-				assert.Equal(t, "1", w.Header().Get("Retry-After"))
+				assert.Equal(t, "2", w.Header().Get("Retry-After"))
 				assert.JSONEq(t, `{"message":"server busy, try again shortly"}`, w.Body.String())
 				assert.NotContains(t, log.String(), `"level":"ERROR"`)
 			} else {

@@ -25,7 +25,7 @@ var busy = map[string]any{"message": "server busy, try again shortly"}
 func assertBusy(t *testing.T, r reply) {
 	t.Helper()
 	assert.Equal(t, http.StatusServiceUnavailable, r.Status, r.Raw)
-	assert.Equal(t, "1", r.Header.Get("Retry-After"))
+	assert.Equal(t, "2", r.Header.Get("Retry-After"))
 	assert.Equal(t, busy, r.Body)
 }
 
