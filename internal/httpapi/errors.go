@@ -40,13 +40,13 @@ const busyMessage = "server busy, try again shortly"
 
 // retryAfter is the Retry-After of a 503, in seconds. auth's hash queue,
 // as credstore serve sizes it (four per core), drains in about a second at
-// cost 12, so a client coming back after one second finds room; but each
-// refused attempt costs the saturated server (and its clients) CPU taken
-// from bcrypt, about a third of a millisecond when every core is hashing.
-// In a burst of 400 clients on two cores, one second let the refusals take
-// 10% of the CPU; two seconds halve them, and a queue of that depth still
-// stays busy while more than about twenty clients keep trying (docs/service.md,
-// Load figures).
+// cost 12, so a client coming back after one second would find room; but
+// each refused attempt costs the saturated server (and its client) CPU taken
+// from bcrypt, a quarter to a third of a millisecond when every core is
+// hashing. In a burst of 400 clients on two cores, one second let the
+// refusals and retries take 11% of the CPU, two seconds 7%, and the queue
+// still stays busy while more than about twenty clients keep trying
+// (docs/service.md, Load figures).
 const retryAfter = "2"
 
 // replyError writes the reply for err. Validation and duplicate errors carry
