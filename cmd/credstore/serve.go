@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/credstore/credstore/auth"
@@ -24,6 +26,7 @@ type serveConfig struct {
 	BcryptCost       int
 	SecureCookies    bool
 	ExposeResetToken bool
+	TrustedOrigins   []string // origins whose cross-origin browser requests may change state
 
 	// SMTP delivery of reset tokens; without SMTPAddr they are printed to
 	// standard output (the console sender).
@@ -35,14 +38,30 @@ type serveConfig struct {
 }
 
 // Timeouts of the HTTP server: a slow or stuck client cannot hold a
-// connection (or a goroutine) for long.
+// connection (or a goroutine) for long. requestTimeout bounds a handler's
+// work (httpapi.Options.RequestTimeout): past it the work is abandoned
+// before it commits and the reply is 503. writeTimeout, counted like it from
+// the end of the request's headers, leaves 5 s more to write that reply;
+// were it shorter, the client would lose the connection without a word
+// while the work still committed.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 15 * time.Second
-	writeTimeout      = 30 * time.Second
+	requestTimeout    = httpapi.DefaultRequestTimeout
+	writeTimeout      = requestTimeout + 5*time.Second
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 20 * time.Second
-	purgeInterval     = 10 * time.Minute
+
+	// hashQueuePerCore sizes auth's hash queue (Config.MaxQueuedHashes):
+	// this many password operations per core may wait for a turn, about a
+	// second's wait at cost 12 on the project's machine, far inside
+	// requestTimeout. auth's own default (two per core) sends a 503 to the
+	// seventh of seven simultaneous logins on two cores; a user is better
+	// served by a second in the queue than by an error and a retry, and a
+	// real burst still gets its 503s at once. The queue drains in about a
+	// second, within the 503's Retry-After (2 s).
+	hashQueuePerCore = 4
+	purgeInterval    = 10 * time.Minute
 )
 
 // parseServe reads the flags of serve. Every flag has an environment twin
@@ -85,6 +104,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", integer("CREDSTORE_BCRYPT_COST", auth.DefaultBcryptCost), "bcrypt cost of new password hashes, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", boolean("CREDSTORE_SECURE_COOKIES"), "mark the session cookie Secure; set it behind HTTPS (env CREDSTORE_SECURE_COOKIES)")
 	fs.BoolVar(&c.ExposeResetToken, "expose-reset-token", boolean("CREDSTORE_EXPOSE_RESET_TOKEN"), "return reset tokens in the POST /reset_password reply, for tests; never in production (env CREDSTORE_EXPOSE_RESET_TOKEN)")
+	fs.Func("trusted-origins", "comma-separated origins (https://app.example.com) whose cross-origin browser requests may register, log in or reset; others get 403 (env CREDSTORE_TRUSTED_ORIGINS)", func(v string) error {
+		c.TrustedOrigins = splitOrigins(v)
+		return nil
+	})
+	c.TrustedOrigins = splitOrigins(getenv("CREDSTORE_TRUSTED_ORIGINS"))
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", str("CREDSTORE_SMTP_ADDR", ""), "SMTP server host:port for reset messages; empty prints them to standard output (env CREDSTORE_SMTP_ADDR)")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", str("CREDSTORE_SMTP_FROM", ""), "sender address of reset messages (env CREDSTORE_SMTP_FROM)")
 	fs.StringVar(&c.SMTPUser, "smtp-user", str("CREDSTORE_SMTP_USER", ""), "SMTP user name; the password comes from env CREDSTORE_SMTP_PASSWORD only (env CREDSTORE_SMTP_USER)")
@@ -102,7 +126,25 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if c.SMTPAddr != "" && c.SMTPFrom == "" {
 		return c, errors.New("-smtp-addr needs -smtp-from")
 	}
+	check := http.NewCrossOriginProtection() // the very check httpapi.New applies
+	for _, o := range c.TrustedOrigins {
+		if err := check.AddTrustedOrigin(o); err != nil {
+			return c, fmt.Errorf("-trusted-origins: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// splitOrigins splits a comma-separated list of origins, dropping spaces
+// and empty entries.
+func splitOrigins(v string) []string {
+	var out []string
+	for o := range strings.SplitSeq(v, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // serve runs the service until ctx ends, then shuts down gracefully:
@@ -125,35 +167,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
-	var sender auth.Sender = &auth.ConsoleSender{W: stdout}
-	if c.SMTPAddr != "" {
-		sender = &auth.SMTPSender{
-			Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUser, Password: c.SMTPPassword,
-			ImplicitTLS: c.SMTPImplicitTLS,
-		}
-	}
-	policy := auth.DefaultPolicy()
-	policy.RequireUsername = false // the API registers by email
-	store, err := auth.Open(ctx, c.DB, auth.Config{
-		Policy:      &policy,
-		BcryptCost:  c.BcryptCost,
-		ResetSender: sender,
-	})
+	store, err := auth.Open(ctx, c.DB, storeConfig(c, stdout))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
+	handler, err := httpapi.New(store, httpapi.Options{
+		SecureCookies:    c.SecureCookies,
+		ExposeResetToken: c.ExposeResetToken,
+		RequestTimeout:   requestTimeout,
+		TrustedOrigins:   c.TrustedOrigins,
+		Logger:           log,
+	})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler: httpapi.New(store, httpapi.Options{
-			SecureCookies:    c.SecureCookies,
-			ExposeResetToken: c.ExposeResetToken,
-			Logger:           log,
-		}),
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -162,7 +197,17 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "db", database.Redact(c.DB), "bcrypt_cost", c.BcryptCost,
-		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "")
+		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "",
+		"trusted_origins", c.TrustedOrigins)
+	if c.SMTPAddr != "" {
+		log.Info("reset messages are sent by SMTP", "smtp_addr", c.SMTPAddr, "smtp_from", c.SMTPFrom,
+			"smtp_implicit_tls", c.SMTPImplicitTLS)
+	} else {
+		// The console sender writes live reset tokens to standard output,
+		// which log collectors keep: anyone who reads those logs could reset
+		// any password. Fine on a developer's machine, and only there.
+		log.Warn("reset messages, live tokens included, are printed to standard output: for local use only; set -smtp-addr in production")
+	}
 	if c.ExposeResetToken {
 		log.Warn("reset tokens are returned to whoever asks: for tests only")
 	}
@@ -186,6 +231,27 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// storeConfig is the store's configuration for c: the service's policy
+// (usernames optional: the API registers by email), reset delivery by SMTP
+// or to stdout, and the hash queue sized for the service.
+func storeConfig(c serveConfig, stdout io.Writer) auth.Config {
+	var sender auth.Sender = &auth.ConsoleSender{W: stdout}
+	if c.SMTPAddr != "" {
+		sender = &auth.SMTPSender{
+			Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUser, Password: c.SMTPPassword,
+			ImplicitTLS: c.SMTPImplicitTLS,
+		}
+	}
+	policy := auth.DefaultPolicy()
+	policy.RequireUsername = false
+	return auth.Config{
+		Policy:          &policy,
+		BcryptCost:      c.BcryptCost,
+		MaxQueuedHashes: hashQueuePerCore * runtime.GOMAXPROCS(0),
+		ResetSender:     sender,
+	}
 }
 
 // purgeLoop deletes expired sessions and reset tokens every purgeInterval.

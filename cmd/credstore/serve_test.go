@@ -1,11 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"io"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/auth"
 )
 
 func TestParseServe(t *testing.T) {
@@ -42,6 +52,20 @@ func TestParseServe(t *testing.T) {
 			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12,
 				SMTPAddr: "mail.example.com:587", SMTPFrom: "noreply@example.com", SMTPUser: "u", SMTPPassword: "s3cret"},
 		},
+		{
+			name: "trusted origins from the environment",
+			env:  map[string]string{"CREDSTORE_TRUSTED_ORIGINS": "https://app.example.com, https://admin.example.com:8443,"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12,
+				TrustedOrigins: []string{"https://app.example.com", "https://admin.example.com:8443"}},
+		},
+		{
+			name: "trusted origins: the flag wins",
+			args: []string{"-trusted-origins", "https://app.example.com"},
+			env:  map[string]string{"CREDSTORE_TRUSTED_ORIGINS": "https://old.example.com"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TrustedOrigins: []string{"https://app.example.com"}},
+		},
+		{name: "trusted origin with a path", args: []string{"-trusted-origins", "https://app.example.com/login"}, wantErr: true},
+		{name: "trusted origin without a scheme", env: map[string]string{"CREDSTORE_TRUSTED_ORIGINS": "app.example.com"}, wantErr: true},
 		{name: "bad boolean in the environment", env: map[string]string{"CREDSTORE_SECURE_COOKIES": "maybe"}, wantErr: true},
 		{name: "bad integer in the environment", env: map[string]string{"CREDSTORE_BCRYPT_COST": "twelve"}, wantErr: true},
 		{name: "unknown flag", args: []string{"-port", "5000"}, wantErr: true},
@@ -67,4 +91,93 @@ func TestRunUsage(t *testing.T) {
 	assert.Equal(t, 2, run(t.Context(), nil, func(string) string { return "" }, io.Discard, io.Discard))
 	assert.Equal(t, 2, run(t.Context(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard, io.Discard))
 	assert.Equal(t, 0, run(t.Context(), []string{"serve", "-h"}, func(string) string { return "" }, io.Discard, io.Discard))
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startLog runs serve with args until it has logged "listening", stops it,
+// and returns its log lines.
+func startLog(t *testing.T, args ...string) []map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	stderr := &syncBuffer{}
+	args = append([]string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "c.db")}, args...)
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, stderr) }()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), `"msg":"listening"`) }, 30*time.Second, 10*time.Millisecond,
+		"the server starts: %s", stderr)
+	cancel()
+	require.Equal(t, 0, <-done, stderr.String())
+	var lines []map[string]any
+	for l := range strings.Lines(stderr.String()) {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// logged returns the first line whose message contains msg, or nil.
+func logged(lines []map[string]any, msg string) map[string]any {
+	for _, l := range lines {
+		if s, _ := l["msg"].(string); strings.Contains(s, msg) {
+			return l
+		}
+	}
+	return nil
+}
+
+// TestResetDeliveryLogged: the log says at start where reset messages
+// go, and warns when it is standard output, where log collectors would keep
+// live tokens.
+func TestResetDeliveryLogged(t *testing.T) {
+	t.Parallel()
+	t.Run("console", func(t *testing.T) {
+		t.Parallel()
+		lines := startLog(t)
+		l := logged(lines, "standard output")
+		require.NotNil(t, l, "a warning names standard output: %v", lines)
+		assert.Equal(t, "WARN", l["level"])
+		assert.Contains(t, l["msg"], "for local use only")
+		assert.Nil(t, logged(lines, "sent by SMTP"))
+	})
+	t.Run("SMTP", func(t *testing.T) {
+		t.Parallel()
+		lines := startLog(t, "-smtp-addr", "mail.example.com:587", "-smtp-from", "noreply@example.com")
+		l := logged(lines, "sent by SMTP")
+		require.NotNil(t, l, "an info line names the SMTP server: %v", lines)
+		assert.Equal(t, "INFO", l["level"])
+		assert.Equal(t, "mail.example.com:587", l["smtp_addr"])
+		assert.Nil(t, logged(lines, "standard output"), "no console warning")
+	})
+}
+
+// TestStoreConfig: the service queues four password operations per core
+// (auth's default, two, refuses the seventh of seven simultaneous logins
+// on two cores), and delivers reset messages by SMTP when configured.
+func TestStoreConfig(t *testing.T) {
+	t.Parallel()
+	cfg := storeConfig(serveConfig{BcryptCost: 12}, io.Discard)
+	assert.Equal(t, 4*runtime.GOMAXPROCS(0), cfg.MaxQueuedHashes)
+	assert.Zero(t, cfg.MaxConcurrentHashes, "auth's default: one per core")
+	assert.False(t, cfg.Policy.RequireUsername, "the API registers by email")
+	assert.IsType(t, &auth.ConsoleSender{}, cfg.ResetSender)
+	cfg = storeConfig(serveConfig{BcryptCost: 12, SMTPAddr: "mail.example.com:587", SMTPFrom: "a@example.com"}, io.Discard)
+	assert.IsType(t, &auth.SMTPSender{}, cfg.ResetSender)
 }

@@ -18,6 +18,16 @@
 //	go build -o /tmp/credstore ./cmd/credstore
 //	/tmp/credstore serve -db /tmp/lg.db 2>/dev/null &
 //	go run ./cmd/loadgen -db /tmp/lg.db
+//
+// With -burst N it runs the burst phase instead (burst.go): N clients
+// register at once and retry after each 503 until they succeed; it counts
+// the requests left without a reply (the target is none), the goodput
+// (registrations/s as a ratio of bare bcrypt, target 0.9), and checks, in
+// the database opened read-only, that the accounts stored are exactly the
+// registrations answered 200.
+//
+//	/tmp/credstore serve -addr 127.0.0.1:0 -db /tmp/burst.db 2>/tmp/burst.log &
+//	go run ./cmd/loadgen -burst 400 -url http://127.0.0.1:PORT -db /tmp/burst.db
 package main
 
 import (
@@ -60,6 +70,10 @@ type config struct {
 	BcryptHashes   int
 	BcryptParallel int
 	Rounds         int
+	Burst          int
+	BurstTimeout   time.Duration
+	BurstLog       string
+	ServerPID      int
 }
 
 func main() {
@@ -74,6 +88,10 @@ func main() {
 	flag.IntVar(&c.BcryptCost, "bcrypt-cost", 12, "the server's bcrypt cost, for the bare bcrypt floor")
 	flag.IntVar(&c.BcryptHashes, "bcrypt-hashes", 32, "bare bcrypt hashes to time")
 	flag.IntVar(&c.BcryptParallel, "bcrypt-parallel", runtime.NumCPU(), "goroutines hashing at once: the server's parallelism")
+	flag.IntVar(&c.Burst, "burst", 0, "instead of the steady phases: start this many registration clients at once, each retrying after a 503 until it registers (see burst.go)")
+	flag.DurationVar(&c.BurstTimeout, "burst-timeout", 3*time.Minute, "time limit of the burst")
+	flag.StringVar(&c.BurstLog, "burst-log", "", "write every attempt of the burst to this CSV file")
+	flag.IntVar(&c.ServerPID, "server-pid", 0, "the server's process id, to read its CPU time during the burst (Linux)")
 	serveMinimalOnly := flag.Bool("serve-minimal", false, "internal: serve the minimal handler on -db, print its address, and wait for stdin to close")
 	flag.Parse()
 	if *serveMinimalOnly {
@@ -123,6 +141,9 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	if !isLoopback(base.Hostname()) {
 		return fmt.Errorf("-url %s: loadgen only sends traffic to the loopback interface", c.URL)
+	}
+	if c.Burst > 0 {
+		return runBurst(ctx, c, out)
 	}
 	fmt.Fprintf(out, "loadgen: %s, %d clients, GOMAXPROCS %d, %d CPUs\n", c.URL, c.Clients, runtime.GOMAXPROCS(0), runtime.NumCPU())
 

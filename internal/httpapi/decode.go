@@ -64,6 +64,9 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, fields ...string) (
 	return nil, errUnsupportedMediaType
 }
 
+// decodeJSON reads the named string fields of a JSON object. The object's
+// syntax is encoding/json's to check; each field's value keeps its exact
+// bytes (unquoteJSON), so that auth judges it as it judges a form's.
 func decodeJSON(body io.Reader, fields []string) (map[string]string, error) {
 	data, err := io.ReadAll(body)
 	if err != nil {
@@ -79,8 +82,11 @@ func decodeJSON(body io.Reader, fields []string) (map[string]string, error) {
 		if !ok || bytes.Equal(raw, []byte("null")) {
 			continue
 		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		// Not json.Unmarshal: it would replace invalid UTF-8 and lone
+		// surrogates with U+FFFD, and so accept as valid what the same
+		// bytes in a form are refused for.
+		s, err := unquoteJSON(raw)
+		if err != nil {
 			return nil, &malformedError{fmt.Sprintf("field %q must be a string", f)}
 		}
 		out[f] = s

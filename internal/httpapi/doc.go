@@ -6,6 +6,17 @@
 // reply; every error goes through replyError, the one table that maps auth's
 // typed errors to statuses. Every reply, errors included, is JSON.
 //
+// Every route that changes state (POST, PUT, DELETE) refuses cross-origin
+// browser requests, except from Options.TrustedOrigins, with
+// http.CrossOriginProtection; clients that are not browsers are unaffected.
+//
+// Under load the API sheds work instead of dropping connections: auth
+// refuses a password operation at once with ErrOverloaded when its bcrypt
+// gate is full, and every request runs under a deadline
+// (Options.RequestTimeout) after which its work is abandoned before it
+// commits. Both are answered 503 with Retry-After, and neither writes
+// anything.
+//
 // Nothing here logs a password, a hash or a token: the access log records the
 // method, the path, the status and the duration, and errors are logged only
 // when they are the server's own (500), whose messages auth keeps free of

@@ -62,6 +62,7 @@ func TestFlow(t *testing.T) {
 		r = c.form("DELETE", "/sessions")
 		assert.Equal(t, http.StatusFound, r.Status, "log out")
 		assert.Equal(t, "/", r.Header.Get("Location"))
+		assert.Equal(t, map[string]any{"message": "logged out"}, r.Body)
 		assert.Empty(t, c.sessionCookie(), "the cookie is cleared")
 
 		r = c.form("GET", "/profile")

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -29,8 +30,24 @@ var statuses = []struct {
 	// clients expect 403 there.
 	{auth.ErrNotFound, http.StatusForbidden, "unknown email"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "request body too large"},
+	// auth refused the call before doing anything: its hash gate is full.
+	{auth.ErrOverloaded, http.StatusServiceUnavailable, busyMessage},
 	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, errUnsupportedMediaType.Error()},
 }
+
+// busyMessage is the message of every 503.
+const busyMessage = "server busy, try again shortly"
+
+// retryAfter is the Retry-After of a 503, in seconds. auth's hash queue,
+// as credstore serve sizes it (four per core), drains in about a second at
+// cost 12, so a client coming back after one second would find room; but
+// each refused attempt costs the saturated server (and its client) CPU taken
+// from bcrypt, a quarter to a third of a millisecond when every core is
+// hashing. In a burst of 400 clients on two cores, one second let the
+// refusals and retries take 11% of the CPU, two seconds 7%, and the queue
+// still stays busy while more than about twenty clients keep trying
+// (docs/service.md, Load figures).
+const retryAfter = "2"
 
 // replyError writes the reply for err. Validation and duplicate errors carry
 // their details (field names and rules, never values); anything unknown is
@@ -38,6 +55,10 @@ var statuses = []struct {
 func (a *api) replyError(w http.ResponseWriter, r *http.Request, err error) {
 	for _, s := range statuses {
 		if errors.Is(err, s.err) {
+			if s.status == http.StatusServiceUnavailable {
+				a.unavailable(w, r)
+				return
+			}
 			writeJSON(w, s.status, errorBody{Message: s.message})
 			return
 		}
@@ -54,12 +75,41 @@ func (a *api) replyError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusBadRequest, errorBody{Message: "invalid input", Fields: invalid.Fields})
 	case errors.As(err, &malformed):
 		writeJSON(w, http.StatusBadRequest, errorBody{Message: malformed.msg})
+	case r.Context().Err() != nil:
+		// The request's context ended (its deadline passed, see
+		// api.deadline, or the client went away) and the failure is its
+		// consequence, whatever form the driver gave it: context.Canceled,
+		// SQLite's "interrupted", pgconn's timeout. No write committed (a
+		// reset request may have stored a token it could not deliver; the
+		// next request replaces it).
+		// A context error while the request's own context is live (an
+		// SMTP sender's timeout, say) is the server's failure: below.
+		a.unavailable(w, r)
 	default:
 		// auth's errors never contain a password, hash or token, so the
 		// message is safe to log; it is not safe to show.
 		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err.Error())
 		writeJSON(w, http.StatusInternalServerError, errorBody{Message: "internal server error"})
 	}
+}
+
+// unavailable answers 503 with Retry-After: the server is overloaded, or
+// the request's deadline passed before its work committed (nothing was
+// written), or the client has gone (and the reply goes nowhere). None is the
+// server's failure, so none is logged as an error; a passed deadline is a
+// warning, since a server that often misses it is too slow for its load.
+func (a *api) unavailable(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	switch {
+	case ctx.Err() == nil:
+	case errors.Is(context.Cause(ctx), errRequestTimeout):
+		a.log.WarnContext(ctx, "request abandoned: deadline passed", "method", r.Method, "path", r.URL.Path,
+			"timeout", a.opts.RequestTimeout.String())
+	default:
+		a.log.InfoContext(ctx, "request abandoned: client gone", "method", r.Method, "path", r.URL.Path)
+	}
+	w.Header().Set("Retry-After", retryAfter)
+	writeJSON(w, http.StatusServiceUnavailable, errorBody{Message: busyMessage})
 }
 
 // writeJSON writes v as the JSON reply with status.

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/credstore/credstore/auth"
 )
@@ -15,6 +17,13 @@ const CookieName = "session_id"
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
 // Every form of this API fits in a few hundred bytes.
 const DefaultMaxBodyBytes = 64 << 10
+
+// DefaultRequestTimeout bounds a request's work when Options.RequestTimeout
+// is 0. A registration or a login takes one bcrypt hash (about a quarter of
+// a second at cost 12) plus at most two more of waiting at auth's hash gate;
+// anything much slower is better abandoned than finished for a client that
+// has given up.
+const DefaultRequestTimeout = 10 * time.Second
 
 // Options configures the API. The zero value is ready to use.
 type Options struct {
@@ -31,6 +40,24 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	// Default: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+
+	// RequestTimeout bounds the work of one request. When it passes, the
+	// request's context ends: work that has not committed yet is abandoned
+	// (auth runs its transactions in that context, and a transaction whose
+	// context has ended does not commit), and the reply is 503 with
+	// Retry-After. Keep it a few seconds below the server's WriteTimeout, so
+	// that the 503 can still be written. Default: DefaultRequestTimeout;
+	// negative: no deadline of the API's own (the request's context still
+	// ends when the client goes away).
+	RequestTimeout time.Duration
+
+	// TrustedOrigins lists the origins ("https://app.example.com": scheme,
+	// host and port, nothing else) whose cross-origin browser requests may
+	// change state. Every other cross-origin POST, PUT or DELETE from a
+	// browser is refused with 403 (see http.CrossOriginProtection);
+	// same-origin requests, and requests from clients that are not browsers
+	// (which send neither Origin nor Sec-Fetch-Site), always pass.
+	TrustedOrigins []string
 
 	// Logger receives the access log and server errors. Default:
 	// slog.Default().
@@ -56,10 +83,15 @@ type api struct {
 //	PUT    /reset_password   set new_password with email and reset_token
 //
 // Unknown paths get 404 and known paths with another method 405, as JSON;
-// panics become a JSON 500 that reveals nothing.
-func New(store *auth.Store, opts Options) http.Handler {
+// cross-origin browser requests that change state get 403; panics become a
+// JSON 500 that reveals nothing. The only error is an invalid
+// Options.TrustedOrigins entry.
+func New(store *auth.Store, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -72,7 +104,35 @@ func New(store *auth.Store, opts Options) http.Handler {
 		"/profile":        {http.MethodGet: a.profile},
 		"/reset_password": {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
 	}
-	return a.accessLog(a.recoverPanics(http.HandlerFunc(a.route)))
+	csrf, err := a.crossOriginProtection()
+	if err != nil {
+		return nil, err
+	}
+	return a.accessLog(a.recoverPanics(csrf.Handler(a.deadline(http.HandlerFunc(a.route))))), nil
+}
+
+// crossOriginProtection refuses cross-origin browser requests with unsafe
+// methods (every route that changes state: register, log in, log out,
+// reset), which would otherwise let any web page register accounts, request
+// resets, or log its visitor in as the attacker (login CSRF). The session
+// cookie's SameSite=Lax does not cover that last case: a login needs no
+// cookie. The refusal is JSON like every other reply.
+func (a *api) crossOriginProtection() (*http.CrossOriginProtection, error) {
+	c := http.NewCrossOriginProtection()
+	for _, o := range a.opts.TrustedOrigins {
+		if err := c.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("httpapi: trusted origins: %w", err)
+		}
+	}
+	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The origin is the other site's, never a secret; logging it tells
+		// an operator which origin to trust when a legitimate front end is
+		// refused.
+		a.log.InfoContext(r.Context(), "cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		writeJSON(w, http.StatusForbidden, errorBody{Message: "cross-origin request refused"})
+	}))
+	return c, nil
 }
 
 // route dispatches on the exact path, then the method. A table rather than

@@ -69,7 +69,9 @@ func startService(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...fun
 	require.NoError(t, err)
 	svc.Store = store
 	opts.Logger = slog.New(slog.NewJSONHandler(svc.Log, nil))
-	srv := httptest.NewServer(httpapi.New(store, opts))
+	h, err := httpapi.New(store, opts)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
 		assert.NoError(t, store.Close())
@@ -108,16 +110,30 @@ type reply struct {
 // form sends an HTML-form encoded request, as the API's clients do.
 func (c *client) form(method, path string, kv ...string) reply {
 	c.t.Helper()
+	return c.formWith(nil, method, path, kv...)
+}
+
+// formWith sends a form with extra request headers (a browser's Origin,
+// say).
+func (c *client) formWith(header http.Header, method, path string, kv ...string) reply {
+	c.t.Helper()
 	v := url.Values{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		v.Set(kv[i], kv[i+1])
 	}
 	var body io.Reader
-	ct := ""
 	if len(kv) > 0 {
-		body, ct = strings.NewReader(v.Encode()), "application/x-www-form-urlencoded"
+		body = strings.NewReader(v.Encode())
 	}
-	return c.send(method, path, ct, body)
+	req, err := http.NewRequest(method, c.base+path, body)
+	require.NoError(c.t, err)
+	if len(kv) > 0 {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	return c.do(req)
 }
 
 // send sends a request with the given content type ("" for none) and body.

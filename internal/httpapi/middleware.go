@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -63,5 +65,27 @@ func (a *api) recoverPanics(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(rec, r)
+	})
+}
+
+// errRequestTimeout is the cause of a request context whose
+// Options.RequestTimeout passed; any other end is the client's going away.
+var errRequestTimeout = errors.New("request timeout passed")
+
+// deadline ends the request's context after Options.RequestTimeout. Work
+// that cannot answer in time (a hash queued behind a burst, a database that
+// stalls) is then abandoned instead of committing for a client that has
+// gone: auth checks its context before hashing and runs its transactions in
+// it, and database/sql refuses to commit a transaction whose context ended.
+// The handler's reply is 503 (replyError), while the server's WriteTimeout,
+// a few seconds later, still lets it be written.
+func (a *api) deadline(next http.Handler) http.Handler {
+	if a.opts.RequestTimeout < 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeoutCause(r.Context(), a.opts.RequestTimeout, errRequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

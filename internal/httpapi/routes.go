@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/credstore/credstore/auth"
 )
@@ -44,9 +46,9 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// auth.Login also takes usernames; this API logs in by email only.
-	// Refusing a value without '@' up front reveals nothing: its shape is
-	// the caller's own input.
-	if !strings.Contains(f["email"], "@") {
+	// Refusing a value without '@', or one no account can have, up front
+	// reveals nothing: its shape is the caller's own input.
+	if !strings.Contains(f["email"], "@") || unstorable(f["email"]) {
 		a.replyError(w, r, auth.ErrInvalidCredentials)
 		return
 	}
@@ -60,17 +62,34 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) logout(w http.ResponseWriter, r *http.Request) {
-	err := a.store.DestroySession(r.Context(), sessionToken(r))
+	err := auth.ErrInvalidSession
+	for _, token := range sessionTokens(r) {
+		if err = a.store.DestroySession(r.Context(), token); !errors.Is(err, auth.ErrInvalidSession) {
+			break
+		}
+	}
 	if err != nil {
 		a.replyError(w, r, err)
 		return
 	}
 	http.SetCookie(w, a.sessionCookie("", -1)) // tells the browser to drop it
-	http.Redirect(w, r, "/", http.StatusFound)
+	// A redirect, as the API's clients expect, with a JSON body like every
+	// other reply (http.Redirect would send none to a DELETE, and HTML to
+	// a GET).
+	w.Header().Set("Location", "/")
+	writeJSON(w, http.StatusFound, message{"logged out"})
 }
 
 func (a *api) profile(w http.ResponseWriter, r *http.Request) {
-	u, _, err := a.store.SessionUser(r.Context(), sessionToken(r))
+	var (
+		u   auth.User
+		err = auth.ErrInvalidSession
+	)
+	for _, token := range sessionTokens(r) {
+		if u, _, err = a.store.SessionUser(r.Context(), token); !errors.Is(err, auth.ErrInvalidSession) {
+			break
+		}
+	}
 	if err != nil {
 		a.replyError(w, r, err)
 		return
@@ -84,6 +103,10 @@ func (a *api) requestReset(w http.ResponseWriter, r *http.Request) {
 	f, err := a.decode(w, r, "email")
 	if err != nil {
 		a.replyError(w, r, err)
+		return
+	}
+	if unstorable(f["email"]) {
+		a.replyError(w, r, auth.ErrNotFound)
 		return
 	}
 	reset, err := a.store.RequestPasswordReset(r.Context(), f["email"])
@@ -107,21 +130,52 @@ func (a *api) resetPassword(w http.ResponseWriter, r *http.Request) {
 		a.replyError(w, r, err)
 		return
 	}
-	if err := a.store.ResetPassword(r.Context(), f["email"], f["reset_token"], f["new_password"]); err != nil {
+	email := f["email"]
+	if unstorable(email) {
+		// No token belongs to it. auth refuses an empty email as it would
+		// this one, after checking the new password as it always does
+		// first: the reply is the one auth would give.
+		email = ""
+	}
+	if err := a.store.ResetPassword(r.Context(), email, f["reset_token"], f["new_password"]); err != nil {
 		a.replyError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, emailMessage{f["email"], "Password updated"})
 }
 
-// sessionToken is the session cookie's value, or "" without one (which
-// auth refuses like any other invalid token).
-func sessionToken(r *http.Request) string {
-	c, err := r.Cookie(CookieName)
-	if err != nil {
-		return ""
+// unstorable reports an email that no account can have: one that is not
+// valid UTF-8 or that holds a NUL byte, both of which registration refuses.
+// The routes that look an account up by email (login, reset request, reset)
+// answer it as an unknown account before asking auth, because PostgreSQL
+// refuses such text even as a query parameter, and the look-up would fail
+// with an error that turns a client's mistake into a 500. (auth could refuse
+// them itself; until it does, this is the API's guard.)
+func unstorable(email string) bool {
+	return !utf8.ValidString(email) || strings.IndexByte(email, 0) >= 0
+}
+
+// maxSessionCookies bounds the session cookies tried for one request, and
+// so the lookups a request can cost.
+const maxSessionCookies = 4
+
+// sessionTokens are the values of the request's session cookies, in the
+// order the browser sent them, at most maxSessionCookies; without any, one
+// "" (which auth refuses like any other invalid token). A request can carry
+// several: a sibling subdomain may set a session_id for the parent domain,
+// or one with a longer path, which browsers send first. Trying only the
+// first, as r.Cookie does, would let such a planted cookie lock the user
+// out; the first that names a live session wins instead.
+func sessionTokens(r *http.Request) []string {
+	cookies := r.CookiesNamed(CookieName)
+	if len(cookies) == 0 {
+		return []string{""}
 	}
-	return c.Value
+	tokens := make([]string, 0, min(len(cookies), maxSessionCookies))
+	for _, c := range cookies[:min(len(cookies), maxSessionCookies)] {
+		tokens = append(tokens, c.Value)
+	}
+	return tokens
 }
 
 func (a *api) sessionCookie(value string, maxAge int) *http.Cookie {
