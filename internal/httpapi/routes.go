@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/credstore/credstore/auth"
 )
@@ -46,9 +45,9 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// auth.Login also takes usernames; this API logs in by email only.
-	// Refusing a value without '@', or one no account can have, up front
-	// reveals nothing: its shape is the caller's own input.
-	if !strings.Contains(f["email"], "@") || unstorable(f["email"]) {
+	// Refusing a value without '@' up front reveals nothing: its shape is
+	// the caller's own input.
+	if !strings.Contains(f["email"], "@") {
 		a.replyError(w, r, auth.ErrInvalidCredentials)
 		return
 	}
@@ -105,10 +104,6 @@ func (a *api) requestReset(w http.ResponseWriter, r *http.Request) {
 		a.replyError(w, r, err)
 		return
 	}
-	if unstorable(f["email"]) {
-		a.replyError(w, r, auth.ErrNotFound)
-		return
-	}
 	reset, err := a.store.RequestPasswordReset(r.Context(), f["email"])
 	if err != nil {
 		a.replyError(w, r, err)
@@ -130,29 +125,11 @@ func (a *api) resetPassword(w http.ResponseWriter, r *http.Request) {
 		a.replyError(w, r, err)
 		return
 	}
-	email := f["email"]
-	if unstorable(email) {
-		// No token belongs to it. auth refuses an empty email as it would
-		// this one, after checking the new password as it always does
-		// first: the reply is the one auth would give.
-		email = ""
-	}
-	if err := a.store.ResetPassword(r.Context(), email, f["reset_token"], f["new_password"]); err != nil {
+	if err := a.store.ResetPassword(r.Context(), f["email"], f["reset_token"], f["new_password"]); err != nil {
 		a.replyError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, emailMessage{f["email"], "Password updated"})
-}
-
-// unstorable reports an email that no account can have: one that is not
-// valid UTF-8 or that holds a NUL byte, both of which registration refuses.
-// The routes that look an account up by email (login, reset request, reset)
-// answer it as an unknown account before asking auth, because PostgreSQL
-// refuses such text even as a query parameter, and the look-up would fail
-// with an error that turns a client's mistake into a 500. (auth could refuse
-// them itself; until it does, this is the API's guard.)
-func unstorable(email string) bool {
-	return !utf8.ValidString(email) || strings.IndexByte(email, 0) >= 0
 }
 
 // maxSessionCookies bounds the session cookies tried for one request, and
