@@ -70,8 +70,12 @@ type Config struct {
 
 	// MaxQueuedHashes bounds the calls waiting for a turn when
 	// MaxConcurrentHashes are running; a call beyond it fails at once with
-	// ErrOverloaded. Default: 2 × MaxConcurrentHashes, so a call waits at
-	// most about two hashing times. A negative value means no queue.
+	// ErrOverloaded. Default: 4 × MaxConcurrentHashes, so a call waits at
+	// most about four hashing times (about a second at cost 12): a user is
+	// better served by that than by an error and a retry, and a real burst
+	// still gets its refusals at once. (Two per core refused the seventh of
+	// seven simultaneous logins on two cores.) A negative value means no
+	// queue.
 	MaxQueuedHashes int
 
 	// ResetSender delivers password-reset tokens to users. Default: nil, in
@@ -129,7 +133,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	switch {
 	case c.MaxQueuedHashes == 0:
-		c.MaxQueuedHashes = 2 * c.MaxConcurrentHashes
+		c.MaxQueuedHashes = 4 * c.MaxConcurrentHashes
 	case c.MaxQueuedHashes < 0:
 		c.MaxQueuedHashes = 0
 	}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -52,16 +51,7 @@ const (
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 20 * time.Second
 
-	// hashQueuePerCore sizes auth's hash queue (Config.MaxQueuedHashes):
-	// this many password operations per core may wait for a turn, about a
-	// second's wait at cost 12 on the project's machine, far inside
-	// requestTimeout. auth's own default (two per core) sends a 503 to the
-	// seventh of seven simultaneous logins on two cores; a user is better
-	// served by a second in the queue than by an error and a retry, and a
-	// real burst still gets its 503s at once. The queue drains in about a
-	// second, within the 503's Retry-After (2 s).
-	hashQueuePerCore = 4
-	purgeInterval    = 10 * time.Minute
+	purgeInterval = 10 * time.Minute
 )
 
 // parseServe reads the flags of serve. Every flag has an environment twin
@@ -247,10 +237,9 @@ func storeConfig(c serveConfig, stdout io.Writer) auth.Config {
 	policy := auth.DefaultPolicy()
 	policy.RequireUsername = false
 	return auth.Config{
-		Policy:          &policy,
-		BcryptCost:      c.BcryptCost,
-		MaxQueuedHashes: hashQueuePerCore * runtime.GOMAXPROCS(0),
-		ResetSender:     sender,
+		Policy:      &policy,
+		BcryptCost:  c.BcryptCost,
+		ResetSender: sender,
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -168,13 +167,12 @@ func TestResetDeliveryLogged(t *testing.T) {
 	})
 }
 
-// TestStoreConfig: the service queues four password operations per core
-// (auth's default, two, refuses the seventh of seven simultaneous logins
-// on two cores), and delivers reset messages by SMTP when configured.
+// TestStoreConfig: the service keeps auth's hash gate defaults, and
+// delivers reset messages by SMTP when configured.
 func TestStoreConfig(t *testing.T) {
 	t.Parallel()
 	cfg := storeConfig(serveConfig{BcryptCost: 12}, io.Discard)
-	assert.Equal(t, 4*runtime.GOMAXPROCS(0), cfg.MaxQueuedHashes)
+	assert.Zero(t, cfg.MaxQueuedHashes, "auth's default: four per core")
 	assert.Zero(t, cfg.MaxConcurrentHashes, "auth's default: one per core")
 	assert.False(t, cfg.Policy.RequireUsername, "the API registers by email")
 	assert.IsType(t, &auth.ConsoleSender{}, cfg.ResetSender)
