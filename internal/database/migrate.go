@@ -251,6 +251,11 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 	return nil
 }
 
+// MigrationLockTimeout is how long opening a PostgreSQL store waits for the
+// migration lock (another instance migrating) or for a table lock a
+// migration needs, before it fails.
+const MigrationLockTimeout = 5 * time.Minute
+
 // migrationLockKey identifies credstore's migrations among the advisory
 // locks of a PostgreSQL database (advisory locks are scoped to one
 // database): the first eight bytes of sha256("credstore migrations"), sign
@@ -266,6 +271,16 @@ const migrationLockKey int64 = 0x166ecf4fbb13fdfc
 func (d *DB) lockMigrations(ctx context.Context, ex Executor) error {
 	if d.engine != Postgres {
 		return nil
+	}
+	// The connection's default timeouts (see postgres.go) suit requests,
+	// not migrations: a migration may rewrite a large table, and another
+	// instance waits for it behind this lock. For this transaction only,
+	// statements run as long as they need and a lock is awaited for up to
+	// MigrationLockTimeout; the context still ends either.
+	for _, set := range []string{"SET LOCAL statement_timeout = 0", fmt.Sprintf("SET LOCAL lock_timeout = %d", MigrationLockTimeout.Milliseconds())} {
+		if _, err := ex.ExecContext(ctx, set); err != nil {
+			return fmt.Errorf("migration timeouts: %w", err)
+		}
 	}
 	if _, err := ex.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?1)", migrationLockKey); err != nil {
 		return fmt.Errorf("take migration lock: %w", err)
