@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/testdb"
 )
 
 func TestParseServe(t *testing.T) {
@@ -92,30 +91,12 @@ func TestRunUsage(t *testing.T) {
 	assert.Equal(t, 0, run(t.Context(), []string{"serve", "-h"}, func(string) string { return "" }, io.Discard, io.Discard))
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startLog runs serve with args until it has logged "listening", stops it,
 // and returns its log lines.
 func startLog(t *testing.T, args ...string) []map[string]any {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	stderr := &syncBuffer{}
+	stderr := &testdb.Buffer{}
 	args = append([]string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "c.db")}, args...)
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, stderr) }()

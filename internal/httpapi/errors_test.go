@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/testdb"
 )
 
 // TestReplyErrorUnavailable: auth.ErrOverloaded, wrapped as auth returns
@@ -36,7 +37,7 @@ func TestReplyErrorUnavailable(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			log := &lockedBuffer{}
+			log := &testdb.Buffer{}
 			a := &api{log: slog.New(slog.NewJSONHandler(log, nil))}
 			w := httptest.NewRecorder()
 			r := httptest.NewRequestWithContext(tc.ctx, "POST", "/users", nil)

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,31 +21,13 @@ import (
 	"github.com/credstore/credstore/internal/testdb"
 )
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // service is a real listening server over a fresh store.
 type service struct {
 	URL   string
 	Clock *testdb.Clock
 	Store *auth.Store
-	Log   *syncBuffer // the server's log
-	Mail  *syncBuffer // what the console sender printed
+	Log   *testdb.Buffer // the server's log
+	Mail  *testdb.Buffer // what the console sender printed
 }
 
 // startService opens a store on dsn as credstore serve configures it
@@ -55,7 +35,7 @@ type service struct {
 // the API on a real socket until t ends.
 func startService(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...func(*auth.Config)) *service {
 	t.Helper()
-	svc := &service{Clock: testdb.NewClock(time.Now()), Log: &syncBuffer{}, Mail: &syncBuffer{}}
+	svc := &service{Clock: testdb.NewClock(time.Now()), Log: &testdb.Buffer{}, Mail: &testdb.Buffer{}}
 	policy := auth.DefaultPolicy()
 	policy.RequireUsername = false
 	cfg := auth.Config{

@@ -1,21 +1,21 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/internal/testdb"
 )
 
 func TestPanicBecomesJSON500(t *testing.T) {
 	t.Parallel()
-	log := &lockedBuffer{}
+	log := &testdb.Buffer{}
 	a := &api{log: slog.New(slog.NewJSONHandler(log, nil))}
 	h := a.accessLog(a.recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("internal detail: table users is on fire")
@@ -33,22 +33,4 @@ func TestPanicBecomesJSON500(t *testing.T) {
 	assert.Equal(t, map[string]any{"message": "internal server error"}, body, "no internals in the reply")
 	assert.Contains(t, log.String(), "table users is on fire", "the panic is logged for the operator")
 	assert.Contains(t, log.String(), `"status":500`, "and the access log shows the 500")
-}
-
-// lockedBuffer is a log destination the server and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
