@@ -2,13 +2,11 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/credstore/credstore/db"
-	"github.com/credstore/credstore/internal/database"
 )
 
 // PasswordReset is an issued password-reset token.
@@ -51,10 +49,7 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email string) (Passwor
 		err := q.UpsertPasswordReset(ctx, db.UpsertPasswordResetParams{
 			UserID: u.ID, TokenHash: hash, EmailCanonical: u.EmailCanonical, Now: now, ExpiresAt: r.ExpiresAt,
 		})
-		if v, ok := database.ConstraintOf(err); ok && v.Kind == database.ForeignKey {
-			return ErrNotFound // deleted since the lookup
-		}
-		return err
+		return mapError(err) // ErrNotFound: deleted since the lookup
 	})
 	if err != nil {
 		return PasswordReset{}, wrap("request password reset", err)
@@ -131,10 +126,9 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 		_, err = q.ConsumePasswordReset(ctx, db.ConsumePasswordResetParams{
 			TokenHash: hash, UserID: pr.UserID, Now: now, IssuedBefore: now.Add(MaxClockSkew), EmailCanonical: canonical,
 		})
-		if errors.Is(err, sql.ErrNoRows) {
+		if err = mapError(err); errors.Is(err, ErrNotFound) {
 			return ErrInvalidResetToken
-		}
-		if err != nil {
+		} else if err != nil {
 			return err
 		}
 		n, err = q.SetPasswordHash(ctx, db.SetPasswordHashParams{PasswordHash: string(pwHash), UserID: pr.UserID, Now: now})

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
-	"database/sql"
 	"errors"
 	"time"
 
@@ -160,8 +159,8 @@ func (s *Store) SessionUser(ctx context.Context, token string) (User, Session, e
 		return User{}, Session{}, ErrInvalidSession
 	}
 	row, err := s.queries().GetSessionUser(ctx, hash)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	switch err = mapError(err); {
+	case errors.Is(err, ErrNotFound):
 		return User{}, Session{}, ErrInvalidSession
 	case err != nil:
 		return User{}, Session{}, wrap("session user", err)
@@ -213,10 +212,10 @@ func (s *Store) DestroySession(ctx context.Context, token string) error {
 	err := s.inTx(ctx, func(q *db.Queries) error {
 		var err error
 		row, err = q.DeleteSessionByTokenHash(ctx, hash)
-		return err
+		return mapError(err)
 	})
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, ErrNotFound):
 		return ErrInvalidSession
 	case err != nil:
 		return wrap("destroy session", err)

@@ -131,16 +131,23 @@ var uniqueFields = map[string]string{
 	"users_phone_key":           FieldPhone,
 }
 
-// mapError turns a database error into the package's typed errors: a
-// violated unique constraint on a user field becomes *DuplicateError, no
-// rows becomes ErrNotFound. Anything else is returned as it is.
+// mapError is the one place that turns a database error into the
+// package's errors: no rows, and a foreign key naming a user who is gone,
+// become ErrNotFound (a caller that looked up a session or token says so in
+// its own sentinel); a violated unique constraint on a user field becomes
+// *DuplicateError. Anything else is returned as it is.
 func mapError(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
-	if v, ok := database.ConstraintOf(err); ok && v.Kind == database.Unique {
-		if field, ok := uniqueFields[v.Name]; ok {
-			return &DuplicateError{Field: field}
+	if v, ok := database.ConstraintOf(err); ok {
+		switch v.Kind {
+		case database.ForeignKey:
+			return ErrNotFound
+		case database.Unique:
+			if field, ok := uniqueFields[v.Name]; ok {
+				return &DuplicateError{Field: field}
+			}
 		}
 	}
 	return err
