@@ -163,13 +163,36 @@ func OpenMemory(ctx context.Context) (*DB, error) {
 }
 
 func (d *DB) init(ctx context.Context) error {
-	if err := d.sql.PingContext(ctx); err != nil {
+	if err := d.ping(ctx); err != nil {
 		return err
 	}
 	if err := d.checkSettings(ctx); err != nil {
 		return err
 	}
 	return d.Migrate(ctx)
+}
+
+// ping makes the pool's first connection. On SQLite that connection runs
+// the DSN's pragmas, and PRAGMA journal_mode=WAL on a new file needs an
+// exclusive lock that SQLite will not wait for (the busy handler is not
+// called where waiting could deadlock): while another process or pool opens
+// the same new file, it fails at once with SQLITE_BUSY. It is tried again
+// for up to BusyTimeout, as a busy writer would be waited for.
+func (d *DB) ping(ctx context.Context) error {
+	deadline := time.Now().Add(BusyTimeout)
+	pause := 5 * time.Millisecond
+	for {
+		err := d.sql.PingContext(ctx)
+		if err == nil || d.engine != SQLite || !sqliteBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
 }
 
 // checkSettings proves that the DSN's pragmas took effect: a typo in a DSN

@@ -149,6 +149,13 @@ func retryable(err error) bool {
 	return false
 }
 
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY (any extended
+// code): another connection holds a lock this one needed.
+func sqliteBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // SQLState returns the PostgreSQL SQLSTATE behind err ("55006"), or "" when
 // err carries none (SQLite errors among them). It is for tools and tests
 // that act on one specific server condition; the store itself goes through
