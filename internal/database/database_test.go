@@ -350,11 +350,7 @@ func TestInTx(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d, _ := openFile(t)
-	count := func() int {
-		var n int
-		require.NoError(t, d.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
-		return n
-	}
+	count := func() int { return countUsers(t, d) }
 
 	boom := errors.New("boom")
 	err := d.InTx(ctx, func(ex Executor) error {
@@ -385,11 +381,7 @@ func TestInTxRetries(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d, _ := openFile(t)
-	count := func() int {
-		var n int
-		require.NoError(t, d.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
-		return n
-	}
+	count := func() int { return countUsers(t, d) }
 	deadlock := &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
 	serialization := &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
 
@@ -516,4 +508,12 @@ func TestOpenMemoryIsolated(t *testing.T) {
 	assert.Zero(t, n, "a second memory database starts empty")
 	require.NoError(t, a.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n))
 	assert.Equal(t, 1, n)
+}
+
+// countUsers counts the rows of users.
+func countUsers(t *testing.T, d *DB) int {
+	t.Helper()
+	var n int
+	require.NoError(t, d.SQL().QueryRowContext(context.Background(), "SELECT COUNT(*) FROM users").Scan(&n))
+	return n
 }
