@@ -22,8 +22,9 @@ const (
 	FieldCurrentPassword = "current_password"
 )
 
-// maxEmailLen is the longest address SMTP can carry (RFC 5321).
-const maxEmailLen = 254
+// maxEmailLen is the longest address SMTP can carry (RFC 5321), as
+// internal/identity enforces it.
+const maxEmailLen = identity.MaxEmailLen
 
 // e164 is a phone number in E.164: '+', a country code that does not start
 // with 0, and 7 to 15 digits in all.
@@ -94,10 +95,7 @@ func checkEmail(probs problems, s string) string {
 // canonicalEmail is the canonical form of an address to look up, or false
 // for input that no account can have: nothing that fails here reaches SQL.
 func canonicalEmail(s string) (string, bool) {
-	if s == "" || len(s) > maxEmailLen {
-		return "", false
-	}
-	c, err := identity.Email(s)
+	c, err := identity.Email(s) // refuses "" and over-long input first
 	return c, err == nil
 }
 

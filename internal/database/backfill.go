@@ -14,12 +14,6 @@ import (
 // into it; an administrator gives the user a valid address to fix it.
 const unusableEmailPrefix = "unusable+"
 
-// UnusableEmail reports whether canonical is the placeholder that the
-// email_canonical backfill gave an address it could not keep.
-func UnusableEmail(canonical string) bool {
-	return len(canonical) > len(unusableEmailPrefix) && canonical[:len(unusableEmailPrefix)] == unusableEmailPrefix
-}
-
 // backfillEmailCanonical fills users.email_canonical from users.email for
 // the rows that existed before the column did (migration 0003). Rows are
 // visited oldest first, so of two look-alike addresses the older account

@@ -60,18 +60,15 @@ func TestBackfillEmailCanonical(t *testing.T) {
 		got := map[int64]string{}
 		for rows.Next() {
 			var (
-				id              int64
-				email, canonica string
+				id               int64
+				email, canonical string
 			)
-			require.NoError(t, rows.Scan(&id, &email, &canonica))
+			require.NoError(t, rows.Scan(&id, &email, &canonical))
 			assert.Equal(t, emails[id-1], email, "the address as typed is kept")
-			got[id] = canonica
+			got[id] = canonical
 		}
 		require.NoError(t, rows.Err())
 		assert.Equal(t, want, got)
-		for id, c := range got {
-			assert.Equal(t, want[id] == fmt.Sprint("unusable+", id), database.UnusableEmail(c), "user %d", id)
-		}
 
 		// And down again: the old unique index comes back.
 		require.NoError(t, d.MigrateTo(ctx, 2))
