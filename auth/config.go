@@ -78,6 +78,26 @@ type Config struct {
 	// queue.
 	MaxQueuedHashes int
 
+	// LoginThrottle limits failed logins per account (and per identifier
+	// that names no account), and ChangePassword's wrong current passwords
+	// per user, counted apart. Default (zero value): DefaultLoginThrottle().
+	LoginThrottle ThrottlePolicy
+
+	// ResetThrottle limits password-reset requests per account (and per
+	// address that names none). Default (zero value): DefaultResetThrottle().
+	ResetThrottle ThrottlePolicy
+
+	// DeviceLifetime is how long a device token (the device cookie of a
+	// browser that logged in successfully) keeps counting the account's
+	// attempts from that browser apart from everyone else's, counted from
+	// its last successful login. Default: DefaultDeviceLifetime (90 days).
+	DeviceLifetime time.Duration
+
+	// AuditRetention is how long audit events are kept; PurgeExpired deletes
+	// older ones. Default: DefaultAuditRetention (365 days); negative: keep
+	// them for ever.
+	AuditRetention time.Duration
+
 	// ResetSender delivers password-reset tokens to users. Default: nil, in
 	// which case RequestPasswordReset only returns the token and delivering
 	// it is the caller's job.
@@ -89,6 +109,8 @@ const (
 	DefaultSessionLifetime    = 30 * 24 * time.Hour
 	DefaultSessionIdleTimeout = 24 * time.Hour
 	DefaultResetTokenLifetime = 30 * time.Minute
+	DefaultDeviceLifetime     = 90 * 24 * time.Hour
+	DefaultAuditRetention     = 365 * 24 * time.Hour
 )
 
 // withDefaults validates c and fills in its defaults.
@@ -128,6 +150,21 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ResetTokenLifetime == 0 {
 		c.ResetTokenLifetime = DefaultResetTokenLifetime
 	}
+	if c.LoginThrottle == (ThrottlePolicy{}) {
+		c.LoginThrottle = DefaultLoginThrottle()
+	}
+	if c.ResetThrottle == (ThrottlePolicy{}) {
+		c.ResetThrottle = DefaultResetThrottle()
+	}
+	if err := errors.Join(c.LoginThrottle.check("LoginThrottle"), c.ResetThrottle.check("ResetThrottle")); err != nil {
+		return c, err
+	}
+	if c.DeviceLifetime == 0 {
+		c.DeviceLifetime = DefaultDeviceLifetime
+	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = DefaultAuditRetention
+	}
 	if c.MaxConcurrentHashes == 0 {
 		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
 	}
@@ -144,6 +181,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("config: session idle timeout %v is below %v", c.SessionIdleTimeout, 2*SessionTouchInterval)
 	case c.ResetTokenLifetime < time.Second:
 		return c, fmt.Errorf("config: reset token lifetime %v is below one second", c.ResetTokenLifetime)
+	case c.DeviceLifetime < time.Hour:
+		return c, fmt.Errorf("config: device lifetime %v is below one hour", c.DeviceLifetime)
+	case c.AuditRetention > 0 && c.AuditRetention < ThrottleWindow:
+		return c, fmt.Errorf("config: audit retention %v is below one day", c.AuditRetention)
 	case c.MaxConcurrentHashes < 1:
 		return c, fmt.Errorf("config: MaxConcurrentHashes %d is below 1", c.MaxConcurrentHashes)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. Match them with errors.Is; the typed errors below match
@@ -43,7 +44,31 @@ var (
 	// written; the caller may try again shortly (a server answers 503 with
 	// Retry-After).
 	ErrOverloaded = errors.New("too many password operations in progress; try again shortly")
+
+	// ErrThrottled is matched by every *ThrottledError: too many failed
+	// attempts on one account (or one identifier that names none), so this
+	// attempt was refused before its password was looked at.
+	ErrThrottled = errors.New("too many attempts; try again later")
 )
+
+// ThrottledError refuses an attempt that the throttle does not allow yet
+// (see ThrottlePolicy). It says when the next attempt will be evaluated, and
+// nothing about the account or the password: an identifier that names no
+// account is throttled exactly like one that does.
+type ThrottledError struct {
+	// RetryAt is when the next attempt will be evaluated.
+	RetryAt time.Time
+	// RetryAfter is RetryAt less the store's clock at refusal, at least one
+	// second: what a server puts in Retry-After.
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("%s (retry in %v)", ErrThrottled.Error(), e.RetryAfter)
+}
+
+// Is makes errors.Is(err, ErrThrottled) true.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
 
 // ValidationError reports every problem with an input at once, by field.
 // Messages describe the rule that was broken and never repeat the value, so

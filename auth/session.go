@@ -271,29 +271,41 @@ func (s *Store) RevokeSessions(ctx context.Context, userID int64) (int64, error)
 	return n, wrap("revoke sessions", err)
 }
 
+// PurgeCounts says how many rows of each kind PurgeExpired deleted.
+type PurgeCounts struct {
+	Sessions    int64 // past their absolute lifetime or idle timeout
+	Resets      int64 // reset tokens past their expiry
+	Devices     int64 // device tokens past their lifetime
+	Throttles   int64 // throttle buckets no longer waiting and idle for ThrottleWindow
+	AuditEvents int64 // audit events older than Config.AuditRetention
+}
+
 // PurgeExpired deletes the sessions past their absolute lifetime or idle
-// timeout and the reset tokens past their expiry, and returns how many of
-// each it deleted. Expired rows never authenticate anything; purging only
-// keeps the tables small. Run it from time to time (credstore serve does,
-// every few minutes).
-func (s *Store) PurgeExpired(ctx context.Context) (sessions, resets int64, err error) {
+// timeout, the reset and device tokens past their expiry, the throttle
+// buckets that no longer count anything, and the audit events older than
+// Config.AuditRetention, and says how many of each it deleted. Expired rows
+// never authenticate anything; purging keeps the tables small, and keeps
+// audit events no longer than their retention. Run it from time to time
+// (credstore serve does, every few minutes).
+func (s *Store) PurgeExpired(ctx context.Context) (PurgeCounts, error) {
+	var c PurgeCounts
 	now := s.now()
-	err = s.inTx(ctx, func(q *db.Queries) error {
+	err := s.inTx(ctx, func(q *db.Queries) error {
 		var err error
-		sessions, err = q.PurgeSessions(ctx, db.PurgeSessionsParams{
+		c.Sessions, err = q.PurgeSessions(ctx, db.PurgeSessionsParams{
 			Now:        now,
 			IdleBefore: now.Add(-s.cfg.SessionIdleTimeout),
 		})
 		if err != nil {
 			return err
 		}
-		resets, err = q.PurgePasswordResets(ctx, now)
+		c.Resets, err = q.PurgePasswordResets(ctx, now)
 		return err
 	})
 	if err != nil {
-		return 0, 0, wrap("purge expired", err)
+		return PurgeCounts{}, wrap("purge expired", err)
 	}
-	return sessions, resets, nil
+	return c, nil
 }
 
 func sessionFromDB(r db.Session) Session {

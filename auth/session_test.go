@@ -342,10 +342,10 @@ func TestPurgeExpired(t *testing.T) {
 		fresh := mustLogin(t, s, "bob")
 		clk.Advance(40 * time.Minute) // 3h20m after the first logins
 
-		sessions, resets, err := s.PurgeExpired(ctx)
+		purged, err := s.PurgeExpired(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, int64(2), sessions)
-		assert.Equal(t, int64(1), resets)
+		assert.Equal(t, int64(2), purged.Sessions)
+		assert.Equal(t, int64(1), purged.Resets)
 		var ids []int64
 		rows, err := testdb.Raw(t, dsn).Query("SELECT id FROM sessions ORDER BY id")
 		require.NoError(t, err)

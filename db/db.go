@@ -24,11 +24,20 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.advanceAuditChainStmt, err = db.PrepareContext(ctx, advanceAuditChain); err != nil {
+		return nil, fmt.Errorf("error preparing query AdvanceAuditChain: %w", err)
+	}
+	if q.auditEventHashStmt, err = db.PrepareContext(ctx, auditEventHash); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditEventHash: %w", err)
+	}
 	if q.consumePasswordResetStmt, err = db.PrepareContext(ctx, consumePasswordReset); err != nil {
 		return nil, fmt.Errorf("error preparing query ConsumePasswordReset: %w", err)
 	}
 	if q.createCredentialStmt, err = db.PrepareContext(ctx, createCredential); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateCredential: %w", err)
+	}
+	if q.createDeviceStmt, err = db.PrepareContext(ctx, createDevice); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateDevice: %w", err)
 	}
 	if q.createSessionStmt, err = db.PrepareContext(ctx, createSession); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateSession: %w", err)
@@ -36,11 +45,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.createUserStmt, err = db.PrepareContext(ctx, createUser); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateUser: %w", err)
 	}
+	if q.deleteAuditEventsThroughStmt, err = db.PrepareContext(ctx, deleteAuditEventsThrough); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteAuditEventsThrough: %w", err)
+	}
 	if q.deleteOtherUserSessionsStmt, err = db.PrepareContext(ctx, deleteOtherUserSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOtherUserSessions: %w", err)
 	}
 	if q.deleteSessionByTokenHashStmt, err = db.PrepareContext(ctx, deleteSessionByTokenHash); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSessionByTokenHash: %w", err)
+	}
+	if q.deleteThrottleStmt, err = db.PrepareContext(ctx, deleteThrottle); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteThrottle: %w", err)
 	}
 	if q.deleteUserStmt, err = db.PrepareContext(ctx, deleteUser); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUser: %w", err)
@@ -53,6 +68,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteUserSessionsStmt, err = db.PrepareContext(ctx, deleteUserSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUserSessions: %w", err)
+	}
+	if q.getAuditChainStmt, err = db.PrepareContext(ctx, getAuditChain); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAuditChain: %w", err)
+	}
+	if q.getDeviceStmt, err = db.PrepareContext(ctx, getDevice); err != nil {
+		return nil, fmt.Errorf("error preparing query GetDevice: %w", err)
 	}
 	if q.getLoginByEmailStmt, err = db.PrepareContext(ctx, getLoginByEmail); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLoginByEmail: %w", err)
@@ -69,6 +90,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getSessionUserStmt, err = db.PrepareContext(ctx, getSessionUser); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSessionUser: %w", err)
 	}
+	if q.getThrottleStmt, err = db.PrepareContext(ctx, getThrottle); err != nil {
+		return nil, fmt.Errorf("error preparing query GetThrottle: %w", err)
+	}
 	if q.getUserByEmailStmt, err = db.PrepareContext(ctx, getUserByEmail); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByEmail: %w", err)
 	}
@@ -81,14 +105,38 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getUserByUsernameStmt, err = db.PrepareContext(ctx, getUserByUsername); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByUsername: %w", err)
 	}
+	if q.insertAuditEventStmt, err = db.PrepareContext(ctx, insertAuditEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAuditEvent: %w", err)
+	}
+	if q.lastAuditEventBeforeStmt, err = db.PrepareContext(ctx, lastAuditEventBefore); err != nil {
+		return nil, fmt.Errorf("error preparing query LastAuditEventBefore: %w", err)
+	}
+	if q.listAuditEventsStmt, err = db.PrepareContext(ctx, listAuditEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAuditEvents: %w", err)
+	}
+	if q.listAuditEventsDescStmt, err = db.PrepareContext(ctx, listAuditEventsDesc); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAuditEventsDesc: %w", err)
+	}
 	if q.listUserSessionsStmt, err = db.PrepareContext(ctx, listUserSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUserSessions: %w", err)
 	}
 	if q.listUsersStmt, err = db.PrepareContext(ctx, listUsers); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUsers: %w", err)
 	}
+	if q.lockAuditChainStmt, err = db.PrepareContext(ctx, lockAuditChain); err != nil {
+		return nil, fmt.Errorf("error preparing query LockAuditChain: %w", err)
+	}
+	if q.lockThrottleStmt, err = db.PrepareContext(ctx, lockThrottle); err != nil {
+		return nil, fmt.Errorf("error preparing query LockThrottle: %w", err)
+	}
 	if q.lockUserStmt, err = db.PrepareContext(ctx, lockUser); err != nil {
 		return nil, fmt.Errorf("error preparing query LockUser: %w", err)
+	}
+	if q.markThrottleLoggedStmt, err = db.PrepareContext(ctx, markThrottleLogged); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkThrottleLogged: %w", err)
+	}
+	if q.purgeDevicesStmt, err = db.PrepareContext(ctx, purgeDevices); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeDevices: %w", err)
 	}
 	if q.purgePasswordResetsStmt, err = db.PrepareContext(ctx, purgePasswordResets); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgePasswordResets: %w", err)
@@ -96,11 +144,23 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.purgeSessionsStmt, err = db.PrepareContext(ctx, purgeSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeSessions: %w", err)
 	}
+	if q.purgeThrottlesStmt, err = db.PrepareContext(ctx, purgeThrottles); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeThrottles: %w", err)
+	}
 	if q.rehashPasswordStmt, err = db.PrepareContext(ctx, rehashPassword); err != nil {
 		return nil, fmt.Errorf("error preparing query RehashPassword: %w", err)
 	}
+	if q.renewDeviceStmt, err = db.PrepareContext(ctx, renewDevice); err != nil {
+		return nil, fmt.Errorf("error preparing query RenewDevice: %w", err)
+	}
 	if q.replacePasswordHashStmt, err = db.PrepareContext(ctx, replacePasswordHash); err != nil {
 		return nil, fmt.Errorf("error preparing query ReplacePasswordHash: %w", err)
+	}
+	if q.setAuditChainAnchorStmt, err = db.PrepareContext(ctx, setAuditChainAnchor); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAuditChainAnchor: %w", err)
+	}
+	if q.setAuditChainHashStmt, err = db.PrepareContext(ctx, setAuditChainHash); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAuditChainHash: %w", err)
 	}
 	if q.setPasswordHashStmt, err = db.PrepareContext(ctx, setPasswordHash); err != nil {
 		return nil, fmt.Errorf("error preparing query SetPasswordHash: %w", err)
@@ -110,6 +170,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.touchUserStmt, err = db.PrepareContext(ctx, touchUser); err != nil {
 		return nil, fmt.Errorf("error preparing query TouchUser: %w", err)
+	}
+	if q.trimUserDevicesStmt, err = db.PrepareContext(ctx, trimUserDevices); err != nil {
+		return nil, fmt.Errorf("error preparing query TrimUserDevices: %w", err)
+	}
+	if q.updateThrottleStmt, err = db.PrepareContext(ctx, updateThrottle); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateThrottle: %w", err)
 	}
 	if q.updateUserStmt, err = db.PrepareContext(ctx, updateUser); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateUser: %w", err)
@@ -122,6 +188,16 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 
 func (q *Queries) Close() error {
 	var err error
+	if q.advanceAuditChainStmt != nil {
+		if cerr := q.advanceAuditChainStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing advanceAuditChainStmt: %w", cerr)
+		}
+	}
+	if q.auditEventHashStmt != nil {
+		if cerr := q.auditEventHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditEventHashStmt: %w", cerr)
+		}
+	}
 	if q.consumePasswordResetStmt != nil {
 		if cerr := q.consumePasswordResetStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing consumePasswordResetStmt: %w", cerr)
@@ -130,6 +206,11 @@ func (q *Queries) Close() error {
 	if q.createCredentialStmt != nil {
 		if cerr := q.createCredentialStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing createCredentialStmt: %w", cerr)
+		}
+	}
+	if q.createDeviceStmt != nil {
+		if cerr := q.createDeviceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createDeviceStmt: %w", cerr)
 		}
 	}
 	if q.createSessionStmt != nil {
@@ -142,6 +223,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing createUserStmt: %w", cerr)
 		}
 	}
+	if q.deleteAuditEventsThroughStmt != nil {
+		if cerr := q.deleteAuditEventsThroughStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteAuditEventsThroughStmt: %w", cerr)
+		}
+	}
 	if q.deleteOtherUserSessionsStmt != nil {
 		if cerr := q.deleteOtherUserSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteOtherUserSessionsStmt: %w", cerr)
@@ -150,6 +236,11 @@ func (q *Queries) Close() error {
 	if q.deleteSessionByTokenHashStmt != nil {
 		if cerr := q.deleteSessionByTokenHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteSessionByTokenHashStmt: %w", cerr)
+		}
+	}
+	if q.deleteThrottleStmt != nil {
+		if cerr := q.deleteThrottleStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteThrottleStmt: %w", cerr)
 		}
 	}
 	if q.deleteUserStmt != nil {
@@ -170,6 +261,16 @@ func (q *Queries) Close() error {
 	if q.deleteUserSessionsStmt != nil {
 		if cerr := q.deleteUserSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteUserSessionsStmt: %w", cerr)
+		}
+	}
+	if q.getAuditChainStmt != nil {
+		if cerr := q.getAuditChainStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAuditChainStmt: %w", cerr)
+		}
+	}
+	if q.getDeviceStmt != nil {
+		if cerr := q.getDeviceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getDeviceStmt: %w", cerr)
 		}
 	}
 	if q.getLoginByEmailStmt != nil {
@@ -197,6 +298,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getSessionUserStmt: %w", cerr)
 		}
 	}
+	if q.getThrottleStmt != nil {
+		if cerr := q.getThrottleStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getThrottleStmt: %w", cerr)
+		}
+	}
 	if q.getUserByEmailStmt != nil {
 		if cerr := q.getUserByEmailStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getUserByEmailStmt: %w", cerr)
@@ -217,6 +323,26 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getUserByUsernameStmt: %w", cerr)
 		}
 	}
+	if q.insertAuditEventStmt != nil {
+		if cerr := q.insertAuditEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditEventStmt: %w", cerr)
+		}
+	}
+	if q.lastAuditEventBeforeStmt != nil {
+		if cerr := q.lastAuditEventBeforeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lastAuditEventBeforeStmt: %w", cerr)
+		}
+	}
+	if q.listAuditEventsStmt != nil {
+		if cerr := q.listAuditEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAuditEventsStmt: %w", cerr)
+		}
+	}
+	if q.listAuditEventsDescStmt != nil {
+		if cerr := q.listAuditEventsDescStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAuditEventsDescStmt: %w", cerr)
+		}
+	}
 	if q.listUserSessionsStmt != nil {
 		if cerr := q.listUserSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUserSessionsStmt: %w", cerr)
@@ -227,9 +353,29 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listUsersStmt: %w", cerr)
 		}
 	}
+	if q.lockAuditChainStmt != nil {
+		if cerr := q.lockAuditChainStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockAuditChainStmt: %w", cerr)
+		}
+	}
+	if q.lockThrottleStmt != nil {
+		if cerr := q.lockThrottleStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockThrottleStmt: %w", cerr)
+		}
+	}
 	if q.lockUserStmt != nil {
 		if cerr := q.lockUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lockUserStmt: %w", cerr)
+		}
+	}
+	if q.markThrottleLoggedStmt != nil {
+		if cerr := q.markThrottleLoggedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markThrottleLoggedStmt: %w", cerr)
+		}
+	}
+	if q.purgeDevicesStmt != nil {
+		if cerr := q.purgeDevicesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeDevicesStmt: %w", cerr)
 		}
 	}
 	if q.purgePasswordResetsStmt != nil {
@@ -242,14 +388,34 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing purgeSessionsStmt: %w", cerr)
 		}
 	}
+	if q.purgeThrottlesStmt != nil {
+		if cerr := q.purgeThrottlesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeThrottlesStmt: %w", cerr)
+		}
+	}
 	if q.rehashPasswordStmt != nil {
 		if cerr := q.rehashPasswordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rehashPasswordStmt: %w", cerr)
 		}
 	}
+	if q.renewDeviceStmt != nil {
+		if cerr := q.renewDeviceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing renewDeviceStmt: %w", cerr)
+		}
+	}
 	if q.replacePasswordHashStmt != nil {
 		if cerr := q.replacePasswordHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing replacePasswordHashStmt: %w", cerr)
+		}
+	}
+	if q.setAuditChainAnchorStmt != nil {
+		if cerr := q.setAuditChainAnchorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAuditChainAnchorStmt: %w", cerr)
+		}
+	}
+	if q.setAuditChainHashStmt != nil {
+		if cerr := q.setAuditChainHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAuditChainHashStmt: %w", cerr)
 		}
 	}
 	if q.setPasswordHashStmt != nil {
@@ -265,6 +431,16 @@ func (q *Queries) Close() error {
 	if q.touchUserStmt != nil {
 		if cerr := q.touchUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing touchUserStmt: %w", cerr)
+		}
+	}
+	if q.trimUserDevicesStmt != nil {
+		if cerr := q.trimUserDevicesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing trimUserDevicesStmt: %w", cerr)
+		}
+	}
+	if q.updateThrottleStmt != nil {
+		if cerr := q.updateThrottleStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateThrottleStmt: %w", cerr)
 		}
 	}
 	if q.updateUserStmt != nil {
@@ -316,35 +492,57 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 type Queries struct {
 	db                           DBTX
 	tx                           *sql.Tx
+	advanceAuditChainStmt        *sql.Stmt
+	auditEventHashStmt           *sql.Stmt
 	consumePasswordResetStmt     *sql.Stmt
 	createCredentialStmt         *sql.Stmt
+	createDeviceStmt             *sql.Stmt
 	createSessionStmt            *sql.Stmt
 	createUserStmt               *sql.Stmt
+	deleteAuditEventsThroughStmt *sql.Stmt
 	deleteOtherUserSessionsStmt  *sql.Stmt
 	deleteSessionByTokenHashStmt *sql.Stmt
+	deleteThrottleStmt           *sql.Stmt
 	deleteUserStmt               *sql.Stmt
 	deleteUserPasswordResetsStmt *sql.Stmt
 	deleteUserSessionStmt        *sql.Stmt
 	deleteUserSessionsStmt       *sql.Stmt
+	getAuditChainStmt            *sql.Stmt
+	getDeviceStmt                *sql.Stmt
 	getLoginByEmailStmt          *sql.Stmt
 	getLoginByUsernameStmt       *sql.Stmt
 	getPasswordHashStmt          *sql.Stmt
 	getPasswordResetStmt         *sql.Stmt
 	getSessionUserStmt           *sql.Stmt
+	getThrottleStmt              *sql.Stmt
 	getUserByEmailStmt           *sql.Stmt
 	getUserByIDStmt              *sql.Stmt
 	getUserByPublicIDStmt        *sql.Stmt
 	getUserByUsernameStmt        *sql.Stmt
+	insertAuditEventStmt         *sql.Stmt
+	lastAuditEventBeforeStmt     *sql.Stmt
+	listAuditEventsStmt          *sql.Stmt
+	listAuditEventsDescStmt      *sql.Stmt
 	listUserSessionsStmt         *sql.Stmt
 	listUsersStmt                *sql.Stmt
+	lockAuditChainStmt           *sql.Stmt
+	lockThrottleStmt             *sql.Stmt
 	lockUserStmt                 *sql.Stmt
+	markThrottleLoggedStmt       *sql.Stmt
+	purgeDevicesStmt             *sql.Stmt
 	purgePasswordResetsStmt      *sql.Stmt
 	purgeSessionsStmt            *sql.Stmt
+	purgeThrottlesStmt           *sql.Stmt
 	rehashPasswordStmt           *sql.Stmt
+	renewDeviceStmt              *sql.Stmt
 	replacePasswordHashStmt      *sql.Stmt
+	setAuditChainAnchorStmt      *sql.Stmt
+	setAuditChainHashStmt        *sql.Stmt
 	setPasswordHashStmt          *sql.Stmt
 	touchSessionStmt             *sql.Stmt
 	touchUserStmt                *sql.Stmt
+	trimUserDevicesStmt          *sql.Stmt
+	updateThrottleStmt           *sql.Stmt
 	updateUserStmt               *sql.Stmt
 	upsertPasswordResetStmt      *sql.Stmt
 }
@@ -353,35 +551,57 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
 		db:                           tx,
 		tx:                           tx,
+		advanceAuditChainStmt:        q.advanceAuditChainStmt,
+		auditEventHashStmt:           q.auditEventHashStmt,
 		consumePasswordResetStmt:     q.consumePasswordResetStmt,
 		createCredentialStmt:         q.createCredentialStmt,
+		createDeviceStmt:             q.createDeviceStmt,
 		createSessionStmt:            q.createSessionStmt,
 		createUserStmt:               q.createUserStmt,
+		deleteAuditEventsThroughStmt: q.deleteAuditEventsThroughStmt,
 		deleteOtherUserSessionsStmt:  q.deleteOtherUserSessionsStmt,
 		deleteSessionByTokenHashStmt: q.deleteSessionByTokenHashStmt,
+		deleteThrottleStmt:           q.deleteThrottleStmt,
 		deleteUserStmt:               q.deleteUserStmt,
 		deleteUserPasswordResetsStmt: q.deleteUserPasswordResetsStmt,
 		deleteUserSessionStmt:        q.deleteUserSessionStmt,
 		deleteUserSessionsStmt:       q.deleteUserSessionsStmt,
+		getAuditChainStmt:            q.getAuditChainStmt,
+		getDeviceStmt:                q.getDeviceStmt,
 		getLoginByEmailStmt:          q.getLoginByEmailStmt,
 		getLoginByUsernameStmt:       q.getLoginByUsernameStmt,
 		getPasswordHashStmt:          q.getPasswordHashStmt,
 		getPasswordResetStmt:         q.getPasswordResetStmt,
 		getSessionUserStmt:           q.getSessionUserStmt,
+		getThrottleStmt:              q.getThrottleStmt,
 		getUserByEmailStmt:           q.getUserByEmailStmt,
 		getUserByIDStmt:              q.getUserByIDStmt,
 		getUserByPublicIDStmt:        q.getUserByPublicIDStmt,
 		getUserByUsernameStmt:        q.getUserByUsernameStmt,
+		insertAuditEventStmt:         q.insertAuditEventStmt,
+		lastAuditEventBeforeStmt:     q.lastAuditEventBeforeStmt,
+		listAuditEventsStmt:          q.listAuditEventsStmt,
+		listAuditEventsDescStmt:      q.listAuditEventsDescStmt,
 		listUserSessionsStmt:         q.listUserSessionsStmt,
 		listUsersStmt:                q.listUsersStmt,
+		lockAuditChainStmt:           q.lockAuditChainStmt,
+		lockThrottleStmt:             q.lockThrottleStmt,
 		lockUserStmt:                 q.lockUserStmt,
+		markThrottleLoggedStmt:       q.markThrottleLoggedStmt,
+		purgeDevicesStmt:             q.purgeDevicesStmt,
 		purgePasswordResetsStmt:      q.purgePasswordResetsStmt,
 		purgeSessionsStmt:            q.purgeSessionsStmt,
+		purgeThrottlesStmt:           q.purgeThrottlesStmt,
 		rehashPasswordStmt:           q.rehashPasswordStmt,
+		renewDeviceStmt:              q.renewDeviceStmt,
 		replacePasswordHashStmt:      q.replacePasswordHashStmt,
+		setAuditChainAnchorStmt:      q.setAuditChainAnchorStmt,
+		setAuditChainHashStmt:        q.setAuditChainHashStmt,
 		setPasswordHashStmt:          q.setPasswordHashStmt,
 		touchSessionStmt:             q.touchSessionStmt,
 		touchUserStmt:                q.touchUserStmt,
+		trimUserDevicesStmt:          q.trimUserDevicesStmt,
+		updateThrottleStmt:           q.updateThrottleStmt,
 		updateUserStmt:               q.updateUserStmt,
 		upsertPasswordResetStmt:      q.upsertPasswordResetStmt,
 	}

@@ -9,11 +9,44 @@ import (
 	"time"
 )
 
+type AuditChain struct {
+	ID         int64
+	LastID     int64
+	LastHash   string
+	AnchorID   int64
+	AnchorHash string
+}
+
+type AuditEvent struct {
+	ID           int64
+	OccurredAt   time.Time
+	Type         string
+	UserID       sql.NullInt64
+	UserPublicID string
+	ActorKind    string
+	ActorUserID  sql.NullInt64
+	ActorName    string
+	ClientIp     string
+	UserAgent    string
+	Detail       string
+	PrevHash     string
+	Hash         string
+}
+
 type Credential struct {
 	ID                int64
 	UserID            int64
 	PasswordHash      string
 	PasswordChangedAt time.Time
+}
+
+type Device struct {
+	ID          int64
+	UserID      int64
+	TokenHash   string
+	CreatedAt   time.Time
+	LastLoginAt time.Time
+	ExpiresAt   time.Time
 }
 
 type PasswordReset struct {
@@ -32,6 +65,16 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
+}
+
+type Throttle struct {
+	Bucket         string
+	Failures       int64
+	WindowStart    time.Time
+	WindowFailures int64
+	LockedUntil    time.Time
+	LoggedUntil    time.Time
+	UpdatedAt      time.Time
 }
 
 type User struct {

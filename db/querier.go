@@ -11,25 +11,36 @@ import (
 )
 
 type Querier interface {
+	// Takes the next event id and the hash to chain it to. On PostgreSQL the
+	// update holds the chain's one row until the transaction ends, so audited
+	// transactions append one at a time; the store runs this last, just before
+	// commit, to hold it for as short a time as it can.
+	AdvanceAuditChain(ctx context.Context) (AdvanceAuditChainRow, error)
+	AuditEventHash(ctx context.Context, id int64) (string, error)
 	// Spends a token in one conditional statement: only a live token (issued no
 	// later than issued_before, expiring after now) of this user, mailed to the
 	// address the account still has, is deleted; of two concurrent uses exactly
 	// one gets the row back.
 	ConsumePasswordReset(ctx context.Context, arg ConsumePasswordResetParams) (int64, error)
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) error
+	CreateDevice(ctx context.Context, arg CreateDeviceParams) (Device, error)
 	// Every session query finds a token by the hex SHA-256 of its bytes; the
 	// token itself never reaches the database.
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
 	// email_canonical is internal/identity's canonical form of email, computed in
 	// Go: the unique key of an address on both engines.
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
+	DeleteAuditEventsThrough(ctx context.Context, arg DeleteAuditEventsThroughParams) (int64, error)
 	// Every session of the user but keep_id (0 keeps none).
 	DeleteOtherUserSessions(ctx context.Context, arg DeleteOtherUserSessionsParams) (int64, error)
 	DeleteSessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
+	DeleteThrottle(ctx context.Context, bucket string) error
 	DeleteUser(ctx context.Context, id int64) (int64, error)
 	DeleteUserPasswordResets(ctx context.Context, userID int64) (int64, error)
 	DeleteUserSession(ctx context.Context, arg DeleteUserSessionParams) (int64, error)
 	DeleteUserSessions(ctx context.Context, userID int64) (int64, error)
+	GetAuditChain(ctx context.Context) (AuditChain, error)
+	GetDevice(ctx context.Context, tokenHash string) (Device, error)
 	GetLoginByEmail(ctx context.Context, emailCanonical string) (GetLoginByEmailRow, error)
 	GetLoginByUsername(ctx context.Context, username sql.NullString) (GetLoginByUsernameRow, error)
 	GetPasswordHash(ctx context.Context, userID int64) (string, error)
@@ -40,13 +51,33 @@ type Querier interface {
 	// The hot path of every authenticated request: one read by a unique index.
 	// Expiry is decided in Go from the returned times, so this stays a pure read.
 	GetSessionUser(ctx context.Context, tokenHash string) (GetSessionUserRow, error)
+	// The cheap check before any work: a bucket locked until later refuses the
+	// attempt without a write.
+	GetThrottle(ctx context.Context, bucket string) (Throttle, error)
 	GetUserByEmail(ctx context.Context, emailCanonical string) (User, error)
 	GetUserByID(ctx context.Context, id int64) (User, error)
 	GetUserByPublicID(ctx context.Context, publicID string) (User, error)
 	GetUserByUsername(ctx context.Context, username sql.NullString) (User, error)
+	InsertAuditEvent(ctx context.Context, arg InsertAuditEventParams) error
+	// The newest event that occurred before the cutoff, up to which the purge
+	// deletes (every id at or below it, so the rest of the chain stays whole).
+	LastAuditEventBefore(ctx context.Context, before time.Time) (LastAuditEventBeforeRow, error)
+	// Oldest first, after after_id (keyset). user_id 0 means every user; types is
+	// a list of event types between commas (",login.failed,user.deleted,"), ''
+	// meaning every type; replace() finds an exact, comma-delimited name on both
+	// engines.
+	ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]AuditEvent, error)
+	// ListAuditEvents newest first, before before_id.
+	ListAuditEventsDesc(ctx context.Context, arg ListAuditEventsDescParams) ([]AuditEvent, error)
 	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
 	// Keyset pagination: pass the last id of the previous page (0 for the first).
 	ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error)
+	// The chain's row lock, for the purge, which moves the anchor.
+	LockAuditChain(ctx context.Context) (int64, error)
+	// Creates the bucket if it is new and returns it; on PostgreSQL the row stays
+	// locked until the transaction ends, so concurrent attempts on one bucket are
+	// counted one after the other and none slips past the limit.
+	LockThrottle(ctx context.Context, arg LockThrottleParams) (Throttle, error)
 	// Takes the user's row lock and reports whether the user exists. Every
 	// transaction that writes a user's credential, sessions or reset token
 	// begins with it (or with TouchUser or UpdateUser, which lock the same row),
@@ -55,16 +86,24 @@ type Querier interface {
 	// that waited sees what the other committed (READ COMMITTED re-reads per
 	// statement). On SQLite the IMMEDIATE transaction already serialises them.
 	LockUser(ctx context.Context, id int64) (int64, error)
+	// Claims the right to record the refusals of the bucket's current wait, once.
+	MarkThrottleLogged(ctx context.Context, bucket string) (int64, error)
+	PurgeDevices(ctx context.Context, now time.Time) (int64, error)
 	PurgePasswordResets(ctx context.Context, now time.Time) (int64, error)
 	// Removes sessions past their absolute lifetime or idle for too long.
 	PurgeSessions(ctx context.Context, arg PurgeSessionsParams) (int64, error)
+	// Buckets no longer waiting and idle for a whole window.
+	PurgeThrottles(ctx context.Context, arg PurgeThrottlesParams) (int64, error)
 	// Upgrades the hash of an unchanged password to a higher bcrypt cost. Like
 	// ReplacePasswordHash it is a compare-and-swap; password_changed_at stays.
 	RehashPassword(ctx context.Context, arg RehashPasswordParams) (int64, error)
+	RenewDevice(ctx context.Context, arg RenewDeviceParams) (int64, error)
 	// Compare-and-swap: replaces the hash only if it is still the one the caller
 	// verified, so a rehash or password change never overwrites a change that
 	// committed in between.
 	ReplacePasswordHash(ctx context.Context, arg ReplacePasswordHashParams) (int64, error)
+	SetAuditChainAnchor(ctx context.Context, arg SetAuditChainAnchorParams) error
+	SetAuditChainHash(ctx context.Context, lastHash string) error
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error)
 	// Idle-timeout bookkeeping. The condition makes it a no-op unless
 	// last_seen_at is older than stale_before (now minus one minute), so a
@@ -72,6 +111,10 @@ type Querier interface {
 	TouchSession(ctx context.Context, arg TouchSessionParams) (int64, error)
 	// Like LockUser, it takes the user's row lock first.
 	TouchUser(ctx context.Context, arg TouchUserParams) (int64, error)
+	// Keeps a user's newest devices only, so that logging in again and again
+	// without the cookie cannot grow the table without bound.
+	TrimUserDevices(ctx context.Context, arg TrimUserDevicesParams) (int64, error)
+	UpdateThrottle(ctx context.Context, arg UpdateThrottleParams) error
 	// Each field changes only when its set_ flag is true, so one statement applies
 	// a partial update atomically on both engines without a read-then-write.
 	UpdateUser(ctx context.Context, arg UpdateUserParams) (User, error)

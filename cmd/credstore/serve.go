@@ -252,12 +252,13 @@ func purgeLoop(ctx context.Context, store *auth.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			sessions, resets, err := store.PurgeExpired(ctx)
+			c, err := store.PurgeExpired(ctx)
 			if err != nil {
 				log.Error("purge expired", "err", err.Error())
 				continue
 			}
-			log.Info("purged expired", "sessions", sessions, "reset_tokens", resets)
+			log.Info("purged expired", "sessions", c.Sessions, "reset_tokens", c.Resets, "devices", c.Devices,
+				"throttles", c.Throttles, "audit_events", c.AuditEvents)
 		}
 	}
 }

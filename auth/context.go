@@ -1,0 +1,98 @@
+package auth
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+)
+
+// Client describes the party on the other end of a request, as far as the
+// caller knows it. The HTTP layer puts it in the context of every request
+// (WithClient); the store copies it into the audit events the request
+// causes. Neither field is trusted for anything but the record.
+type Client struct {
+	IP        string // the client's address, without a port
+	UserAgent string
+}
+
+// Actor is who performs an operation, as recorded in the audit trail.
+type Actor struct {
+	Kind ActorKind
+	// UserID is the acting user's id, for ActorUser and ActorAdmin.
+	UserID int64
+	// Name is the operating-system user, for ActorOS ("root", "alice").
+	Name string
+}
+
+// ActorKind says what kind of party an Actor is.
+type ActorKind string
+
+// The kinds of actor.
+const (
+	// ActorAnonymous: an unauthenticated caller (a failed or throttled
+	// login, a reset request). The default when nothing else is known.
+	ActorAnonymous ActorKind = "anonymous"
+	// ActorUser: a user acting on their own account (UserID).
+	ActorUser ActorKind = "user"
+	// ActorAdmin: an administrator acting on another account (UserID is the
+	// administrator's).
+	ActorAdmin ActorKind = "admin"
+	// ActorSystem: the service itself (a purge, a migration).
+	ActorSystem ActorKind = "system"
+	// ActorOS: an operating-system user running the command line (Name).
+	ActorOS ActorKind = "os"
+)
+
+type clientKey struct{}
+type actorKey struct{}
+
+// WithClient returns a context that carries c, for the audit events of the
+// operations run in it.
+func WithClient(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// WithActor returns a context whose operations are recorded as done by a.
+// Without it, an operation on a user's own account (a login, a password
+// change) is recorded as done by that user, and anything else as done by
+// ActorAnonymous.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// maxClientField bounds what an audit event keeps of a client's IP and user
+// agent: both come from the client, which could send a megabyte.
+const maxClientField = 256
+
+// clientFrom returns the context's client, cleaned for storage: valid UTF-8
+// without control characters, at most maxClientField bytes.
+func clientFrom(ctx context.Context) Client {
+	c, _ := ctx.Value(clientKey{}).(Client)
+	return Client{IP: cleanField(c.IP), UserAgent: cleanField(c.UserAgent)}
+}
+
+// actorFrom returns the context's actor; ok is false when none was set.
+func actorFrom(ctx context.Context) (Actor, bool) {
+	a, ok := ctx.Value(actorKey{}).(Actor)
+	if ok {
+		a.Name = cleanField(a.Name)
+	}
+	return a, ok
+}
+
+// cleanField makes s safe to store and to show: invalid UTF-8 and control
+// characters become U+FFFD, and it is cut to maxClientField bytes on a
+// character boundary.
+func cleanField(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	for len(s) > maxClientField {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}

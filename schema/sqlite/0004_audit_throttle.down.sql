@@ -1,0 +1,10 @@
+DROP INDEX devices_expires_at_idx;
+DROP INDEX devices_user_id_idx;
+DROP TABLE devices;
+DROP INDEX throttles_updated_at_idx;
+DROP TABLE throttles;
+DROP TABLE audit_chain;
+DROP TRIGGER audit_events_append_only;
+DROP INDEX audit_events_occurred_at_idx;
+DROP INDEX audit_events_user_id_idx;
+DROP TABLE audit_events;
