@@ -2,7 +2,10 @@ package auth
 
 import (
 	"context"
+	"crypto/subtle"
 	"time"
+
+	"github.com/credstore/credstore/db"
 )
 
 // LoginAttempt is one login: an identifier (a username, or an email address
@@ -12,8 +15,8 @@ type LoginAttempt struct {
 	Identifier string
 	Password   string
 	// DeviceToken is the device cookie the client sent ("" for none). A
-	// token this account's successful logins handed out counts the
-	// attempt in the device's own throttle bucket, apart from everyone
+	// live token that a successful login of this account handed out counts
+	// the attempt in the device's own throttle bucket, apart from everyone
 	// else's; any other value is ignored.
 	DeviceToken string
 }
@@ -23,22 +26,77 @@ type LoginResult struct {
 	User    User
 	Session Session
 	// DeviceToken is the device cookie to set: the one presented when it
-	// was valid, a new one otherwise. Like a session token it is a bearer
-	// secret, stored only hashed; never log it.
+	// was live, a new one otherwise ("" from LoginSession, which issues
+	// none). Like a session token it is a bearer secret, stored only
+	// hashed; never log it.
 	DeviceToken string
 	// DeviceExpiresAt is when the device token stops counting apart, unless
 	// another successful login renews it.
 	DeviceExpiresAt time.Time
 }
 
-// LoginWithDevice logs a user in as LoginSession does, throttled per
-// account or per device (see ThrottlePolicy), and hands out or renews the
-// browser's device token.
+// maxDevicesPerUser bounds the device tokens kept per user; a login that
+// issues one more forgets the oldest.
+const maxDevicesPerUser = 20
+
+// LoginWithDevice logs a user in as LoginSession does and hands out or
+// renews the browser's device token, OWASP's "device cookie": the attempts
+// of a browser that presents a token this account's logins handed out are
+// throttled in the device's own bucket, so an attacker who exhausts the
+// account's bucket does not lock out the owner on a browser they have
+// logged in from before. The token is renewed (same value, new expiry) by
+// every successful login that presents it.
 //
-// Errors: those of LoginSession, and *ThrottledError (ErrThrottled) when the
-// attempt's bucket is waiting; a throttled attempt costs no bcrypt work and
-// says nothing about the password.
+// Errors: those of LoginSession, among them *ThrottledError (ErrThrottled)
+// when the attempt's bucket is waiting; a throttled attempt costs no bcrypt
+// work and says nothing about the password.
 func (s *Store) LoginWithDevice(ctx context.Context, a LoginAttempt) (LoginResult, error) {
-	u, sess, err := s.LoginSession(ctx, a.Identifier, a.Password)
-	return LoginResult{User: u, Session: sess}, err
+	return s.login(ctx, a, true)
+}
+
+// deviceOf returns the live device token with this value if it belongs to
+// the user.
+func (s *Store) deviceOf(ctx context.Context, token string, userID int64) (db.Device, bool) {
+	if token == "" {
+		return db.Device{}, false
+	}
+	hash, ok := tokenHash(token)
+	if !ok {
+		return db.Device{}, false
+	}
+	d, err := s.queries().GetDevice(ctx, hash)
+	if err != nil || subtle.ConstantTimeCompare([]byte(d.TokenHash), []byte(hash)) != 1 {
+		return db.Device{}, false
+	}
+	now := s.now()
+	if d.UserID != userID || !now.Before(d.ExpiresAt) || d.CreatedAt.After(now.Add(MaxClockSkew)) {
+		return db.Device{}, false
+	}
+	return d, true
+}
+
+// grantDevice renews the device token a successful login presented, or
+// issues the new one (token, hash) when it presented none or its token
+// expired meanwhile. state says which, for the audit trail.
+func (s *Store) grantDevice(tx *txn, userID int64, g *grant, token, hash string) (dev deviceGrant, state string, err error) {
+	expires := tx.now.Add(s.cfg.DeviceLifetime)
+	if g.device != nil {
+		n, err := tx.q.RenewDevice(tx.ctx, db.RenewDeviceParams{ID: g.device.ID, UserID: userID, Now: tx.now, ExpiresAt: expires})
+		if err != nil {
+			return deviceGrant{}, "", err
+		}
+		if n == 1 {
+			return deviceGrant{token: g.presentToken, expiresAt: expires}, "known", nil
+		}
+	}
+	if !g.issueDevice {
+		return deviceGrant{}, "none", nil
+	}
+	if _, err := tx.q.CreateDevice(tx.ctx, db.CreateDeviceParams{UserID: userID, TokenHash: hash, Now: tx.now, ExpiresAt: expires}); err != nil {
+		return deviceGrant{}, "", err
+	}
+	if _, err := tx.q.TrimUserDevices(tx.ctx, db.TrimUserDevicesParams{UserID: userID, Keep: maxDevicesPerUser}); err != nil {
+		return deviceGrant{}, "", err
+	}
+	return deviceGrant{token: token, expiresAt: expires}, "new", nil
 }

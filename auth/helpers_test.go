@@ -17,9 +17,19 @@ import (
 // testConfig hashes at bcrypt's minimum cost, which keeps the suite fast,
 // and queues every hash rather than shedding any: the concurrency tests
 // race database writes, not the hash gate (gate_internal_test.go tests it).
+//
+// It also throttles nothing in practice (a million free failures): tests of
+// other things fail logins on purpose, many times over. The throttle's own
+// tests (throttle_test.go) set the policies they test.
 func testConfig() auth.Config {
-	return auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true, MaxQueuedHashes: 1 << 16}
+	return auth.Config{
+		BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true, MaxQueuedHashes: 1 << 16,
+		LoginThrottle: lenientThrottle, ResetThrottle: lenientThrottle,
+	}
 }
+
+// lenientThrottle lets a million failures through before it waits.
+var lenientThrottle = auth.ThrottlePolicy{FreeFailures: 1e6, BaseDelay: time.Second, MaxDelay: time.Second, DailyFailures: 1e6}
 
 // newStore opens a store on dsn with testConfig adjusted by opts, closed when
 // t ends.

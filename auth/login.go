@@ -35,36 +35,122 @@ const credentialRetries = 2
 // A correct password stored at a cost below the store's is rehashed at the
 // store's cost on the way through.
 func (s *Store) Login(ctx context.Context, identifier, password string) (User, error) {
-	u, _, err := s.authenticate(ctx, identifier, password)
-	return u, err
+	v, err := s.authenticate(ctx, LoginAttempt{Identifier: identifier, Password: password})
+	if err != nil {
+		return User{}, err
+	}
+	err = s.inTx(ctx, "login", func(tx *txn) error {
+		if err := tx.clear(v.throttle.bucket); err != nil {
+			return err
+		}
+		tx.record(EventLoginSucceeded, refOf(v.user), map[string]any{"device": v.deviceState()})
+		return nil
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return userFromDB(v.user), nil
 }
 
-// authenticate is Login, returning also the hash the password was verified
-// against (the new one if it rehashed), for a transaction to re-assert.
-func (s *Store) authenticate(ctx context.Context, identifier, password string) (User, []byte, error) {
-	row, hash, err := s.loginRow(ctx, identifier)
-	switch {
-	case errors.Is(err, ErrNotFound):
+// verified is a login attempt whose password matched.
+type verified struct {
+	user     db.User
+	hash     []byte // the hash the password matched: the new one if it rehashed
+	throttle throttle
+	device   *db.Device // the device token presented, when it is the account's
+}
+
+// deviceState says which device token the attempt presented, for the audit
+// trail.
+func (v verified) deviceState() string {
+	if v.device != nil {
+		return "known"
+	}
+	return "none"
+}
+
+// authenticate checks a login attempt: the throttle first (a waiting
+// bucket refuses it before any work), then counts it, then compares the
+// password, and records a failure in the audit trail. A success is recorded
+// by the caller, in the transaction that acts on it, which also clears the
+// bucket.
+//
+// Every failure costs one bcrypt comparison, whether or not the identifier
+// names an account, and the throttle treats an identifier that names no
+// account exactly as one that does (its own bucket, the same policy), so
+// neither the errors, nor their timing, nor the throttling tell them apart.
+func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, error) {
+	row, hash, err := s.loginRow(ctx, a.Identifier)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return verified{}, wrap("login", err)
+	}
+	t := throttle{
+		bucket:    identifierBucket(scopeLogin, a.Identifier),
+		policy:    s.cfg.LoginThrottle,
+		refused:   EventLoginThrottled,
+		operation: "login",
+	}
+	v := verified{}
+	if row != nil {
+		v.user = *row
+		t.subject = refOf(*row)
+		t.bucket = accountBucket(scopeLogin, row.ID)
+		if d, ok := s.deviceOf(ctx, a.DeviceToken, row.ID); ok {
+			v.device = &d
+			t.bucket, t.device = deviceBucket(d.ID), true
+		}
+	} else {
 		hash = s.dummy
-	case err != nil:
-		return User{}, nil, wrap("login", err)
 	}
-	ok, err := s.matches(ctx, hash, password)
+	v.throttle = t
+	if err := s.check(ctx, t); err != nil {
+		return verified{}, err
+	}
+	// A turn at the hash gate before the attempt is counted: an attempt
+	// refused for overload is not a guess and must not count as one.
+	leave, err := s.gate.enter(ctx)
 	if err != nil {
-		return User{}, nil, wrap("login", err)
+		return verified{}, wrap("login", err)
 	}
-	if err := checkLoginPassword(FieldPassword, password); err != nil {
-		return User{}, nil, err
+	if err := s.reserve(ctx, t); err != nil {
+		leave()
+		return verified{}, err
 	}
-	if !ok || row == nil {
-		return User{}, nil, ErrInvalidCredentials
+	ok := passwordMatches(hash, a.Password)
+	leave()
+
+	var reason string
+	failure := error(ErrInvalidCredentials)
+	switch inputErr := checkLoginPassword(FieldPassword, a.Password); {
+	case inputErr != nil:
+		reason, failure = "invalid_input", inputErr
+	case row == nil:
+		reason = "unknown_account"
+	case !ok:
+		reason = "wrong_password"
 	}
+	if reason != "" {
+		if err := s.recordFailure(ctx, t, EventLoginFailed, reason, Actor{Kind: ActorAnonymous}); err != nil {
+			return verified{}, wrap("login", err)
+		}
+		return verified{}, failure
+	}
+	v.hash = hash
 	if needsRehash(hash, s.cfg.BcryptCost) {
-		if newHash, ok := s.rehash(ctx, row.ID, hash, password); ok {
-			hash = newHash
+		if newHash, ok := s.rehash(ctx, row.ID, hash, a.Password); ok {
+			v.hash = newHash
 		}
 	}
-	return userFromDB(*row), hash, nil
+	return v, nil
+}
+
+// recordFailure records a failed attempt counted in t's bucket. The
+// attempt is already counted (reserve); this is the trail's record of it.
+func (s *Store) recordFailure(ctx context.Context, t throttle, typ EventType, reason string, actor Actor) error {
+	return s.inTx(ctx, t.operation, func(tx *txn) error {
+		tx.recordBy(typ, t.subject, actor, map[string]any{"reason": reason, "device": t.device})
+		return nil
+	})
 }
 
 // loginRow finds the user and hash for identifier. Input that no account can
@@ -102,9 +188,9 @@ func (s *Store) rehash(ctx context.Context, userID int64, oldHash []byte, passwo
 		return nil, false
 	}
 	var n int64
-	err = s.inTx(ctx, func(q *db.Queries) error {
+	err = s.inTx(ctx, "rehash", func(tx *txn) error {
 		var err error
-		n, err = q.RehashPassword(ctx, db.RehashPasswordParams{
+		n, err = tx.q.RehashPassword(tx.ctx, db.RehashPasswordParams{
 			NewHash: string(newHash),
 			OldHash: string(oldHash),
 			UserID:  userID,

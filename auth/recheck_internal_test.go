@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,7 +18,10 @@ import (
 
 func openInternal(t *testing.T, dsn string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), dsn, Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true})
+	lenient := ThrottlePolicy{FreeFailures: 1e6, BaseDelay: time.Second, MaxDelay: time.Second, DailyFailures: 1e6}
+	s, err := Open(context.Background(), dsn, Config{
+		BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true, LoginThrottle: lenient, ResetThrottle: lenient,
+	})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -52,14 +56,15 @@ func TestNoSessionAfterPasswordWrite(t *testing.T) {
 				require.NoError(t, err)
 
 				// The attacker's login verifies the stolen password...
-				_, hash, err := s.authenticate(ctx, "victim", "password-old")
+				attempt := LoginAttempt{Identifier: "victim", Password: "password-old"}
+				v, err := s.authenticate(ctx, attempt)
 				require.NoError(t, err)
 				// ...the victim changes it...
 				w.write(t, s, u)
 				// ...and the attacker's login goes on to make its session.
-				_, _, err = s.sessionFor(ctx, u, hash, "password-old")
+				_, err = s.sessionFor(ctx, v, attempt, true)
 				assert.ErrorIs(t, err, ErrInvalidCredentials)
-				_, err = s.createSession(ctx, u.ID, hash)
+				_, _, err = s.createSession(ctx, u.ID, v.hash, nil)
 				assert.ErrorIs(t, err, errCredentialChanged)
 
 				sessions, err := s.ListSessions(ctx, u.ID)
@@ -88,19 +93,21 @@ func TestRehashBetweenCheckAndWrite(t *testing.T) {
 			t.Helper()
 			h, err := hashPassword("password-a", 5)
 			require.NoError(t, err)
-			require.NoError(t, s.inTx(ctx, func(q *db.Queries) error {
-				n, err := q.RehashPassword(ctx, db.RehashPasswordParams{NewHash: string(h), OldHash: string(old), UserID: u.ID})
+			require.NoError(t, s.inTx(ctx, "rehash", func(tx *txn) error {
+				n, err := tx.q.RehashPassword(ctx, db.RehashPasswordParams{NewHash: string(h), OldHash: string(old), UserID: u.ID})
 				require.EqualValues(t, 1, n)
 				return err
 			}))
 		}
 
-		_, hash, err := s.authenticate(ctx, "alice", "password-a")
+		attempt := LoginAttempt{Identifier: "alice", Password: "password-a"}
+		v, err := s.authenticate(ctx, attempt)
 		require.NoError(t, err)
-		rehashSamePassword(hash)
-		_, sess, err := s.sessionFor(ctx, u, hash, "password-a")
+		rehashSamePassword(v.hash)
+		r, err := s.sessionFor(ctx, v, attempt, false)
 		require.NoError(t, err, "the password is still right: verified again against the new hash")
-		assert.NotEmpty(t, sess.Token)
+		assert.NotEmpty(t, r.Session.Token)
+		assert.Equal(t, u.ID, r.User.ID)
 
 	})
 }

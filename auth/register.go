@@ -33,30 +33,36 @@ func (s *Store) Register(ctx context.Context, r Registration) (User, error) {
 	if err != nil {
 		return User{}, wrap("register", err)
 	}
-	now := s.now()
-	publicID, err := newUUIDv7(now, s.cfg.Rand)
+	publicID, err := newUUIDv7(s.now(), s.cfg.Rand)
 	if err != nil {
 		return User{}, wrap("register", err)
 	}
 	var u db.User
-	err = s.inTx(ctx, func(q *db.Queries) error {
+	err = s.inTx(ctx, "register", func(tx *txn) error {
 		var err error
-		u, err = q.CreateUser(ctx, db.CreateUserParams{
+		u, err = tx.q.CreateUser(tx.ctx, db.CreateUserParams{
 			PublicID:       publicID,
 			Username:       nullable(r.Username),
 			Email:          r.Email,
 			EmailCanonical: canonical,
 			Phone:          nullable(r.Phone),
 			IsAdmin:        r.IsAdmin,
-			Now:            now,
+			Now:            tx.now,
 		})
 		if err != nil {
 			return mapError(err)
 		}
-		return q.CreateCredential(ctx, db.CreateCredentialParams{UserID: u.ID, PasswordHash: string(hash), Now: now})
+		if err := tx.q.CreateCredential(tx.ctx, db.CreateCredentialParams{UserID: u.ID, PasswordHash: string(hash), Now: tx.now}); err != nil {
+			return err
+		}
+		tx.record(EventUserRegistered, refOf(u), map[string]any{"is_admin": u.IsAdmin})
+		if u.IsAdmin {
+			tx.recordBy(EventAdminGranted, refOf(u), Actor{Kind: ActorSystem}, nil)
+		}
+		return nil
 	})
 	if err != nil {
-		return User{}, wrap("register", err)
+		return User{}, err
 	}
 	return userFromDB(u), nil
 }

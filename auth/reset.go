@@ -35,24 +35,58 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email string) (Passwor
 	if err := probs.err(); err != nil {
 		return PasswordReset{}, wrap("request password reset", err)
 	}
+	t := throttle{
+		bucket:    identifierBucket(scopeReset, email),
+		policy:    s.cfg.ResetThrottle,
+		refused:   EventResetThrottled,
+		operation: "request password reset",
+	}
 	u, err := s.queries().GetUserByEmail(ctx, canonical)
-	if err != nil {
-		return PasswordReset{}, wrap("request password reset", mapError(err))
+	found := err == nil
+	if err = mapError(err); err != nil && !errors.Is(err, ErrNotFound) {
+		return PasswordReset{}, wrap("request password reset", err)
+	}
+	if found {
+		t.subject = refOf(u)
+		t.bucket = accountBucket(scopeReset, u.ID)
+	}
+	if err := s.check(ctx, t); err != nil {
+		return PasswordReset{}, err
 	}
 	token, hash, err := newToken(s.cfg.Rand)
 	if err != nil {
 		return PasswordReset{}, wrap("request password reset", err)
 	}
-	now := s.now()
-	r := PasswordReset{UserID: u.ID, Email: u.Email, Token: token, ExpiresAt: now.Add(s.cfg.ResetTokenLifetime)}
-	err = s.inTx(ctx, func(q *db.Queries) error {
-		err := q.UpsertPasswordReset(ctx, db.UpsertPasswordResetParams{
-			UserID: u.ID, TokenHash: hash, EmailCanonical: u.EmailCanonical, Now: now, ExpiresAt: r.ExpiresAt,
+	var r PasswordReset
+	// Every request counts in the throttle, the ones for addresses without
+	// an account too (which are recorded without a user), so that the
+	// replies and their pace are the same for both.
+	err = s.inTx(ctx, "request password reset", func(tx *txn) error {
+		if err := tx.count(t); err != nil {
+			return err
+		}
+		if !found {
+			tx.recordBy(EventResetRequested, nil, Actor{Kind: ActorAnonymous}, map[string]any{"unknown_account": true})
+			return nil
+		}
+		r = PasswordReset{UserID: u.ID, Email: u.Email, Token: token, ExpiresAt: tx.now.Add(s.cfg.ResetTokenLifetime)}
+		err := tx.q.UpsertPasswordReset(tx.ctx, db.UpsertPasswordResetParams{
+			UserID: u.ID, TokenHash: hash, EmailCanonical: u.EmailCanonical, Now: tx.now, ExpiresAt: r.ExpiresAt,
 		})
-		return mapError(err) // ErrNotFound: deleted since the lookup
+		if err != nil {
+			return mapError(err) // ErrNotFound: deleted since the lookup
+		}
+		tx.recordBy(EventResetRequested, t.subject, Actor{Kind: ActorAnonymous}, nil)
+		return nil
 	})
-	if err != nil {
-		return PasswordReset{}, wrap("request password reset", err)
+	var w errWaiting
+	switch {
+	case errors.As(err, &w):
+		return PasswordReset{}, s.refuse(ctx, t, w.row, s.now())
+	case err != nil:
+		return PasswordReset{}, err
+	case !found:
+		return PasswordReset{}, wrap("request password reset", ErrNotFound)
 	}
 	if s.cfg.ResetSender != nil {
 		if err := s.cfg.ResetSender.Send(ctx, resetMessage(r, s.cfg.ResetTokenLifetime)); err != nil {
@@ -113,25 +147,24 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 	if err != nil {
 		return wrap("reset password", err)
 	}
-	err = s.inTx(ctx, func(q *db.Queries) error {
-		now := s.now()
+	err = s.inTx(ctx, "reset password", func(tx *txn) error {
 		// The user's row first, as every password write does (LockUser).
-		n, err := q.TouchUser(ctx, db.TouchUserParams{ID: pr.UserID, Now: now})
+		n, err := tx.q.TouchUser(tx.ctx, db.TouchUserParams{ID: pr.UserID, Now: tx.now})
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return ErrInvalidResetToken
 		}
-		_, err = q.ConsumePasswordReset(ctx, db.ConsumePasswordResetParams{
-			TokenHash: hash, UserID: pr.UserID, Now: now, IssuedBefore: now.Add(MaxClockSkew), EmailCanonical: canonical,
+		_, err = tx.q.ConsumePasswordReset(tx.ctx, db.ConsumePasswordResetParams{
+			TokenHash: hash, UserID: pr.UserID, Now: tx.now, IssuedBefore: tx.now.Add(MaxClockSkew), EmailCanonical: canonical,
 		})
 		if err = mapError(err); errors.Is(err, ErrNotFound) {
 			return ErrInvalidResetToken
 		} else if err != nil {
 			return err
 		}
-		n, err = q.SetPasswordHash(ctx, db.SetPasswordHashParams{PasswordHash: string(pwHash), UserID: pr.UserID, Now: now})
+		n, err = tx.q.SetPasswordHash(tx.ctx, db.SetPasswordHashParams{PasswordHash: string(pwHash), UserID: pr.UserID, Now: tx.now})
 		if err != nil {
 			return err
 		}
@@ -140,11 +173,27 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 			// Register create both together); refuse rather than half-reset.
 			return ErrInvalidResetToken
 		}
-		_, err = q.DeleteUserSessions(ctx, pr.UserID)
-		return err
+		ended, err := tx.q.DeleteUserSessions(tx.ctx, pr.UserID)
+		if err != nil {
+			return err
+		}
+		// Proof of control of the address: the account's login and reset
+		// buckets start again.
+		if err := tx.clear(accountBucket(scopeLogin, pr.UserID)); err != nil {
+			return err
+		}
+		if err := tx.clear(accountBucket(scopeReset, pr.UserID)); err != nil {
+			return err
+		}
+		u, err := tx.q.GetUserByID(tx.ctx, pr.UserID)
+		if err != nil {
+			return mapError(err)
+		}
+		tx.record(EventPasswordReset, refOf(u), map[string]any{"sessions_ended": ended})
+		return nil
 	})
 	if errors.Is(err, ErrInvalidResetToken) {
 		return ErrInvalidResetToken
 	}
-	return wrap("reset password", err)
+	return err
 }

@@ -47,8 +47,8 @@ func (s Session) IdleExpiresAt(idle time.Duration) time.Time {
 //
 // Errors: ErrNotFound when the user does not exist.
 func (s *Store) CreateSession(ctx context.Context, userID int64) (Session, error) {
-	sess, err := s.createSession(ctx, userID, nil)
-	return sess, wrap("create session", err)
+	sess, _, err := s.createSession(ctx, userID, nil, nil)
+	return sess, err
 }
 
 // LoginSession logs a user in as Login does and starts a session for them.
@@ -59,66 +59,105 @@ func (s *Store) CreateSession(ctx context.Context, userID int64) (Session, error
 // session, so "a reset ends every session" holds under concurrency too.
 //
 // Errors: those of Login (ErrInvalidCredentials for every failed login, also
-// when the password changed or the user went while it was being checked).
+// when the password changed or the user went while it was being checked;
+// *ThrottledError when the account's bucket is waiting).
 func (s *Store) LoginSession(ctx context.Context, identifier, password string) (User, Session, error) {
-	u, hash, err := s.authenticate(ctx, identifier, password)
-	if err != nil {
-		return User{}, Session{}, err
-	}
-	return s.sessionFor(ctx, u, hash, password)
+	r, err := s.login(ctx, LoginAttempt{Identifier: identifier, Password: password}, false)
+	return r.User, r.Session, err
 }
 
-// sessionFor creates a session for u, whose password was verified against
-// hash, if that is still the user's hash; when it is not, it verifies
-// password again against the hash now stored.
-func (s *Store) sessionFor(ctx context.Context, u User, hash []byte, password string) (User, Session, error) {
+// login authenticates a and creates its session, and a device token when
+// issueDevice is set and a presented none.
+func (s *Store) login(ctx context.Context, a LoginAttempt, issueDevice bool) (LoginResult, error) {
+	v, err := s.authenticate(ctx, a)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	return s.sessionFor(ctx, v, a, issueDevice)
+}
+
+// sessionFor creates the session of the verified attempt a, if the user's
+// hash is still the one its password matched; when it is not, it verifies
+// the password again against the hash now stored.
+func (s *Store) sessionFor(ctx context.Context, v verified, a LoginAttempt, issueDevice bool) (LoginResult, error) {
+	g := &grant{throttle: v.throttle.bucket, device: v.device, presentToken: a.DeviceToken, issueDevice: issueDevice}
 	for attempt := 0; ; attempt++ {
-		sess, err := s.createSession(ctx, u.ID, hash)
+		sess, dev, err := s.createSession(ctx, v.user.ID, v.hash, g)
 		switch {
 		case err == nil:
-			return u, sess, nil
+			return LoginResult{User: userFromDB(v.user), Session: sess, DeviceToken: dev.token, DeviceExpiresAt: dev.expiresAt}, nil
 		case errors.Is(err, ErrNotFound):
-			return User{}, Session{}, ErrInvalidCredentials
+			return LoginResult{}, ErrInvalidCredentials
 		case !errors.Is(err, errCredentialChanged):
-			return User{}, Session{}, wrap("login", err)
+			return LoginResult{}, err
 		case attempt == credentialRetries:
-			return User{}, Session{}, ErrInvalidCredentials
+			return LoginResult{}, ErrInvalidCredentials
 		}
 		// The hash changed after the check: a concurrent rehash keeps the
 		// password, a change does not. Verify against what is stored now.
-		h, err := s.verifyPassword(ctx, u.ID, FieldPassword, password)
+		h, err := s.verifyPassword(ctx, v.user.ID, FieldPassword, a.Password)
 		if err != nil {
 			if errors.Is(err, ErrInvalidCredentials) {
-				return User{}, Session{}, ErrInvalidCredentials
+				return LoginResult{}, ErrInvalidCredentials
 			}
-			return User{}, Session{}, wrap("login", err)
+			return LoginResult{}, wrap("login", err)
 		}
-		hash = []byte(h)
+		v.hash = []byte(h)
 	}
+}
+
+// grant is what a successful login does besides creating its session:
+// clear its throttle bucket, and renew or issue a device token.
+type grant struct {
+	throttle     string
+	device       *db.Device // the token presented, to renew
+	presentToken string     // and the token itself
+	issueDevice  bool       // issue one when none was presented
+}
+
+// deviceGrant is a device token a login handed out or renewed.
+type deviceGrant struct {
+	token     string
+	expiresAt time.Time
 }
 
 // createSession inserts a session for the user. With verified set, only if
 // the user's stored hash is still verified: errCredentialChanged otherwise.
 // It locks the user's row first (see LockUser in queries/users.sql), so a
 // password write and this insert see each other in one order on both
-// engines. Errors: ErrNotFound when the user does not exist.
-func (s *Store) createSession(ctx context.Context, userID int64, verified []byte) (Session, error) {
+// engines. With g set it is a login's success: it also clears the throttle
+// bucket and renews or issues the device token, and is recorded as
+// EventLoginSucceeded rather than EventSessionCreated.
+//
+// Errors: ErrNotFound when the user does not exist.
+func (s *Store) createSession(ctx context.Context, userID int64, verified []byte, g *grant) (Session, deviceGrant, error) {
 	token, hash, err := newToken(s.cfg.Rand)
 	if err != nil {
-		return Session{}, err
+		return Session{}, deviceGrant{}, wrap("create session", err)
 	}
-	var row db.Session
-	err = s.inTx(ctx, func(q *db.Queries) error {
-		now := s.now()
-		n, err := q.LockUser(ctx, userID)
+	var devToken, devHash string
+	if g != nil && (g.issueDevice || g.device != nil) {
+		// Drawn outside the transaction, in case the presented one has
+		// expired meanwhile and a new one is needed.
+		if devToken, devHash, err = newToken(s.cfg.Rand); err != nil {
+			return Session{}, deviceGrant{}, wrap("create session", err)
+		}
+	}
+	var (
+		row db.Session
+		dev deviceGrant
+	)
+	op := "create session"
+	if g != nil {
+		op = "login"
+	}
+	err = s.inTx(ctx, op, func(tx *txn) error {
+		u, err := tx.lockUser(userID)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return ErrNotFound
-		}
 		if verified != nil {
-			current, err := q.GetPasswordHash(ctx, userID)
+			current, err := tx.q.GetPasswordHash(tx.ctx, userID)
 			if err != nil {
 				return mapError(err)
 			}
@@ -126,20 +165,36 @@ func (s *Store) createSession(ctx context.Context, userID int64, verified []byte
 				return errCredentialChanged
 			}
 		}
-		row, err = q.CreateSession(ctx, db.CreateSessionParams{
+		row, err = tx.q.CreateSession(tx.ctx, db.CreateSessionParams{
 			UserID:    userID,
 			TokenHash: hash,
-			Now:       now,
-			ExpiresAt: now.Add(s.cfg.SessionLifetime),
+			Now:       tx.now,
+			ExpiresAt: tx.now.Add(s.cfg.SessionLifetime),
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		if g == nil {
+			tx.record(EventSessionCreated, refOf(u), map[string]any{"session_id": row.ID})
+			return nil
+		}
+		if err := tx.clear(g.throttle); err != nil {
+			return err
+		}
+		var state string
+		dev, state, err = s.grantDevice(tx, u.ID, g, devToken, devHash)
+		if err != nil {
+			return err
+		}
+		tx.record(EventLoginSucceeded, refOf(u), map[string]any{"session_id": row.ID, "device": state})
+		return nil
 	})
 	if err != nil {
-		return Session{}, err
+		return Session{}, deviceGrant{}, err
 	}
 	sess := sessionFromDB(row)
 	sess.Token = token
-	return sess, nil
+	return sess, dev, nil
 }
 
 // SessionUser returns the user that token authenticates, and the session.
@@ -208,19 +263,30 @@ func (s *Store) DestroySession(ctx context.Context, token string) error {
 	if !ok {
 		return ErrInvalidSession
 	}
-	var row db.Session
-	err := s.inTx(ctx, func(q *db.Queries) error {
-		var err error
-		row, err = q.DeleteSessionByTokenHash(ctx, hash)
-		return mapError(err)
+	var live bool
+	err := s.inTx(ctx, "destroy session", func(tx *txn) error {
+		row, err := tx.q.DeleteSessionByTokenHash(tx.ctx, hash)
+		if err != nil {
+			return mapError(err)
+		}
+		// A session past its lifetime is removed all the same, but that is
+		// no logout and leaves no event.
+		if live = s.live(sessionFromDB(row), tx.now); !live {
+			return nil
+		}
+		u, err := tx.q.GetUserByID(tx.ctx, row.UserID)
+		if err != nil {
+			return mapError(err)
+		}
+		tx.record(EventLoggedOut, refOf(u), map[string]any{"session_id": row.ID})
+		return nil
 	})
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return ErrInvalidSession
 	case err != nil:
-		return wrap("destroy session", err)
-	}
-	if !s.live(sessionFromDB(row), s.now()) {
+		return err
+	case !live:
 		return ErrInvalidSession
 	}
 	return nil
@@ -249,26 +315,47 @@ func (s *Store) ListSessions(ctx context.Context, userID int64) ([]Session, erro
 //
 // Errors: ErrSessionNotFound when the user has no session with that id.
 func (s *Store) RevokeSession(ctx context.Context, userID, sessionID int64) error {
-	err := s.inTx(ctx, func(q *db.Queries) error {
-		n, err := q.DeleteUserSession(ctx, db.DeleteUserSessionParams{ID: sessionID, UserID: userID})
-		if err == nil && n == 0 {
+	return s.inTx(ctx, "revoke session", func(tx *txn) error {
+		u, err := tx.lockUser(userID)
+		if errors.Is(err, ErrNotFound) {
+			return ErrSessionNotFound
+		} else if err != nil {
+			return err
+		}
+		n, err := tx.q.DeleteUserSession(tx.ctx, db.DeleteUserSessionParams{ID: sessionID, UserID: userID})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
 			return ErrSessionNotFound
 		}
-		return err
+		tx.record(EventSessionsRevoked, refOf(u), map[string]any{"session_id": sessionID})
+		return nil
 	})
-	return wrap("revoke session", err)
 }
 
 // RevokeSessions ends every session of the user and returns how many there
-// were. ChangePassword, SetPassword and ResetPassword do this themselves.
+// were. ChangePassword, SetPassword and ResetPassword do this themselves. A
+// user without an account has no sessions: 0, and no error.
 func (s *Store) RevokeSessions(ctx context.Context, userID int64) (int64, error) {
 	var n int64
-	err := s.inTx(ctx, func(q *db.Queries) error {
-		var err error
-		n, err = q.DeleteUserSessions(ctx, userID)
-		return err
+	err := s.inTx(ctx, "revoke sessions", func(tx *txn) error {
+		u, err := tx.lockUser(userID)
+		if errors.Is(err, ErrNotFound) {
+			n = 0
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if n, err = tx.q.DeleteUserSessions(tx.ctx, userID); err != nil {
+			return err
+		}
+		if n > 0 {
+			tx.record(EventSessionsRevoked, refOf(u), map[string]any{"sessions": n})
+		}
+		return nil
 	})
-	return n, wrap("revoke sessions", err)
+	return n, err
 }
 
 // PurgeCounts says how many rows of each kind PurgeExpired deleted.
@@ -289,23 +376,25 @@ type PurgeCounts struct {
 // (credstore serve does, every few minutes).
 func (s *Store) PurgeExpired(ctx context.Context) (PurgeCounts, error) {
 	var c PurgeCounts
-	now := s.now()
-	err := s.inTx(ctx, func(q *db.Queries) error {
+	err := s.inTx(ctx, "purge expired", func(tx *txn) error {
 		var err error
-		c.Sessions, err = q.PurgeSessions(ctx, db.PurgeSessionsParams{
-			Now:        now,
-			IdleBefore: now.Add(-s.cfg.SessionIdleTimeout),
+		c.Sessions, err = tx.q.PurgeSessions(tx.ctx, db.PurgeSessionsParams{
+			Now:        tx.now,
+			IdleBefore: tx.now.Add(-s.cfg.SessionIdleTimeout),
 		})
 		if err != nil {
 			return err
 		}
-		c.Resets, err = q.PurgePasswordResets(ctx, now)
+		c.Resets, err = tx.q.PurgePasswordResets(tx.ctx, tx.now)
 		return err
 	})
-	if err != nil {
-		return PurgeCounts{}, wrap("purge expired", err)
+	if err == nil {
+		err = s.purgeThrottles(ctx, &c)
 	}
-	return c, nil
+	if err == nil {
+		c.AuditEvents, err = s.purgeAudit(ctx)
+	}
+	return c, err
 }
 
 func sessionFromDB(r db.Session) Session {

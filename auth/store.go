@@ -93,14 +93,6 @@ func (s *Store) Close() error {
 // queries returns the accessors for statements outside a transaction.
 func (s *Store) queries() *db.Queries { return s.q }
 
-// inTx runs fn in a write transaction. Slow work (bcrypt) must be done
-// before calling it: on SQLite the transaction holds the write lock.
-func (s *Store) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
-	return s.db.InTx(ctx, func(ex database.Executor) error {
-		return fn(db.New(ex))
-	})
-}
-
 // now is the store's clock in UTC, truncated to microseconds: both engines
 // store that precision exactly, so a time read back equals the time written.
 func (s *Store) now() time.Time {

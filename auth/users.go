@@ -118,7 +118,7 @@ type UserUpdate struct {
 func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, error) {
 	p := s.cfg.Policy
 	probs := problems{}
-	params := db.UpdateUserParams{ID: id, Now: s.now()}
+	params := db.UpdateUserParams{ID: id}
 	if u.Username != nil {
 		if *u.Username != "" {
 			p.checkUsername(probs, *u.Username)
@@ -146,37 +146,61 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 		return User{}, wrap("update user", err)
 	}
 	var updated db.User
-	err := s.inTx(ctx, func(q *db.Queries) error {
+	err := s.inTx(ctx, "update user", func(tx *txn) error {
 		// Lock, then read: the address this update replaces is the one
 		// committed last, not one read before a concurrent change.
-		n, err := q.LockUser(ctx, id)
+		before, err := tx.lockUser(id)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return ErrNotFound
-		}
-		before, err := q.GetUserByID(ctx, id)
+		params.Now = tx.now
+		updated, err = tx.q.UpdateUser(tx.ctx, params)
 		if err != nil {
 			return mapError(err)
 		}
-		updated, err = q.UpdateUser(ctx, params)
-		if err != nil {
-			return mapError(err)
+		ref := refOf(updated)
+		if fields := changedFields(before, updated); len(fields) > 0 {
+			tx.recordBy(EventUserUpdated, ref, Actor{Kind: ActorSystem}, map[string]any{"fields": fields})
+		}
+		if before.IsAdmin != updated.IsAdmin {
+			typ := EventAdminRevoked
+			if updated.IsAdmin {
+				typ = EventAdminGranted
+			}
+			tx.recordBy(typ, ref, Actor{Kind: ActorSystem}, nil)
 		}
 		if updated.EmailCanonical == before.EmailCanonical {
 			return nil
 		}
-		if _, err := q.DeleteUserPasswordResets(ctx, id); err != nil {
+		if _, err := tx.q.DeleteUserPasswordResets(tx.ctx, id); err != nil {
 			return err
 		}
-		_, err = q.DeleteOtherUserSessions(ctx, db.DeleteOtherUserSessionsParams{UserID: id, KeepID: u.KeepSessionID})
+		_, err = tx.q.DeleteOtherUserSessions(tx.ctx, db.DeleteOtherUserSessionsParams{UserID: id, KeepID: u.KeepSessionID})
 		return err
 	})
 	if err != nil {
-		return User{}, wrap("update user", err)
+		return User{}, err
 	}
 	return userFromDB(updated), nil
+}
+
+// changedFields names the fields whose values differ between a and b, for
+// the audit trail, which records the names and never the values.
+func changedFields(a, b db.User) []string {
+	fields := []string{}
+	if a.Username != b.Username {
+		fields = append(fields, FieldUsername)
+	}
+	if a.Email != b.Email {
+		fields = append(fields, FieldEmail)
+	}
+	if a.Phone != b.Phone {
+		fields = append(fields, FieldPhone)
+	}
+	if a.IsAdmin != b.IsAdmin {
+		fields = append(fields, "is_admin")
+	}
+	return fields
 }
 
 // ChangePassword replaces the user's password after checking the current
@@ -202,27 +226,41 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 	if err := probs.err(); err != nil {
 		return wrap("change password", err)
 	}
+	t := throttle{
+		bucket:    accountBucket(scopeChange, id),
+		policy:    s.cfg.LoginThrottle,
+		refused:   EventPasswordChangeThrottled,
+		operation: "change password",
+	}
+	if u, err := s.queries().GetUserByID(ctx, id); err == nil {
+		t.subject = refOf(u)
+	}
+	if err := s.check(ctx, t); err != nil {
+		return err
+	}
+	if err := s.reserve(ctx, t); err != nil {
+		return err
+	}
 	oldHash, err := s.verifyPassword(ctx, id, FieldCurrentPassword, current)
 	if err != nil {
-		return credentialsError("change password", err)
+		return s.changeFailed(ctx, t, err)
 	}
 	newHash, err := s.hash(ctx, newPassword)
 	if err != nil {
 		return wrap("change password", err)
 	}
 	for attempt := 0; ; attempt++ {
-		err = s.inTx(ctx, func(q *db.Queries) error {
-			now := s.now()
+		err = s.inTx(ctx, "change password", func(tx *txn) error {
 			// The user's row first, as every password write does (LockUser).
-			n, err := q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now})
+			n, err := tx.q.TouchUser(tx.ctx, db.TouchUserParams{ID: id, Now: tx.now})
 			if err != nil {
 				return err
 			}
 			if n == 0 {
 				return ErrInvalidCredentials // gone since the check
 			}
-			n, err = q.ReplacePasswordHash(ctx, db.ReplacePasswordHashParams{
-				NewHash: string(newHash), OldHash: oldHash, UserID: id, Now: now,
+			n, err = tx.q.ReplacePasswordHash(tx.ctx, db.ReplacePasswordHashParams{
+				NewHash: string(newHash), OldHash: oldHash, UserID: id, Now: tx.now,
 			})
 			if err != nil {
 				return err
@@ -230,8 +268,15 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 			if n == 0 {
 				return errCredentialChanged
 			}
-			_, err = q.DeleteUserSessions(ctx, id)
-			return err
+			ended, err := tx.q.DeleteUserSessions(tx.ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := tx.clear(t.bucket); err != nil {
+				return err
+			}
+			tx.record(EventPasswordChanged, t.subject, map[string]any{"sessions_ended": ended})
+			return nil
 		})
 		if !errors.Is(err, errCredentialChanged) {
 			break
@@ -240,20 +285,33 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 			return ErrInvalidCredentials
 		}
 		if oldHash, err = s.verifyPassword(ctx, id, FieldCurrentPassword, current); err != nil {
-			return credentialsError("change password", err)
+			return s.changeFailed(ctx, t, err)
 		}
 	}
-	return credentialsError("change password", err)
+	if errors.Is(err, ErrInvalidCredentials) {
+		return ErrInvalidCredentials
+	}
+	return err
 }
 
-// credentialsError returns ErrInvalidCredentials (and the errors that are
-// it) as they are, so that every wrong password is the one error, and wraps
-// anything else with op.
-func credentialsError(op string, err error) error {
-	if errors.Is(err, ErrInvalidCredentials) {
-		return err
+// changeFailed records a wrong current password (the attempt is already
+// counted) and returns err as ChangePassword returns it.
+func (s *Store) changeFailed(ctx context.Context, t throttle, err error) error {
+	if !errors.Is(err, ErrInvalidCredentials) {
+		return wrap("change password", err)
 	}
-	return wrap(op, err)
+	reason := "wrong_password"
+	if errors.Is(err, ErrValidation) {
+		reason = "invalid_input"
+	}
+	actor := Actor{Kind: ActorAnonymous}
+	if t.subject != nil {
+		actor = Actor{Kind: ActorUser, UserID: t.subject.id}
+	}
+	if rerr := s.recordFailure(ctx, t, EventPasswordChangeFailed, reason, actor); rerr != nil {
+		return wrap("change password", rerr)
+	}
+	return err
 }
 
 // SetPassword replaces the user's password without the current one, as an
@@ -272,23 +330,22 @@ func (s *Store) SetPassword(ctx context.Context, id int64, newPassword string) e
 	if err != nil {
 		return wrap("set password", err)
 	}
-	err = s.inTx(ctx, func(q *db.Queries) error {
-		now := s.now()
+	return s.inTx(ctx, "set password", func(tx *txn) error {
 		// The user's row first, as every password write does (LockUser).
-		n, err := q.TouchUser(ctx, db.TouchUserParams{ID: id, Now: now})
+		u, err := tx.touchUser(id)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return ErrNotFound
-		}
-		if _, err := q.SetPasswordHash(ctx, db.SetPasswordHashParams{PasswordHash: string(hash), UserID: id, Now: now}); err != nil {
+		if _, err := tx.q.SetPasswordHash(tx.ctx, db.SetPasswordHashParams{PasswordHash: string(hash), UserID: id, Now: tx.now}); err != nil {
 			return err
 		}
-		_, err = q.DeleteUserSessions(ctx, id)
-		return err
+		ended, err := tx.q.DeleteUserSessions(tx.ctx, id)
+		if err != nil {
+			return err
+		}
+		tx.recordBy(EventPasswordSet, refOf(u), Actor{Kind: ActorSystem}, map[string]any{"sessions_ended": ended})
+		return nil
 	})
-	return wrap("set password", err)
 }
 
 // DeleteUser deletes the user; the database cascades the delete to their
@@ -296,15 +353,15 @@ func (s *Store) SetPassword(ctx context.Context, id int64, newPassword string) e
 //
 // Errors: ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
-	err := s.inTx(ctx, func(q *db.Queries) error {
-		n, err := q.DeleteUser(ctx, id)
+	return s.inTx(ctx, "delete user", func(tx *txn) error {
+		u, err := tx.lockUser(id)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return ErrNotFound
+		if _, err := tx.q.DeleteUser(tx.ctx, id); err != nil {
+			return err
 		}
+		tx.recordBy(EventUserDeleted, refOf(u), Actor{Kind: ActorSystem}, nil)
 		return nil
 	})
-	return wrap("delete user", err)
 }

@@ -167,7 +167,7 @@ type ListAuditEventsParams struct {
 }
 
 // Oldest first, after after_id (keyset). user_id 0 means every user; types is
-// a list of event types between commas (",login.failed,user.deleted,"), ”
+// a list of event types between commas (",login.failed,user.deleted,"), the empty string
 // meaning every type; replace() finds an exact, comma-delimited name on both
 // engines.
 func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]AuditEvent, error) {

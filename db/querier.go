@@ -63,7 +63,7 @@ type Querier interface {
 	// deletes (every id at or below it, so the rest of the chain stays whole).
 	LastAuditEventBefore(ctx context.Context, before time.Time) (LastAuditEventBeforeRow, error)
 	// Oldest first, after after_id (keyset). user_id 0 means every user; types is
-	// a list of event types between commas (",login.failed,user.deleted,"), ''
+	// a list of event types between commas (",login.failed,user.deleted,"), the empty string
 	// meaning every type; replace() finds an exact, comma-delimited name on both
 	// engines.
 	ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]AuditEvent, error)
@@ -76,7 +76,10 @@ type Querier interface {
 	LockAuditChain(ctx context.Context) (int64, error)
 	// Creates the bucket if it is new and returns it; on PostgreSQL the row stays
 	// locked until the transaction ends, so concurrent attempts on one bucket are
-	// counted one after the other and none slips past the limit.
+	// counted one after the other and none slips past the limit. A new bucket is
+	// locked until (and has logged until) @unlocked, a time long past: were it
+	// @now, a concurrent attempt whose clock was read a moment earlier would
+	// find it waiting.
 	LockThrottle(ctx context.Context, arg LockThrottleParams) (Throttle, error)
 	// Takes the user's row lock and reports whether the user exists. Every
 	// transaction that writes a user's credential, sessions or reset token

@@ -92,21 +92,25 @@ func (q *Queries) GetThrottle(ctx context.Context, bucket string) (Throttle, err
 
 const lockThrottle = `-- name: LockThrottle :one
 INSERT INTO throttles (bucket, failures, window_start, window_failures, locked_until, logged_until, updated_at)
-VALUES (?1, 0, ?2, 0, ?2, ?2, ?2)
+VALUES (?1, 0, ?2, 0, ?3, ?3, ?2)
 ON CONFLICT (bucket) DO UPDATE SET failures = throttles.failures
 RETURNING bucket, failures, window_start, window_failures, locked_until, logged_until, updated_at
 `
 
 type LockThrottleParams struct {
-	Bucket string
-	Now    time.Time
+	Bucket   string
+	Now      time.Time
+	Unlocked time.Time
 }
 
 // Creates the bucket if it is new and returns it; on PostgreSQL the row stays
 // locked until the transaction ends, so concurrent attempts on one bucket are
-// counted one after the other and none slips past the limit.
+// counted one after the other and none slips past the limit. A new bucket is
+// locked until (and has logged until) @unlocked, a time long past: were it
+// @now, a concurrent attempt whose clock was read a moment earlier would
+// find it waiting.
 func (q *Queries) LockThrottle(ctx context.Context, arg LockThrottleParams) (Throttle, error) {
-	row := q.queryRow(ctx, q.lockThrottleStmt, lockThrottle, arg.Bucket, arg.Now)
+	row := q.queryRow(ctx, q.lockThrottleStmt, lockThrottle, arg.Bucket, arg.Now, arg.Unlocked)
 	var i Throttle
 	err := row.Scan(
 		&i.Bucket,

@@ -6,9 +6,12 @@ SELECT * FROM throttles WHERE bucket = @bucket;
 -- name: LockThrottle :one
 -- Creates the bucket if it is new and returns it; on PostgreSQL the row stays
 -- locked until the transaction ends, so concurrent attempts on one bucket are
--- counted one after the other and none slips past the limit.
+-- counted one after the other and none slips past the limit. A new bucket is
+-- locked until (and has logged until) @unlocked, a time long past: were it
+-- @now, a concurrent attempt whose clock was read a moment earlier would
+-- find it waiting.
 INSERT INTO throttles (bucket, failures, window_start, window_failures, locked_until, logged_until, updated_at)
-VALUES (@bucket, 0, @now, 0, @now, @now, @now)
+VALUES (@bucket, 0, @now, 0, @unlocked, @unlocked, @now)
 ON CONFLICT (bucket) DO UPDATE SET failures = throttles.failures
 RETURNING *;
 

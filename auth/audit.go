@@ -1,0 +1,442 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/credstore/credstore/db"
+)
+
+// EventType names a kind of audit event. The set is open: later features
+// add their own types, each a dotted lower-case name of at most 64 bytes
+// ([a-z0-9._]). The types credstore records today are the constants below.
+type EventType string
+
+// The audit events. Each is recorded in the transaction of the change it
+// describes; the comments say what the event's Detail holds.
+const (
+	EventUserRegistered EventType = "user.registered" // {"is_admin": bool}
+	EventUserUpdated    EventType = "user.updated"    // {"fields": [names of the fields that changed]}
+	EventUserDeleted    EventType = "user.deleted"    // {}
+	EventAdminGranted   EventType = "admin.granted"   // {}
+	EventAdminRevoked   EventType = "admin.revoked"   // {}
+
+	EventLoginSucceeded EventType = "login.succeeded" // {"session_id": n, "device": "known"|"new"|"none"}
+	// EventLoginFailed: {"reason": "wrong_password"|"unknown_account"|"invalid_input", "device": bool}.
+	// For an identifier that names no account the event has no user, and
+	// the identifier is not recorded (people type passwords into it).
+	EventLoginFailed    EventType = "login.failed"
+	EventLoginThrottled EventType = "login.throttled" // once per wait: {"retry_at": time, "failures": n, "device": bool}
+
+	EventSessionCreated  EventType = "session.created"    // {"session_id": n}, by CreateSession
+	EventLoggedOut       EventType = "session.logged_out" // {"session_id": n}
+	EventSessionsRevoked EventType = "session.revoked"    // {"session_id": n} or {"sessions": n}
+
+	EventPasswordChanged         EventType = "password.changed"          // {"sessions_ended": n}
+	EventPasswordChangeFailed    EventType = "password.change_failed"    // {"reason": ...}: a wrong current password
+	EventPasswordChangeThrottled EventType = "password.change_throttled" // once per wait
+	EventPasswordSet             EventType = "password.set"              // by an administrator: {"sessions_ended": n}
+	EventResetRequested          EventType = "password.reset_requested"  // {} ({"unknown_account": true} without a user)
+	EventResetThrottled          EventType = "password.reset_throttled"  // once per wait
+	EventPasswordReset           EventType = "password.reset"            // {"sessions_ended": n}
+
+	EventAuditPurged EventType = "audit.purged" // {"through_id": n, "events": n}: the retention purge
+)
+
+// validEventType is the shape of an EventType; the schema checks the same.
+var validEventType = regexp.MustCompile(`^[a-z0-9._]{1,64}$`)
+
+// userRef is the user an event is about.
+type userRef struct {
+	id       int64
+	publicID string
+}
+
+func refOf(u db.User) *userRef { return &userRef{id: u.ID, publicID: u.PublicID} }
+
+// pendingEvent is an event recorded in a transaction, written when it
+// commits.
+type pendingEvent struct {
+	typ     EventType
+	subject *userRef
+	// actor is who did it when the context names nobody (WithActor).
+	actor  Actor
+	detail map[string]any
+}
+
+// record adds an event done by the subject themself (or by the context's
+// actor, when it names one).
+func (tx *txn) record(typ EventType, subject *userRef, detail map[string]any) {
+	a := Actor{Kind: ActorAnonymous}
+	if subject != nil {
+		a = Actor{Kind: ActorUser, UserID: subject.id}
+	}
+	tx.recordBy(typ, subject, a, detail)
+}
+
+// recordBy adds an event done by actor (or by the context's actor, when it
+// names one).
+func (tx *txn) recordBy(typ EventType, subject *userRef, actor Actor, detail map[string]any) {
+	tx.events = append(tx.events, pendingEvent{typ: typ, subject: subject, actor: actor, detail: detail})
+}
+
+// appendEvents writes the transaction's events at the end of the chain.
+func (tx *txn) appendEvents() error {
+	if len(tx.events) == 0 {
+		return nil
+	}
+	client := clientFrom(tx.ctx)
+	actor, named := actorFrom(tx.ctx)
+	for _, e := range tx.events {
+		detail := []byte("{}")
+		if len(e.detail) > 0 {
+			var err error
+			if detail, err = json.Marshal(e.detail); err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
+		}
+		a := e.actor
+		if named {
+			a = actor
+		}
+		head, err := tx.q.AdvanceAuditChain(tx.ctx)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		row := db.InsertAuditEventParams{
+			ID:          head.LastID,
+			OccurredAt:  tx.now,
+			Type:        string(e.typ),
+			ActorKind:   string(a.Kind),
+			ActorName:   a.Name,
+			ClientIp:    client.IP,
+			UserAgent:   client.UserAgent,
+			Detail:      string(detail),
+			PrevHash:    head.LastHash,
+			ActorUserID: sql.NullInt64{Int64: a.UserID, Valid: a.UserID != 0},
+		}
+		if e.subject != nil {
+			row.UserID = sql.NullInt64{Int64: e.subject.id, Valid: true}
+			row.UserPublicID = e.subject.publicID
+		}
+		row.Hash = eventHash(eventFields(row.ID, row.OccurredAt, row.Type, row.UserID, row.UserPublicID,
+			row.ActorKind, row.ActorUserID, row.ActorName, row.ClientIp, row.UserAgent, row.Detail, row.PrevHash))
+		if err := tx.q.InsertAuditEvent(tx.ctx, row); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		if err := tx.q.SetAuditChainHash(tx.ctx, row.Hash); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	return nil
+}
+
+// eventFields lists what an event's hash covers, in order: everything but
+// the hash itself, the previous event's hash included.
+func eventFields(id int64, at time.Time, typ string, userID sql.NullInt64, publicID, actorKind string,
+	actorUserID sql.NullInt64, actorName, ip, ua, detail, prevHash string) []string {
+	optional := func(n sql.NullInt64) string {
+		if !n.Valid {
+			return ""
+		}
+		return strconv.FormatInt(n.Int64, 10)
+	}
+	return []string{
+		"credstore audit v1", strconv.FormatInt(id, 10), at.UTC().Format(time.RFC3339Nano), typ,
+		optional(userID), publicID, actorKind, optional(actorUserID), actorName, ip, ua, detail, prevHash,
+	}
+}
+
+// eventHash is the hex SHA-256 of fields, each written with its length so
+// that no two lists of fields write the same bytes.
+func eventHash(fields []string) string {
+	h := sha256.New()
+	for _, f := range fields {
+		writeField(h, f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func writeField(h hash.Hash, f string) {
+	h.Write([]byte(strconv.Itoa(len(f))))
+	h.Write([]byte{':'})
+	h.Write([]byte(f))
+	h.Write([]byte{'\n'})
+}
+
+// AuditEvent is one entry of the audit trail.
+type AuditEvent struct {
+	ID   int64 // gapless and increasing: the order events committed in
+	Time time.Time
+	Type EventType
+	// UserID and UserPublicID name the user the event is about (0 and ""
+	// when there is none, as for a failed login that named no account). The
+	// user may have been deleted since.
+	UserID       int64
+	UserPublicID string
+	Actor        Actor
+	Client       Client
+	// Detail is a small JSON object; what it holds depends on Type.
+	Detail json.RawMessage
+	// Hash chains the event to the one before it (see VerifyAuditChain).
+	Hash string
+}
+
+func eventFromDB(r db.AuditEvent) AuditEvent {
+	return AuditEvent{
+		ID:           r.ID,
+		Time:         r.OccurredAt.UTC(),
+		Type:         EventType(r.Type),
+		UserID:       r.UserID.Int64,
+		UserPublicID: r.UserPublicID,
+		Actor:        Actor{Kind: ActorKind(r.ActorKind), UserID: r.ActorUserID.Int64, Name: r.ActorName},
+		Client:       Client{IP: r.ClientIp, UserAgent: r.UserAgent},
+		Detail:       json.RawMessage(r.Detail),
+		Hash:         r.Hash,
+	}
+}
+
+// AuditFilter selects a page of audit events. The zero value is the first
+// page of every event, oldest first.
+type AuditFilter struct {
+	// UserID keeps the events about this user (0: every user).
+	UserID int64
+	// Types keeps the events of these types (none: every type).
+	Types []EventType
+	// Since and Until keep the events with Since <= Time < Until (zero:
+	// unbounded).
+	Since, Until time.Time
+	// NewestFirst reverses the order.
+	NewestFirst bool
+	// Cursor is the ID of the last event of the previous page (0: the first
+	// page). Keyset pagination: a page is consistent however many events
+	// are added meanwhile, and every page costs the same.
+	Cursor int64
+	// Limit is the page size: DefaultPageSize when 0, at most MaxPageSize.
+	Limit int
+}
+
+// The bounds of an unbounded time range; both engines store them.
+var (
+	timeMin = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	timeMax = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// AuditEvents returns a page of audit events matching f. A page shorter
+// than the limit is the last one; pass the last event's ID as the next
+// page's Cursor.
+//
+// Errors: *ValidationError for a limit out of range or a malformed type.
+func (s *Store) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	probs := problems{}
+	limit := f.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit < 0 || limit > MaxPageSize:
+		probs.add("limit", fmt.Sprintf("must be between 1 and %d", MaxPageSize))
+	}
+	var types strings.Builder
+	for _, t := range f.Types {
+		if !validEventType.MatchString(string(t)) {
+			probs.add("types", "must be names of [a-z0-9._], at most 64 characters")
+			break
+		}
+		if types.Len() == 0 {
+			types.WriteByte(',')
+		}
+		types.WriteString(string(t))
+		types.WriteByte(',')
+	}
+	if err := probs.err(); err != nil {
+		return nil, wrap("audit events", err)
+	}
+	since, until := timeMin, timeMax
+	if !f.Since.IsZero() {
+		since = f.Since.UTC()
+	}
+	if !f.Until.IsZero() {
+		until = f.Until.UTC()
+	}
+	var (
+		rows []db.AuditEvent
+		err  error
+	)
+	if f.NewestFirst {
+		before := f.Cursor
+		if before <= 0 {
+			before = 1<<63 - 1
+		}
+		rows, err = s.queries().ListAuditEventsDesc(ctx, db.ListAuditEventsDescParams{
+			BeforeID: before, UserID: f.UserID, Types: types.String(), Since: since, Until: until, MaxRows: int64(limit),
+		})
+	} else {
+		rows, err = s.queries().ListAuditEvents(ctx, db.ListAuditEventsParams{
+			AfterID: f.Cursor, UserID: f.UserID, Types: types.String(), Since: since, Until: until, MaxRows: int64(limit),
+		})
+	}
+	if err != nil {
+		return nil, wrap("audit events", err)
+	}
+	out := make([]AuditEvent, len(rows))
+	for i, r := range rows {
+		out[i] = eventFromDB(r)
+	}
+	return out, nil
+}
+
+// ErrAuditChainBroken is matched by every *AuditChainError.
+var ErrAuditChainBroken = errors.New("audit chain broken")
+
+// AuditChainError reports the first event at which the audit trail's hash
+// chain breaks: the event, or one before it, was modified, removed or
+// inserted by something other than the store.
+type AuditChainError struct {
+	EventID int64  // the first event that does not verify
+	Reason  string // what is wrong with it
+}
+
+func (e *AuditChainError) Error() string {
+	return fmt.Sprintf("audit chain broken at event %d: %s", e.EventID, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrAuditChainBroken) true.
+func (e *AuditChainError) Is(target error) bool { return target == ErrAuditChainBroken }
+
+// AuditChainReport is what VerifyAuditChain checked.
+type AuditChainReport struct {
+	Events  int64 // how many events it checked
+	FirstID int64 // the oldest event kept (0 when there is none)
+	LastID  int64 // the newest event when it started
+}
+
+// VerifyAuditChain checks the whole audit trail: every event's hash covers
+// its fields and the hash of the event before it, ids are gapless from the
+// last event the retention purge deleted to the newest, and the newest is
+// the one the chain's head names. It returns *AuditChainError
+// (ErrAuditChainBroken) for the first event that fails.
+//
+// The chain shows tampering by anyone who edits rows without recomputing
+// every hash after them; someone with write access to the database who does
+// recompute them is not detected (keep copies of the head's hash elsewhere
+// to catch that). Events appended while it runs are checked next time.
+func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) {
+	head, err := s.queries().GetAuditChain(ctx)
+	if err != nil {
+		return AuditChainReport{}, wrap("verify audit chain", err)
+	}
+	r := AuditChainReport{LastID: head.LastID}
+	prevID, prevHash := head.AnchorID, head.AnchorHash
+	const page = 1000
+	for prevID < head.LastID {
+		rows, err := s.queries().ListAuditEvents(ctx, db.ListAuditEventsParams{
+			AfterID: prevID, Since: timeMin, Until: timeMax, MaxRows: page,
+		})
+		if err != nil {
+			return r, wrap("verify audit chain", err)
+		}
+		if len(rows) == 0 {
+			return r, &AuditChainError{EventID: prevID + 1, Reason: "missing"}
+		}
+		for _, e := range rows {
+			if e.ID > head.LastID {
+				break
+			}
+			if r.Events == 0 && e.ID != prevID+1 {
+				// The purge may have moved the anchor since the head was read.
+				if now, err := s.queries().GetAuditChain(ctx); err == nil && now.AnchorID == e.ID-1 {
+					prevID, prevHash = now.AnchorID, now.AnchorHash
+				}
+			}
+			if e.ID != prevID+1 {
+				return r, &AuditChainError{EventID: prevID + 1, Reason: "missing"}
+			}
+			if subtle.ConstantTimeCompare([]byte(e.PrevHash), []byte(prevHash)) != 1 {
+				return r, &AuditChainError{EventID: e.ID, Reason: "does not chain to the event before it"}
+			}
+			want := eventHash(eventFields(e.ID, e.OccurredAt, e.Type, e.UserID, e.UserPublicID, e.ActorKind,
+				e.ActorUserID, e.ActorName, e.ClientIp, e.UserAgent, e.Detail, e.PrevHash))
+			if subtle.ConstantTimeCompare([]byte(e.Hash), []byte(want)) != 1 {
+				return r, &AuditChainError{EventID: e.ID, Reason: "its fields do not match its hash"}
+			}
+			if r.Events == 0 {
+				r.FirstID = e.ID
+			}
+			r.Events++
+			prevID, prevHash = e.ID, e.Hash
+		}
+	}
+	if prevID == head.LastID && head.LastID > 0 && prevHash != head.LastHash {
+		return r, &AuditChainError{EventID: head.LastID, Reason: "is not the event the chain's head names"}
+	}
+	return r, nil
+}
+
+// auditPurgeBatch bounds the events one purge transaction deletes, so that
+// the chain's row (which every audited transaction takes) is held briefly.
+const auditPurgeBatch = 5000
+
+// purgeAudit deletes the events older than the retention, oldest first, in
+// batches, moving the chain's anchor to the last one deleted, and records
+// the purge as an event of its own.
+func (s *Store) purgeAudit(ctx context.Context) (int64, error) {
+	if s.cfg.AuditRetention < 0 {
+		return 0, nil
+	}
+	var total int64
+	for {
+		var n, through int64
+		err := s.inTx(ctx, "purge audit events", func(tx *txn) error {
+			n, through = 0, 0
+			if _, err := tx.q.LockAuditChain(tx.ctx); err != nil {
+				return err
+			}
+			cut, err := tx.q.LastAuditEventBefore(tx.ctx, tx.now.Add(-s.cfg.AuditRetention))
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			head, err := tx.q.GetAuditChain(tx.ctx)
+			if err != nil {
+				return err
+			}
+			if cut.ID <= head.AnchorID {
+				return nil
+			}
+			through = min(cut.ID, head.AnchorID+auditPurgeBatch)
+			hash, err := tx.q.AuditEventHash(tx.ctx, through)
+			if err != nil {
+				return err
+			}
+			if n, err = tx.q.DeleteAuditEventsThrough(tx.ctx, db.DeleteAuditEventsThroughParams{
+				ThroughID: through, AfterID: head.AnchorID,
+			}); err != nil {
+				return err
+			}
+			if err := tx.q.SetAuditChainAnchor(tx.ctx, db.SetAuditChainAnchorParams{AnchorID: through, AnchorHash: hash}); err != nil {
+				return err
+			}
+			tx.recordBy(EventAuditPurged, nil, Actor{Kind: ActorSystem}, map[string]any{"through_id": through, "events": n})
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if through == 0 || n < auditPurgeBatch {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/credstore/credstore/db"
+)
+
+// The scopes of throttle buckets: each counts its own attempts.
+const (
+	scopeLogin  = "login"
+	scopeChange = "change"
+	scopeReset  = "reset"
+)
+
+// throttle is the bucket an attempt is counted in, and what to record when
+// the bucket refuses it.
+type throttle struct {
+	bucket    string
+	policy    ThrottlePolicy
+	refused   EventType // recorded once per wait
+	subject   *userRef  // the account, when the identifier names one
+	device    bool      // counted in a device's bucket
+	operation string    // for errors: "login", "change password"...
+}
+
+// accountBucket is the bucket of a user's attempts in scope.
+func accountBucket(scope string, userID int64) string {
+	return scope + ":u:" + strconv.FormatInt(userID, 10)
+}
+
+// deviceBucket is the bucket of the attempts that present a device token.
+func deviceBucket(deviceID int64) string {
+	return scopeLogin + ":d:" + strconv.FormatInt(deviceID, 10)
+}
+
+// identifierBucket is the bucket of an identifier that names no account.
+// It holds the SHA-256 of the identifier's normal form (its canonical email
+// form; a username as it is; anything else as typed), never the identifier:
+// people type their passwords into the username box. The same normal form
+// as an account's makes "Alice@Example.com" and "alice@example.com" one
+// bucket, as they are one account once registered.
+func identifierBucket(scope, identifier string) string {
+	normal := "raw:" + identifier
+	if strings.Contains(identifier, "@") {
+		if c, ok := canonicalEmail(identifier); ok {
+			normal = "email:" + c
+		}
+	} else if lookupUsername(identifier) {
+		normal = "username:" + identifier
+	}
+	sum := sha256.Sum256([]byte(normal))
+	return scope + ":i:" + hex.EncodeToString(sum[:])
+}
+
+// check is the cheap test before any work: a bucket that is waiting refuses
+// the attempt with one indexed read, and no write unless its wait has not
+// been recorded yet. nil means the attempt may go on to reserve.
+func (s *Store) check(ctx context.Context, t throttle) error {
+	row, err := s.queries().GetThrottle(ctx, t.bucket)
+	switch err = mapError(err); {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return wrap(t.operation, err)
+	}
+	if now := s.now(); waiting(row, now) {
+		return s.refuse(ctx, t, row, now)
+	}
+	return nil
+}
+
+// waiting reports whether the bucket refuses attempts at now. A bucket last
+// written more than MaxClockSkew in the future was written by a clock that
+// was wrong; it refuses nothing, or it would lock its key until that clock's
+// time came.
+func waiting(row db.Throttle, now time.Time) bool {
+	return now.Before(row.LockedUntil) && !row.UpdatedAt.After(now.Add(MaxClockSkew))
+}
+
+// errWaiting carries a waiting bucket out of the transaction that found it.
+type errWaiting struct{ row db.Throttle }
+
+func (errWaiting) Error() string { return "throttle bucket is waiting" }
+
+// reserve counts an attempt in its bucket before the attempt's work, in a
+// transaction of its own, and refuses it when the bucket is waiting.
+//
+// An attempt counts as a failure until it succeeds: a success deletes the
+// bucket (clear), in the transaction that acts on it. Counting first is what
+// holds the policy under concurrency: of a hundred simultaneous guesses,
+// exactly as many are evaluated as the policy allows, because each one
+// takes its turn on the bucket's row before bcrypt runs.
+func (s *Store) reserve(ctx context.Context, t throttle) error {
+	err := s.inTx(ctx, t.operation, func(tx *txn) error { return tx.count(t) })
+	var w errWaiting
+	if errors.As(err, &w) {
+		return s.refuse(ctx, t, w.row, s.now())
+	}
+	return err
+}
+
+// count counts one attempt in t's bucket in this transaction, or returns
+// errWaiting when the bucket is waiting.
+func (tx *txn) count(t throttle) error {
+	row, err := tx.q.LockThrottle(tx.ctx, db.LockThrottleParams{Bucket: t.bucket, Now: tx.now, Unlocked: timeMin})
+	if err != nil {
+		return err
+	}
+	if waiting(row, tx.now) {
+		return errWaiting{row}
+	}
+	if row.UpdatedAt.After(tx.now.Add(MaxClockSkew)) {
+		row.Failures, row.WindowFailures = 0, 0 // written by a clock that ran ahead
+	}
+	failures := row.Failures + 1
+	windowStart, windowFailures := row.WindowStart, row.WindowFailures
+	if windowFailures == 0 || !tx.now.Before(windowStart.Add(ThrottleWindow)) {
+		windowStart, windowFailures = tx.now, 0
+	}
+	windowFailures++
+	// Not waiting is a time long past, not tx.now: a concurrent attempt
+	// whose clock was read a moment before this one's must not find the
+	// bucket waiting until now.
+	lockedUntil := timeMin
+	if d := t.policy.delay(failures); d > 0 {
+		lockedUntil = tx.now.Add(d)
+	}
+	if windowFailures >= int64(t.policy.DailyFailures) {
+		lockedUntil = later(lockedUntil, windowStart.Add(ThrottleWindow))
+	}
+	return tx.q.UpdateThrottle(tx.ctx, db.UpdateThrottleParams{
+		Bucket: t.bucket, Failures: failures, WindowStart: windowStart, WindowFailures: windowFailures,
+		LockedUntil: lockedUntil, Now: tx.now,
+	})
+}
+
+// clear deletes a bucket: the attempt succeeded.
+func (tx *txn) clear(bucket string) error {
+	return tx.q.DeleteThrottle(tx.ctx, bucket)
+}
+
+// refuse returns the *ThrottledError of a waiting bucket, recording the
+// refusal in the audit trail once per wait: a flood of attempts against a
+// waiting bucket costs one read each, not one event each.
+func (s *Store) refuse(ctx context.Context, t throttle, row db.Throttle, now time.Time) error {
+	if row.LoggedUntil.Before(row.LockedUntil) {
+		detail := map[string]any{"retry_at": row.LockedUntil.UTC(), "failures": row.Failures, "device": t.device}
+		err := s.inTx(ctx, t.operation, func(tx *txn) error {
+			n, err := tx.q.MarkThrottleLogged(tx.ctx, t.bucket)
+			if err == nil && n == 1 {
+				tx.recordBy(t.refused, t.subject, Actor{Kind: ActorAnonymous}, detail)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	wait := row.LockedUntil.Sub(now)
+	return &ThrottledError{RetryAt: row.LockedUntil.UTC(), RetryAfter: max(time.Second, wait.Truncate(time.Second)+ceilSecond(wait))}
+}
+
+// ceilSecond is one second when d has a fraction of a second, so that a
+// client that waits RetryAfter is never early.
+func ceilSecond(d time.Duration) time.Duration {
+	if d%time.Second != 0 {
+		return time.Second
+	}
+	return 0
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// purgeThrottles deletes buckets that are not waiting and have counted
+// nothing for a whole ThrottleWindow, and device tokens past their
+// lifetime.
+func (s *Store) purgeThrottles(ctx context.Context, c *PurgeCounts) error {
+	return s.inTx(ctx, "purge throttles", func(tx *txn) error {
+		var err error
+		c.Throttles, err = tx.q.PurgeThrottles(tx.ctx, db.PurgeThrottlesParams{Now: tx.now, IdleBefore: tx.now.Add(-ThrottleWindow)})
+		if err != nil {
+			return err
+		}
+		c.Devices, err = tx.q.PurgeDevices(tx.ctx, tx.now)
+		return err
+	})
+}
