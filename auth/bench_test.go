@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -170,5 +171,46 @@ func BenchmarkLookupByUsername(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// BenchmarkLoginThrottled times a login refused by a waiting bucket, and
+// in the same run a bare bcrypt comparison at cost 12: the refusal is two
+// indexed reads, so its ratio should be a small fraction of a percent. The
+// two are timed apart, not interleaved: right after bcrypt the caches are
+// cold, which would charge bcrypt's cost to the refusal.
+func BenchmarkLoginThrottled(b *testing.B) {
+	frozen := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := auth.Config{Now: func() time.Time { return frozen }}
+	benchStores(b, cfg, func(b *testing.B, s *auth.Store, _ string) {
+		ctx := context.Background()
+		if _, err := s.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "hunter2!"}); err != nil {
+			b.Fatal(err)
+		}
+		for range auth.DefaultLoginThrottle().FreeFailures + 1 { // the clock stands still: the bucket waits for good
+			_, _ = s.Login(ctx, "alice", "wrong password")
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte("hunter2!"), auth.DefaultBcryptCost)
+		if err != nil {
+			b.Fatal(err)
+		}
+		const floorRuns = 5
+		start := time.Now()
+		for range floorRuns {
+			if err := bcrypt.CompareHashAndPassword(hash, []byte("hunter2!")); err != nil {
+				b.Fatal(err)
+			}
+		}
+		floor := time.Since(start) / floorRuns
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := s.Login(ctx, "alice", "hunter2!"); !errors.Is(err, auth.ErrThrottled) {
+				b.Fatalf("want throttled, got %v", err)
+			}
+		}
+		store := b.Elapsed() / time.Duration(b.N)
+		b.ReportMetric(float64(store.Nanoseconds()), "store-ns/op")
+		b.ReportMetric(float64(floor.Nanoseconds()), "bcrypt-ns/op")
+		b.ReportMetric(float64(store)/float64(floor), "ratio")
 	})
 }

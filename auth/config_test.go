@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,4 +84,40 @@ func TestPolicyIsCopied(t *testing.T) {
 		_, err = s.Register(context.Background(), reg("alice"))
 		assert.NoError(t, err)
 	})
+}
+
+// TestConfigThrottleAndRetention: the throttle policies, device lifetime
+// and audit retention are checked when the store opens. The check comes
+// before the database, so an in-memory store shows it for both engines.
+func TestConfigThrottleAndRetention(t *testing.T) {
+	t.Parallel()
+	throttle := func(f func(p *auth.ThrottlePolicy)) auth.ThrottlePolicy {
+		p := auth.DefaultLoginThrottle()
+		f(&p)
+		return p
+	}
+	cases := []struct {
+		name string
+		cfg  auth.Config
+		want string
+	}{
+		{"no free failure", auth.Config{LoginThrottle: throttle(func(p *auth.ThrottlePolicy) { p.FreeFailures = 0 })}, "LoginThrottle: FreeFailures 0"},
+		{"sub-second delay", auth.Config{ResetThrottle: throttle(func(p *auth.ThrottlePolicy) { p.BaseDelay = time.Millisecond })}, "ResetThrottle: BaseDelay"},
+		{"maximum below base", auth.Config{LoginThrottle: throttle(func(p *auth.ThrottlePolicy) { p.MaxDelay = time.Millisecond })}, "MaxDelay"},
+		{"maximum above a day", auth.Config{LoginThrottle: throttle(func(p *auth.ThrottlePolicy) { p.MaxDelay = 25 * time.Hour })}, "MaxDelay"},
+		{"daily below free", auth.Config{LoginThrottle: throttle(func(p *auth.ThrottlePolicy) { p.DailyFailures = 4 })}, "DailyFailures 4"},
+		{"device lifetime of a minute", auth.Config{DeviceLifetime: time.Minute}, "device lifetime"},
+		{"audit retention of an hour", auth.Config{AuditRetention: time.Hour}, "audit retention"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := auth.OpenMemory(context.Background(), tc.cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	s, err := auth.OpenMemory(context.Background(), auth.Config{AuditRetention: -1, BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true})
+	require.NoError(t, err, "a negative retention keeps audit events for ever")
+	require.NoError(t, s.Close())
 }

@@ -91,3 +91,35 @@ func TestOverloadedWritesNothing(t *testing.T) {
 		assert.NoError(t, s.ResetPassword(ctx, "alice@example.com", reset.Token, "password-n"), "the reset token was not spent")
 	})
 }
+
+// TestThrottledLoginSkipsTheGate: a login refused by the throttle never
+// queues for bcrypt. With the hash gate full, a throttled login still gets
+// ErrThrottled at once; a login that is not throttled gets ErrOverloaded.
+func TestThrottledLoginSkipsTheGate(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		frozen := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		s, err := Open(ctx, dsn, Config{
+			BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true,
+			MaxConcurrentHashes: 1, MaxQueuedHashes: -1, Now: func() time.Time { return frozen },
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		_, err = s.Register(ctx, Registration{Username: "alice", Email: "alice@example.com", Password: "password-a"})
+		require.NoError(t, err)
+		for range DefaultLoginThrottle().FreeFailures {
+			_, err := s.Login(ctx, "alice", "wrong password")
+			require.ErrorIs(t, err, ErrInvalidCredentials)
+		}
+
+		leave, err := s.gate.enter(ctx) // every turn taken, no queue
+		require.NoError(t, err)
+		defer leave()
+		_, err = s.Login(ctx, "alice", "password-a")
+		assert.ErrorIs(t, err, ErrThrottled, "refused before the gate")
+		_, err = s.Login(ctx, "nobody-else", "password-a")
+		assert.ErrorIs(t, err, ErrOverloaded, "an attempt that is not throttled needs the gate")
+	})
+}
