@@ -177,20 +177,20 @@ func writeField(h hash.Hash, f string) {
 
 // AuditEvent is one entry of the audit trail.
 type AuditEvent struct {
-	ID   int64 // gapless and increasing: the order events committed in
-	Time time.Time
-	Type EventType
+	ID   int64     `json:"id"` // gapless and increasing: the order events committed in
+	Time time.Time `json:"time"`
+	Type EventType `json:"type"`
 	// UserID and UserPublicID name the user the event is about (0 and ""
 	// when there is none, as for a failed login that named no account). The
 	// user may have been deleted since.
-	UserID       int64
-	UserPublicID string
-	Actor        Actor
-	Client       Client
+	UserID       int64  `json:"user_id,omitempty"`
+	UserPublicID string `json:"user_public_id,omitempty"`
+	Actor        Actor  `json:"actor"`
+	Client       Client `json:"client"`
 	// Detail is a small JSON object; what it holds depends on Type.
-	Detail json.RawMessage
+	Detail json.RawMessage `json:"detail"`
 	// Hash chains the event to the one before it (see VerifyAuditChain).
-	Hash string
+	Hash string `json:"hash"`
 }
 
 func eventFromDB(r db.AuditEvent) AuditEvent {

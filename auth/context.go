@@ -11,17 +11,17 @@ import (
 // (WithClient); the store copies it into the audit events the request
 // causes. Neither field is trusted for anything but the record.
 type Client struct {
-	IP        string // the client's address, without a port
-	UserAgent string
+	IP        string `json:"ip,omitempty"` // the client's address, without a port
+	UserAgent string `json:"user_agent,omitempty"`
 }
 
 // Actor is who performs an operation, as recorded in the audit trail.
 type Actor struct {
-	Kind ActorKind
+	Kind ActorKind `json:"kind"`
 	// UserID is the acting user's id, for ActorUser and ActorAdmin.
-	UserID int64
+	UserID int64 `json:"user_id,omitempty"`
 	// Name is the operating-system user, for ActorOS ("root", "alice").
-	Name string
+	Name string `json:"name,omitempty"`
 }
 
 // ActorKind says what kind of party an Actor is.

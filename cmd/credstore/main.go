@@ -1,6 +1,7 @@
 // Command credstore runs the credstore user-authentication service.
 //
 //	credstore serve [flags]
+//	credstore audit [verify] [flags]
 //
 // serve listens on 127.0.0.1:5000 and keeps its data in credstore.db in the
 // working directory unless told otherwise; run "credstore serve -h" for the
@@ -20,6 +21,7 @@ const usage = `usage: credstore <command> [flags]
 
 commands:
   serve    run the HTTP authentication service
+  audit    print the audit trail, or verify its hash chain (audit verify)
 
 Run "credstore <command> -h" for a command's flags.
 `
@@ -41,6 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "audit":
+		return audit(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
