@@ -41,6 +41,8 @@
 //   - ErrSessionNotFound: no session with that id for that user
 //   - ErrInvalidResetToken: every reset token that cannot be used
 //   - ErrOverloaded: too many password hashes in flight; nothing was done
+//   - *ThrottledError (ErrThrottled): too many failed attempts; retry at RetryAt
+//   - *AuditChainError (ErrAuditChainBroken): the audit trail was tampered with
 //
 // Other errors come from the database and are wrapped with the operation's
 // name. No error message contains a password, a hash or a token.
@@ -68,6 +70,28 @@
 //
 // Passwords with control characters (NUL above all: bcrypt cannot tell
 // "abcd\x00abcd" from "abcd") are refused everywhere, as over-long ones are.
+//
+// # Throttling
+//
+// Logins, ChangePassword's current passwords and reset requests are counted
+// per account in the database (table throttles), or per SHA-256 of the
+// normalized identifier when it names no account, so that unknown
+// identifiers are throttled exactly like known ones; a browser presenting a
+// device token of the account (LoginWithDevice) is counted apart. A waiting
+// bucket refuses an attempt after one read, before any bcrypt work, with
+// *ThrottledError. An attempt is counted before its bcrypt runs, in a
+// transaction that takes the bucket's row, so concurrent guesses cannot
+// slip past the policy (ThrottlePolicy); a success clears the bucket.
+//
+// # Audit trail
+//
+// Every write transaction goes through inTx, which carries one time for the
+// whole transaction and the audit events the operation records, and appends
+// them to audit_events just before it commits: an event exists exactly when
+// its change committed. Events are hash-chained (VerifyAuditChain), outlive
+// the users they are about, and never hold a password, hash, token or the
+// identifier of a failed login that named no account. The client and actor
+// come from the context (WithClient, WithActor).
 //
 // # Identities
 //

@@ -29,8 +29,13 @@ const credentialRetries = 2
 // from a wrong password. A password over MaxPasswordBytes, with a control
 // character or with invalid UTF-8 is refused with an error that is
 // ErrInvalidCredentials and also a *ValidationError saying so. ErrOverloaded
-// (wrapped) means the store was too busy to try. Other errors are the
-// database's, wrapped.
+// (wrapped) means the store was too busy to try. *ThrottledError
+// (ErrThrottled) means the account, or the identifier when it names none,
+// has failed too often lately (Config.LoginThrottle): the attempt was refused
+// before bcrypt, and RetryAt says when the next will be evaluated. Other
+// errors are the database's, wrapped.
+//
+// Every attempt, failed or not, is recorded in the audit trail.
 //
 // A correct password stored at a cost below the store's is rehashed at the
 // store's cost on the way through.
@@ -207,6 +212,17 @@ func (s *Store) rehash(ctx context.Context, userID int64, oldHash []byte, passwo
 // Errors: ErrInvalidCredentials (also a *ValidationError for input no
 // password can be), ErrOverloaded, the database's.
 func (s *Store) verifyPassword(ctx context.Context, userID int64, field, password string) (string, error) {
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer leave()
+	return s.verifyPasswordInTurn(ctx, userID, field, password)
+}
+
+// verifyPasswordInTurn is verifyPassword for a caller that holds a turn at
+// the hash gate.
+func (s *Store) verifyPasswordInTurn(ctx context.Context, userID int64, field, password string) (string, error) {
 	hash, err := s.queries().GetPasswordHash(ctx, userID)
 	found := err == nil
 	if !found {
@@ -215,10 +231,7 @@ func (s *Store) verifyPassword(ctx context.Context, userID int64, field, passwor
 		}
 		hash = string(s.dummy)
 	}
-	ok, err := s.matches(ctx, []byte(hash), password)
-	if err != nil {
-		return "", err
-	}
+	ok := passwordMatches([]byte(hash), password)
 	if err := checkLoginPassword(field, password); err != nil {
 		return "", err
 	}

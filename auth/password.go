@@ -47,14 +47,3 @@ func (s *Store) hash(ctx context.Context, password string) ([]byte, error) {
 	defer leave()
 	return hashPassword(password, s.cfg.BcryptCost)
 }
-
-// matches is passwordMatches behind the hash gate. Errors: ErrOverloaded,
-// ctx's error.
-func (s *Store) matches(ctx context.Context, hash []byte, password string) (bool, error) {
-	leave, err := s.gate.enter(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer leave()
-	return passwordMatches(hash, password), nil
-}

@@ -238,10 +238,18 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 	if err := s.check(ctx, t); err != nil {
 		return err
 	}
+	// A turn at the hash gate before the attempt is counted, as for logins:
+	// an attempt refused for overload is not a guess.
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return wrap("change password", err)
+	}
 	if err := s.reserve(ctx, t); err != nil {
+		leave()
 		return err
 	}
-	oldHash, err := s.verifyPassword(ctx, id, FieldCurrentPassword, current)
+	oldHash, err := s.verifyPasswordInTurn(ctx, id, FieldCurrentPassword, current)
+	leave()
 	if err != nil {
 		return s.changeFailed(ctx, t, err)
 	}
