@@ -110,6 +110,9 @@ func (tx *txn) appendEvents() error {
 		if named {
 			a = actor
 		}
+		if err := a.check(); err != nil {
+			return err
+		}
 		head, err := tx.q.AdvanceAuditChain(tx.ctx)
 		if err != nil {
 			return fmt.Errorf("audit: %w", err)
@@ -140,6 +143,24 @@ func (tx *txn) appendEvents() error {
 		}
 	}
 	return nil
+}
+
+// ErrInvalidActor means the context named an actor (WithActor) that is not
+// one: an unknown kind, or a user or administrator without a user id. The
+// operation is refused, since its audit event could not say who did it.
+var ErrInvalidActor = errors.New("invalid audit actor")
+
+func (a Actor) check() error {
+	switch a.Kind {
+	case ActorAnonymous, ActorSystem, ActorOS:
+		return nil
+	case ActorUser, ActorAdmin:
+		if a.UserID > 0 {
+			return nil
+		}
+		return fmt.Errorf("%w: %s without a user id", ErrInvalidActor, a.Kind)
+	}
+	return fmt.Errorf("%w: kind %q is none of anonymous, user, admin, system, os", ErrInvalidActor, a.Kind)
 }
 
 // eventFields lists what an event's hash covers, in order: everything but
@@ -215,7 +236,7 @@ type AuditFilter struct {
 	// Types keeps the events of these types (none: every type).
 	Types []EventType
 	// Since and Until keep the events with Since <= Time < Until (zero:
-	// unbounded).
+	// unbounded), compared to the microsecond, as event times are stored.
 	Since, Until time.Time
 	// NewestFirst reverses the order.
 	NewestFirst bool
@@ -262,12 +283,15 @@ func (s *Store) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, e
 	if err := probs.err(); err != nil {
 		return nil, wrap("audit events", err)
 	}
+	// Bounds are taken to the microsecond, the precision event times are
+	// stored at, so that both engines compare alike and a time read from the
+	// store's clock selects the events recorded at that reading.
 	since, until := timeMin, timeMax
 	if !f.Since.IsZero() {
-		since = f.Since.UTC()
+		since = f.Since.UTC().Truncate(time.Microsecond)
 	}
 	if !f.Until.IsZero() {
-		until = f.Until.UTC()
+		until = f.Until.UTC().Truncate(time.Microsecond)
 	}
 	var (
 		rows []db.AuditEvent
@@ -332,7 +356,8 @@ type AuditChainReport struct {
 // recompute them is not detected (keep copies of the head's hash elsewhere
 // to catch that). Events appended while it runs are checked next time.
 func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) {
-	head, err := s.queries().GetAuditChain(ctx)
+	q := s.queries()
+	head, err := q.GetAuditChain(ctx)
 	if err != nil {
 		return AuditChainReport{}, wrap("verify audit chain", err)
 	}
@@ -340,7 +365,7 @@ func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) 
 	prevID, prevHash := head.AnchorID, head.AnchorHash
 	const page = 1000
 	for prevID < head.LastID {
-		rows, err := s.queries().ListAuditEvents(ctx, db.ListAuditEventsParams{
+		rows, err := q.ListAuditEvents(ctx, db.ListAuditEventsParams{
 			AfterID: prevID, Since: timeMin, Until: timeMax, MaxRows: page,
 		})
 		if err != nil {
@@ -353,9 +378,10 @@ func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) 
 			if e.ID > head.LastID {
 				break
 			}
-			if r.Events == 0 && e.ID != prevID+1 {
-				// The purge may have moved the anchor since the head was read.
-				if now, err := s.queries().GetAuditChain(ctx); err == nil && now.AnchorID == e.ID-1 {
+			if e.ID != prevID+1 {
+				// A purge may have deleted events since they were read up to
+				// here, moving the anchor past them.
+				if now, err := q.GetAuditChain(ctx); err == nil && now.AnchorID == e.ID-1 && now.AnchorID > prevID {
 					prevID, prevHash = now.AnchorID, now.AnchorHash
 				}
 			}
@@ -377,8 +403,34 @@ func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) 
 			prevID, prevHash = e.ID, e.Hash
 		}
 	}
-	if prevID == head.LastID && head.LastID > 0 && prevHash != head.LastHash {
+	if head.LastID > 0 && subtle.ConstantTimeCompare([]byte(prevHash), []byte(head.LastHash)) != 1 {
 		return r, &AuditChainError{EventID: head.LastID, Reason: "is not the event the chain's head names"}
+	}
+	// No row may lie outside the chain: at or below the anchor (the purge
+	// deletes those and moves the anchor in one transaction) or above the
+	// head (an event and the head's advance commit together). The rows are
+	// read before the head is read again, so an event committed meanwhile
+	// is under the head read after it.
+	bounds, err := q.AuditEventIDBounds(ctx)
+	if err != nil {
+		return r, wrap("verify audit chain", err)
+	}
+	if bounds.Events > 0 && bounds.MinID <= head.AnchorID {
+		return r, &AuditChainError{EventID: bounds.MinID, Reason: "lies before the first event the chain covers"}
+	}
+	now, err := q.GetAuditChain(ctx)
+	if err != nil {
+		return r, wrap("verify audit chain", err)
+	}
+	if prevID < now.LastID {
+		prevID = now.LastID
+	}
+	above, err := q.ListAuditEvents(ctx, db.ListAuditEventsParams{AfterID: prevID, Since: timeMin, Until: timeMax, MaxRows: 1})
+	if err != nil {
+		return r, wrap("verify audit chain", err)
+	}
+	if len(above) > 0 {
+		return r, &AuditChainError{EventID: above[0].ID, Reason: "lies after the last event the chain's head names"}
 	}
 	return r, nil
 }

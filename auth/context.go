@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -53,9 +54,14 @@ func WithClient(ctx context.Context, c Client) context.Context {
 }
 
 // WithActor returns a context whose operations are recorded as done by a.
-// Without it, an operation on a user's own account (a login, a password
-// change) is recorded as done by that user, and anything else as done by
-// ActorAnonymous.
+// Without it, an operation on a user's own account (registering, logging in
+// or out, changing their password) is recorded as done by that user;
+// unauthenticated attempts (failed and throttled logins, reset requests) as
+// ActorAnonymous; administrative operations (UpdateUser, SetPassword,
+// DeleteUser, granting admin at registration) and the purge as ActorSystem.
+// An operation run with an invalid actor (an unknown kind; ActorUser or
+// ActorAdmin without a UserID) fails with ErrInvalidActor, having written
+// nothing.
 func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
@@ -80,12 +86,14 @@ func actorFrom(ctx context.Context) (Actor, bool) {
 	return a, ok
 }
 
-// cleanField makes s safe to store and to show: invalid UTF-8 and control
-// characters become U+FFFD, and it is cut to maxClientField bytes on a
-// character boundary.
+// cleanField makes s safe to store and to show: invalid UTF-8, control
+// characters, format characters (bidi overrides, zero-width joiners) and
+// line and paragraph separators become U+FFFD, so that a value can neither
+// split a log line nor reorder what a terminal shows; and it is cut to
+// maxClientField bytes on a character boundary.
 func cleanField(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
 			return utf8.RuneError
 		}
 		return r

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/credstore/credstore/db"
 )
@@ -151,12 +152,26 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, err
 
 // recordFailure records a failed attempt counted in t's bucket. The
 // attempt is already counted (reserve); this is the trail's record of it.
+//
+// It runs even when ctx has ended (a client that hung up after its guess),
+// bounded by failureRecordTimeout: the attempt was counted, and every
+// counted attempt is in the trail.
 func (s *Store) recordFailure(ctx context.Context, t throttle, typ EventType, reason string, actor Actor) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failureRecordTimeout)
+	defer cancel()
+	detail := map[string]any{"reason": reason}
+	if t.scope() == scopeLogin {
+		detail["device"] = t.device
+	}
 	return s.inTx(ctx, t.operation, func(tx *txn) error {
-		tx.recordBy(typ, t.subject, actor, map[string]any{"reason": reason, "device": t.device})
+		tx.recordBy(typ, t.subject, actor, detail)
 		return nil
 	})
 }
+
+// failureRecordTimeout bounds the write of a failed attempt's event once
+// the caller's context has ended.
+const failureRecordTimeout = 5 * time.Second
 
 // loginRow finds the user and hash for identifier. Input that no account can
 // have (invalid UTF-8, NUL, an address without a canonical form) is

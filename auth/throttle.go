@@ -30,6 +30,12 @@ type throttle struct {
 	operation string    // for errors: "login", "change password"...
 }
 
+// scope is the scope t's bucket belongs to.
+func (t throttle) scope() string {
+	scope, _, _ := strings.Cut(t.bucket, ":")
+	return scope
+}
+
 // accountBucket is the bucket of a user's attempts in scope.
 func accountBucket(scope string, userID int64) string {
 	return scope + ":u:" + strconv.FormatInt(userID, 10)

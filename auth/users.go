@@ -159,8 +159,19 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 			return mapError(err)
 		}
 		ref := refOf(updated)
-		if fields := changedFields(before, updated); len(fields) > 0 {
-			tx.recordBy(EventUserUpdated, ref, Actor{Kind: ActorSystem}, map[string]any{"fields": fields})
+		detail := map[string]any{"fields": changedFields(before, updated)}
+		if updated.EmailCanonical != before.EmailCanonical {
+			if _, err := tx.q.DeleteUserPasswordResets(tx.ctx, id); err != nil {
+				return err
+			}
+			ended, err := tx.q.DeleteOtherUserSessions(tx.ctx, db.DeleteOtherUserSessionsParams{UserID: id, KeepID: u.KeepSessionID})
+			if err != nil {
+				return err
+			}
+			detail["sessions_ended"] = ended
+		}
+		if len(detail["fields"].([]string)) > 0 {
+			tx.recordBy(EventUserUpdated, ref, Actor{Kind: ActorSystem}, detail)
 		}
 		if before.IsAdmin != updated.IsAdmin {
 			typ := EventAdminRevoked
@@ -169,14 +180,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 			}
 			tx.recordBy(typ, ref, Actor{Kind: ActorSystem}, nil)
 		}
-		if updated.EmailCanonical == before.EmailCanonical {
-			return nil
-		}
-		if _, err := tx.q.DeleteUserPasswordResets(tx.ctx, id); err != nil {
-			return err
-		}
-		_, err = tx.q.DeleteOtherUserSessions(tx.ctx, db.DeleteOtherUserSessionsParams{UserID: id, KeepID: u.KeepSessionID})
-		return err
+		return nil
 	})
 	if err != nil {
 		return User{}, err

@@ -45,6 +45,25 @@ func (q *Queries) AuditEventHash(ctx context.Context, id int64) (string, error) 
 	return hash, err
 }
 
+const auditEventIDBounds = `-- name: AuditEventIDBounds :one
+SELECT CAST(COUNT(*) AS BIGINT) AS events, CAST(COALESCE(MIN(id), 0) AS BIGINT) AS min_id
+FROM audit_events
+`
+
+type AuditEventIDBoundsRow struct {
+	Events int64
+	MinID  int64
+}
+
+// The number of events and the lowest id (0 when there is none), for
+// VerifyAuditChain: no row may lie at or below the chain's anchor.
+func (q *Queries) AuditEventIDBounds(ctx context.Context) (AuditEventIDBoundsRow, error) {
+	row := q.queryRow(ctx, q.auditEventIDBoundsStmt, auditEventIDBounds)
+	var i AuditEventIDBoundsRow
+	err := row.Scan(&i.Events, &i.MinID)
+	return i, err
+}
+
 const deleteAuditEventsThrough = `-- name: DeleteAuditEventsThrough :execrows
 DELETE FROM audit_events
 WHERE id <= ?1 AND id > ?2

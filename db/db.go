@@ -30,6 +30,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.auditEventHashStmt, err = db.PrepareContext(ctx, auditEventHash); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditEventHash: %w", err)
 	}
+	if q.auditEventIDBoundsStmt, err = db.PrepareContext(ctx, auditEventIDBounds); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditEventIDBounds: %w", err)
+	}
 	if q.consumePasswordResetStmt, err = db.PrepareContext(ctx, consumePasswordReset); err != nil {
 		return nil, fmt.Errorf("error preparing query ConsumePasswordReset: %w", err)
 	}
@@ -196,6 +199,11 @@ func (q *Queries) Close() error {
 	if q.auditEventHashStmt != nil {
 		if cerr := q.auditEventHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing auditEventHashStmt: %w", cerr)
+		}
+	}
+	if q.auditEventIDBoundsStmt != nil {
+		if cerr := q.auditEventIDBoundsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditEventIDBoundsStmt: %w", cerr)
 		}
 	}
 	if q.consumePasswordResetStmt != nil {
@@ -494,6 +502,7 @@ type Queries struct {
 	tx                           *sql.Tx
 	advanceAuditChainStmt        *sql.Stmt
 	auditEventHashStmt           *sql.Stmt
+	auditEventIDBoundsStmt       *sql.Stmt
 	consumePasswordResetStmt     *sql.Stmt
 	createCredentialStmt         *sql.Stmt
 	createDeviceStmt             *sql.Stmt
@@ -553,6 +562,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tx:                           tx,
 		advanceAuditChainStmt:        q.advanceAuditChainStmt,
 		auditEventHashStmt:           q.auditEventHashStmt,
+		auditEventIDBoundsStmt:       q.auditEventIDBoundsStmt,
 		consumePasswordResetStmt:     q.consumePasswordResetStmt,
 		createCredentialStmt:         q.createCredentialStmt,
 		createDeviceStmt:             q.createDeviceStmt,

@@ -17,6 +17,9 @@ type Querier interface {
 	// commit, to hold it for as short a time as it can.
 	AdvanceAuditChain(ctx context.Context) (AdvanceAuditChainRow, error)
 	AuditEventHash(ctx context.Context, id int64) (string, error)
+	// The number of events and the lowest id (0 when there is none), for
+	// VerifyAuditChain: no row may lie at or below the chain's anchor.
+	AuditEventIDBounds(ctx context.Context) (AuditEventIDBoundsRow, error)
 	// Spends a token in one conditional statement: only a live token (issued no
 	// later than issued_before, expiring after now) of this user, mailed to the
 	// address the account still has, is deleted; of two concurrent uses exactly

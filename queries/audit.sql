@@ -73,3 +73,9 @@ WHERE id <= @through_id AND id > @after_id;
 UPDATE audit_chain
 SET anchor_id = @anchor_id, anchor_hash = @anchor_hash
 WHERE id = 1;
+
+-- name: AuditEventIDBounds :one
+-- The number of events and the lowest id (0 when there is none), for
+-- VerifyAuditChain: no row may lie at or below the chain's anchor.
+SELECT CAST(COUNT(*) AS BIGINT) AS events, CAST(COALESCE(MIN(id), 0) AS BIGINT) AS min_id
+FROM audit_events;
