@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -59,6 +60,16 @@ type Options struct {
 	// (which send neither Origin nor Sec-Fetch-Site), always pass.
 	TrustedOrigins []string
 
+	// TrustedProxies lists the reverse proxies (load balancers, TLS
+	// terminators) in front of the service, by address or network. A
+	// request whose peer is inside one of them is taken to come from the
+	// client its X-Forwarded-For names, read from the right past every
+	// trusted address; any other request comes from its peer, and its
+	// X-Forwarded-For is ignored, since anyone can send one. The client's
+	// address goes to auth's audit trail, the access log, and the per-IP
+	// limits. Default: none, so X-Forwarded-For is never believed.
+	TrustedProxies []netip.Prefix
+
 	// Logger receives the access log and server errors. Default:
 	// slog.Default().
 	Logger *slog.Logger
@@ -84,8 +95,9 @@ type api struct {
 //
 // Unknown paths get 404 and known paths with another method 405, as JSON;
 // cross-origin browser requests that change state get 403; panics become a
-// JSON 500 that reveals nothing. The only error is an invalid
-// Options.TrustedOrigins entry.
+// JSON 500 that reveals nothing. Every request's context carries its client
+// (auth.WithClient: address and User-Agent) for auth's audit trail. The only
+// errors are an invalid Options.TrustedOrigins or TrustedProxies entry.
 func New(store *auth.Store, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -96,6 +108,11 @@ func New(store *auth.Store, opts Options) (http.Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	proxies, err := normalizePrefixes(opts.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	opts.TrustedProxies = proxies
 	a := &api{store: store, opts: opts, log: opts.Logger}
 	a.routes = map[string]map[string]http.HandlerFunc{
 		"/":               {http.MethodGet: a.home},
@@ -104,11 +121,17 @@ func New(store *auth.Store, opts Options) (http.Handler, error) {
 		"/profile":        {http.MethodGet: a.profile},
 		"/reset_password": {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
 	}
+	return a.handler()
+}
+
+// handler is the API's middleware around its routes: the client first, so
+// that the access log and every refusal know who sent the request.
+func (a *api) handler() (http.Handler, error) {
 	csrf, err := a.crossOriginProtection()
 	if err != nil {
 		return nil, err
 	}
-	return a.accessLog(a.recoverPanics(csrf.Handler(a.deadline(http.HandlerFunc(a.route))))), nil
+	return a.withClient(a.accessLog(a.recoverPanics(csrf.Handler(a.deadline(http.HandlerFunc(a.route)))))), nil
 }
 
 // crossOriginProtection refuses cross-origin browser requests with unsafe
