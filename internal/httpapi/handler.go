@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -70,6 +71,18 @@ type Options struct {
 	// limits. Default: none, so X-Forwarded-For is never believed.
 	TrustedProxies []netip.Prefix
 
+	// LoginLimit and RegisterLimit bound POST /sessions and POST /users per
+	// client address (an IPv6 client by its /64), before the body is read
+	// or auth is called; a client over its limit gets 429 with Retry-After.
+	// auth already throttles failed logins per account; these bound what
+	// one address can cost the server in bcrypt work and, for
+	// registrations, in accounts. They count in this process's memory:
+	// each instance of the service has its own, and a restart forgets them.
+	// Default: zero, no limit, because behind a reverse proxy that is not
+	// in TrustedProxies every client shares the proxy's address.
+	LoginLimit    Limit
+	RegisterLimit Limit
+
 	// Logger receives the access log and server errors. Default:
 	// slog.Default().
 	Logger *slog.Logger
@@ -96,8 +109,10 @@ type api struct {
 // Unknown paths get 404 and known paths with another method 405, as JSON;
 // cross-origin browser requests that change state get 403; panics become a
 // JSON 500 that reveals nothing. Every request's context carries its client
-// (auth.WithClient: address and User-Agent) for auth's audit trail. The only
-// errors are an invalid Options.TrustedOrigins or TrustedProxies entry.
+// (auth.WithClient: address and User-Agent) for auth's audit trail. With
+// Options.LoginLimit or RegisterLimit, a client over its limit gets 429. The
+// only errors are invalid Options: a TrustedOrigins or TrustedProxies entry,
+// or a limit.
 func New(store *auth.Store, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -113,11 +128,14 @@ func New(store *auth.Store, opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	opts.TrustedProxies = proxies
+	if err := errors.Join(opts.LoginLimit.check("LoginLimit"), opts.RegisterLimit.check("RegisterLimit")); err != nil {
+		return nil, err
+	}
 	a := &api{store: store, opts: opts, log: opts.Logger}
 	a.routes = map[string]map[string]http.HandlerFunc{
 		"/":               {http.MethodGet: a.home},
-		"/users":          {http.MethodPost: a.register},
-		"/sessions":       {http.MethodPost: a.login, http.MethodDelete: a.logout},
+		"/users":          {http.MethodPost: limited(newIPLimiter(opts.RegisterLimit), a.register)},
+		"/sessions":       {http.MethodPost: limited(newIPLimiter(opts.LoginLimit), a.login), http.MethodDelete: a.logout},
 		"/profile":        {http.MethodGet: a.profile},
 		"/reset_password": {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
 	}
