@@ -16,6 +16,12 @@ import (
 // CookieName is the name of the session cookie.
 const CookieName = "session_id"
 
+// DeviceCookieName is the name of the device cookie: the token auth hands
+// to a browser that logged in successfully, so that the account's owner,
+// logging in again from it, is throttled apart from everyone else's failed
+// attempts on the account (auth.LoginWithDevice). Logout leaves it.
+const DeviceCookieName = "device_id"
+
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
 // Every form of this API fits in a few hundred bytes.
 const DefaultMaxBodyBytes = 64 << 10
@@ -100,7 +106,7 @@ type api struct {
 //
 //	GET    /                 {"message": "Bienvenue"}
 //	POST   /users            register (email, password, optional username and phone)
-//	POST   /sessions         log in (email, password); sets the session_id cookie
+//	POST   /sessions         log in (email, password); sets the session_id and device_id cookies
 //	DELETE /sessions         log out; 302 to /
 //	GET    /profile          {"email": E} of the session's user
 //	POST   /reset_password   issue a reset token for email
