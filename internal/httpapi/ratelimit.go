@@ -22,6 +22,29 @@ type Limit struct {
 	Burst int
 }
 
+// String is l as credstore serve's flags write it: "20/m", "5/h", "off";
+// a burst other than N follows ("20/m burst 5").
+func (l Limit) String() string {
+	if !l.enabled() {
+		return "off"
+	}
+	var s string
+	switch l.Per {
+	case time.Second:
+		s = fmt.Sprintf("%d/s", l.N)
+	case time.Minute:
+		s = fmt.Sprintf("%d/m", l.N)
+	case time.Hour:
+		s = fmt.Sprintf("%d/h", l.N)
+	default:
+		s = fmt.Sprintf("%d/%v", l.N, l.Per)
+	}
+	if l.Burst != 0 && l.Burst != l.N {
+		s += fmt.Sprintf(" burst %d", l.Burst)
+	}
+	return s
+}
+
 // enabled reports whether l limits anything.
 func (l Limit) enabled() bool { return l.N > 0 }
 

@@ -149,3 +149,12 @@ func TestLimitCheck(t *testing.T) {
 	}
 	assert.Nil(t, newIPLimiter(Limit{}))
 }
+
+func TestLimitString(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "off", Limit{}.String())
+	assert.Equal(t, "20/m", Limit{N: 20, Per: time.Minute}.String())
+	assert.Equal(t, "5/h", Limit{N: 5, Per: time.Hour, Burst: 5}.String())
+	assert.Equal(t, "2/s burst 1", Limit{N: 2, Per: time.Second, Burst: 1}.String())
+	assert.Equal(t, "3/10m0s", Limit{N: 3, Per: 10 * time.Minute}.String())
+}
