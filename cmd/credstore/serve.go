@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +28,16 @@ type serveConfig struct {
 	SecureCookies    bool
 	ExposeResetToken bool
 	TrustedOrigins   []string // origins whose cross-origin browser requests may change state
+
+	// Per-IP limits of logins and registrations (zero: off), and the
+	// proxies whose X-Forwarded-For names the client they count.
+	LoginIPLimit    httpapi.Limit
+	RegisterIPLimit httpapi.Limit
+	TrustedProxies  []netip.Prefix
+
+	// AuditRetention is auth.Config.AuditRetention: 0 for auth's default,
+	// negative to keep audit events for ever.
+	AuditRetention time.Duration
 
 	// SMTP delivery of reset tokens; without SMTPAddr they are printed to
 	// standard output (the console sender).
@@ -92,7 +104,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.Addr, "addr", str("CREDSTORE_ADDR", "127.0.0.1:5000"), "listen address (env CREDSTORE_ADDR); port 0 picks a free port")
 	fs.StringVar(&c.DB, "db", str("CREDSTORE_DB", "credstore.db"), "SQLite path or file: URI, or postgres:// URL (env CREDSTORE_DB)")
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", integer("CREDSTORE_BCRYPT_COST", auth.DefaultBcryptCost), "bcrypt cost of new password hashes, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
-	fs.BoolVar(&c.SecureCookies, "secure-cookies", boolean("CREDSTORE_SECURE_COOKIES"), "mark the session cookie Secure; set it behind HTTPS (env CREDSTORE_SECURE_COOKIES)")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", boolean("CREDSTORE_SECURE_COOKIES"), "mark the session and device cookies Secure; set it behind HTTPS (env CREDSTORE_SECURE_COOKIES)")
 	fs.BoolVar(&c.ExposeResetToken, "expose-reset-token", boolean("CREDSTORE_EXPOSE_RESET_TOKEN"), "return reset tokens in the POST /reset_password reply, for tests; never in production (env CREDSTORE_EXPOSE_RESET_TOKEN)")
 	fs.Func("trusted-origins", "comma-separated origins (https://app.example.com) whose cross-origin browser requests may register, log in or reset; others get 403 (env CREDSTORE_TRUSTED_ORIGINS)", func(v string) error {
 		c.TrustedOrigins = splitOrigins(v)
@@ -104,6 +116,27 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.SMTPUser, "smtp-user", str("CREDSTORE_SMTP_USER", ""), "SMTP user name; the password comes from env CREDSTORE_SMTP_PASSWORD only (env CREDSTORE_SMTP_USER)")
 	fs.BoolVar(&c.SMTPImplicitTLS, "smtp-implicit-tls", boolean("CREDSTORE_SMTP_IMPLICIT_TLS"), "connect with TLS (port 465) instead of STARTTLS (env CREDSTORE_SMTP_IMPLICIT_TLS)")
 	c.SMTPPassword = getenv("CREDSTORE_SMTP_PASSWORD")
+	// parsed reads a flag's environment twin with the flag's own parser.
+	parsed := func(env string, parse func(string) error) {
+		if v := getenv(env); v != "" {
+			if err := parse(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s: %w", env, err))
+			}
+		}
+	}
+	limitFlag := func(name, env, what string, dst *httpapi.Limit) {
+		parse := func(v string) (err error) { *dst, err = parseLimit(v); return err }
+		parsed(env, parse)
+		fs.Func(name, "per-IP `rate` limit of "+what+": N/s, N/m or N/h (20/m), N at once then one every period/N; over it 429; empty: none (env "+env+")", parse)
+	}
+	limitFlag("login-ip-limit", "CREDSTORE_LOGIN_IP_LIMIT", "logins (POST /sessions)", &c.LoginIPLimit)
+	limitFlag("register-ip-limit", "CREDSTORE_REGISTER_IP_LIMIT", "registrations (POST /users)", &c.RegisterIPLimit)
+	proxies := func(v string) (err error) { c.TrustedProxies, err = parseProxies(v); return err }
+	parsed("CREDSTORE_TRUSTED_PROXIES", proxies)
+	fs.Func("trusted-proxies", "comma-separated `addresses` or CIDR networks of the reverse proxies in front of the service, whose X-Forwarded-For is believed; empty: none, the header is ignored (env CREDSTORE_TRUSTED_PROXIES)", proxies)
+	retention := func(v string) (err error) { c.AuditRetention, err = parseRetention(v); return err }
+	parsed("CREDSTORE_AUDIT_RETENTION", retention)
+	fs.Func("audit-retention", "how long audit events are kept: a Go `duration` (8760h) or days (365d), at least a day; negative: for ever; empty or 0: 365d (env CREDSTORE_AUDIT_RETENTION)", retention)
 	if envErr != nil {
 		return c, envErr
 	}
@@ -123,6 +156,96 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		}
 	}
 	return c, nil
+}
+
+// parseLimit reads a per-IP limit: "" for none, else N/s, N/m or N/h with
+// N ≥ 1, in bursts of N.
+func parseLimit(v string) (httpapi.Limit, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return httpapi.Limit{}, nil
+	}
+	bad := fmt.Errorf("limit %q: want N/s, N/m or N/h with N at least 1, as 20/m", v)
+	count, unit, ok := strings.Cut(v, "/")
+	n, err := strconv.Atoi(count)
+	if !ok || err != nil || n < 1 {
+		return httpapi.Limit{}, bad
+	}
+	per, ok := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
+	if !ok {
+		return httpapi.Limit{}, bad
+	}
+	return httpapi.Limit{N: n, Per: per}, nil
+}
+
+// parseProxies reads comma-separated addresses ("10.0.0.1", "::1") and
+// CIDR networks ("10.0.0.0/8"); an address is the network of itself alone.
+func parseProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for e := range strings.SplitSeq(v, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if strings.Contains(e, "/") {
+			p, err := netip.ParsePrefix(e)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: not an address or CIDR network", e)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("trusted proxy %q: not an address or CIDR network", e)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// minAuditRetention is the shortest retention auth accepts.
+const minAuditRetention = 24 * time.Hour
+
+// parseRetention reads an audit retention: a Go duration ("8760h") or a
+// whole number of days ("365d"); "" or 0 for auth's default; negative to
+// keep events for ever. A positive one below a day is refused here rather
+// than by auth.Open, so that it is a usage error like every bad flag.
+func parseRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		const maxDays = math.MaxInt64 / (24 * time.Hour) // about 292 years
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n > int64(maxDays) || n < -int64(maxDays) {
+			return 0, fmt.Errorf("audit retention %q: want a duration (8760h) or whole days (365d)", v)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, fmt.Errorf("audit retention %q: want a duration (8760h) or whole days (365d)", v)
+		}
+	}
+	if d > 0 && d < minAuditRetention {
+		return 0, fmt.Errorf("audit retention %q: below one day (negative keeps events for ever)", v)
+	}
+	return d, nil
+}
+
+// auditRetention is how the log shows c.AuditRetention: the retention in
+// force.
+func (c serveConfig) auditRetention() string {
+	switch {
+	case c.AuditRetention < 0:
+		return "forever"
+	case c.AuditRetention == 0:
+		return auth.DefaultAuditRetention.String()
+	}
+	return c.AuditRetention.String()
 }
 
 // splitOrigins splits a comma-separated list of origins, dropping spaces
@@ -168,6 +291,9 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		ExposeResetToken: c.ExposeResetToken,
 		RequestTimeout:   requestTimeout,
 		TrustedOrigins:   c.TrustedOrigins,
+		TrustedProxies:   c.TrustedProxies,
+		LoginLimit:       c.LoginIPLimit,
+		RegisterLimit:    c.RegisterIPLimit,
 		Logger:           log,
 	})
 	if err != nil {
@@ -188,7 +314,9 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "db", database.Redact(c.DB), "bcrypt_cost", c.BcryptCost,
 		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "",
-		"trusted_origins", c.TrustedOrigins)
+		"trusted_origins", c.TrustedOrigins, "trusted_proxies", c.TrustedProxies,
+		"login_ip_limit", c.LoginIPLimit.String(), "register_ip_limit", c.RegisterIPLimit.String(),
+		"audit_retention", c.auditRetention())
 	if c.SMTPAddr != "" {
 		log.Info("reset messages are sent by SMTP", "smtp_addr", c.SMTPAddr, "smtp_from", c.SMTPFrom,
 			"smtp_implicit_tls", c.SMTPImplicitTLS)
@@ -225,7 +353,8 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 
 // storeConfig is the store's configuration for c: the service's policy
 // (usernames optional: the API registers by email), reset delivery by SMTP
-// or to stdout, and the hash queue sized for the service.
+// or to stdout, the audit retention, and auth's defaults for the rest (the
+// hash queue, the throttles).
 func storeConfig(c serveConfig, stdout io.Writer) auth.Config {
 	var sender auth.Sender = &auth.ConsoleSender{W: stdout}
 	if c.SMTPAddr != "" {
@@ -237,9 +366,10 @@ func storeConfig(c serveConfig, stdout io.Writer) auth.Config {
 	policy := auth.DefaultPolicy()
 	policy.RequireUsername = false
 	return auth.Config{
-		Policy:      &policy,
-		BcryptCost:  c.BcryptCost,
-		ResetSender: sender,
+		Policy:         &policy,
+		BcryptCost:     c.BcryptCost,
+		ResetSender:    sender,
+		AuditRetention: c.AuditRetention,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/httpapi"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -62,6 +64,56 @@ func TestParseServe(t *testing.T) {
 			env:  map[string]string{"CREDSTORE_TRUSTED_ORIGINS": "https://old.example.com"},
 			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TrustedOrigins: []string{"https://app.example.com"}},
 		},
+		{
+			name: "per-IP limits, proxies and audit retention from the environment",
+			env: map[string]string{
+				"CREDSTORE_LOGIN_IP_LIMIT": "20/m", "CREDSTORE_REGISTER_IP_LIMIT": "5/h",
+				"CREDSTORE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,::1, 2001:db8::1/32,", "CREDSTORE_AUDIT_RETENTION": "30d",
+			},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12,
+				LoginIPLimit: httpapi.Limit{N: 20, Per: time.Minute}, RegisterIPLimit: httpapi.Limit{N: 5, Per: time.Hour},
+				TrustedProxies: []netip.Prefix{
+					netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
+					netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("2001:db8::/32"),
+				},
+				AuditRetention: 30 * 24 * time.Hour},
+		},
+		{
+			name: "per-IP limits, proxies and audit retention: the flags win",
+			args: []string{"-login-ip-limit", "2/s", "-register-ip-limit", "", "-trusted-proxies", "172.16.0.0/12", "-audit-retention", "8760h"},
+			env: map[string]string{
+				"CREDSTORE_LOGIN_IP_LIMIT": "20/m", "CREDSTORE_REGISTER_IP_LIMIT": "5/h",
+				"CREDSTORE_TRUSTED_PROXIES": "10.0.0.0/8", "CREDSTORE_AUDIT_RETENTION": "30d",
+			},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12,
+				LoginIPLimit: httpapi.Limit{N: 2, Per: time.Second}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("172.16.0.0/12")},
+				AuditRetention: 8760 * time.Hour},
+		},
+		{
+			name: "audit retention for ever",
+			args: []string{"-audit-retention", "-1s"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, AuditRetention: -time.Second},
+		},
+		{
+			name: "audit retention in negative days, and 0 is auth's default",
+			env:  map[string]string{"CREDSTORE_AUDIT_RETENTION": "-1d"},
+			args: []string{"-audit-retention", "0"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12},
+		},
+		{name: "limit without a period", args: []string{"-login-ip-limit", "20"}, wantErr: true},
+		{name: "limit per day", args: []string{"-login-ip-limit", "20/d"}, wantErr: true},
+		{name: "limit of zero", args: []string{"-register-ip-limit", "0/m"}, wantErr: true},
+		{name: "negative limit", args: []string{"-register-ip-limit", "-1/m"}, wantErr: true},
+		{name: "limit not a number", env: map[string]string{"CREDSTORE_LOGIN_IP_LIMIT": "many/m"}, wantErr: true},
+		{name: "limit with two periods", env: map[string]string{"CREDSTORE_REGISTER_IP_LIMIT": "20/m/s"}, wantErr: true},
+		{name: "trusted proxy: a host name", args: []string{"-trusted-proxies", "proxy.example.com"}, wantErr: true},
+		{name: "trusted proxy: a prefix too long", env: map[string]string{"CREDSTORE_TRUSTED_PROXIES": "10.0.0.0/33"}, wantErr: true},
+		{name: "trusted proxy: with a port", args: []string{"-trusted-proxies", "10.0.0.1:80"}, wantErr: true},
+		{name: "trusted proxy: with a zone", args: []string{"-trusted-proxies", "fe80::1%eth0"}, wantErr: true},
+		{name: "audit retention below a day", args: []string{"-audit-retention", "23h"}, wantErr: true},
+		{name: "audit retention: not a duration", env: map[string]string{"CREDSTORE_AUDIT_RETENTION": "a year"}, wantErr: true},
+		{name: "audit retention: days and hours", args: []string{"-audit-retention", "1d12h"}, wantErr: true},
+		{name: "audit retention: past 292 years", args: []string{"-audit-retention", "200000d"}, wantErr: true},
 		{name: "trusted origin with a path", args: []string{"-trusted-origins", "https://app.example.com/login"}, wantErr: true},
 		{name: "trusted origin without a scheme", env: map[string]string{"CREDSTORE_TRUSTED_ORIGINS": "app.example.com"}, wantErr: true},
 		{name: "bad boolean in the environment", env: map[string]string{"CREDSTORE_SECURE_COOKIES": "maybe"}, wantErr: true},
@@ -148,6 +200,53 @@ func TestResetDeliveryLogged(t *testing.T) {
 	})
 }
 
+// TestSettingsLogged: the "listening" line states the per-IP limits, the
+// trusted proxies and the audit retention in force.
+func TestSettingsLogged(t *testing.T) {
+	t.Parallel()
+	t.Run("defaults", func(t *testing.T) {
+		t.Parallel()
+		l := logged(startLog(t), "listening")
+		require.NotNil(t, l)
+		assert.Equal(t, "off", l["login_ip_limit"])
+		assert.Equal(t, "off", l["register_ip_limit"])
+		assert.Nil(t, l["trusted_proxies"])
+		assert.Equal(t, "8760h0m0s", l["audit_retention"])
+	})
+	t.Run("set", func(t *testing.T) {
+		t.Parallel()
+		l := logged(startLog(t, "-login-ip-limit", "20/m", "-register-ip-limit", "5/h",
+			"-trusted-proxies", "10.0.0.0/8,::1", "-audit-retention", "-1s"), "listening")
+		require.NotNil(t, l)
+		assert.Equal(t, "20/m", l["login_ip_limit"])
+		assert.Equal(t, "5/h", l["register_ip_limit"])
+		assert.Equal(t, []any{"10.0.0.0/8", "::1/128"}, l["trusted_proxies"])
+		assert.Equal(t, "forever", l["audit_retention"])
+	})
+}
+
+// TestServeUsageErrors: a bad value of the new flags, or of their
+// environment twins, stops serve at start with status 2 and a message
+// that names it.
+func TestServeUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		says string
+	}{
+		{[]string{"serve", "-login-ip-limit", "20"}, nil, `limit "20": want N/s, N/m or N/h`},
+		{[]string{"serve"}, map[string]string{"CREDSTORE_REGISTER_IP_LIMIT": "0/m"}, `CREDSTORE_REGISTER_IP_LIMIT: limit "0/m"`},
+		{[]string{"serve", "-trusted-proxies", "10.0.0.0/8,proxy"}, nil, `trusted proxy "proxy": not an address or CIDR network`},
+		{[]string{"serve", "-audit-retention", "1h"}, nil, `audit retention "1h": below one day`},
+	} {
+		stderr := &testdb.Buffer{}
+		code := run(t.Context(), tc.args, func(k string) string { return tc.env[k] }, io.Discard, stderr)
+		assert.Equal(t, 2, code, "%v %v", tc.args, tc.env)
+		assert.Contains(t, stderr.String(), tc.says)
+	}
+}
+
 // TestStoreConfig: the service keeps auth's hash gate defaults, and
 // delivers reset messages by SMTP when configured.
 func TestStoreConfig(t *testing.T) {
@@ -157,6 +256,8 @@ func TestStoreConfig(t *testing.T) {
 	assert.Zero(t, cfg.MaxConcurrentHashes, "auth's default: one per core")
 	assert.False(t, cfg.Policy.RequireUsername, "the API registers by email")
 	assert.IsType(t, &auth.ConsoleSender{}, cfg.ResetSender)
-	cfg = storeConfig(serveConfig{BcryptCost: 12, SMTPAddr: "mail.example.com:587", SMTPFrom: "a@example.com"}, io.Discard)
+	assert.Zero(t, cfg.AuditRetention, "auth's default")
+	cfg = storeConfig(serveConfig{BcryptCost: 12, SMTPAddr: "mail.example.com:587", SMTPFrom: "a@example.com", AuditRetention: -1}, io.Discard)
 	assert.IsType(t, &auth.SMTPSender{}, cfg.ResetSender)
+	assert.Equal(t, time.Duration(-1), cfg.AuditRetention)
 }

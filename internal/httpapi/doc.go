@@ -17,8 +17,17 @@
 // commits. Both are answered 503 with Retry-After, and neither writes
 // anything.
 //
-// Nothing here logs a password, a hash or a token: the access log records the
-// method, the path, the status and the duration, and errors are logged only
-// when they are the server's own (500), whose messages auth keeps free of
-// secrets.
+// Every request's context carries its client (auth.WithClient), for auth's
+// audit trail: the peer's address, or X-Forwarded-For's client when the peer
+// is one of Options.TrustedProxies, and the User-Agent. A login or reset
+// that auth throttles (auth.ErrThrottled), and a client over an optional
+// per-IP limit (Options.LoginLimit, RegisterLimit), are answered 429 with
+// Retry-After. A login sets a device cookie besides the session's, which
+// keeps the owner's browser apart from an attacker's failures.
+//
+// Nothing here logs a password, a hash or a token (session, reset or
+// device): the access log records the method, the path, the status, the
+// duration and the peer's and client's addresses, and errors are logged
+// only when they are the server's own (500), whose messages auth keeps free
+// of secrets.
 package httpapi

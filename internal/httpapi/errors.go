@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/credstore/credstore/auth"
 )
@@ -13,6 +15,9 @@ import (
 type errorBody struct {
 	Message string            `json:"message"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// RetryAfter repeats a 429's Retry-After, in seconds, for clients that
+	// read bodies rather than headers.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // statuses is the one table from errors to replies, checked in order with
@@ -23,6 +28,10 @@ var statuses = []struct {
 	status  int
 	message string
 }{
+	// First: a throttled attempt was refused before its password was
+	// looked at, whatever else the error says, and its reply must be the
+	// same whether or not the account exists.
+	{auth.ErrThrottled, http.StatusTooManyRequests, throttledMessage},
 	{auth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid email or password"},
 	{auth.ErrInvalidSession, http.StatusForbidden, "no valid session"},
 	{auth.ErrInvalidResetToken, http.StatusForbidden, "invalid or expired reset token"},
@@ -55,8 +64,17 @@ const retryAfter = "2"
 func (a *api) replyError(w http.ResponseWriter, r *http.Request, err error) {
 	for _, s := range statuses {
 		if errors.Is(err, s.err) {
-			if s.status == http.StatusServiceUnavailable {
+			switch s.status {
+			case http.StatusServiceUnavailable:
 				a.unavailable(w, r)
+				return
+			case http.StatusTooManyRequests:
+				var throttled *auth.ThrottledError
+				wait := time.Duration(0) // at least a second, below
+				if errors.As(err, &throttled) {
+					wait = throttled.RetryAfter
+				}
+				tooMany(w, wait)
 				return
 			}
 			writeJSON(w, s.status, errorBody{Message: s.message})
@@ -110,6 +128,34 @@ func (a *api) unavailable(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Retry-After", retryAfter)
 	writeJSON(w, http.StatusServiceUnavailable, errorBody{Message: busyMessage})
+}
+
+// throttledMessage is the message of every 429, auth's throttle's and the
+// per-IP limits' alike.
+const throttledMessage = "too many attempts, try again later"
+
+// tooMany answers 429 with Retry-After: wait rounded up to whole seconds,
+// at least one (a client told 0 would retry at once, and be refused again).
+// The body carries the same number. Nothing in the reply depends on the
+// account: auth throttles an identifier that names no account exactly like
+// one that does, so a 429 tells an attacker nothing a 401 would not.
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	secs := max(retryAfterSeconds(wait), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSON(w, http.StatusTooManyRequests, errorBody{Message: throttledMessage, RetryAfter: secs})
+}
+
+// retryAfterSeconds is d in whole seconds, rounded up, so that a client
+// that waits that long finds the attempt allowed.
+func retryAfterSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	s := d / time.Second
+	if d%time.Second != 0 {
+		s++
+	}
+	return int(s)
 }
 
 // writeJSON writes v as the JSON reply with status.

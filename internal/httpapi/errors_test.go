@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -53,6 +56,45 @@ func TestReplyErrorUnavailable(t *testing.T) {
 				assert.Contains(t, log.String(), `"level":"ERROR"`)
 			}
 			assert.Contains(t, log.String(), tc.logged)
+		})
+	}
+}
+
+// TestReplyErrorThrottled: auth's *ThrottledError, however wrapped, is 429
+// with Retry-After in whole seconds rounded up (at least 1) and the same
+// number in the body; the body is the same for every cause, so it cannot
+// tell an account that exists from one that does not. The entry comes
+// before ErrInvalidCredentials: an error that is both stays a 429.
+func TestReplyErrorThrottled(t *testing.T) {
+	t.Parallel()
+	throttled := func(d time.Duration) error {
+		return &auth.ThrottledError{RetryAt: time.Now().Add(d), RetryAfter: d}
+	}
+	cases := []struct {
+		name string
+		err  error
+		want int // seconds
+	}{
+		{"a second", fmt.Errorf("login: %w", throttled(time.Second)), 1},
+		{"rounded up", fmt.Errorf("login: %w", throttled(1500*time.Millisecond)), 2},
+		{"a nanosecond over", fmt.Errorf("login: %w", throttled(2*time.Second+1)), 3},
+		{"fifteen minutes", fmt.Errorf("request reset: %w", throttled(15*time.Minute)), 900},
+		{"zero is still one", throttled(0), 1},
+		{"the bare sentinel", fmt.Errorf("login: %w", auth.ErrThrottled), 1},
+		{"throttled and invalid credentials", errors.Join(auth.ErrInvalidCredentials, throttled(4*time.Second)), 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			log := &testdb.Buffer{}
+			a := &api{log: slog.New(slog.NewJSONHandler(log, nil))}
+			w := httptest.NewRecorder()
+			a.replyError(w, httptest.NewRequest("POST", "/sessions", nil), tc.err)
+			assert.Equal(t, http.StatusTooManyRequests, w.Code)
+			assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+			assert.Equal(t, strconv.Itoa(tc.want), w.Header().Get("Retry-After"))
+			assert.JSONEq(t, fmt.Sprintf(`{"message":"too many attempts, try again later","retry_after":%d}`, tc.want), w.Body.String())
+			assert.NotContains(t, log.String(), `"level":"ERROR"`, "a throttled attempt is not a server error")
 		})
 	}
 }

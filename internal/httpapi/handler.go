@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +15,12 @@ import (
 
 // CookieName is the name of the session cookie.
 const CookieName = "session_id"
+
+// DeviceCookieName is the name of the device cookie: the token auth hands
+// to a browser that logged in successfully, so that the account's owner,
+// logging in again from it, is throttled apart from everyone else's failed
+// attempts on the account (auth.LoginWithDevice). Logout leaves it.
+const DeviceCookieName = "device_id"
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
 // Every form of this API fits in a few hundred bytes.
@@ -59,6 +67,28 @@ type Options struct {
 	// (which send neither Origin nor Sec-Fetch-Site), always pass.
 	TrustedOrigins []string
 
+	// TrustedProxies lists the reverse proxies (load balancers, TLS
+	// terminators) in front of the service, by address or network. A
+	// request whose peer is inside one of them is taken to come from the
+	// client its X-Forwarded-For names, read from the right past every
+	// trusted address; any other request comes from its peer, and its
+	// X-Forwarded-For is ignored, since anyone can send one. The client's
+	// address goes to auth's audit trail, the access log, and the per-IP
+	// limits. Default: none, so X-Forwarded-For is never believed.
+	TrustedProxies []netip.Prefix
+
+	// LoginLimit and RegisterLimit bound POST /sessions and POST /users per
+	// client address (an IPv6 client by its /64), before the body is read
+	// or auth is called; a client over its limit gets 429 with Retry-After.
+	// auth already throttles failed logins per account; these bound what
+	// one address can cost the server in bcrypt work and, for
+	// registrations, in accounts. They count in this process's memory:
+	// each instance of the service has its own, and a restart forgets them.
+	// Default: zero, no limit, because behind a reverse proxy that is not
+	// in TrustedProxies every client shares the proxy's address.
+	LoginLimit    Limit
+	RegisterLimit Limit
+
 	// Logger receives the access log and server errors. Default:
 	// slog.Default().
 	Logger *slog.Logger
@@ -76,7 +106,7 @@ type api struct {
 //
 //	GET    /                 {"message": "Bienvenue"}
 //	POST   /users            register (email, password, optional username and phone)
-//	POST   /sessions         log in (email, password); sets the session_id cookie
+//	POST   /sessions         log in (email, password); sets the session_id and device_id cookies
 //	DELETE /sessions         log out; 302 to /
 //	GET    /profile          {"email": E} of the session's user
 //	POST   /reset_password   issue a reset token for email
@@ -84,8 +114,11 @@ type api struct {
 //
 // Unknown paths get 404 and known paths with another method 405, as JSON;
 // cross-origin browser requests that change state get 403; panics become a
-// JSON 500 that reveals nothing. The only error is an invalid
-// Options.TrustedOrigins entry.
+// JSON 500 that reveals nothing. Every request's context carries its client
+// (auth.WithClient: address and User-Agent) for auth's audit trail. With
+// Options.LoginLimit or RegisterLimit, a client over its limit gets 429. The
+// only errors are invalid Options: a TrustedOrigins or TrustedProxies entry,
+// or a limit.
 func New(store *auth.Store, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -96,19 +129,33 @@ func New(store *auth.Store, opts Options) (http.Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	proxies, err := normalizePrefixes(opts.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	opts.TrustedProxies = proxies
+	if err := errors.Join(opts.LoginLimit.check("LoginLimit"), opts.RegisterLimit.check("RegisterLimit")); err != nil {
+		return nil, err
+	}
 	a := &api{store: store, opts: opts, log: opts.Logger}
 	a.routes = map[string]map[string]http.HandlerFunc{
 		"/":               {http.MethodGet: a.home},
-		"/users":          {http.MethodPost: a.register},
-		"/sessions":       {http.MethodPost: a.login, http.MethodDelete: a.logout},
+		"/users":          {http.MethodPost: limited(newIPLimiter(opts.RegisterLimit), a.register)},
+		"/sessions":       {http.MethodPost: limited(newIPLimiter(opts.LoginLimit), a.login), http.MethodDelete: a.logout},
 		"/profile":        {http.MethodGet: a.profile},
 		"/reset_password": {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
 	}
+	return a.handler()
+}
+
+// handler is the API's middleware around its routes: the client first, so
+// that the access log and every refusal know who sent the request.
+func (a *api) handler() (http.Handler, error) {
 	csrf, err := a.crossOriginProtection()
 	if err != nil {
 		return nil, err
 	}
-	return a.accessLog(a.recoverPanics(csrf.Handler(a.deadline(http.HandlerFunc(a.route))))), nil
+	return a.withClient(a.accessLog(a.recoverPanics(csrf.Handler(a.deadline(http.HandlerFunc(a.route)))))), nil
 }
 
 // crossOriginProtection refuses cross-origin browser requests with unsafe

@@ -35,6 +35,17 @@ type service struct {
 // the API on a real socket until t ends.
 func startService(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...func(*auth.Config)) *service {
 	t.Helper()
+	h, svc := newHandler(t, dsn, opts, cfgOpts...)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close) // before the store closes: cleanups run last first
+	svc.URL = srv.URL
+	return svc
+}
+
+// newHandler is startService without the socket: the API's handler, for
+// tests that set what a socket cannot (the peer's address).
+func newHandler(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...func(*auth.Config)) (http.Handler, *service) {
+	t.Helper()
 	svc := &service{Clock: testdb.NewClock(time.Now()), Log: &testdb.Buffer{}, Mail: &testdb.Buffer{}}
 	policy := auth.DefaultPolicy()
 	policy.RequireUsername = false
@@ -47,17 +58,12 @@ func startService(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...fun
 	}
 	store, err := auth.Open(context.Background(), dsn, cfg)
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, store.Close()) })
 	svc.Store = store
 	opts.Logger = slog.New(slog.NewJSONHandler(svc.Log, nil))
 	h, err := httpapi.New(store, opts)
 	require.NoError(t, err)
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close()
-		assert.NoError(t, store.Close())
-	})
-	svc.URL = srv.URL
-	return svc
+	return h, svc
 }
 
 // client is one user agent: a cookie jar and keep-alive connections. It

@@ -33,7 +33,9 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog logs one line per request: method, path (never the query
-// string, headers or body, where secrets travel), status and duration.
+// string, headers or body, where secrets travel), status, duration, the
+// peer's address and the client's (withClient: the same unless the peer is
+// a trusted proxy).
 func (a *api) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -41,7 +43,8 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		a.log.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr,
+			"client", clientOf(r.Context()).Auth.IP)
 	})
 }
 

@@ -51,15 +51,26 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		a.replyError(w, r, auth.ErrInvalidCredentials)
 		return
 	}
-	u, sess, err := a.store.LoginSession(r.Context(), f["email"], f["password"])
+	res, err := a.store.LoginWithDevice(r.Context(), auth.LoginAttempt{
+		Identifier: f["email"], Password: f["password"], DeviceToken: deviceToken(r),
+	})
 	if err != nil {
 		a.replyError(w, r, err)
 		return
 	}
+	sess := res.Session
 	http.SetCookie(w, a.sessionCookie(sess.Token, int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds())))
-	writeJSON(w, http.StatusOK, emailMessage{u.Email, "logged in"})
+	// Measured from the session's creation, which is the login's moment
+	// on the store's clock, as the device's expiry is.
+	if maxAge := int(res.DeviceExpiresAt.Sub(sess.CreatedAt).Seconds()); res.DeviceToken != "" && maxAge > 0 {
+		http.SetCookie(w, a.deviceCookie(res.DeviceToken, maxAge))
+	}
+	writeJSON(w, http.StatusOK, emailMessage{res.User.Email, "logged in"})
 }
 
+// logout ends the session and clears its cookie, but leaves the device
+// cookie: it is what keeps the owner's own logins apart from an attacker's
+// failures on the account, and the owner needs it most on their next login.
 func (a *api) logout(w http.ResponseWriter, r *http.Request) {
 	err := auth.ErrInvalidSession
 	for _, token := range sessionTokens(r) {
@@ -133,7 +144,7 @@ func (a *api) resetPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 // maxSessionCookies bounds the session cookies tried for one request, and
-// so the lookups a request can cost.
+// so the lookups a request can cost; and the device cookies looked at.
 const maxSessionCookies = 4
 
 // sessionTokens are the values of the request's session cookies, in the
@@ -164,5 +175,41 @@ func (a *api) sessionCookie(value string, maxAge int) *http.Cookie {
 		HttpOnly: true,
 		Secure:   a.opts.SecureCookies,
 		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// deviceToken is the device cookie the browser sent: the first non-empty
+// one of at most maxSessionCookies, "" for none. A planted device_id sent
+// before the browser's own (see sessionTokens) costs the owner only the
+// device's separate throttle count for that login, not access; auth takes
+// a single token, and ignores one it did not hand out to this account.
+func deviceToken(r *http.Request) string {
+	cookies := r.CookiesNamed(DeviceCookieName)
+	for _, c := range cookies[:min(len(cookies), maxSessionCookies)] {
+		if c.Value != "" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// deviceCookie is the device cookie holding token, a bearer secret like
+// the session's: HttpOnly, and Secure with Options.SecureCookies.
+// SameSite=Strict rather than the session's Lax: only POST /sessions reads
+// it, which is same-origin unless Options.TrustedOrigins says otherwise
+// (http.CrossOriginProtection), and a cross-site trusted origin's POST
+// would not carry a Lax cookie either (Lax adds only top-level GET
+// navigations), while a same-site one carries Strict cookies too. Strict
+// thus loses no login, and keeps the cookie off every request another site
+// starts.
+func (a *api) deviceCookie(token string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     DeviceCookieName,
+		Value:    token,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   a.opts.SecureCookies,
+		SameSite: http.SameSiteStrictMode,
 	}
 }
