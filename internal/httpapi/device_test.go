@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,21 +14,6 @@ import (
 	"github.com/credstore/credstore/internal/httpapi"
 	"github.com/credstore/credstore/internal/testdb"
 )
-
-// requireDeviceTokens skips the test while auth.LoginWithDevice hands out
-// no device token (its first version was a stub that returned ""), and
-// returns the token it gave for a fresh login of email, password.
-//
-// PENDING(auth): once LoginWithDevice issues tokens this never skips; a
-// skip after that is a regression in auth, not in this package.
-func requireDeviceTokens(t *testing.T, store *auth.Store, email, password string) {
-	t.Helper()
-	res, err := store.LoginWithDevice(context.Background(), auth.LoginAttempt{Identifier: email, Password: password})
-	require.NoError(t, err)
-	if res.DeviceToken == "" {
-		t.Skip("device tokens not implemented yet: auth.LoginWithDevice returned none")
-	}
-}
 
 // deviceSetCookie returns the device_id cookie a reply sets, or nil.
 func deviceSetCookie(t *testing.T, r reply) *http.Cookie {
@@ -57,36 +41,11 @@ func (c *client) deviceCookie() string {
 	return ""
 }
 
-// TestNoDeviceCookieWithoutToken: while auth hands out no device token, a
-// login sets no device cookie (an empty one would only confuse browsers).
-// The test stops being meaningful, and skips, once auth issues tokens.
-func TestNoDeviceCookieWithoutToken(t *testing.T) {
-	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
-		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{})
-		c := svc.client(t)
-		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-a").Status)
-		res, err := svc.Store.LoginWithDevice(t.Context(), auth.LoginAttempt{Identifier: "alice@example.com", Password: "password-a"})
-		require.NoError(t, err)
-		if res.DeviceToken != "" {
-			t.Skip("auth issues device tokens: TestDeviceCookie covers the cookie")
-		}
-		r := c.form("POST", "/sessions", "email", "alice@example.com", "password", "password-a")
-		require.Equal(t, http.StatusOK, r.Status, r.Raw)
-		assert.Nil(t, deviceSetCookie(t, r))
-		assert.NotEmpty(t, c.sessionCookie())
-	})
-}
-
 // TestDeviceCookie: a successful login sets device_id (HttpOnly,
 // SameSite=Strict, Path=/, Max-Age until the device's expiry, Secure with
 // SecureCookies); the next login sends it back and auth renews the same
 // token; a failed login and a logout leave it; an empty device_id sent
 // before the real one does not hide it; it never reaches the log.
-//
-// PENDING(auth): skips until auth.LoginWithDevice issues device tokens
-// (requireDeviceTokens).
 func TestDeviceCookie(t *testing.T) {
 	t.Parallel()
 	for _, secure := range []bool{false, true} {
@@ -98,7 +57,6 @@ func TestDeviceCookie(t *testing.T) {
 				c := svc.client(t)
 				const email, pass = "alice@example.com", "password-a"
 				require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", email, "password", pass).Status)
-				requireDeviceTokens(t, svc.Store, email, pass)
 
 				r := c.form("POST", "/sessions", "email", email, "password", pass)
 				require.Equal(t, http.StatusOK, r.Status, r.Raw)
