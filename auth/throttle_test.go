@@ -227,8 +227,13 @@ func TestThrottleDeviceOwner(t *testing.T) {
 		bobs, err := s.LoginWithDevice(ctx, auth.LoginAttempt{Identifier: "bob", Password: pw("bob")})
 		require.NoError(t, err)
 
-		// The attacker: no device token, or a made-up one, or bob's.
-		for _, token := range []string{"", "not-a-token", bobs.DeviceToken, first.DeviceToken[:42] + "A"} {
+		// The attacker: no device token, or a made-up one, or bob's, or one
+		// that differs from the owner's in its last character.
+		near := first.DeviceToken[:42] + "A"
+		if near == first.DeviceToken {
+			near = first.DeviceToken[:42] + "B"
+		}
+		for _, token := range []string{"", "not-a-token", bobs.DeviceToken, near} {
 			for range 20 {
 				_, err := s.LoginWithDevice(ctx, auth.LoginAttempt{Identifier: "alice", Password: "guess", DeviceToken: token})
 				require.Error(t, err)
