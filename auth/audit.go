@@ -51,6 +51,14 @@ const (
 	EventResetThrottled          EventType = "password.reset_throttled"  // once per wait
 	EventPasswordReset           EventType = "password.reset"            // {"sessions_ended": n}
 
+	EventTOTPEnrollmentStarted    EventType = "totp.enrollment_started"      // {}
+	EventTOTPEnrolled             EventType = "totp.enrolled"                // {"sessions_ended": n}
+	EventTOTPRemoved              EventType = "totp.removed"                 // {"sessions_ended": n, "by_admin": true?}
+	EventRecoveryCodesRegenerated EventType = "recovery_codes.regenerated"   // {"sessions_ended": n}
+	EventRecoveryCodeUsed         EventType = "recovery_code.used"           // {"sessions_ended": n, "left": n}
+	EventSecondFactorRequired     EventType = "login.second_factor_required" // the password was right: {"challenge_id": n}
+	EventSecretsReencrypted       EventType = "totp.secrets_reencrypted"     // {"factors": n, "enrollments": n, "key_id": id}
+
 	EventAuditPurged EventType = "audit.purged" // {"through_id": n, "events": n}: the retention purge
 )
 

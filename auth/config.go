@@ -98,6 +98,15 @@ type Config struct {
 	// them for ever.
 	AuditRetention time.Duration
 
+	// SecretKeys encrypts TOTP secrets at rest (AES-256-GCM). Default: nil,
+	// in which case EnrollTOTP fails with ErrNoSecretKey and logins of users
+	// with a factor cannot complete. See ReadKeyFile and CreateKeyFile.
+	SecretKeys *Keyring
+
+	// TOTPIssuer names the service in authenticator apps ("issuer" of the
+	// otpauth URI). Default: "credstore".
+	TOTPIssuer string
+
 	// ResetSender delivers password-reset tokens to users. Default: nil, in
 	// which case RequestPasswordReset only returns the token and delivering
 	// it is the caller's job.
@@ -158,6 +167,19 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if err := errors.Join(c.LoginThrottle.check("LoginThrottle"), c.ResetThrottle.check("ResetThrottle")); err != nil {
 		return c, err
+	}
+	if err := c.SecretKeys.check(); err != nil {
+		return c, err
+	}
+	if c.SecretKeys != nil {
+		k := Keyring{Current: c.SecretKeys.Current, Keys: make(map[string][]byte, len(c.SecretKeys.Keys))}
+		for id, key := range c.SecretKeys.Keys { // a copy: a caller's later edits change nothing
+			k.Keys[id] = append([]byte(nil), key...)
+		}
+		c.SecretKeys = &k
+	}
+	if c.TOTPIssuer == "" {
+		c.TOTPIssuer = "credstore"
 	}
 	if c.DeviceLifetime == 0 {
 		c.DeviceLifetime = DefaultDeviceLifetime

@@ -49,7 +49,38 @@ var (
 	// attempts on one account (or one identifier that names none), so this
 	// attempt was refused before its password was looked at.
 	ErrThrottled = errors.New("too many attempts; try again later")
+
+	// ErrSecondFactorRequired is matched by every *SecondFactorRequiredError:
+	// the password was right, and the user has a second factor to give.
+	ErrSecondFactorRequired = errors.New("second factor required")
+
+	// ErrInvalidCode means a TOTP code confirming an enrollment was wrong.
+	// (A wrong code at login is ErrInvalidCredentials, like every failed
+	// login.)
+	ErrInvalidCode = errors.New("invalid or expired code")
+
+	// ErrNoEnrollment means the user has no pending TOTP enrollment.
+	ErrNoEnrollment = errors.New("no pending two-factor enrollment")
+
+	// ErrNoSecondFactor means the user has no active second factor.
+	ErrNoSecondFactor = errors.New("no second factor enrolled")
 )
+
+// SecondFactorRequiredError is what a login with the right password returns
+// for a user with an active second factor: no session yet, but a challenge
+// to answer with CompleteLogin within ExpiresAt, once, with at most
+// MaxChallengeFailures wrong codes.
+type SecondFactorRequiredError struct {
+	// Challenge is the bearer token of the pending login; only its hash is
+	// stored. Hand it to the client, never log it.
+	Challenge string
+	ExpiresAt time.Time
+}
+
+func (e *SecondFactorRequiredError) Error() string { return ErrSecondFactorRequired.Error() }
+
+// Is makes errors.Is(err, ErrSecondFactorRequired) true.
+func (e *SecondFactorRequiredError) Is(target error) bool { return target == ErrSecondFactorRequired }
 
 // ThrottledError refuses an attempt that the throttle does not allow yet
 // (see ThrottlePolicy). It says when the next attempt will be evaluated, and

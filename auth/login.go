@@ -45,6 +45,9 @@ func (s *Store) Login(ctx context.Context, identifier, password string) (User, e
 	if err != nil {
 		return User{}, err
 	}
+	if err := s.requireSecondFactor(ctx, v); err != nil {
+		return User{}, err
+	}
 	err = s.inTx(ctx, "login", func(tx *txn) error {
 		if err := tx.clear(v.throttle.bucket); err != nil {
 			return err

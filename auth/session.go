@@ -73,6 +73,9 @@ func (s *Store) login(ctx context.Context, a LoginAttempt, issueDevice bool) (Lo
 	if err != nil {
 		return LoginResult{}, err
 	}
+	if err := s.requireSecondFactor(ctx, v); err != nil {
+		return LoginResult{}, err
+	}
 	return s.sessionFor(ctx, v, a, issueDevice)
 }
 
@@ -113,6 +116,11 @@ type grant struct {
 	device       *db.Device // the token presented, to renew
 	presentToken string     // and the token itself
 	issueDevice  bool       // issue one when none was presented
+
+	// secondFactor, when set, runs first in the session's transaction,
+	// after the user's row is locked: it spends the second factor the
+	// login gave, and returns what the login.succeeded event adds.
+	secondFactor func(tx *txn, u db.User) (map[string]any, error)
 }
 
 // deviceGrant is a device token a login handed out or renewed.
@@ -156,6 +164,12 @@ func (s *Store) createSession(ctx context.Context, userID int64, verified []byte
 		if err != nil {
 			return err
 		}
+		var extra map[string]any
+		if g != nil && g.secondFactor != nil {
+			if extra, err = g.secondFactor(tx, u); err != nil {
+				return err
+			}
+		}
 		if verified != nil {
 			current, err := tx.q.GetPasswordHash(tx.ctx, userID)
 			if err != nil {
@@ -186,7 +200,11 @@ func (s *Store) createSession(ctx context.Context, userID int64, verified []byte
 		if err != nil {
 			return err
 		}
-		tx.record(EventLoginSucceeded, refOf(u), map[string]any{"session_id": row.ID, "device": state})
+		detail := map[string]any{"session_id": row.ID, "device": state}
+		for k, v := range extra {
+			detail[k] = v
+		}
+		tx.record(EventLoginSucceeded, refOf(u), detail)
 		return nil
 	})
 	if err != nil {
@@ -365,6 +383,8 @@ type PurgeCounts struct {
 	Devices     int64 // device tokens past their lifetime
 	Throttles   int64 // throttle buckets no longer waiting and idle for ThrottleWindow
 	AuditEvents int64 // audit events older than Config.AuditRetention
+	Challenges  int64 // login challenges past their lifetime
+	Enrollments int64 // TOTP enrollments never confirmed
 }
 
 // PurgeExpired deletes the sessions past their absolute lifetime or idle
@@ -385,7 +405,13 @@ func (s *Store) PurgeExpired(ctx context.Context) (PurgeCounts, error) {
 		if err != nil {
 			return err
 		}
-		c.Resets, err = tx.q.PurgePasswordResets(tx.ctx, tx.now)
+		if c.Resets, err = tx.q.PurgePasswordResets(tx.ctx, tx.now); err != nil {
+			return err
+		}
+		if c.Challenges, err = tx.q.PurgeMFAChallenges(tx.ctx, tx.now); err != nil {
+			return err
+		}
+		c.Enrollments, err = tx.q.PurgeTOTPEnrollments(tx.ctx, tx.now)
 		return err
 	})
 	if err == nil {

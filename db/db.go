@@ -33,14 +33,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.auditEventIDBoundsStmt, err = db.PrepareContext(ctx, auditEventIDBounds); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditEventIDBounds: %w", err)
 	}
+	if q.consumeMFAChallengeStmt, err = db.PrepareContext(ctx, consumeMFAChallenge); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsumeMFAChallenge: %w", err)
+	}
 	if q.consumePasswordResetStmt, err = db.PrepareContext(ctx, consumePasswordReset); err != nil {
 		return nil, fmt.Errorf("error preparing query ConsumePasswordReset: %w", err)
+	}
+	if q.consumeTOTPEnrollmentStmt, err = db.PrepareContext(ctx, consumeTOTPEnrollment); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsumeTOTPEnrollment: %w", err)
+	}
+	if q.countRecoveryCodesStmt, err = db.PrepareContext(ctx, countRecoveryCodes); err != nil {
+		return nil, fmt.Errorf("error preparing query CountRecoveryCodes: %w", err)
 	}
 	if q.createCredentialStmt, err = db.PrepareContext(ctx, createCredential); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateCredential: %w", err)
 	}
 	if q.createDeviceStmt, err = db.PrepareContext(ctx, createDevice); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateDevice: %w", err)
+	}
+	if q.createMFAChallengeStmt, err = db.PrepareContext(ctx, createMFAChallenge); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateMFAChallenge: %w", err)
 	}
 	if q.createSessionStmt, err = db.PrepareContext(ctx, createSession); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateSession: %w", err)
@@ -54,14 +66,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteOtherUserSessionsStmt, err = db.PrepareContext(ctx, deleteOtherUserSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOtherUserSessions: %w", err)
 	}
+	if q.deleteRecoveryCodesStmt, err = db.PrepareContext(ctx, deleteRecoveryCodes); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteRecoveryCodes: %w", err)
+	}
 	if q.deleteSessionByTokenHashStmt, err = db.PrepareContext(ctx, deleteSessionByTokenHash); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSessionByTokenHash: %w", err)
+	}
+	if q.deleteTOTPEnrollmentStmt, err = db.PrepareContext(ctx, deleteTOTPEnrollment); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteTOTPEnrollment: %w", err)
+	}
+	if q.deleteTOTPFactorStmt, err = db.PrepareContext(ctx, deleteTOTPFactor); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteTOTPFactor: %w", err)
 	}
 	if q.deleteThrottleStmt, err = db.PrepareContext(ctx, deleteThrottle); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteThrottle: %w", err)
 	}
 	if q.deleteUserStmt, err = db.PrepareContext(ctx, deleteUser); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUser: %w", err)
+	}
+	if q.deleteUserMFAChallengesStmt, err = db.PrepareContext(ctx, deleteUserMFAChallenges); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteUserMFAChallenges: %w", err)
 	}
 	if q.deleteUserPasswordResetsStmt, err = db.PrepareContext(ctx, deleteUserPasswordResets); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUserPasswordResets: %w", err)
@@ -71,6 +95,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteUserSessionsStmt, err = db.PrepareContext(ctx, deleteUserSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUserSessions: %w", err)
+	}
+	if q.failMFAChallengeStmt, err = db.PrepareContext(ctx, failMFAChallenge); err != nil {
+		return nil, fmt.Errorf("error preparing query FailMFAChallenge: %w", err)
 	}
 	if q.getAuditChainStmt, err = db.PrepareContext(ctx, getAuditChain); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditChain: %w", err)
@@ -84,6 +111,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getLoginByUsernameStmt, err = db.PrepareContext(ctx, getLoginByUsername); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLoginByUsername: %w", err)
 	}
+	if q.getMFAChallengeStmt, err = db.PrepareContext(ctx, getMFAChallenge); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMFAChallenge: %w", err)
+	}
 	if q.getPasswordHashStmt, err = db.PrepareContext(ctx, getPasswordHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPasswordHash: %w", err)
 	}
@@ -92,6 +122,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getSessionUserStmt, err = db.PrepareContext(ctx, getSessionUser); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSessionUser: %w", err)
+	}
+	if q.getTOTPEnrollmentStmt, err = db.PrepareContext(ctx, getTOTPEnrollment); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTOTPEnrollment: %w", err)
+	}
+	if q.getTOTPFactorStmt, err = db.PrepareContext(ctx, getTOTPFactor); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTOTPFactor: %w", err)
 	}
 	if q.getThrottleStmt, err = db.PrepareContext(ctx, getThrottle); err != nil {
 		return nil, fmt.Errorf("error preparing query GetThrottle: %w", err)
@@ -111,6 +147,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertAuditEventStmt, err = db.PrepareContext(ctx, insertAuditEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAuditEvent: %w", err)
 	}
+	if q.insertRecoveryCodeStmt, err = db.PrepareContext(ctx, insertRecoveryCode); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertRecoveryCode: %w", err)
+	}
 	if q.lastAuditEventBeforeStmt, err = db.PrepareContext(ctx, lastAuditEventBefore); err != nil {
 		return nil, fmt.Errorf("error preparing query LastAuditEventBefore: %w", err)
 	}
@@ -119,6 +158,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listAuditEventsDescStmt, err = db.PrepareContext(ctx, listAuditEventsDesc); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAuditEventsDesc: %w", err)
+	}
+	if q.listTOTPEnrollmentsToRekeyStmt, err = db.PrepareContext(ctx, listTOTPEnrollmentsToRekey); err != nil {
+		return nil, fmt.Errorf("error preparing query ListTOTPEnrollmentsToRekey: %w", err)
+	}
+	if q.listTOTPFactorsToRekeyStmt, err = db.PrepareContext(ctx, listTOTPFactorsToRekey); err != nil {
+		return nil, fmt.Errorf("error preparing query ListTOTPFactorsToRekey: %w", err)
 	}
 	if q.listUserSessionsStmt, err = db.PrepareContext(ctx, listUserSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUserSessions: %w", err)
@@ -141,17 +186,29 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.purgeDevicesStmt, err = db.PrepareContext(ctx, purgeDevices); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeDevices: %w", err)
 	}
+	if q.purgeMFAChallengesStmt, err = db.PrepareContext(ctx, purgeMFAChallenges); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeMFAChallenges: %w", err)
+	}
 	if q.purgePasswordResetsStmt, err = db.PrepareContext(ctx, purgePasswordResets); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgePasswordResets: %w", err)
 	}
 	if q.purgeSessionsStmt, err = db.PrepareContext(ctx, purgeSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeSessions: %w", err)
 	}
+	if q.purgeTOTPEnrollmentsStmt, err = db.PrepareContext(ctx, purgeTOTPEnrollments); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeTOTPEnrollments: %w", err)
+	}
 	if q.purgeThrottlesStmt, err = db.PrepareContext(ctx, purgeThrottles); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeThrottles: %w", err)
 	}
 	if q.rehashPasswordStmt, err = db.PrepareContext(ctx, rehashPassword); err != nil {
 		return nil, fmt.Errorf("error preparing query RehashPassword: %w", err)
+	}
+	if q.rekeyTOTPEnrollmentStmt, err = db.PrepareContext(ctx, rekeyTOTPEnrollment); err != nil {
+		return nil, fmt.Errorf("error preparing query RekeyTOTPEnrollment: %w", err)
+	}
+	if q.rekeyTOTPFactorStmt, err = db.PrepareContext(ctx, rekeyTOTPFactor); err != nil {
+		return nil, fmt.Errorf("error preparing query RekeyTOTPFactor: %w", err)
 	}
 	if q.renewDeviceStmt, err = db.PrepareContext(ctx, renewDevice); err != nil {
 		return nil, fmt.Errorf("error preparing query RenewDevice: %w", err)
@@ -167,6 +224,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setPasswordHashStmt, err = db.PrepareContext(ctx, setPasswordHash); err != nil {
 		return nil, fmt.Errorf("error preparing query SetPasswordHash: %w", err)
+	}
+	if q.spendRecoveryCodeStmt, err = db.PrepareContext(ctx, spendRecoveryCode); err != nil {
+		return nil, fmt.Errorf("error preparing query SpendRecoveryCode: %w", err)
+	}
+	if q.spendTOTPStepStmt, err = db.PrepareContext(ctx, spendTOTPStep); err != nil {
+		return nil, fmt.Errorf("error preparing query SpendTOTPStep: %w", err)
 	}
 	if q.touchSessionStmt, err = db.PrepareContext(ctx, touchSession); err != nil {
 		return nil, fmt.Errorf("error preparing query TouchSession: %w", err)
@@ -185,6 +248,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.upsertPasswordResetStmt, err = db.PrepareContext(ctx, upsertPasswordReset); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertPasswordReset: %w", err)
+	}
+	if q.upsertTOTPEnrollmentStmt, err = db.PrepareContext(ctx, upsertTOTPEnrollment); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertTOTPEnrollment: %w", err)
+	}
+	if q.upsertTOTPFactorStmt, err = db.PrepareContext(ctx, upsertTOTPFactor); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertTOTPFactor: %w", err)
 	}
 	return &q, nil
 }
@@ -206,9 +275,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing auditEventIDBoundsStmt: %w", cerr)
 		}
 	}
+	if q.consumeMFAChallengeStmt != nil {
+		if cerr := q.consumeMFAChallengeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consumeMFAChallengeStmt: %w", cerr)
+		}
+	}
 	if q.consumePasswordResetStmt != nil {
 		if cerr := q.consumePasswordResetStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing consumePasswordResetStmt: %w", cerr)
+		}
+	}
+	if q.consumeTOTPEnrollmentStmt != nil {
+		if cerr := q.consumeTOTPEnrollmentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consumeTOTPEnrollmentStmt: %w", cerr)
+		}
+	}
+	if q.countRecoveryCodesStmt != nil {
+		if cerr := q.countRecoveryCodesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countRecoveryCodesStmt: %w", cerr)
 		}
 	}
 	if q.createCredentialStmt != nil {
@@ -219,6 +303,11 @@ func (q *Queries) Close() error {
 	if q.createDeviceStmt != nil {
 		if cerr := q.createDeviceStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing createDeviceStmt: %w", cerr)
+		}
+	}
+	if q.createMFAChallengeStmt != nil {
+		if cerr := q.createMFAChallengeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createMFAChallengeStmt: %w", cerr)
 		}
 	}
 	if q.createSessionStmt != nil {
@@ -241,9 +330,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteOtherUserSessionsStmt: %w", cerr)
 		}
 	}
+	if q.deleteRecoveryCodesStmt != nil {
+		if cerr := q.deleteRecoveryCodesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteRecoveryCodesStmt: %w", cerr)
+		}
+	}
 	if q.deleteSessionByTokenHashStmt != nil {
 		if cerr := q.deleteSessionByTokenHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteSessionByTokenHashStmt: %w", cerr)
+		}
+	}
+	if q.deleteTOTPEnrollmentStmt != nil {
+		if cerr := q.deleteTOTPEnrollmentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteTOTPEnrollmentStmt: %w", cerr)
+		}
+	}
+	if q.deleteTOTPFactorStmt != nil {
+		if cerr := q.deleteTOTPFactorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteTOTPFactorStmt: %w", cerr)
 		}
 	}
 	if q.deleteThrottleStmt != nil {
@@ -254,6 +358,11 @@ func (q *Queries) Close() error {
 	if q.deleteUserStmt != nil {
 		if cerr := q.deleteUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteUserStmt: %w", cerr)
+		}
+	}
+	if q.deleteUserMFAChallengesStmt != nil {
+		if cerr := q.deleteUserMFAChallengesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteUserMFAChallengesStmt: %w", cerr)
 		}
 	}
 	if q.deleteUserPasswordResetsStmt != nil {
@@ -269,6 +378,11 @@ func (q *Queries) Close() error {
 	if q.deleteUserSessionsStmt != nil {
 		if cerr := q.deleteUserSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteUserSessionsStmt: %w", cerr)
+		}
+	}
+	if q.failMFAChallengeStmt != nil {
+		if cerr := q.failMFAChallengeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing failMFAChallengeStmt: %w", cerr)
 		}
 	}
 	if q.getAuditChainStmt != nil {
@@ -291,6 +405,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getLoginByUsernameStmt: %w", cerr)
 		}
 	}
+	if q.getMFAChallengeStmt != nil {
+		if cerr := q.getMFAChallengeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMFAChallengeStmt: %w", cerr)
+		}
+	}
 	if q.getPasswordHashStmt != nil {
 		if cerr := q.getPasswordHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getPasswordHashStmt: %w", cerr)
@@ -304,6 +423,16 @@ func (q *Queries) Close() error {
 	if q.getSessionUserStmt != nil {
 		if cerr := q.getSessionUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSessionUserStmt: %w", cerr)
+		}
+	}
+	if q.getTOTPEnrollmentStmt != nil {
+		if cerr := q.getTOTPEnrollmentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTOTPEnrollmentStmt: %w", cerr)
+		}
+	}
+	if q.getTOTPFactorStmt != nil {
+		if cerr := q.getTOTPFactorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTOTPFactorStmt: %w", cerr)
 		}
 	}
 	if q.getThrottleStmt != nil {
@@ -336,6 +465,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertAuditEventStmt: %w", cerr)
 		}
 	}
+	if q.insertRecoveryCodeStmt != nil {
+		if cerr := q.insertRecoveryCodeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertRecoveryCodeStmt: %w", cerr)
+		}
+	}
 	if q.lastAuditEventBeforeStmt != nil {
 		if cerr := q.lastAuditEventBeforeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lastAuditEventBeforeStmt: %w", cerr)
@@ -349,6 +483,16 @@ func (q *Queries) Close() error {
 	if q.listAuditEventsDescStmt != nil {
 		if cerr := q.listAuditEventsDescStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAuditEventsDescStmt: %w", cerr)
+		}
+	}
+	if q.listTOTPEnrollmentsToRekeyStmt != nil {
+		if cerr := q.listTOTPEnrollmentsToRekeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listTOTPEnrollmentsToRekeyStmt: %w", cerr)
+		}
+	}
+	if q.listTOTPFactorsToRekeyStmt != nil {
+		if cerr := q.listTOTPFactorsToRekeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listTOTPFactorsToRekeyStmt: %w", cerr)
 		}
 	}
 	if q.listUserSessionsStmt != nil {
@@ -386,6 +530,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing purgeDevicesStmt: %w", cerr)
 		}
 	}
+	if q.purgeMFAChallengesStmt != nil {
+		if cerr := q.purgeMFAChallengesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeMFAChallengesStmt: %w", cerr)
+		}
+	}
 	if q.purgePasswordResetsStmt != nil {
 		if cerr := q.purgePasswordResetsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing purgePasswordResetsStmt: %w", cerr)
@@ -396,6 +545,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing purgeSessionsStmt: %w", cerr)
 		}
 	}
+	if q.purgeTOTPEnrollmentsStmt != nil {
+		if cerr := q.purgeTOTPEnrollmentsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeTOTPEnrollmentsStmt: %w", cerr)
+		}
+	}
 	if q.purgeThrottlesStmt != nil {
 		if cerr := q.purgeThrottlesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing purgeThrottlesStmt: %w", cerr)
@@ -404,6 +558,16 @@ func (q *Queries) Close() error {
 	if q.rehashPasswordStmt != nil {
 		if cerr := q.rehashPasswordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rehashPasswordStmt: %w", cerr)
+		}
+	}
+	if q.rekeyTOTPEnrollmentStmt != nil {
+		if cerr := q.rekeyTOTPEnrollmentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rekeyTOTPEnrollmentStmt: %w", cerr)
+		}
+	}
+	if q.rekeyTOTPFactorStmt != nil {
+		if cerr := q.rekeyTOTPFactorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rekeyTOTPFactorStmt: %w", cerr)
 		}
 	}
 	if q.renewDeviceStmt != nil {
@@ -429,6 +593,16 @@ func (q *Queries) Close() error {
 	if q.setPasswordHashStmt != nil {
 		if cerr := q.setPasswordHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setPasswordHashStmt: %w", cerr)
+		}
+	}
+	if q.spendRecoveryCodeStmt != nil {
+		if cerr := q.spendRecoveryCodeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing spendRecoveryCodeStmt: %w", cerr)
+		}
+	}
+	if q.spendTOTPStepStmt != nil {
+		if cerr := q.spendTOTPStepStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing spendTOTPStepStmt: %w", cerr)
 		}
 	}
 	if q.touchSessionStmt != nil {
@@ -459,6 +633,16 @@ func (q *Queries) Close() error {
 	if q.upsertPasswordResetStmt != nil {
 		if cerr := q.upsertPasswordResetStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertPasswordResetStmt: %w", cerr)
+		}
+	}
+	if q.upsertTOTPEnrollmentStmt != nil {
+		if cerr := q.upsertTOTPEnrollmentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertTOTPEnrollmentStmt: %w", cerr)
+		}
+	}
+	if q.upsertTOTPFactorStmt != nil {
+		if cerr := q.upsertTOTPFactorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertTOTPFactorStmt: %w", cerr)
 		}
 	}
 	return err
@@ -498,121 +682,167 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                           DBTX
-	tx                           *sql.Tx
-	advanceAuditChainStmt        *sql.Stmt
-	auditEventHashStmt           *sql.Stmt
-	auditEventIDBoundsStmt       *sql.Stmt
-	consumePasswordResetStmt     *sql.Stmt
-	createCredentialStmt         *sql.Stmt
-	createDeviceStmt             *sql.Stmt
-	createSessionStmt            *sql.Stmt
-	createUserStmt               *sql.Stmt
-	deleteAuditEventsThroughStmt *sql.Stmt
-	deleteOtherUserSessionsStmt  *sql.Stmt
-	deleteSessionByTokenHashStmt *sql.Stmt
-	deleteThrottleStmt           *sql.Stmt
-	deleteUserStmt               *sql.Stmt
-	deleteUserPasswordResetsStmt *sql.Stmt
-	deleteUserSessionStmt        *sql.Stmt
-	deleteUserSessionsStmt       *sql.Stmt
-	getAuditChainStmt            *sql.Stmt
-	getDeviceStmt                *sql.Stmt
-	getLoginByEmailStmt          *sql.Stmt
-	getLoginByUsernameStmt       *sql.Stmt
-	getPasswordHashStmt          *sql.Stmt
-	getPasswordResetStmt         *sql.Stmt
-	getSessionUserStmt           *sql.Stmt
-	getThrottleStmt              *sql.Stmt
-	getUserByEmailStmt           *sql.Stmt
-	getUserByIDStmt              *sql.Stmt
-	getUserByPublicIDStmt        *sql.Stmt
-	getUserByUsernameStmt        *sql.Stmt
-	insertAuditEventStmt         *sql.Stmt
-	lastAuditEventBeforeStmt     *sql.Stmt
-	listAuditEventsStmt          *sql.Stmt
-	listAuditEventsDescStmt      *sql.Stmt
-	listUserSessionsStmt         *sql.Stmt
-	listUsersStmt                *sql.Stmt
-	lockAuditChainStmt           *sql.Stmt
-	lockThrottleStmt             *sql.Stmt
-	lockUserStmt                 *sql.Stmt
-	markThrottleLoggedStmt       *sql.Stmt
-	purgeDevicesStmt             *sql.Stmt
-	purgePasswordResetsStmt      *sql.Stmt
-	purgeSessionsStmt            *sql.Stmt
-	purgeThrottlesStmt           *sql.Stmt
-	rehashPasswordStmt           *sql.Stmt
-	renewDeviceStmt              *sql.Stmt
-	replacePasswordHashStmt      *sql.Stmt
-	setAuditChainAnchorStmt      *sql.Stmt
-	setAuditChainHashStmt        *sql.Stmt
-	setPasswordHashStmt          *sql.Stmt
-	touchSessionStmt             *sql.Stmt
-	touchUserStmt                *sql.Stmt
-	trimUserDevicesStmt          *sql.Stmt
-	updateThrottleStmt           *sql.Stmt
-	updateUserStmt               *sql.Stmt
-	upsertPasswordResetStmt      *sql.Stmt
+	db                             DBTX
+	tx                             *sql.Tx
+	advanceAuditChainStmt          *sql.Stmt
+	auditEventHashStmt             *sql.Stmt
+	auditEventIDBoundsStmt         *sql.Stmt
+	consumeMFAChallengeStmt        *sql.Stmt
+	consumePasswordResetStmt       *sql.Stmt
+	consumeTOTPEnrollmentStmt      *sql.Stmt
+	countRecoveryCodesStmt         *sql.Stmt
+	createCredentialStmt           *sql.Stmt
+	createDeviceStmt               *sql.Stmt
+	createMFAChallengeStmt         *sql.Stmt
+	createSessionStmt              *sql.Stmt
+	createUserStmt                 *sql.Stmt
+	deleteAuditEventsThroughStmt   *sql.Stmt
+	deleteOtherUserSessionsStmt    *sql.Stmt
+	deleteRecoveryCodesStmt        *sql.Stmt
+	deleteSessionByTokenHashStmt   *sql.Stmt
+	deleteTOTPEnrollmentStmt       *sql.Stmt
+	deleteTOTPFactorStmt           *sql.Stmt
+	deleteThrottleStmt             *sql.Stmt
+	deleteUserStmt                 *sql.Stmt
+	deleteUserMFAChallengesStmt    *sql.Stmt
+	deleteUserPasswordResetsStmt   *sql.Stmt
+	deleteUserSessionStmt          *sql.Stmt
+	deleteUserSessionsStmt         *sql.Stmt
+	failMFAChallengeStmt           *sql.Stmt
+	getAuditChainStmt              *sql.Stmt
+	getDeviceStmt                  *sql.Stmt
+	getLoginByEmailStmt            *sql.Stmt
+	getLoginByUsernameStmt         *sql.Stmt
+	getMFAChallengeStmt            *sql.Stmt
+	getPasswordHashStmt            *sql.Stmt
+	getPasswordResetStmt           *sql.Stmt
+	getSessionUserStmt             *sql.Stmt
+	getTOTPEnrollmentStmt          *sql.Stmt
+	getTOTPFactorStmt              *sql.Stmt
+	getThrottleStmt                *sql.Stmt
+	getUserByEmailStmt             *sql.Stmt
+	getUserByIDStmt                *sql.Stmt
+	getUserByPublicIDStmt          *sql.Stmt
+	getUserByUsernameStmt          *sql.Stmt
+	insertAuditEventStmt           *sql.Stmt
+	insertRecoveryCodeStmt         *sql.Stmt
+	lastAuditEventBeforeStmt       *sql.Stmt
+	listAuditEventsStmt            *sql.Stmt
+	listAuditEventsDescStmt        *sql.Stmt
+	listTOTPEnrollmentsToRekeyStmt *sql.Stmt
+	listTOTPFactorsToRekeyStmt     *sql.Stmt
+	listUserSessionsStmt           *sql.Stmt
+	listUsersStmt                  *sql.Stmt
+	lockAuditChainStmt             *sql.Stmt
+	lockThrottleStmt               *sql.Stmt
+	lockUserStmt                   *sql.Stmt
+	markThrottleLoggedStmt         *sql.Stmt
+	purgeDevicesStmt               *sql.Stmt
+	purgeMFAChallengesStmt         *sql.Stmt
+	purgePasswordResetsStmt        *sql.Stmt
+	purgeSessionsStmt              *sql.Stmt
+	purgeTOTPEnrollmentsStmt       *sql.Stmt
+	purgeThrottlesStmt             *sql.Stmt
+	rehashPasswordStmt             *sql.Stmt
+	rekeyTOTPEnrollmentStmt        *sql.Stmt
+	rekeyTOTPFactorStmt            *sql.Stmt
+	renewDeviceStmt                *sql.Stmt
+	replacePasswordHashStmt        *sql.Stmt
+	setAuditChainAnchorStmt        *sql.Stmt
+	setAuditChainHashStmt          *sql.Stmt
+	setPasswordHashStmt            *sql.Stmt
+	spendRecoveryCodeStmt          *sql.Stmt
+	spendTOTPStepStmt              *sql.Stmt
+	touchSessionStmt               *sql.Stmt
+	touchUserStmt                  *sql.Stmt
+	trimUserDevicesStmt            *sql.Stmt
+	updateThrottleStmt             *sql.Stmt
+	updateUserStmt                 *sql.Stmt
+	upsertPasswordResetStmt        *sql.Stmt
+	upsertTOTPEnrollmentStmt       *sql.Stmt
+	upsertTOTPFactorStmt           *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                           tx,
-		tx:                           tx,
-		advanceAuditChainStmt:        q.advanceAuditChainStmt,
-		auditEventHashStmt:           q.auditEventHashStmt,
-		auditEventIDBoundsStmt:       q.auditEventIDBoundsStmt,
-		consumePasswordResetStmt:     q.consumePasswordResetStmt,
-		createCredentialStmt:         q.createCredentialStmt,
-		createDeviceStmt:             q.createDeviceStmt,
-		createSessionStmt:            q.createSessionStmt,
-		createUserStmt:               q.createUserStmt,
-		deleteAuditEventsThroughStmt: q.deleteAuditEventsThroughStmt,
-		deleteOtherUserSessionsStmt:  q.deleteOtherUserSessionsStmt,
-		deleteSessionByTokenHashStmt: q.deleteSessionByTokenHashStmt,
-		deleteThrottleStmt:           q.deleteThrottleStmt,
-		deleteUserStmt:               q.deleteUserStmt,
-		deleteUserPasswordResetsStmt: q.deleteUserPasswordResetsStmt,
-		deleteUserSessionStmt:        q.deleteUserSessionStmt,
-		deleteUserSessionsStmt:       q.deleteUserSessionsStmt,
-		getAuditChainStmt:            q.getAuditChainStmt,
-		getDeviceStmt:                q.getDeviceStmt,
-		getLoginByEmailStmt:          q.getLoginByEmailStmt,
-		getLoginByUsernameStmt:       q.getLoginByUsernameStmt,
-		getPasswordHashStmt:          q.getPasswordHashStmt,
-		getPasswordResetStmt:         q.getPasswordResetStmt,
-		getSessionUserStmt:           q.getSessionUserStmt,
-		getThrottleStmt:              q.getThrottleStmt,
-		getUserByEmailStmt:           q.getUserByEmailStmt,
-		getUserByIDStmt:              q.getUserByIDStmt,
-		getUserByPublicIDStmt:        q.getUserByPublicIDStmt,
-		getUserByUsernameStmt:        q.getUserByUsernameStmt,
-		insertAuditEventStmt:         q.insertAuditEventStmt,
-		lastAuditEventBeforeStmt:     q.lastAuditEventBeforeStmt,
-		listAuditEventsStmt:          q.listAuditEventsStmt,
-		listAuditEventsDescStmt:      q.listAuditEventsDescStmt,
-		listUserSessionsStmt:         q.listUserSessionsStmt,
-		listUsersStmt:                q.listUsersStmt,
-		lockAuditChainStmt:           q.lockAuditChainStmt,
-		lockThrottleStmt:             q.lockThrottleStmt,
-		lockUserStmt:                 q.lockUserStmt,
-		markThrottleLoggedStmt:       q.markThrottleLoggedStmt,
-		purgeDevicesStmt:             q.purgeDevicesStmt,
-		purgePasswordResetsStmt:      q.purgePasswordResetsStmt,
-		purgeSessionsStmt:            q.purgeSessionsStmt,
-		purgeThrottlesStmt:           q.purgeThrottlesStmt,
-		rehashPasswordStmt:           q.rehashPasswordStmt,
-		renewDeviceStmt:              q.renewDeviceStmt,
-		replacePasswordHashStmt:      q.replacePasswordHashStmt,
-		setAuditChainAnchorStmt:      q.setAuditChainAnchorStmt,
-		setAuditChainHashStmt:        q.setAuditChainHashStmt,
-		setPasswordHashStmt:          q.setPasswordHashStmt,
-		touchSessionStmt:             q.touchSessionStmt,
-		touchUserStmt:                q.touchUserStmt,
-		trimUserDevicesStmt:          q.trimUserDevicesStmt,
-		updateThrottleStmt:           q.updateThrottleStmt,
-		updateUserStmt:               q.updateUserStmt,
-		upsertPasswordResetStmt:      q.upsertPasswordResetStmt,
+		db:                             tx,
+		tx:                             tx,
+		advanceAuditChainStmt:          q.advanceAuditChainStmt,
+		auditEventHashStmt:             q.auditEventHashStmt,
+		auditEventIDBoundsStmt:         q.auditEventIDBoundsStmt,
+		consumeMFAChallengeStmt:        q.consumeMFAChallengeStmt,
+		consumePasswordResetStmt:       q.consumePasswordResetStmt,
+		consumeTOTPEnrollmentStmt:      q.consumeTOTPEnrollmentStmt,
+		countRecoveryCodesStmt:         q.countRecoveryCodesStmt,
+		createCredentialStmt:           q.createCredentialStmt,
+		createDeviceStmt:               q.createDeviceStmt,
+		createMFAChallengeStmt:         q.createMFAChallengeStmt,
+		createSessionStmt:              q.createSessionStmt,
+		createUserStmt:                 q.createUserStmt,
+		deleteAuditEventsThroughStmt:   q.deleteAuditEventsThroughStmt,
+		deleteOtherUserSessionsStmt:    q.deleteOtherUserSessionsStmt,
+		deleteRecoveryCodesStmt:        q.deleteRecoveryCodesStmt,
+		deleteSessionByTokenHashStmt:   q.deleteSessionByTokenHashStmt,
+		deleteTOTPEnrollmentStmt:       q.deleteTOTPEnrollmentStmt,
+		deleteTOTPFactorStmt:           q.deleteTOTPFactorStmt,
+		deleteThrottleStmt:             q.deleteThrottleStmt,
+		deleteUserStmt:                 q.deleteUserStmt,
+		deleteUserMFAChallengesStmt:    q.deleteUserMFAChallengesStmt,
+		deleteUserPasswordResetsStmt:   q.deleteUserPasswordResetsStmt,
+		deleteUserSessionStmt:          q.deleteUserSessionStmt,
+		deleteUserSessionsStmt:         q.deleteUserSessionsStmt,
+		failMFAChallengeStmt:           q.failMFAChallengeStmt,
+		getAuditChainStmt:              q.getAuditChainStmt,
+		getDeviceStmt:                  q.getDeviceStmt,
+		getLoginByEmailStmt:            q.getLoginByEmailStmt,
+		getLoginByUsernameStmt:         q.getLoginByUsernameStmt,
+		getMFAChallengeStmt:            q.getMFAChallengeStmt,
+		getPasswordHashStmt:            q.getPasswordHashStmt,
+		getPasswordResetStmt:           q.getPasswordResetStmt,
+		getSessionUserStmt:             q.getSessionUserStmt,
+		getTOTPEnrollmentStmt:          q.getTOTPEnrollmentStmt,
+		getTOTPFactorStmt:              q.getTOTPFactorStmt,
+		getThrottleStmt:                q.getThrottleStmt,
+		getUserByEmailStmt:             q.getUserByEmailStmt,
+		getUserByIDStmt:                q.getUserByIDStmt,
+		getUserByPublicIDStmt:          q.getUserByPublicIDStmt,
+		getUserByUsernameStmt:          q.getUserByUsernameStmt,
+		insertAuditEventStmt:           q.insertAuditEventStmt,
+		insertRecoveryCodeStmt:         q.insertRecoveryCodeStmt,
+		lastAuditEventBeforeStmt:       q.lastAuditEventBeforeStmt,
+		listAuditEventsStmt:            q.listAuditEventsStmt,
+		listAuditEventsDescStmt:        q.listAuditEventsDescStmt,
+		listTOTPEnrollmentsToRekeyStmt: q.listTOTPEnrollmentsToRekeyStmt,
+		listTOTPFactorsToRekeyStmt:     q.listTOTPFactorsToRekeyStmt,
+		listUserSessionsStmt:           q.listUserSessionsStmt,
+		listUsersStmt:                  q.listUsersStmt,
+		lockAuditChainStmt:             q.lockAuditChainStmt,
+		lockThrottleStmt:               q.lockThrottleStmt,
+		lockUserStmt:                   q.lockUserStmt,
+		markThrottleLoggedStmt:         q.markThrottleLoggedStmt,
+		purgeDevicesStmt:               q.purgeDevicesStmt,
+		purgeMFAChallengesStmt:         q.purgeMFAChallengesStmt,
+		purgePasswordResetsStmt:        q.purgePasswordResetsStmt,
+		purgeSessionsStmt:              q.purgeSessionsStmt,
+		purgeTOTPEnrollmentsStmt:       q.purgeTOTPEnrollmentsStmt,
+		purgeThrottlesStmt:             q.purgeThrottlesStmt,
+		rehashPasswordStmt:             q.rehashPasswordStmt,
+		rekeyTOTPEnrollmentStmt:        q.rekeyTOTPEnrollmentStmt,
+		rekeyTOTPFactorStmt:            q.rekeyTOTPFactorStmt,
+		renewDeviceStmt:                q.renewDeviceStmt,
+		replacePasswordHashStmt:        q.replacePasswordHashStmt,
+		setAuditChainAnchorStmt:        q.setAuditChainAnchorStmt,
+		setAuditChainHashStmt:          q.setAuditChainHashStmt,
+		setPasswordHashStmt:            q.setPasswordHashStmt,
+		spendRecoveryCodeStmt:          q.spendRecoveryCodeStmt,
+		spendTOTPStepStmt:              q.spendTOTPStepStmt,
+		touchSessionStmt:               q.touchSessionStmt,
+		touchUserStmt:                  q.touchUserStmt,
+		trimUserDevicesStmt:            q.trimUserDevicesStmt,
+		updateThrottleStmt:             q.updateThrottleStmt,
+		updateUserStmt:                 q.updateUserStmt,
+		upsertPasswordResetStmt:        q.upsertPasswordResetStmt,
+		upsertTOTPEnrollmentStmt:       q.upsertTOTPEnrollmentStmt,
+		upsertTOTPFactorStmt:           q.upsertTOTPFactorStmt,
 	}
 }

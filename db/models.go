@@ -49,6 +49,17 @@ type Device struct {
 	ExpiresAt   time.Time
 }
 
+type MfaChallenge struct {
+	ID           int64
+	UserID       int64
+	TokenHash    string
+	CredentialFp string
+	DeviceID     int64
+	Failures     int64
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+}
+
 type PasswordReset struct {
 	ID             int64
 	UserID         int64
@@ -56,6 +67,13 @@ type PasswordReset struct {
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
 	EmailCanonical string
+}
+
+type RecoveryCode struct {
+	ID        int64
+	UserID    int64
+	CodeHash  string
+	CreatedAt time.Time
 }
 
 type Session struct {
@@ -75,6 +93,22 @@ type Throttle struct {
 	LockedUntil    time.Time
 	LoggedUntil    time.Time
 	UpdatedAt      time.Time
+}
+
+type TotpEnrollment struct {
+	UserID    int64
+	KeyID     string
+	SecretCt  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+type TotpFactor struct {
+	UserID    int64
+	KeyID     string
+	SecretCt  string
+	LastStep  int64
+	EnabledAt time.Time
 }
 
 type User struct {

@@ -20,13 +20,20 @@ type Querier interface {
 	// The number of events and the lowest id (0 when there is none), for
 	// VerifyAuditChain: no row may lie at or below the chain's anchor.
 	AuditEventIDBounds(ctx context.Context) (AuditEventIDBoundsRow, error)
+	// Spends a live challenge: single use, whatever else races it.
+	ConsumeMFAChallenge(ctx context.Context, arg ConsumeMFAChallengeParams) (int64, error)
 	// Spends a token in one conditional statement: only a live token (issued no
 	// later than issued_before, expiring after now) of this user, mailed to the
 	// address the account still has, is deleted; of two concurrent uses exactly
 	// one gets the row back.
 	ConsumePasswordReset(ctx context.Context, arg ConsumePasswordResetParams) (int64, error)
+	// Spends the enrollment the code was checked against, if it is still the
+	// user's and still live.
+	ConsumeTOTPEnrollment(ctx context.Context, arg ConsumeTOTPEnrollmentParams) (int64, error)
+	CountRecoveryCodes(ctx context.Context, userID int64) (int64, error)
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) error
 	CreateDevice(ctx context.Context, arg CreateDeviceParams) (Device, error)
+	CreateMFAChallenge(ctx context.Context, arg CreateMFAChallengeParams) (MfaChallenge, error)
 	// Every session query finds a token by the hex SHA-256 of its bytes; the
 	// token itself never reaches the database.
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
@@ -36,16 +43,23 @@ type Querier interface {
 	DeleteAuditEventsThrough(ctx context.Context, arg DeleteAuditEventsThroughParams) (int64, error)
 	// Every session of the user but keep_id (0 keeps none).
 	DeleteOtherUserSessions(ctx context.Context, arg DeleteOtherUserSessionsParams) (int64, error)
+	DeleteRecoveryCodes(ctx context.Context, userID int64) (int64, error)
 	DeleteSessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
+	DeleteTOTPEnrollment(ctx context.Context, userID int64) (int64, error)
+	DeleteTOTPFactor(ctx context.Context, userID int64) (int64, error)
 	DeleteThrottle(ctx context.Context, bucket string) error
 	DeleteUser(ctx context.Context, id int64) (int64, error)
+	DeleteUserMFAChallenges(ctx context.Context, userID int64) (int64, error)
 	DeleteUserPasswordResets(ctx context.Context, userID int64) (int64, error)
 	DeleteUserSession(ctx context.Context, arg DeleteUserSessionParams) (int64, error)
 	DeleteUserSessions(ctx context.Context, userID int64) (int64, error)
+	// Counts a wrong code against a live challenge.
+	FailMFAChallenge(ctx context.Context, arg FailMFAChallengeParams) (int64, error)
 	GetAuditChain(ctx context.Context) (AuditChain, error)
 	GetDevice(ctx context.Context, tokenHash string) (Device, error)
 	GetLoginByEmail(ctx context.Context, emailCanonical string) (GetLoginByEmailRow, error)
 	GetLoginByUsername(ctx context.Context, username sql.NullString) (GetLoginByUsernameRow, error)
+	GetMFAChallenge(ctx context.Context, tokenHash string) (MfaChallenge, error)
 	GetPasswordHash(ctx context.Context, userID int64) (string, error)
 	// The cheap check before the slow work: ResetPassword hashes the new
 	// password only for a token that exists, then spends it with
@@ -54,6 +68,8 @@ type Querier interface {
 	// The hot path of every authenticated request: one read by a unique index.
 	// Expiry is decided in Go from the returned times, so this stays a pure read.
 	GetSessionUser(ctx context.Context, tokenHash string) (GetSessionUserRow, error)
+	GetTOTPEnrollment(ctx context.Context, userID int64) (TotpEnrollment, error)
+	GetTOTPFactor(ctx context.Context, userID int64) (TotpFactor, error)
 	// The cheap check before any work: a bucket locked until later refuses the
 	// attempt without a write.
 	GetThrottle(ctx context.Context, bucket string) (Throttle, error)
@@ -62,6 +78,9 @@ type Querier interface {
 	GetUserByPublicID(ctx context.Context, publicID string) (User, error)
 	GetUserByUsername(ctx context.Context, username sql.NullString) (User, error)
 	InsertAuditEvent(ctx context.Context, arg InsertAuditEventParams) error
+	// Recovery codes are stored as the hex SHA-256 of the code's normal form;
+	// each has 80 random bits, so the hash cannot be reversed by trying codes.
+	InsertRecoveryCode(ctx context.Context, arg InsertRecoveryCodeParams) error
 	// The newest event that occurred before the cutoff, up to which the purge
 	// deletes (every id at or below it, so the rest of the chain stays whole).
 	LastAuditEventBefore(ctx context.Context, before time.Time) (LastAuditEventBeforeRow, error)
@@ -72,6 +91,9 @@ type Querier interface {
 	ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]AuditEvent, error)
 	// ListAuditEvents newest first, before before_id.
 	ListAuditEventsDesc(ctx context.Context, arg ListAuditEventsDescParams) ([]AuditEvent, error)
+	ListTOTPEnrollmentsToRekey(ctx context.Context, arg ListTOTPEnrollmentsToRekeyParams) ([]ListTOTPEnrollmentsToRekeyRow, error)
+	// Factors whose secret is under another key than the current one.
+	ListTOTPFactorsToRekey(ctx context.Context, arg ListTOTPFactorsToRekeyParams) ([]ListTOTPFactorsToRekeyRow, error)
 	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
 	// Keyset pagination: pass the last id of the previous page (0 for the first).
 	ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error)
@@ -95,14 +117,18 @@ type Querier interface {
 	// Claims the right to record the refusals of the bucket's current wait, once.
 	MarkThrottleLogged(ctx context.Context, bucket string) (int64, error)
 	PurgeDevices(ctx context.Context, now time.Time) (int64, error)
+	PurgeMFAChallenges(ctx context.Context, now time.Time) (int64, error)
 	PurgePasswordResets(ctx context.Context, now time.Time) (int64, error)
 	// Removes sessions past their absolute lifetime or idle for too long.
 	PurgeSessions(ctx context.Context, arg PurgeSessionsParams) (int64, error)
+	PurgeTOTPEnrollments(ctx context.Context, now time.Time) (int64, error)
 	// Buckets no longer waiting and idle for a whole window.
 	PurgeThrottles(ctx context.Context, arg PurgeThrottlesParams) (int64, error)
 	// Upgrades the hash of an unchanged password to a higher bcrypt cost. Like
 	// ReplacePasswordHash it is a compare-and-swap; password_changed_at stays.
 	RehashPassword(ctx context.Context, arg RehashPasswordParams) (int64, error)
+	RekeyTOTPEnrollment(ctx context.Context, arg RekeyTOTPEnrollmentParams) (int64, error)
+	RekeyTOTPFactor(ctx context.Context, arg RekeyTOTPFactorParams) (int64, error)
 	RenewDevice(ctx context.Context, arg RenewDeviceParams) (int64, error)
 	// Compare-and-swap: replaces the hash only if it is still the one the caller
 	// verified, so a rehash or password change never overwrites a change that
@@ -111,6 +137,14 @@ type Querier interface {
 	SetAuditChainAnchor(ctx context.Context, arg SetAuditChainAnchorParams) error
 	SetAuditChainHash(ctx context.Context, lastHash string) error
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error)
+	// Single use in one statement: of two concurrent uses of one code, exactly
+	// one deletes the row.
+	SpendRecoveryCode(ctx context.Context, arg SpendRecoveryCodeParams) (int64, error)
+	// Replay protection in one conditional statement: a code's time step is
+	// accepted only if it is later than the last one spent, for the factor the
+	// code was checked against. Of two concurrent submissions of one code,
+	// exactly one updates the row.
+	SpendTOTPStep(ctx context.Context, arg SpendTOTPStepParams) (int64, error)
 	// Idle-timeout bookkeeping. The condition makes it a no-op unless
 	// last_seen_at is older than stale_before (now minus one minute), so a
 	// session is written at most once a minute however many requests race here.
@@ -130,6 +164,11 @@ type Querier interface {
 	// same statement, so the old one stops working at once and two concurrent
 	// requests cannot collide.
 	UpsertPasswordReset(ctx context.Context, arg UpsertPasswordResetParams) error
+	// A pending enrollment: the factor it will become is active only once the
+	// user confirms a code (ConfirmTOTP). A new enrollment replaces the old.
+	UpsertTOTPEnrollment(ctx context.Context, arg UpsertTOTPEnrollmentParams) error
+	// Activates a factor, replacing the user's previous one.
+	UpsertTOTPFactor(ctx context.Context, arg UpsertTOTPFactorParams) error
 }
 
 var _ Querier = (*Queries)(nil)
