@@ -469,4 +469,3 @@ func credentialFingerprint(hash []byte) string {
 	sum := sha256.Sum256(hash)
 	return hex.EncodeToString(sum[:])
 }
-
