@@ -43,6 +43,10 @@
 //   - ErrOverloaded: too many password hashes in flight; nothing was done
 //   - *ThrottledError (ErrThrottled): too many failed attempts; retry at RetryAt
 //   - *AuditChainError (ErrAuditChainBroken): the audit trail was tampered with
+//   - *SecondFactorRequiredError (ErrSecondFactorRequired): the password was
+//     right; answer the challenge with CompleteLogin
+//   - ErrNoSecretKey, ErrNoEnrollment, ErrInvalidCode, ErrNoSecondFactor:
+//     two-factor enrollment and removal
 //
 // Other errors come from the database and are wrapped with the operation's
 // name. No error message contains a password, a hash or a token.
@@ -92,6 +96,16 @@
 // the users they are about, and never hold a password, hash, token or the
 // identifier of a failed login that named no account. The client and actor
 // come from the context (WithClient, WithActor).
+//
+// # Two-factor authentication
+//
+// A user may have one TOTP factor (RFC 6238, SHA-1, 6 digits, 30 s), its
+// secret stored AES-256-GCM encrypted under a Keyring key, with recovery
+// codes stored as SHA-256. A correct password for such a user returns a
+// challenge (*SecondFactorRequiredError) instead of a session;
+// CompleteLogin answers it. A code is accepted only for a time step later
+// than the last one spent, by one conditional update, so no code works
+// twice; a recovery code is spent by one conditional delete.
 //
 // # Identities
 //
