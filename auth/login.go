@@ -64,6 +64,7 @@ func (s *Store) Login(ctx context.Context, identifier, password string) (User, e
 // verified is a login attempt whose password matched.
 type verified struct {
 	user     db.User
+	password string // to verify again after a concurrent rehash
 	hash     []byte // the hash the password matched: the new one if it rehashed
 	throttle throttle
 	device   *db.Device // the device token presented, when it is the account's
@@ -144,7 +145,7 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, err
 		}
 		return verified{}, failure
 	}
-	v.hash = hash
+	v.hash, v.password = hash, a.Password
 	if needsRehash(hash, s.cfg.BcryptCost) {
 		if newHash, ok := s.rehash(ctx, row.ID, hash, a.Password); ok {
 			v.hash = newHash

@@ -31,23 +31,48 @@ func (s *Store) requireSecondFactor(ctx context.Context, v verified) error {
 	if v.device != nil {
 		deviceID = v.device.ID
 	}
+	for attempt := 0; ; attempt++ {
+		expires, err := s.createChallenge(ctx, v, hash, deviceID)
+		switch {
+		case err == nil:
+			return &SecondFactorRequiredError{Challenge: token, ExpiresAt: expires}
+		case errors.Is(err, ErrNotFound):
+			return ErrInvalidCredentials
+		case !errors.Is(err, errCredentialChanged):
+			return err
+		case attempt == credentialRetries:
+			return ErrInvalidCredentials
+		}
+		// As sessionFor does: a concurrent rehash keeps the password, a
+		// change does not. Verify against the hash stored now.
+		h, err := s.verifyPassword(ctx, v.user.ID, FieldPassword, v.password)
+		if err != nil {
+			return credentialsOr("login", err)
+		}
+		v.hash = []byte(h)
+	}
+}
+
+// createChallenge stores a login challenge for the verified user, if the
+// stored hash is still the one the password matched (errCredentialChanged
+// otherwise), bound to the password's change time.
+func (s *Store) createChallenge(ctx context.Context, v verified, hash string, deviceID int64) (time.Time, error) {
 	var expires time.Time
-	err = s.inTx(ctx, "login", func(tx *txn) error {
+	err := s.inTx(ctx, "login", func(tx *txn) error {
 		u, err := tx.lockUser(v.user.ID)
 		if err != nil {
 			return err
 		}
-		// Re-asserted: the password is still the one verified.
-		current, err := tx.q.GetPasswordHash(tx.ctx, u.ID)
+		cred, err := tx.q.GetCredential(tx.ctx, u.ID)
 		if err != nil {
 			return mapError(err)
 		}
-		if subtle.ConstantTimeCompare([]byte(current), v.hash) != 1 {
-			return ErrInvalidCredentials
+		if subtle.ConstantTimeCompare([]byte(cred.PasswordHash), v.hash) != 1 {
+			return errCredentialChanged
 		}
 		expires = tx.now.Add(ChallengeLifetime)
 		ch, err := tx.q.CreateMFAChallenge(tx.ctx, db.CreateMFAChallengeParams{
-			UserID: u.ID, TokenHash: hash, CredentialFp: credentialFingerprint(v.hash), DeviceID: deviceID,
+			UserID: u.ID, TokenHash: hash, PasswordChangedAt: cred.PasswordChangedAt, DeviceID: deviceID,
 			Now: tx.now, ExpiresAt: expires,
 		})
 		if err != nil {
@@ -56,13 +81,7 @@ func (s *Store) requireSecondFactor(ctx context.Context, v verified) error {
 		tx.recordBy(EventSecondFactorRequired, refOf(u), Actor{Kind: ActorAnonymous}, map[string]any{"challenge_id": ch.ID})
 		return nil
 	})
-	switch {
-	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrNotFound):
-		return ErrInvalidCredentials
-	case err != nil:
-		return err
-	}
-	return &SecondFactorRequiredError{Challenge: token, ExpiresAt: expires}
+	return expires, err
 }
 
 // SecondFactor answers a login challenge: a TOTP code, or a recovery code.
@@ -129,8 +148,10 @@ func (s *Store) CompleteLogin(ctx context.Context, a SecondFactor) (LoginResult,
 		return LoginResult{}, err
 	}
 	f, err := s.queries().GetTOTPFactor(ctx, u.ID)
-	if err != nil {
-		return LoginResult{}, credentialsOr("login", mapError(err)) // removed meanwhile
+	if err = mapError(err); errors.Is(err, ErrNotFound) {
+		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, "factor_removed") // removed meanwhile
+	} else if err != nil {
+		return LoginResult{}, wrap("login", err)
 	}
 
 	method := "totp"
@@ -145,23 +166,32 @@ func (s *Store) CompleteLogin(ctx context.Context, a SecondFactor) (LoginResult,
 	} else {
 		secret, err := s.cfg.SecretKeys.open(u.ID, f.KeyID, f.SecretCt)
 		if err != nil {
-			return LoginResult{}, wrap("login", err)
+			// A secret that does not decrypt (a row moved or altered, or
+			// its key missing from the ring) verifies no code: the attempt
+			// is counted and recorded like a wrong code, so the trail shows
+			// the operator why this user cannot log in. A missing key is
+			// also the server's error, and returned as such.
+			ferr := s.failChallenge(ctx, t, ch.ID, "secret_unreadable")
+			if errors.Is(err, ErrNoSecretKey) {
+				return LoginResult{}, wrap("login", err)
+			}
+			return LoginResult{}, ferr
 		}
 		step, match = matchTOTP(secret, strings.TrimSpace(a.Code), now, defaultTOTP)
 		match = match && int64(step) > f.LastStep
 	}
 	if !match {
-		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, method)
+		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, "wrong_"+method)
 	}
 
 	g := &grant{throttle: t.bucket, device: device, presentToken: a.DeviceToken, issueDevice: true}
 	g.secondFactor = func(tx *txn, u db.User) (map[string]any, error) {
-		current, err := tx.q.GetPasswordHash(tx.ctx, u.ID)
+		cred, err := tx.q.GetCredential(tx.ctx, u.ID)
 		if err != nil {
 			return nil, mapError(err)
 		}
-		if subtle.ConstantTimeCompare([]byte(credentialFingerprint([]byte(current))), []byte(ch.CredentialFp)) != 1 {
-			return nil, ErrInvalidCredentials // the password changed since
+		if !cred.PasswordChangedAt.Equal(ch.PasswordChangedAt) {
+			return nil, ErrInvalidCredentials // the password was changed, set or reset since
 		}
 		n, err := tx.q.ConsumeMFAChallenge(tx.ctx, db.ConsumeMFAChallengeParams{ID: ch.ID, MaxFailures: MaxChallengeFailures, Now: tx.now})
 		if err != nil {
@@ -202,7 +232,7 @@ func (s *Store) CompleteLogin(ctx context.Context, a SecondFactor) (LoginResult,
 	sess, dev, err := s.createSession(ctx, u.ID, nil, g)
 	switch {
 	case errors.Is(err, errWrongCode):
-		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, method)
+		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, "wrong_"+method)
 	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrNotFound):
 		return LoginResult{}, ErrInvalidCredentials
 	case err != nil:
@@ -218,7 +248,7 @@ func (s *Store) CompleteLogin(ctx context.Context, a SecondFactor) (LoginResult,
 // failChallenge counts a wrong code against the challenge (which dies at
 // MaxChallengeFailures) and records it, and returns ErrInvalidCredentials.
 // Like recordFailure it runs even when ctx has ended.
-func (s *Store) failChallenge(ctx context.Context, t throttle, challengeID int64, method string) error {
+func (s *Store) failChallenge(ctx context.Context, t throttle, challengeID int64, reason string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failureRecordTimeout)
 	defer cancel()
 	err := s.inTx(ctx, "login", func(tx *txn) error {
@@ -226,7 +256,7 @@ func (s *Store) failChallenge(ctx context.Context, t throttle, challengeID int64
 			return err
 		}
 		tx.recordBy(EventLoginFailed, t.subject, Actor{Kind: ActorAnonymous},
-			map[string]any{"reason": "wrong_" + method, "device": t.device})
+			map[string]any{"reason": reason, "device": t.device})
 		return nil
 	})
 	if err != nil {

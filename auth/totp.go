@@ -3,10 +3,8 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
-	"encoding/hex"
 	"errors"
 	"image/png"
 	"strings"
@@ -360,6 +358,11 @@ func (s *Store) removeTOTP(ctx context.Context, op string, userID, keep int64, f
 			if n == 0 {
 				return ErrInvalidCredentials
 			}
+			// The password and code were right: the attempt's bucket
+			// starts again, as ChangePassword's does.
+			if err := tx.clear(accountBucket(scopeChange, userID)); err != nil {
+				return err
+			}
 		}
 		n, err := tx.q.DeleteTOTPFactor(tx.ctx, userID)
 		if err != nil {
@@ -414,6 +417,9 @@ func (s *Store) RegenerateRecoveryCodes(ctx context.Context, userID int64, passw
 		if n == 0 {
 			return ErrInvalidCredentials
 		}
+		if err := tx.clear(accountBucket(scopeChange, userID)); err != nil {
+			return err
+		}
 		if err := tx.replaceRecoveryCodes(userID, hashes); err != nil {
 			return err
 		}
@@ -461,11 +467,4 @@ func (s *Store) TwoFactor(ctx context.Context, userID int64) (TwoFactorStatus, e
 	}
 	st.RecoveryCodesLeft = int(n)
 	return st, nil
-}
-
-// credentialFingerprint is what a challenge keeps of the hash the password
-// was verified against: its SHA-256, not the hash.
-func credentialFingerprint(hash []byte) string {
-	sum := sha256.Sum256(hash)
-	return hex.EncodeToString(sum[:])
 }

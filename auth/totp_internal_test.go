@@ -330,8 +330,6 @@ func TestKeyringSealOpen(t *testing.T) {
 // (TestRehashBetweenCheckAndWrite).
 func TestSecondFactorRehashBetweenCheckAndChallenge(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: auth/mfa.go requireSecondFactor returns ErrInvalidCredentials when the stored hash is no longer " +
-		"v.hash, without verifying the password again against the new hash as sessionFor does")
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()

@@ -102,6 +102,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getAuditChainStmt, err = db.PrepareContext(ctx, getAuditChain); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditChain: %w", err)
 	}
+	if q.getCredentialStmt, err = db.PrepareContext(ctx, getCredential); err != nil {
+		return nil, fmt.Errorf("error preparing query GetCredential: %w", err)
+	}
 	if q.getDeviceStmt, err = db.PrepareContext(ctx, getDevice); err != nil {
 		return nil, fmt.Errorf("error preparing query GetDevice: %w", err)
 	}
@@ -388,6 +391,11 @@ func (q *Queries) Close() error {
 	if q.getAuditChainStmt != nil {
 		if cerr := q.getAuditChainStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getAuditChainStmt: %w", cerr)
+		}
+	}
+	if q.getCredentialStmt != nil {
+		if cerr := q.getCredentialStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getCredentialStmt: %w", cerr)
 		}
 	}
 	if q.getDeviceStmt != nil {
@@ -710,6 +718,7 @@ type Queries struct {
 	deleteUserSessionsStmt         *sql.Stmt
 	failMFAChallengeStmt           *sql.Stmt
 	getAuditChainStmt              *sql.Stmt
+	getCredentialStmt              *sql.Stmt
 	getDeviceStmt                  *sql.Stmt
 	getLoginByEmailStmt            *sql.Stmt
 	getLoginByUsernameStmt         *sql.Stmt
@@ -793,6 +802,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteUserSessionsStmt:         q.deleteUserSessionsStmt,
 		failMFAChallengeStmt:           q.failMFAChallengeStmt,
 		getAuditChainStmt:              q.getAuditChainStmt,
+		getCredentialStmt:              q.getCredentialStmt,
 		getDeviceStmt:                  q.getDeviceStmt,
 		getLoginByEmailStmt:            q.getLoginByEmailStmt,
 		getLoginByUsernameStmt:         q.getLoginByUsernameStmt,

@@ -50,14 +50,14 @@ type Device struct {
 }
 
 type MfaChallenge struct {
-	ID           int64
-	UserID       int64
-	TokenHash    string
-	CredentialFp string
-	DeviceID     int64
-	Failures     int64
-	CreatedAt    time.Time
-	ExpiresAt    time.Time
+	ID                int64
+	UserID            int64
+	TokenHash         string
+	PasswordChangedAt time.Time
+	DeviceID          int64
+	Failures          int64
+	CreatedAt         time.Time
+	ExpiresAt         time.Time
 }
 
 type PasswordReset struct {

@@ -56,6 +56,7 @@ type Querier interface {
 	// Counts a wrong code against a live challenge.
 	FailMFAChallenge(ctx context.Context, arg FailMFAChallengeParams) (int64, error)
 	GetAuditChain(ctx context.Context) (AuditChain, error)
+	GetCredential(ctx context.Context, userID int64) (GetCredentialRow, error)
 	GetDevice(ctx context.Context, tokenHash string) (Device, error)
 	GetLoginByEmail(ctx context.Context, emailCanonical string) (GetLoginByEmailRow, error)
 	GetLoginByUsername(ctx context.Context, username sql.NullString) (GetLoginByUsernameRow, error)

@@ -63,25 +63,25 @@ func (q *Queries) CountRecoveryCodes(ctx context.Context, userID int64) (int64, 
 }
 
 const createMFAChallenge = `-- name: CreateMFAChallenge :one
-INSERT INTO mfa_challenges (user_id, token_hash, credential_fp, device_id, failures, created_at, expires_at)
+INSERT INTO mfa_challenges (user_id, token_hash, password_changed_at, device_id, failures, created_at, expires_at)
 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
-RETURNING id, user_id, token_hash, credential_fp, device_id, failures, created_at, expires_at
+RETURNING id, user_id, token_hash, password_changed_at, device_id, failures, created_at, expires_at
 `
 
 type CreateMFAChallengeParams struct {
-	UserID       int64
-	TokenHash    string
-	CredentialFp string
-	DeviceID     int64
-	Now          time.Time
-	ExpiresAt    time.Time
+	UserID            int64
+	TokenHash         string
+	PasswordChangedAt time.Time
+	DeviceID          int64
+	Now               time.Time
+	ExpiresAt         time.Time
 }
 
 func (q *Queries) CreateMFAChallenge(ctx context.Context, arg CreateMFAChallengeParams) (MfaChallenge, error) {
 	row := q.queryRow(ctx, q.createMFAChallengeStmt, createMFAChallenge,
 		arg.UserID,
 		arg.TokenHash,
-		arg.CredentialFp,
+		arg.PasswordChangedAt,
 		arg.DeviceID,
 		arg.Now,
 		arg.ExpiresAt,
@@ -91,7 +91,7 @@ func (q *Queries) CreateMFAChallenge(ctx context.Context, arg CreateMFAChallenge
 		&i.ID,
 		&i.UserID,
 		&i.TokenHash,
-		&i.CredentialFp,
+		&i.PasswordChangedAt,
 		&i.DeviceID,
 		&i.Failures,
 		&i.CreatedAt,
@@ -170,7 +170,7 @@ func (q *Queries) FailMFAChallenge(ctx context.Context, arg FailMFAChallengePara
 }
 
 const getMFAChallenge = `-- name: GetMFAChallenge :one
-SELECT id, user_id, token_hash, credential_fp, device_id, failures, created_at, expires_at FROM mfa_challenges WHERE token_hash = ?1
+SELECT id, user_id, token_hash, password_changed_at, device_id, failures, created_at, expires_at FROM mfa_challenges WHERE token_hash = ?1
 `
 
 func (q *Queries) GetMFAChallenge(ctx context.Context, tokenHash string) (MfaChallenge, error) {
@@ -180,7 +180,7 @@ func (q *Queries) GetMFAChallenge(ctx context.Context, tokenHash string) (MfaCha
 		&i.ID,
 		&i.UserID,
 		&i.TokenHash,
-		&i.CredentialFp,
+		&i.PasswordChangedAt,
 		&i.DeviceID,
 		&i.Failures,
 		&i.CreatedAt,

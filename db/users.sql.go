@@ -82,6 +82,22 @@ func (q *Queries) DeleteUser(ctx context.Context, id int64) (int64, error) {
 	return result.RowsAffected()
 }
 
+const getCredential = `-- name: GetCredential :one
+SELECT password_hash, password_changed_at FROM credentials WHERE user_id = ?1
+`
+
+type GetCredentialRow struct {
+	PasswordHash      string
+	PasswordChangedAt time.Time
+}
+
+func (q *Queries) GetCredential(ctx context.Context, userID int64) (GetCredentialRow, error) {
+	row := q.queryRow(ctx, q.getCredentialStmt, getCredential, userID)
+	var i GetCredentialRow
+	err := row.Scan(&i.PasswordHash, &i.PasswordChangedAt)
+	return i, err
+}
+
 const getLoginByEmail = `-- name: GetLoginByEmail :one
 SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, credentials.password_hash
 FROM users

@@ -65,8 +65,8 @@ DELETE FROM recovery_codes WHERE user_id = @user_id;
 SELECT CAST(COUNT(*) AS BIGINT) AS n FROM recovery_codes WHERE user_id = @user_id;
 
 -- name: CreateMFAChallenge :one
-INSERT INTO mfa_challenges (user_id, token_hash, credential_fp, device_id, failures, created_at, expires_at)
-VALUES (@user_id, @token_hash, @credential_fp, @device_id, 0, @now, @expires_at)
+INSERT INTO mfa_challenges (user_id, token_hash, password_changed_at, device_id, failures, created_at, expires_at)
+VALUES (@user_id, @token_hash, @password_changed_at, @device_id, 0, @now, @expires_at)
 RETURNING *;
 
 -- name: GetMFAChallenge :one

@@ -33,6 +33,9 @@ FROM users
 JOIN credentials ON credentials.user_id = users.id
 WHERE users.email_canonical = @email_canonical;
 
+-- name: GetCredential :one
+SELECT password_hash, password_changed_at FROM credentials WHERE user_id = @user_id;
+
 -- name: GetPasswordHash :one
 SELECT password_hash FROM credentials WHERE user_id = @user_id;
 

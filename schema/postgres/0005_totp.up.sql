@@ -50,8 +50,7 @@ CREATE TABLE mfa_challenges (
     token_hash    text   NOT NULL
         CONSTRAINT mfa_challenges_token_hash_key UNIQUE
         CONSTRAINT mfa_challenges_token_hash_check CHECK (token_hash ~ '^[0-9a-f]{64}$'),
-    credential_fp text   NOT NULL
-        CONSTRAINT mfa_challenges_credential_fp_check CHECK (credential_fp ~ '^[0-9a-f]{64}$'),
+    password_changed_at timestamptz NOT NULL,
     device_id     bigint NOT NULL DEFAULT 0,
     failures      bigint NOT NULL DEFAULT 0
         CONSTRAINT mfa_challenges_failures_check CHECK (failures >= 0),

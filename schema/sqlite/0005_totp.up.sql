@@ -59,11 +59,10 @@ CREATE TABLE mfa_challenges (
     token_hash  TEXT    NOT NULL
         CONSTRAINT mfa_challenges_token_hash_key UNIQUE
         CONSTRAINT mfa_challenges_token_hash_check CHECK (typeof(token_hash) = 'text' AND length(token_hash) = 64 AND token_hash NOT GLOB '*[^0-9a-f]*'),
-    -- The hex SHA-256 of the bcrypt hash the password was verified against
-    -- (not the hash itself): the challenge dies if the password changes
-    -- before it is answered.
-    credential_fp TEXT  NOT NULL
-        CONSTRAINT mfa_challenges_credential_fp_check CHECK (typeof(credential_fp) = 'text' AND length(credential_fp) = 64 AND credential_fp NOT GLOB '*[^0-9a-f]*'),
+    -- credentials.password_changed_at when the password was verified: the
+    -- challenge dies if the password is changed, set or reset before it is
+    -- answered (a login's rehash keeps the password, and this time).
+    password_changed_at DATETIME NOT NULL,
     -- The device token the password step presented, by its id (0: none).
     device_id   INTEGER NOT NULL DEFAULT 0,
     failures    INTEGER NOT NULL DEFAULT 0
