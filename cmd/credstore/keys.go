@@ -59,10 +59,10 @@ func sqliteFile(dsn string) string {
 // named after today's date; a PostgreSQL one is an error, since instances
 // that each made their own would not read each other's secrets.
 //
-// A key file that others than its owner may read or write is refused, as
-// ssh refuses such a private key: the key decrypts every user's TOTP
-// secret, and a warning in a log nobody reads would leave it exposed, while
-// chmod 600 mends it at once.
+// A key file that others than its owner may read or write is refused (see
+// privateEnough), as ssh refuses such a private key: the key decrypts every
+// user's TOTP secret, and a warning in a log nobody reads would leave it
+// exposed, while chmod 600 mends it at once.
 func loadKeys(c serveConfig, log *slog.Logger, now time.Time, random io.Reader) (*auth.Keyring, error) {
 	path := c.keyFile()
 	if path == "" {
@@ -90,11 +90,27 @@ func loadKeys(c serveConfig, log *slog.Logger, now time.Time, random io.Reader) 
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("key file %s is not a regular file", path)
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+	if !privateEnough(info) {
 		return nil, fmt.Errorf("key file %s has mode %04o: it holds the key of every TOTP secret and must be "+
-			"readable by its owner only: chmod 600 %s", path, perm, path)
+			"readable by its owner only (chmod 600 %s), or by a group too if root owns it (0640)",
+			path, info.Mode().Perm(), path)
 	}
 	return auth.ReadKeyFile(path) // its errors never quote a line
+}
+
+// privateEnough reports whether a key file's mode keeps it to its owner:
+// 0600 or narrower; or, for a file root owns, 0640 or narrower, as
+// PostgreSQL allows for its TLS key. That is how an administrator shares a
+// secret with a service's group (root:credstore 0640), and how Kubernetes
+// mounts one for a pod with an fsGroup (root-owned, 0440). Windows has no
+// such modes.
+func privateEnough(info fs.FileInfo) bool {
+	perm := info.Mode().Perm()
+	if perm&0o077 == 0 || runtime.GOOS == "windows" {
+		return true
+	}
+	uid, ok := fileOwner(info)
+	return ok && uid == 0 && perm&0o037 == 0
 }
 
 // reencrypt moves the TOTP secrets stored under an older key of the ring to

@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -168,6 +170,37 @@ func TestBadKeyFile(t *testing.T) {
 				assert.NotContains(t, stderr.String(), tc.secret, "the key in the message")
 			}
 		})
+	}
+}
+
+// TestKeyFileGroupReadable: a key file others can read is refused; one a
+// group can read is accepted only when root owns it (0640 root:credstore,
+// or Kubernetes' fsGroup mounts).
+func TestKeyFileGroupReadable(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("no file modes")
+	}
+	dir := t.TempDir()
+	path, _ := newKey(t, dir, "k1")
+	info := func(mode os.FileMode) fs.FileInfo {
+		t.Helper()
+		require.NoError(t, os.Chmod(path, mode))
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		return fi
+	}
+	assert.True(t, privateEnough(info(0o600)))
+	assert.True(t, privateEnough(info(0o400)))
+	assert.False(t, privateEnough(info(0o604)), "others may read")
+	assert.False(t, privateEnough(info(0o660)), "a group may write")
+	if os.Getuid() == 0 {
+		assert.True(t, privateEnough(info(0o640)), "owned by root, read by a group")
+		assert.True(t, privateEnough(info(0o440)))
+		require.NoError(t, os.Chown(path, 65534, 65534))
+		assert.False(t, privateEnough(info(0o640)), "read by a group, owned by another user")
+	} else {
+		assert.False(t, privateEnough(info(0o640)), "read by a group, owned by this user")
 	}
 }
 
