@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +39,12 @@ type serveConfig struct {
 	// AuditRetention is auth.Config.AuditRetention: 0 for auth's default,
 	// negative to keep audit events for ever.
 	AuditRetention time.Duration
+
+	// KeyFile holds the keys that encrypt TOTP secrets ("" for the
+	// default: see serveConfig.keyFile); TOTPIssuer names the service in
+	// authenticator apps.
+	KeyFile    string
+	TOTPIssuer string
 
 	// SMTP delivery of reset tokens; without SMTPAddr they are printed to
 	// standard output (the console sender).
@@ -116,6 +123,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.SMTPUser, "smtp-user", str("CREDSTORE_SMTP_USER", ""), "SMTP user name; the password comes from env CREDSTORE_SMTP_PASSWORD only (env CREDSTORE_SMTP_USER)")
 	fs.BoolVar(&c.SMTPImplicitTLS, "smtp-implicit-tls", boolean("CREDSTORE_SMTP_IMPLICIT_TLS"), "connect with TLS (port 465) instead of STARTTLS (env CREDSTORE_SMTP_IMPLICIT_TLS)")
 	c.SMTPPassword = getenv("CREDSTORE_SMTP_PASSWORD")
+	fs.StringVar(&c.KeyFile, "key-file", str("CREDSTORE_KEY_FILE", ""), "`file` of the keys that encrypt TOTP secrets, mode 0600; default: for SQLite <db path>.keys, created if absent; for PostgreSQL none, and two-factor authentication is off (env CREDSTORE_KEY_FILE)")
+	fs.StringVar(&c.TOTPIssuer, "totp-issuer", str("CREDSTORE_TOTP_ISSUER", "credstore"), "the service's name in authenticator apps (env CREDSTORE_TOTP_ISSUER)")
 	// parsed reads a flag's environment twin with the flag's own parser.
 	parsed := func(env string, parse func(string) error) {
 		if v := getenv(env); v != "" {
@@ -280,11 +289,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
-	store, err := auth.Open(ctx, c.DB, storeConfig(c, stdout))
+	keys, err := loadKeys(c, log, time.Now(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	store, err := auth.Open(ctx, c.DB, storeConfig(c, keys, stdout))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if keys != nil {
+		reencrypt(ctx, store, keys, log)
+	}
 
 	handler, err := httpapi.New(store, httpapi.Options{
 		SecureCookies:    c.SecureCookies,
@@ -316,7 +332,8 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "",
 		"trusted_origins", c.TrustedOrigins, "trusted_proxies", c.TrustedProxies,
 		"login_ip_limit", c.LoginIPLimit.String(), "register_ip_limit", c.RegisterIPLimit.String(),
-		"audit_retention", c.auditRetention())
+		"audit_retention", c.auditRetention(), "two_factor", keys != nil, "key_file", c.keyFile(),
+		"totp_issuer", c.TOTPIssuer)
 	if c.SMTPAddr != "" {
 		log.Info("reset messages are sent by SMTP", "smtp_addr", c.SMTPAddr, "smtp_from", c.SMTPFrom,
 			"smtp_implicit_tls", c.SMTPImplicitTLS)
@@ -353,9 +370,10 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 
 // storeConfig is the store's configuration for c: the service's policy
 // (usernames optional: the API registers by email), reset delivery by SMTP
-// or to stdout, the audit retention, and auth's defaults for the rest (the
-// hash queue, the throttles).
-func storeConfig(c serveConfig, stdout io.Writer) auth.Config {
+// or to stdout, the audit retention, the TOTP keys (nil: two-factor off)
+// and issuer, and auth's defaults for the rest (the hash queue, the
+// throttles).
+func storeConfig(c serveConfig, keys *auth.Keyring, stdout io.Writer) auth.Config {
 	var sender auth.Sender = &auth.ConsoleSender{W: stdout}
 	if c.SMTPAddr != "" {
 		sender = &auth.SMTPSender{
@@ -370,10 +388,13 @@ func storeConfig(c serveConfig, stdout io.Writer) auth.Config {
 		BcryptCost:     c.BcryptCost,
 		ResetSender:    sender,
 		AuditRetention: c.AuditRetention,
+		SecretKeys:     keys,
+		TOTPIssuer:     c.TOTPIssuer,
 	}
 }
 
-// purgeLoop deletes expired sessions and reset tokens every purgeInterval.
+// purgeLoop deletes expired rows (sessions, reset and device tokens, login
+// challenges, unconfirmed TOTP enrollments...) every purgeInterval.
 func purgeLoop(ctx context.Context, store *auth.Store, log *slog.Logger) {
 	t := time.NewTicker(purgeInterval)
 	defer t.Stop()
@@ -388,7 +409,8 @@ func purgeLoop(ctx context.Context, store *auth.Store, log *slog.Logger) {
 				continue
 			}
 			log.Info("purged expired", "sessions", c.Sessions, "reset_tokens", c.Resets, "devices", c.Devices,
-				"throttles", c.Throttles, "audit_events", c.AuditEvents)
+				"throttles", c.Throttles, "audit_events", c.AuditEvents, "challenges", c.Challenges,
+				"enrollments", c.Enrollments)
 		}
 	}
 }

@@ -29,7 +29,7 @@ func TestParseServe(t *testing.T) {
 	}{
 		{
 			name: "defaults: a fresh clone serves credstore.db on 127.0.0.1:5000",
-			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore"},
 		},
 		{
 			name: "environment twins",
@@ -37,32 +37,32 @@ func TestParseServe(t *testing.T) {
 				"CREDSTORE_ADDR": "127.0.0.1:8080", "CREDSTORE_DB": "/var/lib/credstore.db",
 				"CREDSTORE_BCRYPT_COST": "13", "CREDSTORE_SECURE_COOKIES": "true", "CREDSTORE_EXPOSE_RESET_TOKEN": "1",
 			},
-			want: serveConfig{Addr: "127.0.0.1:8080", DB: "/var/lib/credstore.db", BcryptCost: 13, SecureCookies: true, ExposeResetToken: true},
+			want: serveConfig{Addr: "127.0.0.1:8080", DB: "/var/lib/credstore.db", BcryptCost: 13, TOTPIssuer: "credstore", SecureCookies: true, ExposeResetToken: true},
 		},
 		{
 			name: "flags win over the environment",
 			args: []string{"-addr", ":9000", "-db", "x.db", "-bcrypt-cost", "14", "-secure-cookies=false", "-expose-reset-token"},
 			env:  map[string]string{"CREDSTORE_ADDR": "127.0.0.1:8080", "CREDSTORE_SECURE_COOKIES": "true"},
-			want: serveConfig{Addr: ":9000", DB: "x.db", BcryptCost: 14, ExposeResetToken: true},
+			want: serveConfig{Addr: ":9000", DB: "x.db", BcryptCost: 14, TOTPIssuer: "credstore", ExposeResetToken: true},
 		},
 		{
 			name: "SMTP password from the environment only",
 			args: []string{"-smtp-addr", "mail.example.com:587", "-smtp-from", "noreply@example.com", "-smtp-user", "u"},
 			env:  map[string]string{"CREDSTORE_SMTP_PASSWORD": "s3cret"},
-			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12,
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore",
 				SMTPAddr: "mail.example.com:587", SMTPFrom: "noreply@example.com", SMTPUser: "u", SMTPPassword: "s3cret"},
 		},
 		{
 			name: "trusted origins from the environment",
 			env:  map[string]string{"CREDSTORE_TRUSTED_ORIGINS": "https://app.example.com, https://admin.example.com:8443,"},
-			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12,
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore",
 				TrustedOrigins: []string{"https://app.example.com", "https://admin.example.com:8443"}},
 		},
 		{
 			name: "trusted origins: the flag wins",
 			args: []string{"-trusted-origins", "https://app.example.com"},
 			env:  map[string]string{"CREDSTORE_TRUSTED_ORIGINS": "https://old.example.com"},
-			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TrustedOrigins: []string{"https://app.example.com"}},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore", TrustedOrigins: []string{"https://app.example.com"}},
 		},
 		{
 			name: "per-IP limits, proxies and audit retention from the environment",
@@ -70,7 +70,7 @@ func TestParseServe(t *testing.T) {
 				"CREDSTORE_LOGIN_IP_LIMIT": "20/m", "CREDSTORE_REGISTER_IP_LIMIT": "5/h",
 				"CREDSTORE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,::1, 2001:db8::1/32,", "CREDSTORE_AUDIT_RETENTION": "30d",
 			},
-			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12,
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore",
 				LoginIPLimit: httpapi.Limit{N: 20, Per: time.Minute}, RegisterIPLimit: httpapi.Limit{N: 5, Per: time.Hour},
 				TrustedProxies: []netip.Prefix{
 					netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
@@ -85,20 +85,31 @@ func TestParseServe(t *testing.T) {
 				"CREDSTORE_LOGIN_IP_LIMIT": "20/m", "CREDSTORE_REGISTER_IP_LIMIT": "5/h",
 				"CREDSTORE_TRUSTED_PROXIES": "10.0.0.0/8", "CREDSTORE_AUDIT_RETENTION": "30d",
 			},
-			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12,
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore",
 				LoginIPLimit: httpapi.Limit{N: 2, Per: time.Second}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("172.16.0.0/12")},
 				AuditRetention: 8760 * time.Hour},
 		},
 		{
 			name: "audit retention for ever",
 			args: []string{"-audit-retention", "-1s"},
-			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, AuditRetention: -time.Second},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore", AuditRetention: -time.Second},
 		},
 		{
 			name: "audit retention in negative days, and 0 is auth's default",
 			env:  map[string]string{"CREDSTORE_AUDIT_RETENTION": "-1d"},
 			args: []string{"-audit-retention", "0"},
-			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore"},
+		},
+		{
+			name: "key file and TOTP issuer from the environment",
+			env:  map[string]string{"CREDSTORE_KEY_FILE": "/etc/credstore/keys", "CREDSTORE_TOTP_ISSUER": "Example"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, KeyFile: "/etc/credstore/keys", TOTPIssuer: "Example"},
+		},
+		{
+			name: "key file and TOTP issuer: the flags win",
+			args: []string{"-key-file", "/run/secrets/keys", "-totp-issuer", "Example Corp"},
+			env:  map[string]string{"CREDSTORE_KEY_FILE": "/etc/credstore/keys", "CREDSTORE_TOTP_ISSUER": "Example"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, KeyFile: "/run/secrets/keys", TOTPIssuer: "Example Corp"},
 		},
 		{name: "limit without a period", args: []string{"-login-ip-limit", "20"}, wantErr: true},
 		{name: "limit per day", args: []string{"-login-ip-limit", "20/d"}, wantErr: true},
@@ -144,14 +155,22 @@ func TestRunUsage(t *testing.T) {
 }
 
 // startLog runs serve with args until it has logged "listening", stops it,
-// and returns its log lines.
+// and returns its log lines. Its database is a fresh SQLite file unless
+// args say otherwise (the last -db wins).
 func startLog(t *testing.T, args ...string) []map[string]any {
+	t.Helper()
+	lines, _ := startLogEnv(t, nil, args...)
+	return lines
+}
+
+// startLogEnv is startLog with an environment, and the log as written too.
+func startLogEnv(t *testing.T, env map[string]string, args ...string) ([]map[string]any, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	stderr := &testdb.Buffer{}
 	args = append([]string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "c.db")}, args...)
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, stderr) }()
+	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, io.Discard, stderr) }()
 	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), `"msg":"listening"`) }, 30*time.Second, 10*time.Millisecond,
 		"the server starts: %s", stderr)
 	cancel()
@@ -162,7 +181,7 @@ func startLog(t *testing.T, args ...string) []map[string]any {
 		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
 		lines = append(lines, m)
 	}
-	return lines
+	return lines, stderr.String()
 }
 
 // logged returns the first line whose message contains msg, or nil.
@@ -251,13 +270,17 @@ func TestServeUsageErrors(t *testing.T) {
 // delivers reset messages by SMTP when configured.
 func TestStoreConfig(t *testing.T) {
 	t.Parallel()
-	cfg := storeConfig(serveConfig{BcryptCost: 12}, io.Discard)
+	cfg := storeConfig(serveConfig{BcryptCost: 12, TOTPIssuer: "credstore"}, nil, io.Discard)
 	assert.Zero(t, cfg.MaxQueuedHashes, "auth's default: four per core")
+	assert.Nil(t, cfg.SecretKeys, "no key file: two-factor off")
+	assert.Equal(t, "credstore", cfg.TOTPIssuer)
 	assert.Zero(t, cfg.MaxConcurrentHashes, "auth's default: one per core")
 	assert.False(t, cfg.Policy.RequireUsername, "the API registers by email")
 	assert.IsType(t, &auth.ConsoleSender{}, cfg.ResetSender)
 	assert.Zero(t, cfg.AuditRetention, "auth's default")
-	cfg = storeConfig(serveConfig{BcryptCost: 12, SMTPAddr: "mail.example.com:587", SMTPFrom: "a@example.com", AuditRetention: -1}, io.Discard)
+	keys := &auth.Keyring{Current: "k1", Keys: map[string][]byte{"k1": make([]byte, 32)}}
+	cfg = storeConfig(serveConfig{BcryptCost: 12, SMTPAddr: "mail.example.com:587", SMTPFrom: "a@example.com", AuditRetention: -1}, keys, io.Discard)
 	assert.IsType(t, &auth.SMTPSender{}, cfg.ResetSender)
+	assert.Same(t, keys, cfg.SecretKeys)
 	assert.Equal(t, time.Duration(-1), cfg.AuditRetention)
 }

@@ -71,6 +71,15 @@ func TestBadInput(t *testing.T) {
 			{"login: oversized body", "POST", "/sessions", form, big, 413, "", nil},
 			{"login: JSON", "POST", "/sessions", "application/json", `{"email":"alice@example.com","password":"password-a"}`, 200, "logged in", nil},
 
+			// POST /sessions/mfa
+			{"second step: no body", "POST", "/sessions/mfa", "", "", 401, "invalid or expired code", nil},
+			{"second step: garbage token", "POST", "/sessions/mfa", form, "mfa_token=garbage&code=123456", 401, "invalid or expired code", nil},
+			{"second step: a reset token as the token", "POST", "/sessions/mfa", form, "mfa_token=" + aliceToken + "&code=123456", 401, "invalid or expired code", nil},
+			{"second step: JSON number field", "POST", "/sessions/mfa", "application/json", `{"mfa_token":"x","code":123456}`, 400, `field "code" must be a string`, nil},
+			{"second step: malformed form encoding", "POST", "/sessions/mfa", form, "code=%zz", 400, "malformed request body", nil},
+			{"second step: wrong content type", "POST", "/sessions/mfa", "text/plain", "code=123456", 415, "", nil},
+			{"second step: oversized body", "POST", "/sessions/mfa", form, big, 413, "", nil},
+
 			// POST /reset_password
 			{"reset request: no body", "POST", "/reset_password", "", "", 400, "invalid input", []string{"email"}},
 			{"reset request: empty email", "POST", "/reset_password", form, "email=", 400, "invalid input", []string{"email"}},
@@ -95,6 +104,12 @@ func TestBadInput(t *testing.T) {
 			{"wrong method on /users", "GET", "/users", "", "", 405, "method not allowed", nil},
 			{"wrong method on /profile", "DELETE", "/profile", "", "", 405, "method not allowed", nil},
 			{"wrong method on /reset_password", "DELETE", "/reset_password", "", "", 405, "method not allowed", nil},
+			{"wrong method on /sessions/mfa", "GET", "/sessions/mfa", "", "", 405, "method not allowed", nil},
+			{"wrong method on /profile/totp", "GET", "/profile/totp", "", "", 405, "method not allowed", nil},
+			{"wrong method on /profile/totp/qr.png", "POST", "/profile/totp/qr.png", "", "", 405, "method not allowed", nil},
+			{"wrong method on /profile/totp/confirm", "GET", "/profile/totp/confirm", "", "", 405, "method not allowed", nil},
+			{"wrong method on /profile/recovery_codes", "GET", "/profile/recovery_codes", "", "", 405, "method not allowed", nil},
+			{"unknown route under /profile/totp", "GET", "/profile/totp/qr.jpg", "", "", 404, "not found", nil},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

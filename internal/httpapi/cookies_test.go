@@ -60,7 +60,7 @@ func TestSeveralSessionCookies(t *testing.T) {
 				r := c.withCookies("GET", "/profile", tc.cookies...)
 				assert.Equal(t, tc.status, r.Status, r.Raw)
 				if tc.status == http.StatusOK {
-					assert.Equal(t, map[string]any{"email": "alice@example.com"}, r.Body)
+					assert.Equal(t, "alice@example.com", r.Body["email"])
 				}
 			})
 		}

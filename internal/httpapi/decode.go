@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 )
 
 // Decoding errors, mapped to statuses in replyError.
@@ -45,13 +46,24 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, fields ...string) (
 		return nil, errUnsupportedMediaType
 	}
 	switch mt {
-	case "application/x-www-form-urlencoded", "multipart/form-data":
-		if mt == "multipart/form-data" {
-			err = r.ParseMultipartForm(a.opts.MaxBodyBytes)
-		} else {
-			err = r.ParseForm()
-		}
+	case "application/x-www-form-urlencoded":
+		// Read here rather than by r.ParseForm, which leaves the body of a
+		// DELETE unread (DELETE /profile/totp takes a form), and otherwise
+		// does just this.
+		data, err := io.ReadAll(r.Body)
 		if err != nil {
+			return nil, bodyError(err)
+		}
+		v, err := url.ParseQuery(string(data))
+		if err != nil {
+			return nil, bodyError(err)
+		}
+		for _, f := range fields {
+			out[f] = v.Get(f)
+		}
+		return out, nil
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(a.opts.MaxBodyBytes); err != nil {
 			return nil, bodyError(err)
 		}
 		for _, f := range fields {

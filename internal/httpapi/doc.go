@@ -25,9 +25,17 @@
 // Retry-After. A login sets a device cookie besides the session's, which
 // keeps the owner's browser apart from an attacker's failures.
 //
-// Nothing here logs a password, a hash or a token (session, reset or
-// device): the access log records the method, the path, the status, the
-// duration and the peer's and client's addresses, and errors are logged
-// only when they are the server's own (500), whose messages auth keeps free
-// of secrets.
+// A user with a TOTP factor logs in in two steps: the right password gets
+// 202 with an mfa_token and no cookie, and POST /sessions/mfa with that
+// token and a code (or a recovery code) starts the session. The /profile
+// routes enroll, confirm and remove the factor and renew recovery codes;
+// every reply that carries a secret, an otpauth URI, a QR code or recovery
+// codes is sent with Cache-Control: no-store (every JSON reply is).
+//
+// Nothing here logs a password, a hash, a token (session, reset, device or
+// mfa), a TOTP secret or a code: the access log records the method, the
+// path, the status, the duration and the peer's and client's addresses,
+// and errors are logged only when they are the server's own (500) or its
+// configuration's (no TOTP key: 503), whose messages auth keeps free of
+// secrets.
 package httpapi

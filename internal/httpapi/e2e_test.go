@@ -57,7 +57,7 @@ func TestFlow(t *testing.T) {
 
 		r = c.form("GET", "/profile")
 		assert.Equal(t, http.StatusOK, r.Status)
-		assert.Equal(t, map[string]any{"email": email}, r.Body)
+		assert.Equal(t, map[string]any{"email": email, "totp_enabled": false, "recovery_codes_left": float64(0)}, r.Body)
 
 		r = c.form("DELETE", "/sessions")
 		assert.Equal(t, http.StatusFound, r.Status, "log out")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,6 +33,9 @@ var statuses = []struct {
 	// looked at, whatever else the error says, and its reply must be the
 	// same whether or not the account exists.
 	{auth.ErrThrottled, http.StatusTooManyRequests, throttledMessage},
+	// Before ErrInvalidCredentials, which they wrap (see refusedAs).
+	{errCodeRefused, http.StatusUnauthorized, errCodeRefused.Error()},
+	{errPasswordOrCodeRefused, http.StatusUnauthorized, errPasswordOrCodeRefused.Error()},
 	{auth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid email or password"},
 	{auth.ErrInvalidSession, http.StatusForbidden, "no valid session"},
 	{auth.ErrInvalidResetToken, http.StatusForbidden, "invalid or expired reset token"},
@@ -41,10 +45,47 @@ var statuses = []struct {
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "request body too large"},
 	// auth refused the call before doing anything: its hash gate is full.
 	{auth.ErrOverloaded, http.StatusServiceUnavailable, busyMessage},
+	// The server has no key to encrypt TOTP secrets (or lacks the one a
+	// secret was stored under): a fault of its configuration that no retry
+	// mends, so a 503 without Retry-After rather than the busy one. Not a
+	// 500: nothing failed, the feature is off, and the operator was told at
+	// start (credstore serve warns); not a 501, which says the method is
+	// unknown to the server, while the route exists and works once a key
+	// file is configured.
+	{auth.ErrNoSecretKey, http.StatusServiceUnavailable, noTwoFactorMessage},
+	// The client's own state: a wrong code confirming an enrollment (which
+	// stays, for another try), no enrollment pending, no factor to remove.
+	{auth.ErrInvalidCode, http.StatusBadRequest, "invalid or expired code"},
+	{auth.ErrNoEnrollment, http.StatusNotFound, "no pending two-factor enrollment"},
+	{auth.ErrNoSecondFactor, http.StatusNotFound, "no second factor enrolled"},
 	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, errUnsupportedMediaType.Error()},
 }
 
-// busyMessage is the message of every 503.
+// noTwoFactorMessage is the message of the 503 of a server without TOTP
+// keys.
+const noTwoFactorMessage = "two-factor authentication is not configured on this server"
+
+// Refusals of a second factor. auth answers a wrong code, like a wrong
+// password, with ErrInvalidCredentials; the handlers that ask for a code
+// mark it with one of these (refusedAs), so that the 401 names what the
+// client sent rather than "email or password", which it sent a step
+// earlier or not at all.
+var (
+	errCodeRefused           = errors.New("invalid or expired code")
+	errPasswordOrCodeRefused = errors.New("invalid password or code")
+)
+
+// refusedAs marks err as kind when it is auth.ErrInvalidCredentials; any
+// other error (a throttle, the database's) is returned as it is.
+func refusedAs(kind, err error) error {
+	if errors.Is(err, auth.ErrInvalidCredentials) {
+		return fmt.Errorf("%w: %w", kind, err)
+	}
+	return err
+}
+
+// busyMessage is the message of every 503 but that of a server without
+// TOTP keys.
 const busyMessage = "server busy, try again shortly"
 
 // retryAfter is the Retry-After of a 503, in seconds. auth's hash queue,
@@ -64,11 +105,15 @@ const retryAfter = "2"
 func (a *api) replyError(w http.ResponseWriter, r *http.Request, err error) {
 	for _, s := range statuses {
 		if errors.Is(err, s.err) {
-			switch s.status {
-			case http.StatusServiceUnavailable:
+			switch s.err {
+			case auth.ErrOverloaded:
 				a.unavailable(w, r)
 				return
-			case http.StatusTooManyRequests:
+			case auth.ErrNoSecretKey:
+				// auth's message names a key id at most, never a key.
+				a.log.WarnContext(r.Context(), "two-factor authentication unavailable", "method", r.Method,
+					"path", r.URL.Path, "err", err.Error())
+			case auth.ErrThrottled:
 				var throttled *auth.ThrottledError
 				wait := time.Duration(0) // at least a second, below
 				if errors.As(err, &throttled) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -97,4 +98,58 @@ func TestReplyErrorThrottled(t *testing.T) {
 			assert.NotContains(t, log.String(), `"level":"ERROR"`, "a throttled attempt is not a server error")
 		})
 	}
+}
+
+// TestReplyErrorTwoFactor: the second factor's errors, wrapped as auth
+// returns them. A store without keys is a 503 that says so, without
+// Retry-After and logged as a warning; a wrong code at login or beside the
+// password is a 401 that names the code, a throttled one still a 429; and
+// a plain wrong password keeps its message.
+func TestReplyErrorTwoFactor(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		err     error
+		status  int
+		message string
+	}{
+		{"no keys", fmt.Errorf("enroll totp: %w", auth.ErrNoSecretKey), 503, "two-factor authentication is not configured on this server"},
+		{"a key missing from the ring", fmt.Errorf("login: %w", fmt.Errorf("%w: key %q is not in the ring", auth.ErrNoSecretKey, "k1")), 503,
+			"two-factor authentication is not configured on this server"},
+		{"wrong confirming code", auth.ErrInvalidCode, 400, "invalid or expired code"},
+		{"no enrollment", fmt.Errorf("totp qr code: %w", auth.ErrNoEnrollment), 404, "no pending two-factor enrollment"},
+		{"no factor", auth.ErrNoSecondFactor, 404, "no second factor enrolled"},
+		{"wrong code at login", refusedAs(errCodeRefused, auth.ErrInvalidCredentials), 401, "invalid or expired code"},
+		{"wrong password or code", refusedAs(errPasswordOrCodeRefused, fmt.Errorf("remove totp: %w", auth.ErrInvalidCredentials)), 401,
+			"invalid password or code"},
+		{"wrong password", auth.ErrInvalidCredentials, 401, "invalid email or password"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			log := &testdb.Buffer{}
+			a := &api{log: slog.New(slog.NewJSONHandler(log, nil))}
+			w := httptest.NewRecorder()
+			a.replyError(w, httptest.NewRequest("POST", "/profile/totp", nil), tc.err)
+			assert.Equal(t, tc.status, w.Code)
+			assert.JSONEq(t, fmt.Sprintf(`{"message":%q}`, tc.message), w.Body.String())
+			assert.Empty(t, w.Header().Get("Retry-After"))
+			assert.NotContains(t, log.String(), `"level":"ERROR"`)
+			if tc.status == http.StatusServiceUnavailable {
+				assert.Contains(t, log.String(), `"level":"WARN"`)
+			}
+		})
+	}
+
+	t.Run("throttled stays 429", func(t *testing.T) {
+		t.Parallel()
+		a := &api{log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		for _, kind := range []error{errCodeRefused, errPasswordOrCodeRefused} {
+			w := httptest.NewRecorder()
+			err := refusedAs(kind, fmt.Errorf("login: %w", &auth.ThrottledError{RetryAfter: 3 * time.Second}))
+			a.replyError(w, httptest.NewRequest("POST", "/sessions/mfa", nil), err)
+			assert.Equal(t, http.StatusTooManyRequests, w.Code)
+			assert.Equal(t, "3", w.Header().Get("Retry-After"))
+		}
+	})
 }

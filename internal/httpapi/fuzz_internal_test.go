@@ -82,8 +82,9 @@ func FuzzDecodeJSON(f *testing.F) {
 }
 
 // FuzzDecodeForm sends arbitrary bodies, under arbitrary content types, to
-// decode: it never panics, a failure is never a 500, and a urlencoded body
-// it accepts gives the values url.ParseQuery gives.
+// decode, as a POST and as a DELETE (whose body r.ParseForm would skip): it
+// never panics, a failure is never a 500, and a urlencoded body it accepts
+// gives the values url.ParseQuery gives.
 func FuzzDecodeForm(f *testing.F) {
 	const form = "application/x-www-form-urlencoded"
 	for _, seed := range []struct{ ct, body string }{
@@ -100,29 +101,31 @@ func FuzzDecodeForm(f *testing.F) {
 	}
 	a := &api{opts: Options{MaxBodyBytes: 4 << 10}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		r := httptest.NewRequest("POST", "/users", bytes.NewReader(body))
-		if contentType != "" {
-			r.Header.Set("Content-Type", contentType)
-		}
-		w := httptest.NewRecorder()
-		got, err := a.decode(w, r, fuzzFields...)
-		if err != nil {
-			a.replyError(w, r, err)
-			switch w.Code {
-			case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
-			default:
-				t.Fatalf("%q: error %v answered %d", contentType, err, w.Code)
+		for _, method := range []string{"POST", "DELETE"} {
+			r := httptest.NewRequest(method, "/profile/totp", bytes.NewReader(body))
+			if contentType != "" {
+				r.Header.Set("Content-Type", contentType)
 			}
-			return
-		}
-		if contentType == "application/x-www-form-urlencoded" {
-			want, perr := url.ParseQuery(string(body))
-			if perr != nil {
-				t.Fatalf("accepted a body url.ParseQuery refuses: %v", perr)
+			w := httptest.NewRecorder()
+			got, err := a.decode(w, r, fuzzFields...)
+			if err != nil {
+				a.replyError(w, r, err)
+				switch w.Code {
+				case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+				default:
+					t.Fatalf("%s %q: error %v answered %d", method, contentType, err, w.Code)
+				}
+				continue
 			}
-			for _, field := range fuzzFields {
-				if got[field] != want.Get(field) {
-					t.Fatalf("%s: %q, url.ParseQuery %q", field, got[field], want.Get(field))
+			if contentType == "application/x-www-form-urlencoded" {
+				want, perr := url.ParseQuery(string(body))
+				if perr != nil {
+					t.Fatalf("%s: accepted a body url.ParseQuery refuses: %v", method, perr)
+				}
+				for _, field := range fuzzFields {
+					if got[field] != want.Get(field) {
+						t.Fatalf("%s %s: %q, url.ParseQuery %q", method, field, got[field], want.Get(field))
+					}
 				}
 			}
 		}

@@ -17,11 +17,12 @@ import (
 )
 
 // FuzzHandler sends arbitrary bodies, under arbitrary content types, to
-// every route that reads one, on an in-memory store: the reply is never a
+// every route that reads one without a session, on an in-memory store: the reply is never a
 // 500, and always JSON.
 func FuzzHandler(f *testing.F) {
 	routes := []struct{ method, path string }{
 		{"POST", "/users"}, {"POST", "/sessions"}, {"POST", "/reset_password"}, {"PUT", "/reset_password"},
+		{"POST", "/sessions/mfa"},
 	}
 	const form = "application/x-www-form-urlencoded"
 	for i := range routes {
@@ -30,6 +31,7 @@ func FuzzHandler(f *testing.F) {
 			{form, "email=bob%40example.com&password=password-b&phone=%2B33612345678&username=bob"},
 			{form, "email=%ff%40example.com&password=x"}, {form, "email=a%00%40example.com&password=password-a"},
 			{form, "email=alice%40example.com&reset_token=" + strings.Repeat("A", 43) + "&new_password=password-n"},
+			{form, "mfa_token=" + strings.Repeat("A", 43) + "&code=123456"}, {form, "mfa_token=x&recovery_code=abcd-efgh"},
 			{form, "email=%zz"}, {"", ""}, {"text/plain", "x"},
 			{"application/json", `{"email":"carol@example.com","password":"password-c","phone":null}`},
 			{"application/json", "{\"email\":\"alice@example.com\",\"password\":\"mySuper\xffPwd\"}"},

@@ -104,13 +104,24 @@ type api struct {
 
 // New returns the API's handler over store:
 //
-//	GET    /                 {"message": "Bienvenue"}
-//	POST   /users            register (email, password, optional username and phone)
-//	POST   /sessions         log in (email, password); sets the session_id and device_id cookies
-//	DELETE /sessions         log out; 302 to /
-//	GET    /profile          {"email": E} of the session's user
-//	POST   /reset_password   issue a reset token for email
-//	PUT    /reset_password   set new_password with email and reset_token
+//	GET    /                       {"message": "Bienvenue"}
+//	POST   /users                  register (email, password, optional username and phone)
+//	POST   /sessions               log in (email, password); sets the session_id and device_id cookies,
+//	                               or 202 {"mfa_token": T} for a user with a second factor
+//	POST   /sessions/mfa           complete such a login (mfa_token, and code or recovery_code)
+//	DELETE /sessions               log out; 302 to /
+//	GET    /profile                {"email", "totp_enabled", "recovery_codes_left"} of the session's user
+//	POST   /profile/totp           start a TOTP enrollment: {"secret", "otpauth_uri"}
+//	GET    /profile/totp/qr.png    the pending enrollment's QR code
+//	POST   /profile/totp/confirm   activate it (code): {"recovery_codes"}
+//	DELETE /profile/totp           remove the factor (password, code)
+//	POST   /profile/recovery_codes new recovery codes (password, code): {"recovery_codes"}
+//	POST   /reset_password         issue a reset token for email
+//	PUT    /reset_password         set new_password with email and reset_token
+//
+// The /profile routes need the session cookie; those that change the
+// factor keep the session that asks and end the user's others. Enrolling
+// answers 503 when the store has no auth.Config.SecretKeys.
 //
 // Unknown paths get 404 and known paths with another method 405, as JSON;
 // cross-origin browser requests that change state get 403; panics become a
@@ -138,12 +149,21 @@ func New(store *auth.Store, opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	a := &api{store: store, opts: opts, log: opts.Logger}
+	// POST /sessions/mfa is not under LoginLimit: it costs no bcrypt, and
+	// each challenge, which only a right password gets, dies after
+	// auth.MaxChallengeFailures wrong codes, so POST /sessions's limit
+	// already bounds the codes one address can try.
 	a.routes = map[string]map[string]http.HandlerFunc{
-		"/":               {http.MethodGet: a.home},
-		"/users":          {http.MethodPost: limited(newIPLimiter(opts.RegisterLimit), a.register)},
-		"/sessions":       {http.MethodPost: limited(newIPLimiter(opts.LoginLimit), a.login), http.MethodDelete: a.logout},
-		"/profile":        {http.MethodGet: a.profile},
-		"/reset_password": {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
+		"/":                       {http.MethodGet: a.home},
+		"/users":                  {http.MethodPost: limited(newIPLimiter(opts.RegisterLimit), a.register)},
+		"/sessions":               {http.MethodPost: limited(newIPLimiter(opts.LoginLimit), a.login), http.MethodDelete: a.logout},
+		"/sessions/mfa":           {http.MethodPost: a.completeLogin},
+		"/profile":                {http.MethodGet: a.profile},
+		"/profile/totp":           {http.MethodPost: a.enrollTOTP, http.MethodDelete: a.removeTOTP},
+		"/profile/totp/qr.png":    {http.MethodGet: a.totpQR},
+		"/profile/totp/confirm":   {http.MethodPost: a.confirmTOTP},
+		"/profile/recovery_codes": {http.MethodPost: a.regenerateRecoveryCodes},
+		"/reset_password":         {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
 	}
 	return a.handler()
 }
@@ -159,11 +179,12 @@ func (a *api) handler() (http.Handler, error) {
 }
 
 // crossOriginProtection refuses cross-origin browser requests with unsafe
-// methods (every route that changes state: register, log in, log out,
-// reset), which would otherwise let any web page register accounts, request
-// resets, or log its visitor in as the attacker (login CSRF). The session
-// cookie's SameSite=Lax does not cover that last case: a login needs no
-// cookie. The refusal is JSON like every other reply.
+// methods (every route that changes state: register, log in and its second
+// step, log out, reset, the second factor's enrollment, removal and
+// recovery codes), which would otherwise let any web page register
+// accounts, request resets, or log its visitor in as the attacker (login
+// CSRF). The session cookie's SameSite=Lax does not cover that last case: a
+// login needs no cookie. The refusal is JSON like every other reply.
 func (a *api) crossOriginProtection() (*http.CrossOriginProtection, error) {
 	c := http.NewCrossOriginProtection()
 	for _, o := range a.opts.TrustedOrigins {

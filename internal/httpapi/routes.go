@@ -54,10 +54,29 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 	res, err := a.store.LoginWithDevice(r.Context(), auth.LoginAttempt{
 		Identifier: f["email"], Password: f["password"], DeviceToken: deviceToken(r),
 	})
+	var mfa *auth.SecondFactorRequiredError
+	if errors.As(err, &mfa) {
+		// The password was right and the user has a second factor: no
+		// session yet, and no cookie, but the token of the login's
+		// challenge, to send back with a code to POST /sessions/mfa. 202:
+		// accepted, not completed. Not an error reply, so not in the table.
+		writeJSON(w, http.StatusAccepted, struct {
+			Message  string `json:"message"`
+			MFAToken string `json:"mfa_token"`
+		}{"second factor required", mfa.Challenge})
+		return
+	}
 	if err != nil {
 		a.replyError(w, r, err)
 		return
 	}
+	a.startSession(w, res)
+	writeJSON(w, http.StatusOK, emailMessage{res.User.Email, "logged in"})
+}
+
+// startSession sets the cookies of a completed login: the session's, and
+// the device's when auth issued or renewed one.
+func (a *api) startSession(w http.ResponseWriter, res auth.LoginResult) {
 	sess := res.Session
 	http.SetCookie(w, a.sessionCookie(sess.Token, int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds())))
 	// Measured from the session's creation, which is the login's moment
@@ -65,7 +84,6 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 	if maxAge := int(res.DeviceExpiresAt.Sub(sess.CreatedAt).Seconds()); res.DeviceToken != "" && maxAge > 0 {
 		http.SetCookie(w, a.deviceCookie(res.DeviceToken, maxAge))
 	}
-	writeJSON(w, http.StatusOK, emailMessage{res.User.Email, "logged in"})
 }
 
 // logout ends the session and clears its cookie, but leaves the device
@@ -91,22 +109,38 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) profile(w http.ResponseWriter, r *http.Request) {
-	var (
-		u   auth.User
-		err = auth.ErrInvalidSession
-	)
-	for _, token := range sessionTokens(r) {
-		if u, _, err = a.store.SessionUser(r.Context(), token); !errors.Is(err, auth.ErrInvalidSession) {
-			break
-		}
+	u, _, err := a.session(r)
+	if err != nil {
+		a.replyError(w, r, err)
+		return
 	}
+	st, err := a.store.TwoFactor(r.Context(), u.ID)
 	if err != nil {
 		a.replyError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Email string `json:"email"`
-	}{u.Email})
+		Email             string `json:"email"`
+		TOTPEnabled       bool   `json:"totp_enabled"`
+		RecoveryCodesLeft int    `json:"recovery_codes_left"`
+	}{u.Email, st.TOTPEnabled, st.RecoveryCodesLeft})
+}
+
+// session returns the user and the session of the request's session
+// cookie: the first of sessionTokens that names a live session, or
+// auth.ErrInvalidSession.
+func (a *api) session(r *http.Request) (auth.User, auth.Session, error) {
+	var (
+		u    auth.User
+		sess auth.Session
+		err  = auth.ErrInvalidSession
+	)
+	for _, token := range sessionTokens(r) {
+		if u, sess, err = a.store.SessionUser(r.Context(), token); !errors.Is(err, auth.ErrInvalidSession) {
+			break
+		}
+	}
+	return u, sess, err
 }
 
 func (a *api) requestReset(w http.ResponseWriter, r *http.Request) {
@@ -195,13 +229,13 @@ func deviceToken(r *http.Request) string {
 
 // deviceCookie is the device cookie holding token, a bearer secret like
 // the session's: HttpOnly, and Secure with Options.SecureCookies.
-// SameSite=Strict rather than the session's Lax: only POST /sessions reads
-// it, which is same-origin unless Options.TrustedOrigins says otherwise
-// (http.CrossOriginProtection), and a cross-site trusted origin's POST
-// would not carry a Lax cookie either (Lax adds only top-level GET
-// navigations), while a same-site one carries Strict cookies too. Strict
-// thus loses no login, and keeps the cookie off every request another site
-// starts.
+// SameSite=Strict rather than the session's Lax: only POST /sessions and
+// POST /sessions/mfa read it, which are same-origin unless
+// Options.TrustedOrigins says otherwise (http.CrossOriginProtection), and a
+// cross-site trusted origin's POST would not carry a Lax cookie either (Lax
+// adds only top-level GET navigations), while a same-site one carries
+// Strict cookies too. Strict thus loses no login, and keeps the cookie off
+// every request another site starts.
 func (a *api) deviceCookie(token string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name:     DeviceCookieName,

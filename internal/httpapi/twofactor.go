@@ -1,0 +1,147 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/credstore/credstore/auth"
+)
+
+// qrSize is the side of the enrollment's QR code, in pixels: about five
+// per module for the URI of a long email address, which phones scan from a
+// screen at arm's length.
+const qrSize = 256
+
+// recoveryCodes is the reply that hands out a new set of recovery codes.
+// Like every JSON reply it is sent with Cache-Control: no-store.
+type recoveryCodes struct {
+	RecoveryCodes []string `json:"recovery_codes"`
+}
+
+// completeLogin answers the challenge of a login that returned 202 with a
+// TOTP code or a recovery code, and starts the session as login does.
+// Every failure is one 401 (auth says which only in its audit trail).
+func (a *api) completeLogin(w http.ResponseWriter, r *http.Request) {
+	f, err := a.decode(w, r, "mfa_token", "code", "recovery_code")
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	res, err := a.store.CompleteLogin(r.Context(), auth.SecondFactor{
+		Challenge: f["mfa_token"], Code: f["code"], RecoveryCode: f["recovery_code"], DeviceToken: deviceToken(r),
+	})
+	if err != nil {
+		a.replyError(w, r, refusedAs(errCodeRefused, err))
+		return
+	}
+	a.startSession(w, res)
+	writeJSON(w, http.StatusOK, emailMessage{res.User.Email, "logged in"})
+}
+
+// enrollTOTP starts a TOTP enrollment for the session's user and returns
+// its secret, as text and as the otpauth:// URI that GET
+// /profile/totp/qr.png draws. A new enrollment replaces a pending one.
+func (a *api) enrollTOTP(w http.ResponseWriter, r *http.Request) {
+	u, _, err := a.session(r)
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	e, err := a.store.EnrollTOTP(r.Context(), u.ID)
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Secret string `json:"secret"`
+		URI    string `json:"otpauth_uri"`
+	}{e.Secret, e.URI})
+}
+
+// totpQR draws the pending enrollment's otpauth:// URI as a PNG QR code.
+// The image holds the secret: like the JSON replies that carry one, it is
+// never stored by a cache.
+func (a *api) totpQR(w http.ResponseWriter, r *http.Request) {
+	u, _, err := a.session(r)
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	img, err := a.store.TOTPEnrollmentQR(r.Context(), u.ID, qrSize)
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/png")
+	h.Set("Content-Length", strconv.Itoa(len(img)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(img)
+}
+
+// confirmTOTP makes the pending enrollment the user's factor, given a
+// current code of its secret, and returns the first recovery codes. The
+// user's other sessions end; this one stays.
+func (a *api) confirmTOTP(w http.ResponseWriter, r *http.Request) {
+	u, sess, err := a.session(r)
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	f, err := a.decode(w, r, "code")
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	codes, err := a.store.ConfirmTOTP(r.Context(), u.ID, f["code"], sess.ID)
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, recoveryCodes{codes})
+}
+
+// removeTOTP removes the user's factor and recovery codes, given their
+// password and a current code. The user's other sessions end; this one
+// stays.
+func (a *api) removeTOTP(w http.ResponseWriter, r *http.Request) {
+	u, sess, err := a.session(r)
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	f, err := a.decode(w, r, "password", "code")
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	if err := a.store.RemoveTOTP(r.Context(), u.ID, f["password"], f["code"], sess.ID); err != nil {
+		a.replyError(w, r, refusedAs(errPasswordOrCodeRefused, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, message{"two-factor authentication removed"})
+}
+
+// regenerateRecoveryCodes voids the user's recovery codes and returns a new
+// set, given their password and a current code. The user's other sessions
+// end; this one stays.
+func (a *api) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	u, sess, err := a.session(r)
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	f, err := a.decode(w, r, "password", "code")
+	if err != nil {
+		a.replyError(w, r, err)
+		return
+	}
+	codes, err := a.store.RegenerateRecoveryCodes(r.Context(), u.ID, f["password"], f["code"], sess.ID)
+	if err != nil {
+		a.replyError(w, r, refusedAs(errPasswordOrCodeRefused, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, recoveryCodes{codes})
+}
