@@ -49,7 +49,7 @@ func ExampleStore_CompleteLogin() {
 		}
 		return code
 	}
-	recovery, err := store.ConfirmTOTP(ctx, alice.ID, phone(), 0)
+	recovery, err := store.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: phone()})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -175,88 +177,118 @@ func CreateKeyFile(path, id string, random io.Reader) error {
 // ReencryptSecrets moves every stored TOTP secret (active factors and
 // pending enrollments) that is under another key than Config.SecretKeys'
 // current one to the current key, and returns how many it moved. Secrets
-// under the old keys keep working until then; once it returns, the old keys
-// can leave the ring. Each row is rewritten only if it is unchanged since it
-// was read, so it is safe beside logins and enrollments.
+// under the old keys keep working until then; once it returns without
+// error, the old keys can leave the ring. Each row is rewritten only if it is
+// unchanged since it was read, so it is safe beside logins and enrollments.
 //
-// Errors: ErrNoSecretKey without a ring, or when a row's key is missing from
-// it (that row cannot be read, and is left as it is).
+// A row that cannot be read (its key missing from the ring, or the row
+// altered) is left as it is and the others are moved all the same; the
+// error then says how many were left (ErrNoSecretKey when a key is
+// missing). Errors: ErrNoSecretKey without a ring.
 func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 	k := s.cfg.SecretKeys
 	if k == nil {
 		return 0, wrap("reencrypt secrets", ErrNoSecretKey)
 	}
-	var factors, enrollments int64
-	const batch = 500
-	for {
-		rows, err := s.queries().ListTOTPFactorsToRekey(ctx, db.ListTOTPFactorsToRekeyParams{CurrentKeyID: k.Current, MaxRows: batch})
-		if err != nil {
-			return factors + enrollments, wrap("reencrypt secrets", err)
-		}
-		moved, err := s.rekey(ctx, len(rows), func(i int) (int64, string, string) { return rows[i].UserID, rows[i].KeyID, rows[i].SecretCt },
-			func(q *db.Queries, userID int64, keyID, oldCT, newCT string) (int64, error) {
-				return q.RekeyTOTPFactor(ctx, db.RekeyTOTPFactorParams{KeyID: keyID, NewSecretCt: newCT, UserID: userID, OldSecretCt: oldCT})
-			})
-		factors += moved
-		if err != nil {
-			return factors + enrollments, err
-		}
-		if len(rows) < batch {
-			break
+	type row struct {
+		userID    int64
+		keyID, ct string
+	}
+	tables := []struct {
+		name   string
+		list   func(after int64) ([]row, error)
+		update func(q *db.Queries, r row, keyID, ct string) (int64, error)
+	}{
+		{
+			name: "factors",
+			list: func(after int64) ([]row, error) {
+				rs, err := s.queries().ListTOTPFactorsToRekey(ctx, db.ListTOTPFactorsToRekeyParams{CurrentKeyID: k.Current, AfterUserID: after, MaxRows: rekeyBatch})
+				out := make([]row, len(rs))
+				for i, r := range rs {
+					out[i] = row{r.UserID, r.KeyID, r.SecretCt}
+				}
+				return out, err
+			},
+			update: func(q *db.Queries, r row, keyID, ct string) (int64, error) {
+				return q.RekeyTOTPFactor(ctx, db.RekeyTOTPFactorParams{KeyID: keyID, NewSecretCt: ct, UserID: r.userID, OldSecretCt: r.ct})
+			},
+		},
+		{
+			name: "enrollments",
+			list: func(after int64) ([]row, error) {
+				rs, err := s.queries().ListTOTPEnrollmentsToRekey(ctx, db.ListTOTPEnrollmentsToRekeyParams{CurrentKeyID: k.Current, AfterUserID: after, MaxRows: rekeyBatch})
+				out := make([]row, len(rs))
+				for i, r := range rs {
+					out[i] = row{r.UserID, r.KeyID, r.SecretCt}
+				}
+				return out, err
+			},
+			update: func(q *db.Queries, r row, keyID, ct string) (int64, error) {
+				return q.RekeyTOTPEnrollment(ctx, db.RekeyTOTPEnrollmentParams{KeyID: keyID, NewSecretCt: ct, UserID: r.userID, OldSecretCt: r.ct})
+			},
+		},
+	}
+	moved := map[string]int64{}
+	var total, skipped int64
+	missing := map[string]bool{} // ids of keys not in the ring
+
+	for _, tb := range tables {
+		var after int64
+		for {
+			rows, err := tb.list(after)
+			if err != nil {
+				return total, wrap("reencrypt secrets", err)
+			}
+			for _, r := range rows {
+				after = r.userID
+				secret, err := k.open(r.userID, r.keyID, r.ct)
+				if err != nil {
+					skipped++
+					if errors.Is(err, ErrNoSecretKey) {
+						missing[r.keyID] = true
+					}
+					continue
+				}
+				keyID, ct, err := k.seal(s.cfg.Rand, r.userID, secret)
+				if err != nil {
+					return total, wrap("reencrypt secrets", err)
+				}
+				var n int64
+				if err := s.inTx(ctx, "reencrypt secrets", func(tx *txn) error {
+					var err error
+					n, err = tb.update(tx.q, r, keyID, ct)
+					return err
+				}); err != nil {
+					return total, err
+				}
+				moved[tb.name] += n
+				total += n
+			}
+			if len(rows) < rekeyBatch {
+				break
+			}
 		}
 	}
-	for {
-		rows, err := s.queries().ListTOTPEnrollmentsToRekey(ctx, db.ListTOTPEnrollmentsToRekeyParams{CurrentKeyID: k.Current, MaxRows: batch})
-		if err != nil {
-			return factors + enrollments, wrap("reencrypt secrets", err)
-		}
-		moved, err := s.rekey(ctx, len(rows), func(i int) (int64, string, string) { return rows[i].UserID, rows[i].KeyID, rows[i].SecretCt },
-			func(q *db.Queries, userID int64, keyID, oldCT, newCT string) (int64, error) {
-				return q.RekeyTOTPEnrollment(ctx, db.RekeyTOTPEnrollmentParams{KeyID: keyID, NewSecretCt: newCT, UserID: userID, OldSecretCt: oldCT})
-			})
-		enrollments += moved
-		if err != nil {
-			return factors + enrollments, err
-		}
-		if len(rows) < batch {
-			break
-		}
-	}
-	if factors+enrollments > 0 {
+	if total > 0 {
 		err := s.inTx(ctx, "reencrypt secrets", func(tx *txn) error {
 			tx.recordBy(EventSecretsReencrypted, nil, Actor{Kind: ActorSystem},
-				map[string]any{"factors": factors, "enrollments": enrollments, "key_id": k.Current})
+				map[string]any{"factors": moved["factors"], "enrollments": moved["enrollments"], "key_id": k.Current})
 			return nil
 		})
 		if err != nil {
-			return factors + enrollments, err
+			return total, err
 		}
 	}
-	return factors + enrollments, nil
+	if skipped > 0 {
+		if len(missing) > 0 {
+			ids := slices.Sorted(maps.Keys(missing))
+			return total, fmt.Errorf("reencrypt secrets: %d secrets could not be read and were left as they are (keys missing from the ring: %q): %w",
+				skipped, ids, ErrNoSecretKey)
+		}
+		return total, fmt.Errorf("reencrypt secrets: %d secrets could not be read and were left as they are: %w", skipped, errSecretUnreadable)
+	}
+	return total, nil
 }
 
-// rekey re-encrypts n rows, each in a transaction of its own.
-func (s *Store) rekey(ctx context.Context, n int, row func(int) (int64, string, string),
-	update func(q *db.Queries, userID int64, keyID, oldCT, newCT string) (int64, error)) (int64, error) {
-	var moved int64
-	for i := range n {
-		userID, keyID, oldCT := row(i)
-		secret, err := s.cfg.SecretKeys.open(userID, keyID, oldCT)
-		if err != nil {
-			return moved, wrap("reencrypt secrets", err)
-		}
-		newKey, newCT, err := s.cfg.SecretKeys.seal(s.cfg.Rand, userID, secret)
-		if err != nil {
-			return moved, wrap("reencrypt secrets", err)
-		}
-		err = s.inTx(ctx, "reencrypt secrets", func(tx *txn) error {
-			m, err := update(tx.q, userID, newKey, oldCT, newCT)
-			moved += m
-			return err
-		})
-		if err != nil {
-			return moved, err
-		}
-	}
-	return moved, nil
-}
+// rekeyBatch is how many rows ReencryptSecrets reads at a time.
+const rekeyBatch = 500

@@ -6,6 +6,8 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"errors"
+	"image"
+	"image/draw"
 	"image/png"
 	"strings"
 	"time"
@@ -165,10 +167,16 @@ func (s *Store) TOTPEnrollmentQR(ctx context.Context, userID int64, size int) ([
 	if err != nil {
 		return nil, wrap("totp qr code", err)
 	}
-	img, err := key.Image(size, size)
+	// The code inside a white quiet zone of about a tenth of the image on
+	// every side, which scanners need to find it (on a dark page above all).
+	margin := size / 10
+	code, err := key.Image(size-2*margin, size-2*margin)
 	if err != nil {
 		return nil, wrap("totp qr code", err)
 	}
+	img := image.NewGray(image.Rect(0, 0, size, size))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	draw.Draw(img, code.Bounds().Add(image.Pt(margin, margin)), code, code.Bounds().Min, draw.Src)
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return nil, wrap("totp qr code", err)
@@ -191,22 +199,52 @@ func (s *Store) pendingSecret(ctx context.Context, userID int64) ([]byte, db.Tot
 	return secret, e, err
 }
 
-// ConfirmTOTP activates the user's pending enrollment if code is a current
-// code of its secret, replacing any factor the user had, and returns a new
-// set of RecoveryCodeCount recovery codes (the old set, if any, is void).
-// Every other session of the user but keepSessionID ends, and so does any
-// pending login challenge. The code confirmed is spent: it cannot log in.
+// TOTPConfirmation confirms a pending TOTP enrollment.
+type TOTPConfirmation struct {
+	// Code is a current code of the pending secret, from the user's app.
+	Code string
+	// Password is the user's password, required when they already have an
+	// active factor, which the confirmation replaces: a session alone (a
+	// stolen one) must not be enough to swap the owner's factor for
+	// someone else's.
+	Password string
+	// KeepSessionID is the session making the change, which stays; every
+	// other session of the user ends.
+	KeepSessionID int64
+}
+
+// ConfirmTOTP activates the user's pending enrollment if c.Code is a
+// current code of its secret, replacing any factor the user had (which
+// takes c.Password as well), and returns a new set of RecoveryCodeCount
+// recovery codes (the old set, if any, is void). Every other session of the
+// user but c.KeepSessionID ends, and so does any pending login challenge.
+// The code confirmed is spent: it cannot log in.
 //
 // Errors: ErrInvalidCode when the code is wrong (the enrollment stays, for
-// another try); ErrNoEnrollment; ErrNoSecretKey.
-func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, code string, keepSessionID int64) ([]string, error) {
+// another try); ErrInvalidCredentials when a factor is active and the
+// password is wrong (throttled like a password change); ErrNoEnrollment;
+// ErrNoSecretKey.
+func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmation) ([]string, error) {
 	secret, e, err := s.pendingSecret(ctx, userID)
 	if err != nil {
 		return nil, wrap("confirm totp", err)
 	}
-	step, ok := matchTOTP(secret, strings.TrimSpace(code), s.now(), defaultTOTP)
+	step, ok := matchTOTP(secret, strings.TrimSpace(c.Code), s.now(), defaultTOTP)
 	if !ok {
 		return nil, ErrInvalidCode
+	}
+	f, err := s.queries().GetTOTPFactor(ctx, userID)
+	replacing := err == nil
+	if err = mapError(err); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, wrap("confirm totp", err)
+	}
+	if replacing && f.SecretCt == e.SecretCt {
+		return nil, wrap("confirm totp", ErrNoEnrollment) // this enrollment, confirmed by a concurrent call
+	}
+	if replacing {
+		if err := s.checkPassword(ctx, "confirm totp", userID, c.Password); err != nil {
+			return nil, err
+		}
 	}
 	codes, hashes, err := newRecoveryCodes(s.cfg.Rand)
 	if err != nil {
@@ -224,6 +262,14 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, code string, keep
 		if n == 0 {
 			return ErrNoEnrollment // replaced or spent meanwhile
 		}
+		if _, err := tx.q.GetTOTPFactor(tx.ctx, userID); err == nil && !replacing {
+			return ErrInvalidCredentials // a factor appeared meanwhile: its replacement needs the password
+		}
+		if replacing {
+			if err := tx.clear(accountBucket(scopeChange, userID)); err != nil {
+				return err
+			}
+		}
 		if err := tx.q.UpsertTOTPFactor(tx.ctx, db.UpsertTOTPFactorParams{
 			UserID: userID, KeyID: e.KeyID, SecretCt: e.SecretCt, LastStep: int64(step), Now: tx.now,
 		}); err != nil {
@@ -232,17 +278,49 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, code string, keep
 		if err := tx.replaceRecoveryCodes(userID, hashes); err != nil {
 			return err
 		}
-		ended, err := tx.endOtherSessions(userID, keepSessionID)
+		ended, err := tx.endOtherSessions(userID, c.KeepSessionID)
 		if err != nil {
 			return err
 		}
-		tx.record(EventTOTPEnrolled, refOf(u), map[string]any{"sessions_ended": ended})
+		tx.record(EventTOTPEnrolled, refOf(u), map[string]any{"sessions_ended": ended, "replaced": replacing})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return codes, nil
+}
+
+// checkPassword verifies the user's password for an operation that needs
+// it, throttled and recorded like ChangePassword's current password.
+func (s *Store) checkPassword(ctx context.Context, op string, userID int64, password string) error {
+	t := throttle{bucket: accountBucket(scopeChange, userID), policy: s.cfg.LoginThrottle, refused: EventPasswordChangeThrottled, operation: op}
+	if u, err := s.queries().GetUserByID(ctx, userID); err == nil {
+		t.subject = refOf(u)
+	}
+	if err := s.check(ctx, t); err != nil {
+		return err
+	}
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if err := s.reserve(ctx, t); err != nil {
+		leave()
+		return err
+	}
+	_, err = s.verifyPasswordInTurn(ctx, userID, FieldPassword, password)
+	leave()
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrInvalidCredentials) {
+		return wrap(op, err)
+	}
+	if rerr := s.recordFailure(ctx, t, EventPasswordChangeFailed, "wrong_password", Actor{Kind: ActorUser, UserID: userID}); rerr != nil {
+		return wrap(op, rerr)
+	}
+	return ErrInvalidCredentials
 }
 
 // endOtherSessions ends every session of the user but keep, and every
@@ -446,25 +524,9 @@ type TwoFactorStatus struct {
 // TwoFactor returns the user's second-factor status. A user without an
 // account has none.
 func (s *Store) TwoFactor(ctx context.Context, userID int64) (TwoFactorStatus, error) {
-	var st TwoFactorStatus
-	_, err := s.queries().GetTOTPFactor(ctx, userID)
-	switch err = mapError(err); {
-	case err == nil:
-		st.TOTPEnabled = true
-	case !errors.Is(err, ErrNotFound):
-		return st, wrap("two factor status", err)
-	}
-	e, err := s.queries().GetTOTPEnrollment(ctx, userID)
-	switch err = mapError(err); {
-	case err == nil:
-		st.EnrollmentPending = s.now().Before(e.ExpiresAt)
-	case !errors.Is(err, ErrNotFound):
-		return st, wrap("two factor status", err)
-	}
-	n, err := s.queries().CountRecoveryCodes(ctx, userID)
+	r, err := s.queries().GetTwoFactorStatus(ctx, db.GetTwoFactorStatusParams{UserID: userID, Now: s.now()})
 	if err != nil {
-		return st, wrap("two factor status", err)
+		return TwoFactorStatus{}, wrap("two factor status", err)
 	}
-	st.RecoveryCodesLeft = int(n)
-	return st, nil
+	return TwoFactorStatus{TOTPEnabled: r.Factors > 0, EnrollmentPending: r.Enrollments > 0, RecoveryCodesLeft: int(r.RecoveryCodes)}, nil
 }

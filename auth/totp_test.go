@@ -90,7 +90,7 @@ func mustEnroll(t *testing.T, s *auth.Store, clk *testdb.Clock, userID int64) (s
 	ctx := context.Background()
 	e, err := s.EnrollTOTP(ctx, userID)
 	require.NoError(t, err)
-	recovery, err := s.ConfirmTOTP(ctx, userID, code(t, e.Secret, clk.Now()), 0)
+	recovery, err := s.ConfirmTOTP(ctx, userID, auth.TOTPConfirmation{Code: code(t, e.Secret, clk.Now())})
 	require.NoError(t, err)
 	require.Len(t, recovery, auth.RecoveryCodeCount)
 	clk.Advance(totpStep)
@@ -223,11 +223,11 @@ func TestTOTPEnrollment(t *testing.T) {
 		t.Run("wrong code", func(t *testing.T) {
 			for _, c := range []string{wrongCode(t, e.Secret, clk.Now()), "", "12345", "1234567", "abcdef",
 				code(t, e.Secret, clk.Now().Add(2*totpStep)), code(t, e.Secret, clk.Now().Add(-2*totpStep))} {
-				_, err := s.ConfirmTOTP(ctx, alice.ID, c, 0)
+				_, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: c})
 				require.ErrorIs(t, err, auth.ErrInvalidCode, "code %q", c)
 			}
 			assert.Equal(t, auth.TwoFactorStatus{EnrollmentPending: true}, status(t, s, alice.ID), "the enrollment stays")
-			_, err := s.ConfirmTOTP(ctx, bob.ID, "123456", 0)
+			_, err := s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: "123456"})
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment)
 		})
 
@@ -235,7 +235,7 @@ func TestTOTPEnrollment(t *testing.T) {
 		confirmed := code(t, e.Secret, clk.Now())
 		t.Run("confirm", func(t *testing.T) {
 			var err error
-			recovery, err = s.ConfirmTOTP(ctx, alice.ID, " "+confirmed+" ", 0)
+			recovery, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: " " + confirmed + " "})
 			require.NoError(t, err)
 			require.Len(t, recovery, auth.RecoveryCodeCount)
 			seen := map[string]bool{}
@@ -247,7 +247,7 @@ func TestTOTPEnrollment(t *testing.T) {
 			assert.Equal(t, auth.TwoFactorStatus{TOTPEnabled: true, RecoveryCodesLeft: 10}, status(t, s, alice.ID))
 			_, err = s.TOTPEnrollmentQR(ctx, alice.ID, 256)
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment, "spent by the confirmation")
-			_, err = s.ConfirmTOTP(ctx, alice.ID, confirmed, 0)
+			_, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: confirmed})
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment)
 		})
 
@@ -275,7 +275,7 @@ func TestTOTPEnrollment(t *testing.T) {
 			_, err = s.TOTPEnrollmentQR(ctx, bob.ID, 64)
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment, "expired")
 			assert.Equal(t, auth.TwoFactorStatus{}, status(t, s, bob.ID))
-			_, err = s.ConfirmTOTP(ctx, bob.ID, code(t, e1.Secret, clk.Now()), 0)
+			_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, e1.Secret, clk.Now())})
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment, "an expired enrollment cannot be confirmed")
 			purged, err := s.PurgeExpired(ctx)
 			require.NoError(t, err)
@@ -288,9 +288,9 @@ func TestTOTPEnrollment(t *testing.T) {
 			e3, err := s.EnrollTOTP(ctx, bob.ID)
 			require.NoError(t, err)
 			assert.NotEqual(t, e2.Secret, e3.Secret)
-			_, err = s.ConfirmTOTP(ctx, bob.ID, code(t, e2.Secret, clk.Now()), 0)
+			_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, e2.Secret, clk.Now())})
 			assert.ErrorIs(t, err, auth.ErrInvalidCode, "the replaced enrollment's secret")
-			_, err = s.ConfirmTOTP(ctx, bob.ID, code(t, e3.Secret, clk.Now()), 0)
+			_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, e3.Secret, clk.Now())})
 			require.NoError(t, err)
 			assert.True(t, status(t, s, bob.ID).TOTPEnabled)
 			clk.Advance(totpStep)
@@ -310,7 +310,15 @@ func TestTOTPEnrollment(t *testing.T) {
 			require.NoError(t, err, "the active one does")
 			clk.Advance(totpStep)
 
-			recovery2, err := s.ConfirmTOTP(ctx, alice.ID, code(t, next.Secret, clk.Now()), 0)
+			// Replacing an active factor takes the password too: a session
+			// alone (a stolen one) cannot swap the owner's factor.
+			_, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: code(t, next.Secret, clk.Now())})
+			require.Equal(t, auth.ErrInvalidCredentials, err, "no password")
+			_, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: code(t, next.Secret, clk.Now()), Password: "wrong password"})
+			require.Equal(t, auth.ErrInvalidCredentials, err, "a wrong password")
+			assert.Equal(t, auth.TwoFactorStatus{TOTPEnabled: true, EnrollmentPending: true, RecoveryCodesLeft: 10}, status(t, s, alice.ID),
+				"nothing changed")
+			recovery2, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: code(t, next.Secret, clk.Now()), Password: pw("alice")})
 			require.NoError(t, err)
 			assert.Equal(t, auth.TwoFactorStatus{TOTPEnabled: true, RecoveryCodesLeft: 10}, status(t, s, alice.ID))
 			assert.NotContains(t, recovery2, recovery[0])
@@ -732,7 +740,7 @@ func TestSecondFactorConcurrentCodes(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					<-start
-					sets[i], errs[i] = s.ConfirmTOTP(ctx, u.ID, c, 0)
+					sets[i], errs[i] = s.ConfirmTOTP(ctx, u.ID, auth.TOTPConfirmation{Code: c})
 				})
 			}
 			close(start)
@@ -923,7 +931,7 @@ func TestTOTPNothingSecretStored(t *testing.T) {
 		secrets.add("otpauth URI", []byte(e.URI))
 		secrets.check(t, "rows, pending enrollment", dumpRows(t, raw, dsn))
 
-		recovery, err := s.ConfirmTOTP(ctx, alice.ID, code(t, e.Secret, clk.Now()), 0)
+		recovery, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: code(t, e.Secret, clk.Now())})
 		require.NoError(t, err)
 		secrets.recovery(recovery)
 		clk.Advance(totpStep)
@@ -1062,7 +1070,7 @@ func TestTOTPSecretBoundToUser(t *testing.T) {
 		require.NoError(t, err)
 		_, err = raw.ExecContext(ctx, "UPDATE totp_enrollments SET secret_ct = (SELECT secret_ct FROM totp_enrollments WHERE user_id = ?1) WHERE user_id = ?2", alice.ID, bob.ID)
 		require.NoError(t, err)
-		_, err = s.ConfirmTOTP(ctx, bob.ID, code(t, aliceNext.Secret, clk.Now()), 0)
+		_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, aliceNext.Secret, clk.Now())})
 		require.Error(t, err)
 		t.Logf("confirming a moved enrollment: %v", err)
 		_, err = s.TOTPEnrollmentQR(ctx, bob.ID, 64)
@@ -1150,7 +1158,7 @@ func TestReencryptSecrets(t *testing.T) {
 		require.NoError(t, complete(t, c, "dave", daveSecret))
 		_, err = c.TOTPEnrollmentQR(ctx, carol.ID, 64)
 		require.NoError(t, err, "the pending enrollment moved too")
-		_, err = c.ConfirmTOTP(ctx, carol.ID, code(t, pending.Secret, clk.Now()), 0)
+		_, err = c.ConfirmTOTP(ctx, carol.ID, auth.TOTPConfirmation{Code: code(t, pending.Secret, clk.Now())})
 		require.NoError(t, err)
 		clk.Advance(totpStep)
 
@@ -1229,10 +1237,10 @@ func TestSecondFactorSessionsAndAudit(t *testing.T) {
 		keep(e.Secret, e.URI)
 		expect(auth.EventTOTPEnrollmentStarted, self(alice), `{}`)
 		sessions(a1, a2, a3)
-		codes, err := s.ConfirmTOTP(ctx, alice.ID, cur(e.Secret), a1.ID)
+		codes, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: cur(e.Secret), KeepSessionID: a1.ID})
 		require.NoError(t, err)
 		keep(codes...)
-		expect(auth.EventTOTPEnrolled, self(alice), `{"sessions_ended": 2}`)
+		expect(auth.EventTOTPEnrolled, self(alice), `{"sessions_ended": 2, "replaced": false}`)
 		sessions(a1)
 		twoFactor(true, 10)
 		clk.Advance(totpStep)
@@ -1344,10 +1352,10 @@ func TestSecondFactorSessionsAndAudit(t *testing.T) {
 		require.NoError(t, err)
 		keep(e2.Secret, e2.URI)
 		expect(auth.EventTOTPEnrollmentStarted, self(alice), `{}`)
-		codes3, err := s.ConfirmTOTP(ctx, alice.ID, cur(e2.Secret), a6.ID)
+		codes3, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: cur(e2.Secret), KeepSessionID: a6.ID})
 		require.NoError(t, err)
 		keep(codes3...)
-		expect(auth.EventTOTPEnrolled, self(alice), `{"sessions_ended": 1}`)
+		expect(auth.EventTOTPEnrolled, self(alice), `{"sessions_ended": 1, "replaced": false}`)
 		e3, err := s.EnrollTOTP(ctx, alice.ID)
 		require.NoError(t, err)
 		keep(e3.Secret, e3.URI)
@@ -1549,7 +1557,7 @@ func TestKeyringConfig(t *testing.T) {
 	e, err := s.EnrollTOTP(ctx, alice.ID)
 	require.NoError(t, err)
 	clear(mine)
-	_, err = s.ConfirmTOTP(ctx, alice.ID, code(t, e.Secret, clk.Now()), 0)
+	_, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: code(t, e.Secret, clk.Now())})
 	require.NoError(t, err, "the store's copy of the key is intact")
 }
 

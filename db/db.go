@@ -135,6 +135,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getThrottleStmt, err = db.PrepareContext(ctx, getThrottle); err != nil {
 		return nil, fmt.Errorf("error preparing query GetThrottle: %w", err)
 	}
+	if q.getTwoFactorStatusStmt, err = db.PrepareContext(ctx, getTwoFactorStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTwoFactorStatus: %w", err)
+	}
 	if q.getUserByEmailStmt, err = db.PrepareContext(ctx, getUserByEmail); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByEmail: %w", err)
 	}
@@ -448,6 +451,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getThrottleStmt: %w", cerr)
 		}
 	}
+	if q.getTwoFactorStatusStmt != nil {
+		if cerr := q.getTwoFactorStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTwoFactorStatusStmt: %w", cerr)
+		}
+	}
 	if q.getUserByEmailStmt != nil {
 		if cerr := q.getUserByEmailStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getUserByEmailStmt: %w", cerr)
@@ -729,6 +737,7 @@ type Queries struct {
 	getTOTPEnrollmentStmt          *sql.Stmt
 	getTOTPFactorStmt              *sql.Stmt
 	getThrottleStmt                *sql.Stmt
+	getTwoFactorStatusStmt         *sql.Stmt
 	getUserByEmailStmt             *sql.Stmt
 	getUserByIDStmt                *sql.Stmt
 	getUserByPublicIDStmt          *sql.Stmt
@@ -813,6 +822,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getTOTPEnrollmentStmt:          q.getTOTPEnrollmentStmt,
 		getTOTPFactorStmt:              q.getTOTPFactorStmt,
 		getThrottleStmt:                q.getThrottleStmt,
+		getTwoFactorStatusStmt:         q.getTwoFactorStatusStmt,
 		getUserByEmailStmt:             q.getUserByEmailStmt,
 		getUserByIDStmt:                q.getUserByIDStmt,
 		getUserByPublicIDStmt:          q.getUserByPublicIDStmt,

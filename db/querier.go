@@ -74,6 +74,8 @@ type Querier interface {
 	// The cheap check before any work: a bucket locked until later refuses the
 	// attempt without a write.
 	GetThrottle(ctx context.Context, bucket string) (Throttle, error)
+	// What GET /profile shows, in one round trip.
+	GetTwoFactorStatus(ctx context.Context, arg GetTwoFactorStatusParams) (GetTwoFactorStatusRow, error)
 	GetUserByEmail(ctx context.Context, emailCanonical string) (User, error)
 	GetUserByID(ctx context.Context, id int64) (User, error)
 	GetUserByPublicID(ctx context.Context, publicID string) (User, error)

@@ -223,6 +223,32 @@ func (q *Queries) GetTOTPFactor(ctx context.Context, userID int64) (TotpFactor, 
 	return i, err
 }
 
+const getTwoFactorStatus = `-- name: GetTwoFactorStatus :one
+SELECT
+    CAST((SELECT COUNT(*) FROM totp_factors WHERE totp_factors.user_id = ?1) AS BIGINT) AS factors,
+    CAST((SELECT COUNT(*) FROM totp_enrollments WHERE totp_enrollments.user_id = ?1 AND totp_enrollments.expires_at > ?2) AS BIGINT) AS enrollments,
+    CAST((SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.user_id = ?1) AS BIGINT) AS recovery_codes
+`
+
+type GetTwoFactorStatusParams struct {
+	UserID int64
+	Now    time.Time
+}
+
+type GetTwoFactorStatusRow struct {
+	Factors       int64
+	Enrollments   int64
+	RecoveryCodes int64
+}
+
+// What GET /profile shows, in one round trip.
+func (q *Queries) GetTwoFactorStatus(ctx context.Context, arg GetTwoFactorStatusParams) (GetTwoFactorStatusRow, error) {
+	row := q.queryRow(ctx, q.getTwoFactorStatusStmt, getTwoFactorStatus, arg.UserID, arg.Now)
+	var i GetTwoFactorStatusRow
+	err := row.Scan(&i.Factors, &i.Enrollments, &i.RecoveryCodes)
+	return i, err
+}
+
 const insertRecoveryCode = `-- name: InsertRecoveryCode :exec
 INSERT INTO recovery_codes (user_id, code_hash, created_at)
 VALUES (?1, ?2, ?3)
@@ -243,13 +269,14 @@ func (q *Queries) InsertRecoveryCode(ctx context.Context, arg InsertRecoveryCode
 
 const listTOTPEnrollmentsToRekey = `-- name: ListTOTPEnrollmentsToRekey :many
 SELECT user_id, key_id, secret_ct FROM totp_enrollments
-WHERE key_id <> ?1
+WHERE key_id <> ?1 AND user_id > ?2
 ORDER BY user_id
-LIMIT ?2
+LIMIT ?3
 `
 
 type ListTOTPEnrollmentsToRekeyParams struct {
 	CurrentKeyID string
+	AfterUserID  int64
 	MaxRows      int64
 }
 
@@ -260,7 +287,7 @@ type ListTOTPEnrollmentsToRekeyRow struct {
 }
 
 func (q *Queries) ListTOTPEnrollmentsToRekey(ctx context.Context, arg ListTOTPEnrollmentsToRekeyParams) ([]ListTOTPEnrollmentsToRekeyRow, error) {
-	rows, err := q.query(ctx, q.listTOTPEnrollmentsToRekeyStmt, listTOTPEnrollmentsToRekey, arg.CurrentKeyID, arg.MaxRows)
+	rows, err := q.query(ctx, q.listTOTPEnrollmentsToRekeyStmt, listTOTPEnrollmentsToRekey, arg.CurrentKeyID, arg.AfterUserID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -284,13 +311,14 @@ func (q *Queries) ListTOTPEnrollmentsToRekey(ctx context.Context, arg ListTOTPEn
 
 const listTOTPFactorsToRekey = `-- name: ListTOTPFactorsToRekey :many
 SELECT user_id, key_id, secret_ct FROM totp_factors
-WHERE key_id <> ?1
+WHERE key_id <> ?1 AND user_id > ?2
 ORDER BY user_id
-LIMIT ?2
+LIMIT ?3
 `
 
 type ListTOTPFactorsToRekeyParams struct {
 	CurrentKeyID string
+	AfterUserID  int64
 	MaxRows      int64
 }
 
@@ -302,7 +330,7 @@ type ListTOTPFactorsToRekeyRow struct {
 
 // Factors whose secret is under another key than the current one.
 func (q *Queries) ListTOTPFactorsToRekey(ctx context.Context, arg ListTOTPFactorsToRekeyParams) ([]ListTOTPFactorsToRekeyRow, error) {
-	rows, err := q.query(ctx, q.listTOTPFactorsToRekeyStmt, listTOTPFactorsToRekey, arg.CurrentKeyID, arg.MaxRows)
+	rows, err := q.query(ctx, q.listTOTPFactorsToRekeyStmt, listTOTPFactorsToRekey, arg.CurrentKeyID, arg.AfterUserID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,13 @@ WHERE user_id = @user_id AND code_hash = @code_hash;
 -- name: DeleteRecoveryCodes :execrows
 DELETE FROM recovery_codes WHERE user_id = @user_id;
 
+-- name: GetTwoFactorStatus :one
+-- What GET /profile shows, in one round trip.
+SELECT
+    CAST((SELECT COUNT(*) FROM totp_factors WHERE totp_factors.user_id = @user_id) AS BIGINT) AS factors,
+    CAST((SELECT COUNT(*) FROM totp_enrollments WHERE totp_enrollments.user_id = @user_id AND totp_enrollments.expires_at > @now) AS BIGINT) AS enrollments,
+    CAST((SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.user_id = @user_id) AS BIGINT) AS recovery_codes;
+
 -- name: CountRecoveryCodes :one
 SELECT CAST(COUNT(*) AS BIGINT) AS n FROM recovery_codes WHERE user_id = @user_id;
 
@@ -95,7 +102,7 @@ DELETE FROM totp_enrollments WHERE expires_at <= @now;
 -- name: ListTOTPFactorsToRekey :many
 -- Factors whose secret is under another key than the current one.
 SELECT user_id, key_id, secret_ct FROM totp_factors
-WHERE key_id <> @current_key_id
+WHERE key_id <> @current_key_id AND user_id > @after_user_id
 ORDER BY user_id
 LIMIT @max_rows;
 
@@ -106,7 +113,7 @@ WHERE user_id = @user_id AND secret_ct = @old_secret_ct;
 
 -- name: ListTOTPEnrollmentsToRekey :many
 SELECT user_id, key_id, secret_ct FROM totp_enrollments
-WHERE key_id <> @current_key_id
+WHERE key_id <> @current_key_id AND user_id > @after_user_id
 ORDER BY user_id
 LIMIT @max_rows;
 

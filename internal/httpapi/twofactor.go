@@ -90,12 +90,13 @@ func (a *api) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 		a.replyError(w, r, err)
 		return
 	}
-	f, err := a.decode(w, r, "code")
+	// The password is needed only to replace an active factor.
+	f, err := a.decode(w, r, "code", "password")
 	if err != nil {
 		a.replyError(w, r, err)
 		return
 	}
-	codes, err := a.store.ConfirmTOTP(r.Context(), u.ID, f["code"], sess.ID)
+	codes, err := a.store.ConfirmTOTP(r.Context(), u.ID, auth.TOTPConfirmation{Code: f["code"], Password: f["password"], KeepSessionID: sess.ID})
 	if err != nil {
 		a.replyError(w, r, err)
 		return
