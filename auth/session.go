@@ -232,22 +232,60 @@ func (s *Store) SessionUser(ctx context.Context, token string) (User, Session, e
 		return User{}, Session{}, ErrInvalidSession
 	}
 	row, err := s.queries().GetSessionUser(ctx, hash)
-	switch err = mapError(err); {
-	case errors.Is(err, ErrNotFound):
-		return User{}, Session{}, ErrInvalidSession
-	case err != nil:
-		return User{}, Session{}, wrap("session user", err)
+	if err != nil {
+		return User{}, Session{}, sessionLookupError("session user", err)
 	}
+	sess, err := s.liveSession(ctx, row.Session, hash)
+	if err != nil {
+		return User{}, Session{}, err
+	}
+	return userFromDB(row.User), sess, nil
+}
+
+// SessionProfile is SessionUser returning also the user's second-factor
+// status, in the same single read: what a profile page shows.
+//
+// Errors: those of SessionUser.
+func (s *Store) SessionProfile(ctx context.Context, token string) (User, Session, TwoFactorStatus, error) {
+	hash, ok := tokenHash(token)
+	if !ok {
+		return User{}, Session{}, TwoFactorStatus{}, ErrInvalidSession
+	}
+	row, err := s.queries().GetSessionProfile(ctx, db.GetSessionProfileParams{Now: s.now(), TokenHash: hash})
+	if err != nil {
+		return User{}, Session{}, TwoFactorStatus{}, sessionLookupError("session profile", err)
+	}
+	sess, err := s.liveSession(ctx, row.Session, hash)
+	if err != nil {
+		return User{}, Session{}, TwoFactorStatus{}, err
+	}
+	st := TwoFactorStatus{TOTPEnabled: row.Factors > 0, EnrollmentPending: row.Enrollments > 0, RecoveryCodesLeft: int(row.RecoveryCodes)}
+	return userFromDB(row.User), sess, st, nil
+}
+
+// sessionLookupError maps the error of a session read: no row is
+// ErrInvalidSession, unwrapped; anything else the database's, wrapped.
+func sessionLookupError(op string, err error) error {
+	if err = mapError(err); errors.Is(err, ErrNotFound) {
+		return ErrInvalidSession
+	}
+	return wrap(op, err)
+}
+
+// liveSession checks a session row found by hash and records its use at
+// most once per SessionTouchInterval (best effort: a failure leaves the
+// request authenticated and the next one tries again).
+func (s *Store) liveSession(ctx context.Context, row db.Session, hash string) (Session, error) {
 	// The database found the row by this hash; comparing again in constant
 	// time costs nothing and keeps the check independent of how the engine
 	// compares text.
-	if subtle.ConstantTimeCompare([]byte(row.Session.TokenHash), []byte(hash)) != 1 {
-		return User{}, Session{}, ErrInvalidSession
+	if subtle.ConstantTimeCompare([]byte(row.TokenHash), []byte(hash)) != 1 {
+		return Session{}, ErrInvalidSession
 	}
-	sess := sessionFromDB(row.Session)
+	sess := sessionFromDB(row)
 	now := s.now()
 	if !s.live(sess, now) {
-		return User{}, Session{}, ErrInvalidSession
+		return Session{}, ErrInvalidSession
 	}
 	if now.Sub(sess.LastSeenAt) >= SessionTouchInterval {
 		n, err := s.queries().TouchSession(ctx, db.TouchSessionParams{
@@ -259,7 +297,7 @@ func (s *Store) SessionUser(ctx context.Context, token string) (User, Session, e
 			sess.LastSeenAt = now
 		}
 	}
-	return userFromDB(row.User), sess, nil
+	return sess, nil
 }
 
 // live reports whether sess is within both its absolute lifetime and its

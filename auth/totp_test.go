@@ -1644,3 +1644,51 @@ func TestSecondFactorChangesClearThrottle(t *testing.T) {
 			"and a password change after it")
 	})
 }
+
+// TestSessionProfile: SessionProfile is SessionUser with the second-factor
+// status read in the same query: the same user, session and errors, and the
+// status TwoFactor gives.
+func TestSessionProfile(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		clk := testdb.NewClock(t0)
+		s := newStore(t, dsn, withClock(clk), withKeys(testKeys("k1")))
+		alice := mustRegister(t, s, reg("alice"))
+		sess := mustLogin(t, s, "alice")
+		check := func(want auth.TwoFactorStatus) {
+			t.Helper()
+			u, got, st, err := s.SessionProfile(ctx, sess.Token)
+			require.NoError(t, err)
+			u2, got2, err := s.SessionUser(ctx, sess.Token)
+			require.NoError(t, err)
+			assert.Equal(t, u2, u)
+			assert.Equal(t, got2.ID, got.ID)
+			assert.Equal(t, want, st)
+			tf, err := s.TwoFactor(ctx, alice.ID)
+			require.NoError(t, err)
+			assert.Equal(t, tf, st)
+		}
+		check(auth.TwoFactorStatus{})
+		_, err := s.EnrollTOTP(ctx, alice.ID)
+		require.NoError(t, err)
+		check(auth.TwoFactorStatus{EnrollmentPending: true})
+		_, _, _, err = s.SessionProfile(ctx, sess.Token)
+		require.NoError(t, err)
+		secret, _ := mustEnroll(t, s, clk, alice.ID) // ends alice's other sessions
+		clk.Advance(30 * time.Second)
+		res, err := s.CompleteLogin(ctx, auth.SecondFactor{Challenge: mustChallenge(t, s, "alice"), Code: code(t, secret, clk.Now())})
+		require.NoError(t, err)
+		sess = res.Session
+		check(auth.TwoFactorStatus{TOTPEnabled: true, RecoveryCodesLeft: auth.RecoveryCodeCount})
+
+		for _, token := range []string{"", "not a token", sess.Token[:42] + "x"} {
+			_, _, _, err := s.SessionProfile(ctx, token)
+			assert.Equal(t, auth.ErrInvalidSession, err, "%q", token)
+		}
+		clk.Advance(auth.DefaultSessionIdleTimeout)
+		_, _, _, err = s.SessionProfile(ctx, sess.Token)
+		assert.Equal(t, auth.ErrInvalidSession, err, "idle too long")
+	})
+}

@@ -123,6 +123,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getPasswordResetStmt, err = db.PrepareContext(ctx, getPasswordReset); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPasswordReset: %w", err)
 	}
+	if q.getSessionProfileStmt, err = db.PrepareContext(ctx, getSessionProfile); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSessionProfile: %w", err)
+	}
 	if q.getSessionUserStmt, err = db.PrepareContext(ctx, getSessionUser); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSessionUser: %w", err)
 	}
@@ -431,6 +434,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getPasswordResetStmt: %w", cerr)
 		}
 	}
+	if q.getSessionProfileStmt != nil {
+		if cerr := q.getSessionProfileStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionProfileStmt: %w", cerr)
+		}
+	}
 	if q.getSessionUserStmt != nil {
 		if cerr := q.getSessionUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSessionUserStmt: %w", cerr)
@@ -733,6 +741,7 @@ type Queries struct {
 	getMFAChallengeStmt            *sql.Stmt
 	getPasswordHashStmt            *sql.Stmt
 	getPasswordResetStmt           *sql.Stmt
+	getSessionProfileStmt          *sql.Stmt
 	getSessionUserStmt             *sql.Stmt
 	getTOTPEnrollmentStmt          *sql.Stmt
 	getTOTPFactorStmt              *sql.Stmt
@@ -818,6 +827,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getMFAChallengeStmt:            q.getMFAChallengeStmt,
 		getPasswordHashStmt:            q.getPasswordHashStmt,
 		getPasswordResetStmt:           q.getPasswordResetStmt,
+		getSessionProfileStmt:          q.getSessionProfileStmt,
 		getSessionUserStmt:             q.getSessionUserStmt,
 		getTOTPEnrollmentStmt:          q.getTOTPEnrollmentStmt,
 		getTOTPFactorStmt:              q.getTOTPFactorStmt,

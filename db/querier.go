@@ -66,6 +66,9 @@ type Querier interface {
 	// password only for a token that exists, then spends it with
 	// ConsumePasswordReset, which checks everything again.
 	GetPasswordReset(ctx context.Context, tokenHash string) (PasswordReset, error)
+	// GetSessionUser with the user's second-factor status, for a profile page:
+	// one round trip instead of two.
+	GetSessionProfile(ctx context.Context, arg GetSessionProfileParams) (GetSessionProfileRow, error)
 	// The hot path of every authenticated request: one read by a unique index.
 	// Expiry is decided in Go from the returned times, so this stays a pure read.
 	GetSessionUser(ctx context.Context, tokenHash string) (GetSessionUserRow, error)

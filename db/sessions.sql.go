@@ -114,6 +114,57 @@ func (q *Queries) DeleteUserSessions(ctx context.Context, userID int64) (int64, 
 	return result.RowsAffected()
 }
 
+const getSessionProfile = `-- name: GetSessionProfile :one
+SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical,
+    CAST((SELECT COUNT(*) FROM totp_factors WHERE totp_factors.user_id = sessions.user_id) AS BIGINT) AS factors,
+    CAST((SELECT COUNT(*) FROM totp_enrollments WHERE totp_enrollments.user_id = sessions.user_id AND totp_enrollments.expires_at > ?1) AS BIGINT) AS enrollments,
+    CAST((SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.user_id = sessions.user_id) AS BIGINT) AS recovery_codes
+FROM sessions
+JOIN users ON users.id = sessions.user_id
+WHERE sessions.token_hash = ?2
+`
+
+type GetSessionProfileParams struct {
+	Now       time.Time
+	TokenHash string
+}
+
+type GetSessionProfileRow struct {
+	Session       Session
+	User          User
+	Factors       int64
+	Enrollments   int64
+	RecoveryCodes int64
+}
+
+// GetSessionUser with the user's second-factor status, for a profile page:
+// one round trip instead of two.
+func (q *Queries) GetSessionProfile(ctx context.Context, arg GetSessionProfileParams) (GetSessionProfileRow, error) {
+	row := q.queryRow(ctx, q.getSessionProfileStmt, getSessionProfile, arg.Now, arg.TokenHash)
+	var i GetSessionProfileRow
+	err := row.Scan(
+		&i.Session.ID,
+		&i.Session.UserID,
+		&i.Session.TokenHash,
+		&i.Session.CreatedAt,
+		&i.Session.LastSeenAt,
+		&i.Session.ExpiresAt,
+		&i.User.ID,
+		&i.User.PublicID,
+		&i.User.Username,
+		&i.User.Email,
+		&i.User.Phone,
+		&i.User.IsAdmin,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.EmailCanonical,
+		&i.Factors,
+		&i.Enrollments,
+		&i.RecoveryCodes,
+	)
+	return i, err
+}
+
 const getSessionUser = `-- name: GetSessionUser :one
 SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical
 FROM sessions

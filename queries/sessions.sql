@@ -48,3 +48,14 @@ WHERE user_id = @user_id AND id <> @keep_id;
 -- Removes sessions past their absolute lifetime or idle for too long.
 DELETE FROM sessions
 WHERE expires_at <= @now OR last_seen_at <= @idle_before;
+
+-- name: GetSessionProfile :one
+-- GetSessionUser with the user's second-factor status, for a profile page:
+-- one round trip instead of two.
+SELECT sqlc.embed(sessions), sqlc.embed(users),
+    CAST((SELECT COUNT(*) FROM totp_factors WHERE totp_factors.user_id = sessions.user_id) AS BIGINT) AS factors,
+    CAST((SELECT COUNT(*) FROM totp_enrollments WHERE totp_enrollments.user_id = sessions.user_id AND totp_enrollments.expires_at > @now) AS BIGINT) AS enrollments,
+    CAST((SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.user_id = sessions.user_id) AS BIGINT) AS recovery_codes
+FROM sessions
+JOIN users ON users.id = sessions.user_id
+WHERE sessions.token_hash = @token_hash;
