@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/credstore/credstore/internal/database"
+)
+
+const backupUsage = `usage: credstore backup [flags] FILE
+
+Copies the SQLite database to FILE (which must not exist), mode 0600, with
+VACUUM INTO: a consistent snapshot, safe while the service runs. It is the
+whole database, password hashes included: keep it as safe as the database.
+To restore, stop the service and copy the file over the database.
+
+A PostgreSQL database is backed up with pg_dump; this command prints the
+command to run and exits 1.
+
+`
+
+// backup is "credstore backup FILE".
+func backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("credstore backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, backupUsage); fs.PrintDefaults() }
+	dsn := fs.String("db", envOr(getenv, "CREDSTORE_DB", "credstore.db"), "SQLite path or file: URI, or postgres:// URL (env CREDSTORE_DB)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprint(stderr, "credstore backup: want exactly one argument, the backup file\n")
+		return 2
+	}
+	file := fs.Arg(0)
+	if database.IsPostgres(*dsn) {
+		fmt.Fprintf(stderr, "credstore backup: a PostgreSQL database is backed up with pg_dump:\n  %s\n", pgDumpCommand(*dsn, file))
+		return 1
+	}
+	if err := vacuumInto(ctx, *dsn, file); err != nil {
+		fmt.Fprintf(stderr, "credstore backup: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "backup written to %s\n", file)
+	return 0
+}
+
+// pgDumpCommand is the command that backs up the PostgreSQL database dsn
+// names to file, its password left out (pg_dump reads PGPASSWORD or
+// ~/.pgpass, or asks).
+func pgDumpCommand(dsn, file string) string {
+	return fmt.Sprintf("pg_dump --format=custom --file=%s '%s'", shellQuote(file), database.Redact(dsn))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '/' || r == '.' || r == '-' || r == '_') {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
+}
+
+// vacuumInto writes a consistent copy of the SQLite database dsn names to
+// file with VACUUM INTO. The file is created first, empty, exclusively and
+// with mode 0600 (SQLite accepts an empty target), so that an existing file
+// is never overwritten and the copy, which holds password hashes, is never
+// readable by others, not even for a moment.
+func vacuumInto(ctx context.Context, dsn, file string) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("backup file: %w", err)
+	}
+	d, err := database.Open(ctx, dsn)
+	if err != nil {
+		os.Remove(file)
+		return err
+	}
+	defer d.Close()
+	if _, err := d.SQL().ExecContext(ctx, "VACUUM INTO ?", file); err != nil {
+		os.Remove(file)
+		return fmt.Errorf("VACUUM INTO: %w", err)
+	}
+	// Umask aside, SQLite keeps the mode of the file it found; make sure.
+	return os.Chmod(file, 0o600)
+}
+
+// backupName is the name of a backup taken at t: a UTC timestamp to the
+// millisecond, so that backups sort by time.
+func backupName(t time.Time, ext string) string {
+	return "credstore-" + t.UTC().Format("20060102T150405.000Z") + ext
+}
+
+// preChangeBackup backs the database up into dir before a destructive
+// change and returns the file's path. SQLite: VACUUM INTO, the whole
+// database. PostgreSQL: an error that gives the pg_dump command, since
+// credstore does not dump PostgreSQL itself (a partial JSON export would
+// be a second, untested restore path; pg_dump is the tool operators know).
+func preChangeBackup(ctx context.Context, dsn, dir string, now time.Time) (string, error) {
+	if database.IsPostgres(dsn) {
+		file := filepath.Join(dir, backupName(now, ".dump"))
+		return "", fmt.Errorf("refusing to change a PostgreSQL database without a backup, which credstore cannot "+
+			"take itself; run\n  %s\nthen repeat the command with -no-backup", pgDumpCommand(dsn, file))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("backup directory: %w", err)
+	}
+	file := filepath.Join(dir, backupName(now, ".db"))
+	if err := vacuumInto(ctx, dsn, file); err != nil {
+		return "", fmt.Errorf("backup: %w", err)
+	}
+	return file, nil
+}
+
+// envOr is the environment variable env, or def when it is empty.
+func envOr(getenv func(string) string, env, def string) string {
+	if v := getenv(env); v != "" {
+		return v
+	}
+	return def
+}
