@@ -3,6 +3,7 @@
 //	credstore serve [flags]
 //	credstore audit [verify] [flags]
 //	credstore migrate status|up|down [flags]
+//	credstore keys rotate [flags]
 //
 // serve listens on 127.0.0.1:5000 and keeps its data in credstore.db in the
 // working directory unless told otherwise; run "credstore serve -h" for the
@@ -24,6 +25,7 @@ commands:
   serve    run the HTTP authentication service
   audit    print the audit trail, or verify its hash chain (audit verify)
   migrate  show the schema version, apply migrations or roll them back
+  keys     re-encrypt TOTP secrets under the key file's current key (keys rotate)
 
 Run "credstore <command> -h" for a command's flags.
 `
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return audit(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
