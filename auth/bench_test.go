@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +214,69 @@ func BenchmarkLoginThrottled(b *testing.B) {
 		b.ReportMetric(float64(floor.Nanoseconds()), "bcrypt-ns/op")
 		b.ReportMetric(float64(store)/float64(floor), "ratio")
 	})
+}
+
+// BenchmarkImportUsers imports 200 users with plaintext passwords at the
+// default cost and, in the same iteration, hashes 200 passwords at that
+// cost on GOMAXPROCS goroutines with bare bcrypt: the floor. It reports
+// users/s of each and their ratio (import ÷ floor; 1 is the ideal). Run
+// with -benchtime=1x: one iteration takes two hundred hashes twice.
+func BenchmarkImportUsers(b *testing.B) {
+	const n = 200
+	benchStores(b, auth.Config{Policy: lenientPolicy()}, func(b *testing.B, s *auth.Store, _ string) {
+		ctx := context.Background()
+		var importTime, floorTime time.Duration
+		round := 0
+		for b.Loop() {
+			rows := make([]auth.ImportedUser, n)
+			for i := range rows {
+				rows[i] = auth.ImportedUser{Line: i + 1, Email: fmt.Sprintf("r%d-u%d@example.com", round, i), Password: pw(fmt.Sprint(i))}
+			}
+			round++
+			start := time.Now()
+			results, err := s.ImportUsers(ctx, rows, auth.ImportOptions{})
+			importTime += time.Since(start)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range results {
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+			start = time.Now()
+			jobs := make(chan int)
+			done := make(chan struct{})
+			workers := runtime.GOMAXPROCS(0)
+			for range workers {
+				go func() {
+					for i := range jobs {
+						if _, err := bcrypt.GenerateFromPassword([]byte(pw(fmt.Sprint(i))), auth.DefaultBcryptCost); err != nil {
+							panic(err)
+						}
+					}
+					done <- struct{}{}
+				}()
+			}
+			for i := range n {
+				jobs <- i
+			}
+			close(jobs)
+			for range workers {
+				<-done
+			}
+			floorTime += time.Since(start)
+		}
+		users := float64(n * round)
+		b.ReportMetric(users/importTime.Seconds(), "import_users/s")
+		b.ReportMetric(users/floorTime.Seconds(), "bcrypt_users/s")
+		b.ReportMetric(floorTime.Seconds()/importTime.Seconds(), "import/bcrypt_speed")
+	})
+}
+
+// lenientPolicy is the default policy without a required username.
+func lenientPolicy() *auth.Policy {
+	p := auth.DefaultPolicy()
+	p.RequireUsername = false
+	return &p
 }

@@ -69,19 +69,26 @@ func (s *Store) Register(ctx context.Context, r Registration) (User, error) {
 
 // validateRegistration checks r and returns the canonical form of its email.
 func (s *Store) validateRegistration(r Registration) (string, error) {
-	p := s.cfg.Policy
 	probs := problems{}
-	if r.Username != "" {
-		p.checkUsername(probs, r.Username)
+	canonical := s.checkProfile(probs, r.Username, r.Email, r.Phone)
+	s.cfg.Policy.checkPassword(probs, FieldPassword, r.Password)
+	return canonical, probs.err()
+}
+
+// checkProfile adds to probs what is wrong with a new user's username,
+// email and phone, and returns the canonical form of the email.
+func (s *Store) checkProfile(probs problems, username, email, phone string) string {
+	p := s.cfg.Policy
+	if username != "" {
+		p.checkUsername(probs, username)
 	} else if p.RequireUsername {
 		probs.add(FieldUsername, "is required")
 	}
-	canonical := checkEmail(probs, r.Email)
-	if r.Phone != "" {
-		checkPhone(probs, r.Phone)
+	canonical := checkEmail(probs, email)
+	if phone != "" {
+		checkPhone(probs, phone)
 	} else if p.RequirePhone {
 		probs.add(FieldPhone, "is required")
 	}
-	p.checkPassword(probs, FieldPassword, r.Password)
-	return canonical, probs.err()
+	return canonical
 }

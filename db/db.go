@@ -147,6 +147,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
 	}
+	if q.getUserByPhoneStmt, err = db.PrepareContext(ctx, getUserByPhone); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByPhone: %w", err)
+	}
 	if q.getUserByPublicIDStmt, err = db.PrepareContext(ctx, getUserByPublicID); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByPublicID: %w", err)
 	}
@@ -179,6 +182,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listUsersStmt, err = db.PrepareContext(ctx, listUsers); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUsers: %w", err)
+	}
+	if q.listUsersWithHashesStmt, err = db.PrepareContext(ctx, listUsersWithHashes); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUsersWithHashes: %w", err)
 	}
 	if q.lockAuditChainStmt, err = db.PrepareContext(ctx, lockAuditChain); err != nil {
 		return nil, fmt.Errorf("error preparing query LockAuditChain: %w", err)
@@ -474,6 +480,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
 		}
 	}
+	if q.getUserByPhoneStmt != nil {
+		if cerr := q.getUserByPhoneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByPhoneStmt: %w", cerr)
+		}
+	}
 	if q.getUserByPublicIDStmt != nil {
 		if cerr := q.getUserByPublicIDStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getUserByPublicIDStmt: %w", cerr)
@@ -527,6 +538,11 @@ func (q *Queries) Close() error {
 	if q.listUsersStmt != nil {
 		if cerr := q.listUsersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUsersStmt: %w", cerr)
+		}
+	}
+	if q.listUsersWithHashesStmt != nil {
+		if cerr := q.listUsersWithHashesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUsersWithHashesStmt: %w", cerr)
 		}
 	}
 	if q.lockAuditChainStmt != nil {
@@ -749,6 +765,7 @@ type Queries struct {
 	getTwoFactorStatusStmt         *sql.Stmt
 	getUserByEmailStmt             *sql.Stmt
 	getUserByIDStmt                *sql.Stmt
+	getUserByPhoneStmt             *sql.Stmt
 	getUserByPublicIDStmt          *sql.Stmt
 	getUserByUsernameStmt          *sql.Stmt
 	insertAuditEventStmt           *sql.Stmt
@@ -760,6 +777,7 @@ type Queries struct {
 	listTOTPFactorsToRekeyStmt     *sql.Stmt
 	listUserSessionsStmt           *sql.Stmt
 	listUsersStmt                  *sql.Stmt
+	listUsersWithHashesStmt        *sql.Stmt
 	lockAuditChainStmt             *sql.Stmt
 	lockThrottleStmt               *sql.Stmt
 	lockUserStmt                   *sql.Stmt
@@ -835,6 +853,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getTwoFactorStatusStmt:         q.getTwoFactorStatusStmt,
 		getUserByEmailStmt:             q.getUserByEmailStmt,
 		getUserByIDStmt:                q.getUserByIDStmt,
+		getUserByPhoneStmt:             q.getUserByPhoneStmt,
 		getUserByPublicIDStmt:          q.getUserByPublicIDStmt,
 		getUserByUsernameStmt:          q.getUserByUsernameStmt,
 		insertAuditEventStmt:           q.insertAuditEventStmt,
@@ -846,6 +865,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listTOTPFactorsToRekeyStmt:     q.listTOTPFactorsToRekeyStmt,
 		listUserSessionsStmt:           q.listUserSessionsStmt,
 		listUsersStmt:                  q.listUsersStmt,
+		listUsersWithHashesStmt:        q.listUsersWithHashesStmt,
 		lockAuditChainStmt:             q.lockAuditChainStmt,
 		lockThrottleStmt:               q.lockThrottleStmt,
 		lockUserStmt:                   q.lockUserStmt,

@@ -81,6 +81,7 @@ type Querier interface {
 	GetTwoFactorStatus(ctx context.Context, arg GetTwoFactorStatusParams) (GetTwoFactorStatusRow, error)
 	GetUserByEmail(ctx context.Context, emailCanonical string) (User, error)
 	GetUserByID(ctx context.Context, id int64) (User, error)
+	GetUserByPhone(ctx context.Context, phone sql.NullString) (User, error)
 	GetUserByPublicID(ctx context.Context, publicID string) (User, error)
 	GetUserByUsername(ctx context.Context, username sql.NullString) (User, error)
 	InsertAuditEvent(ctx context.Context, arg InsertAuditEventParams) error
@@ -103,6 +104,10 @@ type Querier interface {
 	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
 	// Keyset pagination: pass the last id of the previous page (0 for the first).
 	ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error)
+	// ListUsers with each user's password hash, for an export that keeps
+	// passwords. LEFT JOIN: a user without a credential is listed all the same
+	// (with a NULL hash) rather than silently left out.
+	ListUsersWithHashes(ctx context.Context, arg ListUsersWithHashesParams) ([]ListUsersWithHashesRow, error)
 	// The chain's row lock, for the purge, which moves the anchor.
 	LockAuditChain(ctx context.Context) (int64, error)
 	// Creates the bucket if it is new and returns it; on PostgreSQL the row stays

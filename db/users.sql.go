@@ -211,6 +211,27 @@ func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
 	return i, err
 }
 
+const getUserByPhone = `-- name: GetUserByPhone :one
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE phone = ?1
+`
+
+func (q *Queries) GetUserByPhone(ctx context.Context, phone sql.NullString) (User, error) {
+	row := q.queryRow(ctx, q.getUserByPhoneStmt, getUserByPhone, phone)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.PublicID,
+		&i.Username,
+		&i.Email,
+		&i.Phone,
+		&i.IsAdmin,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EmailCanonical,
+	)
+	return i, err
+}
+
 const getUserByPublicID = `-- name: GetUserByPublicID :one
 SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE public_id = ?1
 `
@@ -285,6 +306,62 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.EmailCanonical,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listUsersWithHashes = `-- name: ListUsersWithHashes :many
+SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, credentials.password_hash
+FROM users
+LEFT JOIN credentials ON credentials.user_id = users.id
+WHERE users.id > ?1
+ORDER BY users.id
+LIMIT ?2
+`
+
+type ListUsersWithHashesParams struct {
+	AfterID int64
+	MaxRows int64
+}
+
+type ListUsersWithHashesRow struct {
+	User         User
+	PasswordHash sql.NullString
+}
+
+// ListUsers with each user's password hash, for an export that keeps
+// passwords. LEFT JOIN: a user without a credential is listed all the same
+// (with a NULL hash) rather than silently left out.
+func (q *Queries) ListUsersWithHashes(ctx context.Context, arg ListUsersWithHashesParams) ([]ListUsersWithHashesRow, error) {
+	rows, err := q.query(ctx, q.listUsersWithHashesStmt, listUsersWithHashes, arg.AfterID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListUsersWithHashesRow{}
+	for rows.Next() {
+		var i ListUsersWithHashesRow
+		if err := rows.Scan(
+			&i.User.ID,
+			&i.User.PublicID,
+			&i.User.Username,
+			&i.User.Email,
+			&i.User.Phone,
+			&i.User.IsAdmin,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.EmailCanonical,
+			&i.PasswordHash,
 		); err != nil {
 			return nil, err
 		}

@@ -21,6 +21,9 @@ SELECT * FROM users WHERE username = @username;
 -- name: GetUserByEmail :one
 SELECT * FROM users WHERE email_canonical = @email_canonical;
 
+-- name: GetUserByPhone :one
+SELECT * FROM users WHERE phone = @phone;
+
 -- name: GetLoginByUsername :one
 SELECT sqlc.embed(users), credentials.password_hash
 FROM users
@@ -44,6 +47,17 @@ SELECT password_hash FROM credentials WHERE user_id = @user_id;
 SELECT * FROM users
 WHERE id > @after_id
 ORDER BY id
+LIMIT @max_rows;
+
+-- name: ListUsersWithHashes :many
+-- ListUsers with each user's password hash, for an export that keeps
+-- passwords. LEFT JOIN: a user without a credential is listed all the same
+-- (with a NULL hash) rather than silently left out.
+SELECT sqlc.embed(users), credentials.password_hash
+FROM users
+LEFT JOIN credentials ON credentials.user_id = users.id
+WHERE users.id > @after_id
+ORDER BY users.id
 LIMIT @max_rows;
 
 -- name: UpdateUser :one

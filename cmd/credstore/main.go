@@ -4,6 +4,8 @@
 //	credstore audit [verify] [flags]
 //	credstore users <subcommand> [flags]
 //	credstore backup [flags] FILE
+//	credstore migrate status|up|down [flags]
+//	credstore keys rotate [flags]
 //
 // serve listens on 127.0.0.1:5000 and keeps its data in credstore.db in the
 // working directory unless told otherwise; run "credstore serve -h" for the
@@ -26,8 +28,10 @@ commands:
   serve    run the HTTP authentication service
   audit    print the audit trail, or verify its hash chain (audit verify)
   users    administer users from the server's shell: create, list, get,
-           update, delete, sessions, revoke-sessions, remove-2fa
+           update, delete, sessions, revoke-sessions, remove-2fa, import, export
   backup   copy a SQLite database to a file (VACUUM INTO)
+  migrate  show the schema version, apply migrations or roll them back
+  keys     re-encrypt TOTP secrets under the key file's current key (keys rotate)
 
 Run "credstore <command> -h" for a command's flags.
 `
@@ -62,6 +66,10 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 		return users(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -30,6 +30,8 @@ subcommands:
   sessions         list a user's live sessions
   revoke-sessions  end every session of a user
   remove-2fa       remove a user's lost second factor
+  import FILE      register users from JSON lines (plaintext passwords or bcrypt hashes)
+  export           write every user as JSON lines (-with-hashes -o FILE)
 
 Run "credstore users <subcommand> -h" for its flags. Exit status: 0 done,
 1 the operation failed or was not confirmed, 2 a usage error.
@@ -49,6 +51,10 @@ func users(ctx context.Context, args []string, getenv func(string) string, stdin
 		return fn(ctx, args[1:], getenv, stdin, stdout, stderr)
 	}
 	switch args[0] {
+	case "import":
+		return usersImport(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "export":
+		return usersExport(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usersUsage)
 		return 0

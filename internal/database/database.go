@@ -82,6 +82,18 @@ type DB struct {
 //
 // Error messages never repeat a password the DSN holds (see Redact).
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	return open(ctx, dsn, true)
+}
+
+// OpenNoMigrate opens the database that dsn names, as Open does, but
+// applies no migration: the schema stays at whatever version it is, for a
+// tool that reports or moves the version itself (credstore migrate). A new
+// SQLite file is created empty, at version 0.
+func OpenNoMigrate(ctx context.Context, dsn string) (*DB, error) {
+	return open(ctx, dsn, false)
+}
+
+func open(ctx context.Context, dsn string, migrate bool) (*DB, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("open database: empty DSN")
 	}
@@ -97,7 +109,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 		}
 		d := &DB{sql: pool, engine: Postgres}
-		if err := d.init(ctx); err != nil {
+		if err := d.init(ctx, migrate); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 		}
@@ -121,7 +133,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	pool.SetConnMaxIdleTime(0)
 	pool.SetConnMaxLifetime(0)
 	d := &DB{sql: pool, engine: SQLite}
-	if err := d.init(ctx); err != nil {
+	if err := d.init(ctx, migrate); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
@@ -153,7 +165,7 @@ func OpenMemory(ctx context.Context) (*DB, error) {
 	d := &DB{sql: pool, engine: SQLite}
 	d.keep, err = pool.Conn(ctx)
 	if err == nil {
-		err = d.init(ctx)
+		err = d.init(ctx, true)
 	}
 	if err != nil {
 		d.Close()
@@ -162,12 +174,15 @@ func OpenMemory(ctx context.Context) (*DB, error) {
 	return d, nil
 }
 
-func (d *DB) init(ctx context.Context) error {
+func (d *DB) init(ctx context.Context, migrate bool) error {
 	if err := d.ping(ctx); err != nil {
 		return err
 	}
 	if err := d.checkSettings(ctx); err != nil {
 		return err
+	}
+	if !migrate {
+		return nil
 	}
 	return d.Migrate(ctx)
 }

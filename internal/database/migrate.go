@@ -307,3 +307,54 @@ func (d *DB) ensureMigrationTable(ctx context.Context, ex Executor) error {
 	}
 	return nil
 }
+
+// MigrationState is one migration of this build and whether the database
+// has it.
+type MigrationState struct {
+	Version   int
+	Name      string
+	Applied   bool
+	AppliedAt time.Time // zero when not applied
+}
+
+// Migrations lists this build's migrations, oldest first, with whether
+// each is applied to the database and when. It creates nothing.
+func (d *DB) Migrations(ctx context.Context) ([]MigrationState, error) {
+	ms, err := migrations(d.engine)
+	if err != nil {
+		return nil, err
+	}
+	applied := map[int]time.Time{}
+	err = d.InTx(ctx, func(ex Executor) error {
+		if err := d.lockMigrations(ctx, ex); err != nil {
+			return err
+		}
+		current, err := d.currentVersion(ctx, ex)
+		if err != nil || current == 0 {
+			return err
+		}
+		rows, err := ex.QueryContext(ctx, "SELECT version, applied_at FROM schema_migrations")
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			var at time.Time
+			if err := rows.Scan(&v, &at); err != nil {
+				return fmt.Errorf("read schema_migrations: %w", err)
+			}
+			applied[v] = at.UTC()
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrationState, len(ms))
+	for i, m := range ms {
+		at, ok := applied[m.Version]
+		out[i] = MigrationState{Version: m.Version, Name: m.Name, Applied: ok, AppliedAt: at}
+	}
+	return out, nil
+}

@@ -1,0 +1,371 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/credstore/credstore/db"
+)
+
+// FieldPasswordHash names an imported bcrypt hash in a ValidationError.
+const FieldPasswordHash = "password_hash"
+
+// DefaultImportBatchSize is how many users ImportUsers writes per
+// transaction unless ImportOptions.BatchSize says otherwise.
+const DefaultImportBatchSize = 100
+
+// ImportedUser is one user to import: the fields of a Registration, and
+// either a plaintext Password or the PasswordHash of an export.
+type ImportedUser struct {
+	// Line identifies the row to the caller (a line number); ImportUsers
+	// only copies it into the row's ImportResult.
+	Line     int
+	Username string
+	Email    string
+	Phone    string
+	IsAdmin  bool
+	// Password is validated by the store's policy and hashed at its cost.
+	Password string
+	// PasswordHash is an existing bcrypt hash ($2a$, $2b$ or $2y$, cost 4
+	// or more), stored as it is: a login with a hash cheaper than the
+	// store's cost rehashes it, as for any user.
+	PasswordHash string
+}
+
+// ImportOptions tune ImportUsers. The zero value imports for real, 100
+// users per transaction, hashing on every core.
+type ImportOptions struct {
+	// DryRun validates every row and reports what would be rejected,
+	// writing nothing and hashing nothing.
+	DryRun bool
+	// BatchSize is the number of users per transaction. Default:
+	// DefaultImportBatchSize.
+	BatchSize int
+	// Workers is the number of plaintext passwords hashed at once.
+	// Default: runtime.GOMAXPROCS(0).
+	Workers int
+	// Progress, when set, is called after each batch is settled with the
+	// number of rows settled so far (imported or rejected) and the total,
+	// from the goroutine that called ImportUsers.
+	Progress func(done, total int)
+}
+
+// ImportResult is the outcome of one row of ImportUsers, in input order.
+type ImportResult struct {
+	Line int
+	// User is the user created; zero when the row was rejected, and in a
+	// dry run.
+	User User
+	// Err is nil when the row was imported (in a dry run: when it would
+	// be). Otherwise a *ValidationError (ErrValidation) listing the invalid
+	// fields, or a *DuplicateError (ErrDuplicate) for a username, email or
+	// phone that another user holds, or that an earlier row of the import
+	// holds. Neither repeats a password or hash.
+	Err error
+}
+
+// ImportUsers creates the users of rows, each with their credential, as
+// Register would, and records a user.registered event for each with
+// "imported": true in its detail (the actor is the context's: see
+// WithActor). Rows are validated first (every row; the invalid ones are
+// rejected, the others still imported); the plaintext passwords are then
+// hashed opts.Workers at a time while earlier batches are written, so the
+// import runs at the speed of bcrypt on every core.
+//
+// Hashing bypasses the store's hash gate (Config.MaxConcurrentHashes): an
+// import is an operator's bulk job that should use the whole machine, and a
+// gate full of its work would refuse the logins of a service sharing the
+// store with ErrOverloaded. Run big imports outside busy hours.
+//
+// Each batch of opts.BatchSize users is written in one transaction. A batch
+// in which a row fails (a username, email or phone that a user registered
+// meanwhile holds) is rolled back whole and its rows written again one per
+// transaction, so a rejected row never leaves a user without a credential
+// and never costs the valid rows beside it. The database's unique
+// constraints decide duplicates; rows duplicating an earlier row of rows
+// are rejected before anything is written.
+//
+// The results, one per row in order, say which rows were imported. The
+// error is for what stopped the import (ctx, the database): the results
+// then cover the rows settled before it, and the batches they report
+// imported are committed.
+func (s *Store) ImportUsers(ctx context.Context, rows []ImportedUser, opts ImportOptions) ([]ImportResult, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultImportBatchSize
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	results := make([]ImportResult, len(rows))
+	canonical := make([]string, len(rows))
+	var valid []int
+	seen := map[string]int{} // field + "\x00" + value → first row holding it
+	for i, r := range rows {
+		results[i].Line = r.Line
+		c, err := s.validateImport(r)
+		if err == nil {
+			err = firstHolder(seen, i, r, c)
+		}
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		canonical[i] = c
+		valid = append(valid, i)
+	}
+	if opts.DryRun {
+		for n, i := range valid {
+			if err := s.checkTaken(ctx, rows[i], canonical[i]); err != nil {
+				if !errors.Is(err, ErrDuplicate) {
+					return results[:i], wrap("import users", err)
+				}
+				results[i].Err = err
+			}
+			if opts.Progress != nil && (n+1)%opts.BatchSize == 0 {
+				opts.Progress(n+1, len(rows))
+			}
+		}
+		if opts.Progress != nil {
+			opts.Progress(len(rows), len(rows))
+		}
+		return results, nil
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	batches, hashes, wait := s.hashInBatches(ctx, rows, valid, opts)
+	defer func() { cancel(); wait() }()
+	settled := len(rows) - len(valid) // the invalid rows
+	for _, b := range batches {
+		select {
+		case <-b.hashed:
+		case <-ctx.Done():
+			return results[:b.rows[0]], wrap("import users", ctx.Err())
+		}
+		for _, i := range b.rows {
+			if hashes[i].err != nil {
+				return results[:b.rows[0]], wrap("import users", hashes[i].err)
+			}
+		}
+		err := s.insertImported(ctx, rows, canonical, hashes, b.rows, results)
+		var dup *DuplicateError
+		if errors.As(err, &dup) {
+			// A row of the batch holds a value taken meanwhile: write the
+			// rows one by one to find it and keep the others.
+			for _, i := range b.rows {
+				err := s.insertImported(ctx, rows, canonical, hashes, []int{i}, results)
+				if errors.As(err, &dup) {
+					results[i].Err = dup
+				} else if err != nil {
+					return results[:i], err
+				}
+			}
+		} else if err != nil {
+			return results[:b.rows[0]], err
+		}
+		settled += len(b.rows)
+		if opts.Progress != nil {
+			opts.Progress(settled, len(rows))
+		}
+	}
+	if opts.Progress != nil && len(batches) == 0 {
+		opts.Progress(len(rows), len(rows))
+	}
+	return results, nil
+}
+
+// validateImport checks an imported row as Register checks a registration,
+// and its hash instead of its password when it brings one. It returns the
+// canonical email.
+func (s *Store) validateImport(r ImportedUser) (string, error) {
+	probs := problems{}
+	canonical := s.checkProfile(probs, r.Username, r.Email, r.Phone)
+	switch {
+	case r.Password != "" && r.PasswordHash != "":
+		probs.add(FieldPassword, "must not be given with password_hash: give one or the other")
+	case r.PasswordHash != "":
+		checkImportedHash(probs, r.PasswordHash)
+	default:
+		s.cfg.Policy.checkPassword(probs, FieldPassword, r.Password) // "is required" when empty
+	}
+	return canonical, probs.err()
+}
+
+// bcryptAlphabet is bcrypt's base64 alphabet, of the salt and hash.
+const bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// checkImportedHash accepts what bcrypt produces: "$2a$", "$2b$" or "$2y$",
+// a two-digit cost from 4 to 31, "$", then 53 characters of salt and hash;
+// 60 characters in all. Its messages never quote the hash.
+func checkImportedHash(probs problems, h string) {
+	const want = "must be a bcrypt hash: 60 characters, $2a$, $2b$ or $2y$, a cost of 04 to 31, $, then 53 of [./A-Za-z0-9]"
+	if len(h) != 60 || !(strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")) ||
+		h[6] != '$' || strings.Trim(h[7:], bcryptAlphabet) != "" {
+		probs.add(FieldPasswordHash, want)
+		return
+	}
+	cost, err := bcrypt.Cost([]byte(h))
+	if err != nil || cost < bcrypt.MinCost {
+		probs.add(FieldPasswordHash, want)
+	}
+}
+
+// firstHolder rejects row i when an earlier valid row holds its username,
+// email (canonical) or phone, and otherwise records them as held by i.
+func firstHolder(seen map[string]int, i int, r ImportedUser, canonical string) error {
+	keys := []struct{ field, value string }{{FieldEmail, canonical}, {FieldUsername, r.Username}, {FieldPhone, r.Phone}}
+	for _, k := range keys {
+		if _, taken := seen[k.field+"\x00"+k.value]; taken && k.value != "" {
+			return &DuplicateError{Field: k.field}
+		}
+	}
+	for _, k := range keys {
+		if k.value != "" {
+			seen[k.field+"\x00"+k.value] = i
+		}
+	}
+	return nil
+}
+
+// checkTaken reports, for a dry run, a username, email or phone of r that a
+// user holds already. It only reads: a real import lets the unique
+// constraints decide, and a user registered after the dry run can still
+// make a row fail then.
+func (s *Store) checkTaken(ctx context.Context, r ImportedUser, canonical string) error {
+	q := s.queries()
+	checks := []struct {
+		field string
+		find  func() (db.User, error)
+	}{
+		{FieldEmail, func() (db.User, error) { return q.GetUserByEmail(ctx, canonical) }},
+		{FieldUsername, func() (db.User, error) { return q.GetUserByUsername(ctx, nullable(r.Username)) }},
+		{FieldPhone, func() (db.User, error) { return q.GetUserByPhone(ctx, nullable(r.Phone)) }},
+	}
+	for _, c := range checks {
+		if c.field == FieldUsername && r.Username == "" || c.field == FieldPhone && r.Phone == "" {
+			continue
+		}
+		switch _, err := c.find(); {
+		case err == nil:
+			return &DuplicateError{Field: c.field}
+		case !errors.Is(mapError(err), ErrNotFound):
+			return err
+		}
+	}
+	return nil
+}
+
+// importBatch is the rows of one transaction, and a channel closed once
+// their passwords are hashed.
+type importBatch struct {
+	rows   []int
+	left   atomic.Int64
+	hashed chan struct{}
+}
+
+type importHash struct {
+	hash []byte
+	err  error
+}
+
+// hashInBatches splits the valid rows into batches and starts hashing their
+// plaintext passwords in order on opts.Workers goroutines, so that a batch
+// is written while the next ones are hashed. A row with a PasswordHash
+// takes it as it is. wait waits for the workers, which end when every
+// password is hashed or ctx is done.
+func (s *Store) hashInBatches(ctx context.Context, rows []ImportedUser, valid []int, opts ImportOptions) ([]*importBatch, []importHash, func()) {
+	hashes := make([]importHash, len(rows))
+	var batches []*importBatch
+	batchOf := make(map[int]*importBatch, len(valid))
+	var toHash []int
+	for start := 0; start < len(valid); start += opts.BatchSize {
+		b := &importBatch{rows: valid[start:min(start+opts.BatchSize, len(valid))], hashed: make(chan struct{})}
+		for _, i := range b.rows {
+			if rows[i].PasswordHash != "" {
+				hashes[i].hash = []byte(rows[i].PasswordHash)
+				continue
+			}
+			b.left.Add(1)
+			batchOf[i] = b
+			toHash = append(toHash, i)
+		}
+		if b.left.Load() == 0 {
+			close(b.hashed)
+		}
+		batches = append(batches, b)
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(jobs)
+		for _, i := range toHash {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	for range opts.Workers {
+		wg.Go(func() {
+			for i := range jobs {
+				h, err := hashPassword(rows[i].Password, s.cfg.BcryptCost)
+				hashes[i] = importHash{hash: h, err: err}
+				if b := batchOf[i]; b.left.Add(-1) == 0 {
+					close(b.hashed)
+				}
+			}
+		})
+	}
+	return batches, hashes, wg.Wait
+}
+
+// insertImported writes the rows at idx, with their hashes, in one
+// transaction, and sets their results once it commits. Errors: the first
+// row's *DuplicateError, the database's.
+func (s *Store) insertImported(ctx context.Context, rows []ImportedUser, canonical []string, hashes []importHash, idx []int, results []ImportResult) error {
+	created := make([]db.User, len(idx))
+	err := s.inTx(ctx, "import users", func(tx *txn) error {
+		for n, i := range idx {
+			r := rows[i]
+			publicID, err := newUUIDv7(tx.now, s.cfg.Rand)
+			if err != nil {
+				return err
+			}
+			u, err := tx.q.CreateUser(tx.ctx, db.CreateUserParams{
+				PublicID:       publicID,
+				Username:       nullable(r.Username),
+				Email:          r.Email,
+				EmailCanonical: canonical[i],
+				Phone:          nullable(r.Phone),
+				IsAdmin:        r.IsAdmin,
+				Now:            tx.now,
+			})
+			if err != nil {
+				return mapError(err)
+			}
+			if err := tx.q.CreateCredential(tx.ctx, db.CreateCredentialParams{UserID: u.ID, PasswordHash: string(hashes[i].hash), Now: tx.now}); err != nil {
+				return fmt.Errorf("line %d: credential: %w", r.Line, err)
+			}
+			tx.record(EventUserRegistered, refOf(u), map[string]any{"is_admin": u.IsAdmin, "imported": true})
+			if u.IsAdmin {
+				tx.recordBy(EventAdminGranted, refOf(u), Actor{Kind: ActorSystem}, nil)
+			}
+			created[n] = u
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for n, i := range idx {
+		results[i].User = userFromDB(created[n])
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/credstore/credstore/auth"
+)
+
+const keysUsage = `usage: credstore keys rotate [flags]   re-encrypt every TOTP secret under the key file's current (first) key
+
+To rotate: put a new key on the key file's first line and keep the old ones
+after it, run "credstore keys rotate" (or restart serve, which does the same),
+then remove the old keys.
+
+`
+
+// keysCmd manages the key file's keys. rotate reads the key file as serve
+// does (the same -db, -key-file and their environment twins; see
+// serveConfig.keyFile) and moves every TOTP secret stored under an older key
+// to the current one. Unlike serve it never creates a key file: a new key
+// would decrypt none of the secrets already stored.
+func keysCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprint(stderr, keysUsage)
+		if len(args) > 0 {
+			return 0
+		}
+		return 2
+	}
+	if args[0] != "rotate" {
+		fmt.Fprintf(stderr, "credstore keys: unknown subcommand %q\n\n%s", args[0], keysUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("credstore keys rotate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, keysUsage); fs.PrintDefaults() }
+	var c serveConfig
+	fs.StringVar(&c.DB, "db", dbDefault(getenv), "SQLite path or file: URI, or postgres:// URL (env CREDSTORE_DB)")
+	fs.StringVar(&c.KeyFile, "key-file", getenv("CREDSTORE_KEY_FILE"), "`file` of the keys, as serve reads it; default for SQLite <db path>.keys (env CREDSTORE_KEY_FILE)")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "credstore keys rotate: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "credstore keys rotate: %v\n", err)
+		return 1
+	}
+	path := c.keyFile()
+	if path == "" {
+		return fail(errors.New("a PostgreSQL database has no default key file: pass -key-file"))
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fail(fmt.Errorf("key file: %w", err))
+	}
+	// loadKeys applies serve's checks (mode, regular file). The file
+	// exists, so it creates none; should it vanish meanwhile, the empty
+	// source of randomness makes creating one fail before any file is made.
+	ring, err := loadKeys(c, slog.New(slog.NewTextHandler(stderr, nil)), time.Now(), strings.NewReader(""))
+	if err != nil {
+		return fail(err)
+	}
+	store, err := auth.Open(ctx, c.DB, auth.Config{SecretKeys: ring})
+	if err != nil {
+		return fail(err)
+	}
+	defer store.Close()
+	moved, err := store.ReencryptSecrets(ctx)
+	fmt.Fprintf(stdout, "re-encrypted %d TOTP secrets under key %s\n", moved, ring.Current)
+	if errors.Is(err, auth.ErrNoSecretKey) {
+		return fail(fmt.Errorf("%w: their users cannot log in with a code (recovery codes still work); "+
+			"put that key back on a line after the current one and run this again", err))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/credstore/credstore/auth"
+)
+
+// exportedRecord is one line of "credstore users export", and what
+// "credstore users import" reads (the fields it does not know, such as id
+// and public_id, are ignored, so an export imports as it is).
+type exportedRecord struct {
+	ID           int64     `json:"id,omitempty"`
+	PublicID     string    `json:"public_id,omitempty"`
+	Username     string    `json:"username,omitempty"`
+	Email        string    `json:"email"`
+	Phone        string    `json:"phone,omitempty"`
+	IsAdmin      bool      `json:"is_admin"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at,omitzero"`
+	Password     string    `json:"password,omitempty"`
+	PasswordHash string    `json:"password_hash,omitempty"`
+}
+
+// dbFlag is the -db flag every command shares with serve.
+func dbFlag(fs *flag.FlagSet, getenv func(string) string) *string {
+	return fs.String("db", envOr(getenv, "CREDSTORE_DB", "credstore.db"), "SQLite path or file: URI, or postgres:// URL (env CREDSTORE_DB)")
+}
+
+// usersExport writes every user as a JSON line: never a hash unless
+// -with-hashes, and then never to a terminal, and to a file only if it is
+// new (created 0600: it holds hashes).
+func usersExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("credstore users export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := dbFlag(fs, getenv)
+	withHashes := fs.Bool("with-hashes", false, "include each user's bcrypt hash (password_hash), to move users to another store; needs -o")
+	out := fs.String("o", "", "write to this new `file` (mode 0600) instead of standard output")
+	if err := fs.Parse(args); err != nil {
+		return usageStatus(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "credstore users export: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *withHashes && *out == "" {
+		fmt.Fprintln(stderr, "credstore users export: -with-hashes writes password hashes: give a file with -o (created 0600)")
+		return 2
+	}
+	store, err := auth.Open(ctx, *dsn, auth.Config{})
+	if err != nil {
+		fmt.Fprintf(stderr, "credstore users export: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+	w := stdout
+	var f *os.File
+	if *out != "" {
+		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			fmt.Fprintf(stderr, "credstore users export: %v\n", err)
+			return 1
+		}
+		w = f
+	}
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	n := 0
+	err = store.ExportUsers(ctx, *withHashes, func(u auth.ExportedUser) error {
+		n++
+		return enc.Encode(exportedRecord{
+			ID: u.ID, PublicID: u.PublicID, Username: u.Username, Email: u.Email, Phone: u.Phone, IsAdmin: u.IsAdmin,
+			CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, PasswordHash: u.PasswordHash,
+		})
+	})
+	err = errors.Join(err, bw.Flush())
+	if f != nil {
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "credstore users export: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "exported %d users\n", n)
+	return 0
+}
+
+// usersImport reads users as JSON lines from a file ("-" for standard
+// input) and registers the valid ones, each with its plaintext password
+// (validated and hashed) or its bcrypt hash (kept). Rejected lines are
+// reported with their number and reason; the exit status is 1 when any was.
+func usersImport(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("credstore users import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := dbFlag(fs, getenv)
+	dryRun := fs.Bool("dry-run", false, "validate every line and report, writing nothing")
+	cost := auth.DefaultBcryptCost
+	if v := getenv("CREDSTORE_BCRYPT_COST"); v != "" {
+		c, err := strconv.Atoi(v)
+		if err != nil {
+			fmt.Fprintf(stderr, "credstore users import: CREDSTORE_BCRYPT_COST=%q: not an integer\n", v)
+			return 2
+		}
+		cost = c
+	}
+	fs.IntVar(&cost, "bcrypt-cost", cost, "bcrypt cost of the plaintext passwords' hashes, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
+	if err := fs.Parse(args); err != nil {
+		return usageStatus(err)
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: credstore users import [flags] FILE (JSON lines; - for standard input)")
+		return 2
+	}
+	in := stdin
+	if name := fs.Arg(0); name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "credstore users import: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		in = f
+	}
+	var rows []auth.ImportedUser
+	var rejected []string
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var r exportedRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			// The line is not repeated: it may hold a password.
+			rejected = append(rejected, fmt.Sprintf("line %d: not a JSON object of a user", line))
+			continue
+		}
+		rows = append(rows, auth.ImportedUser{
+			Line: line, Username: r.Username, Email: r.Email, Phone: r.Phone, IsAdmin: r.IsAdmin,
+			Password: r.Password, PasswordHash: r.PasswordHash,
+		})
+	}
+	if err := sc.Err(); err != nil {
+		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
+		return 1
+	}
+	store, err := auth.Open(ctx, *dsn, importConfig(cost, getenv))
+	if err != nil {
+		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+
+	opts := auth.ImportOptions{DryRun: *dryRun}
+	if isTerminal(stderr) {
+		bar := progressbar.NewOptions(len(rows), progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("importing"),
+			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+		opts.Progress = func(done, _ int) { _ = bar.Set(done) }
+		defer bar.Close()
+	} else {
+		last := 0
+		opts.Progress = func(done, total int) {
+			if done-last >= 1000 || done == total {
+				fmt.Fprintf(stderr, "imported or rejected %d of %d\n", done, total)
+				last = done
+			}
+		}
+	}
+	results, err := store.ImportUsers(auth.WithActor(ctx, auth.Actor{Kind: auth.ActorOS, Name: osUserName(getenv)}), rows, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
+		return 1
+	}
+	imported := 0
+	for _, r := range results {
+		if r.Err != nil {
+			rejected = append(rejected, fmt.Sprintf("line %d: %v", r.Line, r.Err))
+		} else {
+			imported++
+		}
+	}
+	for _, line := range rejected {
+		fmt.Fprintln(stderr, line)
+	}
+	verb := "imported"
+	if *dryRun {
+		verb = "would import"
+	}
+	fmt.Fprintf(stdout, "%s %d, rejected %d\n", verb, imported, len(rejected))
+	if len(rejected) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// importConfig is the store configuration of an import at cost. A cost
+// below 12 is refused, unless CREDSTORE_INSECURE_LOW_BCRYPT_COST_FOR_TESTING
+// is 1, which the tests set: it makes every imported password cheap to crack.
+// The policy is serve's: usernames optional.
+func importConfig(cost int, getenv func(string) string) auth.Config {
+	policy := auth.DefaultPolicy()
+	policy.RequireUsername = false
+	return auth.Config{
+		Policy:                               &policy,
+		BcryptCost:                           cost,
+		InsecureAllowLowBcryptCostForTesting: getenv("CREDSTORE_INSECURE_LOW_BCRYPT_COST_FOR_TESTING") == "1",
+	}
+}
+
+// usageStatus is the exit status of a flag parsing error: 0 for -h, else 2.
+func usageStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}

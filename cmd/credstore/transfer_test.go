@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/testdb"
+)
+
+// testEnv is the environment of a test command: a low bcrypt cost allowed.
+func testEnv(extra map[string]string) func(string) string {
+	return func(k string) string {
+		if k == "CREDSTORE_INSECURE_LOW_BCRYPT_COST_FOR_TESTING" {
+			return "1"
+		}
+		return extra[k]
+	}
+}
+
+// TestUsersImportExport: 10,000 lines, some invalid, import with exact
+// counts, every rejected line named, and no user without a credential; a
+// dry run writes nothing; an export with hashes imports into another
+// database and its users log in there with their passwords.
+func TestUsersImportExport(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		dir := t.TempDir()
+		hash, err := bcrypt.GenerateFromPassword([]byte("imported-password-1"), 4)
+		require.NoError(t, err)
+
+		// Mostly existing hashes (cheap to import), a thousand plaintext
+		// passwords (hashed on every core), and ten kinds of bad line.
+		var in bytes.Buffer
+		bad := map[int]string{} // line → the field the rejection names
+		for i := 1; i <= 10000; i++ {
+			r := exportedRecord{Email: fmt.Sprintf("user%d@example.com", i), PasswordHash: string(hash)}
+			if i%10 == 0 {
+				r.PasswordHash, r.Password = "", fmt.Sprintf("plain-password-%d", i)
+			}
+			switch i {
+			case 17:
+				r.Email, bad[i] = "not an address", "email"
+			case 123:
+				r.Email, bad[i] = "user122@example.com", "email" // taken by line 122
+			case 2000:
+				r.Password, bad[i] = "short", "password"
+			case 3001:
+				r.PasswordHash, bad[i] = "$2a$04$nothash", "password_hash"
+			case 4001:
+				r.PasswordHash, bad[i] = "", "password"
+			case 5001:
+				r.Password, bad[i] = "both-given-1", "password"
+			case 6001:
+				r.Phone, bad[i] = "12345", "phone"
+			}
+			line, err := json.Marshal(r)
+			require.NoError(t, err)
+			if i == 7001 {
+				line, bad[i] = []byte(`{"email": "user7001@example.com", "password": `), "JSON"
+			}
+			in.Write(line)
+			in.WriteByte('\n')
+		}
+		file := filepath.Join(dir, "users.jsonl")
+		require.NoError(t, os.WriteFile(file, in.Bytes(), 0o600))
+
+		importInto := func(dsn string, args ...string) (int, string, string) {
+			var stdout, stderr bytes.Buffer
+			code := runIO(ctx, append([]string{"users", "import", "-db", dsn, "-bcrypt-cost", "4"}, args...), testEnv(nil), nil, &stdout, &stderr)
+			return code, stdout.String(), stderr.String()
+		}
+
+		code, out, errOut := importInto(dsn, "-dry-run", file)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "line 17: ", "a dry run names the rejected lines too")
+		assert.Equal(t, fmt.Sprintf("would import %d, rejected %d\n", 10000-len(bad), len(bad)), out)
+		raw := testdb.Raw(t, dsn)
+		var n int
+		require.NoError(t, raw.QueryRow("SELECT COUNT(*) FROM users").Scan(&n))
+		assert.Zero(t, n, "a dry run writes nothing")
+
+		code, out, errOut = importInto(dsn, file)
+		assert.Equal(t, 1, code, errOut)
+		assert.Equal(t, fmt.Sprintf("imported %d, rejected %d\n", 10000-len(bad), len(bad)), out)
+		for line, field := range bad {
+			assert.Contains(t, errOut, fmt.Sprintf("line %d: ", line), "line %d (%s) is named", line, field)
+		}
+		assert.NotContains(t, errOut, "plain-password", "no password in the report")
+		assert.NotContains(t, errOut, string(hash), "no hash in the report")
+		require.NoError(t, raw.QueryRow("SELECT COUNT(*) FROM users").Scan(&n))
+		assert.Equal(t, 10000-len(bad), n)
+		require.NoError(t, raw.QueryRow(
+			"SELECT COUNT(*) FROM users LEFT JOIN credentials ON credentials.user_id = users.id WHERE credentials.user_id IS NULL").Scan(&n))
+		assert.Zero(t, n, "no user without a credential")
+
+		// Export with hashes, import into a fresh database: the users log in.
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, 2, usersExport(ctx, []string{"-db", dsn, "-with-hashes"}, testEnv(nil), &stdout, &stderr),
+			"hashes go to a file, never to standard output")
+		exported := filepath.Join(dir, "export.jsonl")
+		stderr.Reset()
+		require.Equal(t, 0, usersExport(ctx, []string{"-db", dsn, "-with-hashes", "-o", exported}, testEnv(nil), &stdout, &stderr), stderr.String())
+		fi, err := os.Stat(exported)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+		require.Equal(t, 1, usersExport(ctx, []string{"-db", dsn, "-with-hashes", "-o", exported}, testEnv(nil), &stdout, &stderr),
+			"an existing file is never overwritten")
+
+		stdout.Reset()
+		require.Equal(t, 0, usersExport(ctx, []string{"-db", dsn}, testEnv(nil), &stdout, &stderr))
+		assert.NotContains(t, stdout.String(), "$2a$", "no hash without -with-hashes")
+		assert.Equal(t, 10000-len(bad), strings.Count(stdout.String(), "\n"))
+
+		other := filepath.Join(dir, "other.db")
+		code, out, errOut = importInto(other, exported)
+		require.Equal(t, 0, code, errOut)
+		assert.Equal(t, fmt.Sprintf("imported %d, rejected 0\n", 10000-len(bad)), out)
+		s, err := auth.Open(ctx, other, auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true})
+		require.NoError(t, err)
+		defer s.Close()
+		_, err = s.Login(ctx, "user1@example.com", "imported-password-1")
+		assert.NoError(t, err, "a hash imported as it was")
+		_, err = s.Login(ctx, "user10@example.com", "plain-password-10")
+		assert.NoError(t, err, "a plaintext password hashed at import, exported as its hash")
+		events, err := s.AuditEvents(ctx, auth.AuditFilter{Types: []auth.EventType{auth.EventUserRegistered}, Limit: 1})
+		require.NoError(t, err)
+		require.Len(t, events, 1)
+		assert.Equal(t, auth.ActorOS, events[0].Actor.Kind, "recorded as the operating-system user")
+	})
+}
