@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -95,34 +94,37 @@ func usersExport(ctx context.Context, args []string, getenv func(string) string,
 	return 0
 }
 
+const usersImportUsage = `usage: credstore users import [flags] FILE
+
+Registers the users of FILE (JSON lines; - for standard input), each with
+its plaintext password (checked by -policy and hashed on every core) or its
+bcrypt hash (kept). Valid lines are committed in batches; every rejected
+line is reported with its number and reason. Exit status 1 when any line
+was rejected. With SQLite the database is backed up first (-backup-dir).
+`
+
 // usersImport reads users as JSON lines from a file ("-" for standard
 // input) and registers the valid ones, each with its plaintext password
 // (validated and hashed) or its bcrypt hash (kept). Rejected lines are
 // reported with their number and reason; the exit status is 1 when any was.
+// Like every change of the users commands it is recorded in the
+// management log and, with SQLite, takes a backup first.
 func usersImport(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("credstore users import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dsn := dbFlag(fs, getenv)
-	dryRun := fs.Bool("dry-run", false, "validate every line and report, writing nothing")
-	cost := auth.DefaultBcryptCost
-	if v := getenv("CREDSTORE_BCRYPT_COST"); v != "" {
-		c, err := strconv.Atoi(v)
-		if err != nil {
-			fmt.Fprintf(stderr, "credstore users import: CREDSTORE_BCRYPT_COST=%q: not an integer\n", v)
-			return 2
-		}
-		cost = c
+	c := newUserCmd(ctx, "import", usersImportUsage, withLog|withBackup|withPassword, getenv, stdin, stdout, stderr)
+	c.args = 1
+	// Imported accounts are the API's users: its policy, not the admin
+	// tool's stricter default.
+	if getenv("CREDSTORE_USERS_POLICY") == "" {
+		p := c.fs.Lookup("policy")
+		p.DefValue = "default"
+		_ = p.Value.Set("default")
 	}
-	fs.IntVar(&cost, "bcrypt-cost", cost, "bcrypt cost of the plaintext passwords' hashes, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
-	if err := fs.Parse(args); err != nil {
-		return usageStatus(err)
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: credstore users import [flags] FILE (JSON lines; - for standard input)")
-		return 2
+	dryRun := c.fs.Bool("dry-run", false, "validate every line and report, writing nothing")
+	if code := c.parse(args); code != 0 {
+		return max(code, 0)
 	}
 	in := stdin
-	if name := fs.Arg(0); name != "-" {
+	if name := c.fs.Arg(0); name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
 			fmt.Fprintf(stderr, "credstore users import: %v\n", err)
@@ -154,12 +156,17 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
 		return 1
 	}
-	store, err := auth.Open(ctx, *dsn, importConfig(cost, getenv))
-	if err != nil {
-		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
+	if !c.open(!*dryRun) {
 		return 1
 	}
-	defer store.Close()
+	defer c.close()
+	var backup string
+	if !*dryRun {
+		var ok bool
+		if backup, ok = c.backupFirst(0, []string{"users"}); !ok {
+			return 1
+		}
+	}
 
 	opts := auth.ImportOptions{DryRun: *dryRun}
 	if isTerminal(stderr) {
@@ -176,9 +183,10 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 			}
 		}
 	}
-	results, err := store.ImportUsers(auth.WithActor(ctx, auth.Actor{Kind: auth.ActorOS, Name: osUserName(getenv)}), rows, opts)
+	results, err := c.store.ImportUsers(c.actx(), rows, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
+		c.record(0, []string{"users"}, "failed", err, backup)
 		return 1
 	}
 	imported := 0
@@ -196,25 +204,15 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 	if *dryRun {
 		verb = "would import"
 	}
-	fmt.Fprintf(stdout, "%s %d, rejected %d\n", verb, imported, len(rejected))
+	summary := fmt.Sprintf("%s %d, rejected %d", verb, imported, len(rejected))
+	fmt.Fprintln(stdout, summary)
+	if !*dryRun {
+		c.record(0, []string{"users"}, summary, nil, backup)
+	}
 	if len(rejected) > 0 {
 		return 1
 	}
 	return 0
-}
-
-// importConfig is the store configuration of an import at cost. A cost
-// below 12 is refused, unless CREDSTORE_INSECURE_LOW_BCRYPT_COST_FOR_TESTING
-// is 1, which the tests set: it makes every imported password cheap to crack.
-// The policy is serve's: usernames optional.
-func importConfig(cost int, getenv func(string) string) auth.Config {
-	policy := auth.DefaultPolicy()
-	policy.RequireUsername = false
-	return auth.Config{
-		Policy:                               &policy,
-		BcryptCost:                           cost,
-		InsecureAllowLowBcryptCostForTesting: getenv("CREDSTORE_INSECURE_LOW_BCRYPT_COST_FOR_TESTING") == "1",
-	}
 }
 
 // usageStatus is the exit status of a flag parsing error: 0 for -h, else 2.

@@ -47,6 +47,9 @@ type userCmd struct {
 	o      userOpts
 	envErr error
 
+	// args is how many arguments follow the flags (users import FILE).
+	args int
+
 	store  *auth.Store
 	log    *slog.Logger // nil for the commands that change nothing
 	logF   io.Closer
@@ -103,8 +106,11 @@ func (c *userCmd) parse(args []string) int {
 		}
 		return 2
 	}
-	if c.fs.NArg() > 0 {
-		return c.usageError(fmt.Sprintf("unexpected argument %q", c.fs.Arg(0)))
+	if c.fs.NArg() > c.args {
+		return c.usageError(fmt.Sprintf("unexpected argument %q", c.fs.Arg(c.args)))
+	}
+	if c.fs.NArg() < c.args {
+		return c.usageError("missing argument")
 	}
 	if c.o.policy != "" {
 		if _, err := policyOf(c.o.policy); err != nil {
