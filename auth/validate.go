@@ -186,3 +186,13 @@ func checkLoginPassword(field, s string) error {
 	}
 	return invalidLoginInput{&ValidationError{Fields: map[string]string{field: rule}}}
 }
+
+// CheckPassword reports whether password satisfies the policy as Register,
+// ChangePassword, SetPassword and ResetPassword check it: nil, or a
+// *ValidationError under "password". It lets a caller refuse a password
+// before doing anything else it would have to undo.
+func (p Policy) CheckPassword(password string) error {
+	probs := problems{}
+	p.checkPassword(probs, FieldPassword, password)
+	return probs.err()
+}

@@ -9,12 +9,13 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/credstore/credstore/auth"
 )
 
-const auditUsage = `usage: credstore audit [flags]          print audit events as JSON lines
+const auditUsage = `usage: credstore audit [flags]          print audit events (a table, or JSON lines with -json)
        credstore audit verify [flags]   check the audit trail's hash chain
 
 `
@@ -57,6 +58,7 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	})
 	fs.BoolVar(&f.NewestFirst, "newest", false, "newest first")
+	asJSON := fs.Bool("json", false, "JSON lines (every field, the hash included) instead of a table")
 	fs.Int64Var(&f.Cursor, "cursor", 0, "the id printed after the previous page (next page)")
 	fs.IntVar(&f.Limit, "limit", auth.DefaultPageSize, fmt.Sprintf("events per page, at most %d", auth.MaxPageSize))
 	if err := fs.Parse(args); err != nil {
@@ -96,12 +98,9 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "credstore audit: %v\n", err)
 		return 2
 	}
-	enc := json.NewEncoder(stdout)
-	for _, e := range events {
-		if err := enc.Encode(e); err != nil {
-			fmt.Fprintf(stderr, "credstore audit: %v\n", err)
-			return 1
-		}
+	if err := printEvents(stdout, events, *asJSON); err != nil {
+		fmt.Fprintf(stderr, "credstore audit: %v\n", err)
+		return 1
 	}
 	if len(events) > 0 && len(events) == max(f.Limit, 1) {
 		fmt.Fprintf(stderr, "more events: -cursor %d\n", events[len(events)-1].ID)
@@ -132,4 +131,39 @@ func parseWhen(v string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration (24h)")
 	}
 	return t, nil
+}
+
+// printEvents writes events as JSON lines, or as a table for a person to
+// read: time, type, the user, who acted, from where, and the detail.
+func printEvents(w io.Writer, events []auth.AuditEvent, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, e := range events {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tTYPE\tUSER\tACTOR\tCLIENT\tDETAIL")
+	for _, e := range events {
+		user := "-"
+		if e.UserID != 0 {
+			user = strconv.FormatInt(e.UserID, 10)
+		}
+		actor := string(e.Actor.Kind)
+		switch {
+		case e.Actor.Name != "":
+			actor += ":" + e.Actor.Name
+		case e.Actor.UserID != 0:
+			actor += ":" + strconv.FormatInt(e.Actor.UserID, 10)
+		}
+		client := e.Client.IP
+		if client == "" {
+			client = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Time.Format(time.RFC3339), e.Type, user, actor, client, e.Detail)
+	}
+	return tw.Flush()
 }

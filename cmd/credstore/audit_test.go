@@ -47,7 +47,7 @@ func TestAuditCommand(t *testing.T) {
 		return list
 	}
 
-	code, out, errOut := cli("audit", "-db", dsn)
+	code, out, errOut := cli("audit", "-db", dsn, "-json")
 	require.Equal(t, 0, code, errOut)
 	all := events(out)
 	require.Len(t, all, 3)
@@ -61,16 +61,24 @@ func TestAuditCommand(t *testing.T) {
 	assert.NotContains(t, out, "wrong password")
 	assert.NotContains(t, out, "password-a")
 
-	code, out, errOut = cli("audit", "-db", dsn, "-type", "login.failed", "-user", u.PublicID)
+	code, out, errOut = cli("audit", "-db", dsn, "-type", "login.failed", "-user", u.PublicID, "-json")
 	require.Equal(t, 0, code, errOut)
 	require.Len(t, events(out), 1)
 
-	code, out, errOut = cli("audit", "-db", dsn, "-newest", "-limit", "2")
+	code, out, errOut = cli("audit", "-db", dsn, "-newest", "-limit", "2", "-json")
 	require.Equal(t, 0, code, errOut)
 	page := events(out)
 	require.Len(t, page, 2)
 	assert.Equal(t, all[2].ID, page[0].ID)
 	assert.Contains(t, errOut, "-cursor 2")
+
+	// Without -json, a table for a person to read.
+	code, out, errOut = cli("audit", "-db", dsn)
+	require.Equal(t, 0, code, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 4, out)
+	assert.Regexp(t, `^ID\s+TIME\s+TYPE\s+USER\s+ACTOR\s+CLIENT\s+DETAIL$`, lines[0])
+	assert.Regexp(t, `^2\s+\S+\s+login\.failed\s+1\s+anonymous\s+203\.0\.113\.7\s+\{"device":false,"reason":"wrong_password"\}$`, lines[2])
 
 	code, out, errOut = cli("audit", "verify", "-db", dsn)
 	require.Equal(t, 0, code, errOut)

@@ -438,6 +438,12 @@ func usersUpdate(ctx context.Context, args []string, getenv func(string) string,
 			c.record(u.ID, fields, "failed", err, "")
 			return 1
 		}
+		// Checked before anything is written: a refused password must not
+		// leave the other fields changed.
+		p, _ := policyOf(c.o.policy) // checked by parse
+		if err := p.CheckPassword(newPassword); err != nil {
+			return c.fail(u.ID, fields, err)
+		}
 	}
 	if upd.IsAdmin != nil {
 		verb := "Grant administrator rights to"
@@ -455,8 +461,10 @@ func usersUpdate(ctx context.Context, args []string, getenv func(string) string,
 			return 1
 		}
 	}
-	// Fields and password are two transactions: should the second fail,
-	// the first stands, and the error says what is left.
+	// Fields and password are two transactions. The password passed the
+	// policy above, and the fields go first (a duplicate stops them before
+	// the password is set), so only a database failure between the two can
+	// leave the first standing; the error then says what is left.
 	if upd.Username != nil || upd.Email != nil || upd.Phone != nil || upd.IsAdmin != nil {
 		updated, err := c.store.UpdateUser(c.actx(), u.ID, upd)
 		if err != nil {

@@ -218,6 +218,14 @@ func TestUsersCommands(t *testing.T) {
 		code, _, errOut = e.cli("", "users", "update", "-id", jsonID(alice.ID), "-username", "a b")
 		assert.Equal(t, 1, code)
 		assert.Contains(t, errOut, "invalid username:")
+		// A refused password leaves the other fields as they were.
+		code, _, errOut = e.cli("short\n", "users", "update", "-id", jsonID(alice.ID), "-phone", "+15550000000",
+			"-password", "-password-stdin", "-yes", "-no-backup")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "invalid password:")
+		if u, err := s.User(context.Background(), alice.ID); assert.NoError(t, err) {
+			assert.Equal(t, "+15551234567", u.Phone, "nothing was written")
+		}
 		code, _, _ = e.cli("", "users", "update", "-id", jsonID(alice.ID))
 		assert.Equal(t, 2, code, "nothing to update")
 		code, _, _ = e.cli("", "users", "update", "-username", "x")
