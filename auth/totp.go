@@ -242,8 +242,12 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 		return nil, wrap("confirm totp", ErrNoEnrollment) // this enrollment, confirmed by a concurrent call
 	}
 	if replacing {
-		if err := s.checkPassword(ctx, "confirm totp", userID, c.Password); err != nil {
+		_, t, verr, err := s.verifyCurrentPassword(ctx, "confirm totp", userID, FieldPassword, c.Password)
+		if err != nil {
 			return nil, err
+		}
+		if verr != nil {
+			return nil, s.currentPasswordFailed(ctx, t, "", verr)
 		}
 	}
 	codes, hashes, err := newRecoveryCodes(s.cfg.Rand)
@@ -291,38 +295,6 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 	return codes, nil
 }
 
-// checkPassword verifies the user's password for an operation that needs
-// it, throttled and recorded like ChangePassword's current password.
-func (s *Store) checkPassword(ctx context.Context, op string, userID int64, password string) error {
-	t := throttle{bucket: accountBucket(scopeChange, userID), policy: s.cfg.LoginThrottle, refused: EventPasswordChangeThrottled, operation: op}
-	if u, err := s.queries().GetUserByID(ctx, userID); err == nil {
-		t.subject = refOf(u)
-	}
-	if err := s.check(ctx, t); err != nil {
-		return err
-	}
-	leave, err := s.gate.enter(ctx)
-	if err != nil {
-		return wrap(op, err)
-	}
-	if err := s.reserve(ctx, t); err != nil {
-		leave()
-		return err
-	}
-	_, err = s.verifyPasswordInTurn(ctx, userID, FieldPassword, password)
-	leave()
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, ErrInvalidCredentials) {
-		return wrap(op, err)
-	}
-	if rerr := s.recordFailure(ctx, t, EventPasswordChangeFailed, "wrong_password", Actor{Kind: ActorUser, UserID: userID}); rerr != nil {
-		return wrap(op, rerr)
-	}
-	return ErrInvalidCredentials
-}
-
 // endOtherSessions ends every session of the user but keep, and every
 // pending login challenge: a change to the second factor is a change of
 // credential.
@@ -356,23 +328,10 @@ func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, 
 	} else if err != nil {
 		return 0, f, wrap(op, err)
 	}
-	t := throttle{bucket: accountBucket(scopeChange, userID), policy: s.cfg.LoginThrottle, refused: EventPasswordChangeThrottled, operation: op}
-	if u, err := s.queries().GetUserByID(ctx, userID); err == nil {
-		t.subject = refOf(u)
-	}
-	if err := s.check(ctx, t); err != nil {
-		return 0, f, err
-	}
-	leave, err := s.gate.enter(ctx)
+	_, t, perr, err := s.verifyCurrentPassword(ctx, op, userID, FieldPassword, password)
 	if err != nil {
-		return 0, f, wrap(op, err)
-	}
-	if err := s.reserve(ctx, t); err != nil {
-		leave()
 		return 0, f, err
 	}
-	_, perr := s.verifyPasswordInTurn(ctx, userID, FieldPassword, password)
-	leave()
 	var step uint64
 	codeOK := false
 	if secret, err := s.cfg.SecretKeys.open(userID, f.KeyID, f.SecretCt); err == nil {
@@ -381,18 +340,15 @@ func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, 
 	} else if !errors.Is(err, errSecretUnreadable) {
 		return 0, f, wrap(op, err)
 	}
-	if perr != nil || !codeOK {
-		if perr != nil && !errors.Is(perr, ErrInvalidCredentials) {
-			return 0, f, wrap(op, perr)
+	if perr == nil && !codeOK {
+		perr = ErrInvalidCredentials
+	}
+	if perr != nil {
+		err := s.currentPasswordFailed(ctx, t, "wrong_password_or_code", perr)
+		if errors.Is(err, ErrInvalidCredentials) {
+			err = ErrInvalidCredentials // one error for a wrong password and a wrong code
 		}
-		actor := Actor{Kind: ActorAnonymous}
-		if t.subject != nil {
-			actor = Actor{Kind: ActorUser, UserID: userID}
-		}
-		if err := s.recordFailure(ctx, t, EventPasswordChangeFailed, "wrong_password_or_code", actor); err != nil {
-			return 0, f, wrap(op, err)
-		}
-		return 0, f, ErrInvalidCredentials
+		return 0, f, err
 	}
 	return step, f, nil
 }

@@ -230,32 +230,12 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 	if err := probs.err(); err != nil {
 		return wrap("change password", err)
 	}
-	t := throttle{
-		bucket:    accountBucket(scopeChange, id),
-		policy:    s.cfg.LoginThrottle,
-		refused:   EventPasswordChangeThrottled,
-		operation: "change password",
-	}
-	if u, err := s.queries().GetUserByID(ctx, id); err == nil {
-		t.subject = refOf(u)
-	}
-	if err := s.check(ctx, t); err != nil {
+	oldHash, t, verr, err := s.verifyCurrentPassword(ctx, "change password", id, FieldCurrentPassword, current)
+	if err != nil {
 		return err
 	}
-	// A turn at the hash gate before the attempt is counted, as for logins:
-	// an attempt refused for overload is not a guess.
-	leave, err := s.gate.enter(ctx)
-	if err != nil {
-		return wrap("change password", err)
-	}
-	if err := s.reserve(ctx, t); err != nil {
-		leave()
-		return err
-	}
-	oldHash, err := s.verifyPasswordInTurn(ctx, id, FieldCurrentPassword, current)
-	leave()
-	if err != nil {
-		return s.changeFailed(ctx, t, err)
+	if verr != nil {
+		return s.currentPasswordFailed(ctx, t, "", verr)
 	}
 	newHash, err := s.hash(ctx, newPassword)
 	if err != nil {
@@ -297,7 +277,7 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 			return ErrInvalidCredentials
 		}
 		if oldHash, err = s.verifyPassword(ctx, id, FieldCurrentPassword, current); err != nil {
-			return s.changeFailed(ctx, t, err)
+			return s.currentPasswordFailed(ctx, t, "", err)
 		}
 	}
 	if errors.Is(err, ErrInvalidCredentials) {
@@ -306,22 +286,58 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 	return err
 }
 
-// changeFailed records a wrong current password (the attempt is already
-// counted) and returns err as ChangePassword returns it.
-func (s *Store) changeFailed(ctx context.Context, t throttle, err error) error {
-	if !errors.Is(err, ErrInvalidCredentials) {
-		return wrap("change password", err)
+// verifyCurrentPassword checks a user's current password for an operation
+// that asks for it (ChangePassword, replacing or removing a second factor),
+// throttled in the user's change bucket, apart from logins: a waiting bucket
+// refuses at once; otherwise the attempt takes its turn at the hash gate
+// (an attempt refused for overload is not a guess), is counted, and runs
+// one bcrypt comparison. err is a refusal before anything was counted
+// (*ThrottledError, ErrOverloaded wrapped with op), for the caller to return
+// as it is; verr is the comparison's result (ErrInvalidCredentials and the
+// errors that are it, or the database's), and hash the hash it matched.
+// The caller clears t's bucket in the transaction that acts on a success,
+// and records a failure with currentPasswordFailed.
+func (s *Store) verifyCurrentPassword(ctx context.Context, op string, userID int64, field, password string) (hash string, t throttle, verr, err error) {
+	t = throttle{bucket: accountBucket(scopeChange, userID), policy: s.cfg.LoginThrottle, refused: EventPasswordChangeThrottled, operation: op}
+	if u, err := s.queries().GetUserByID(ctx, userID); err == nil {
+		t.subject = refOf(u)
 	}
-	reason := "wrong_password"
-	if errors.Is(err, ErrValidation) {
-		reason = "invalid_input"
+	if err := s.check(ctx, t); err != nil {
+		return "", t, nil, err
+	}
+	leave, err := s.gate.enter(ctx)
+	if err != nil {
+		return "", t, nil, wrap(op, err)
+	}
+	defer leave()
+	if err := s.reserve(ctx, t); err != nil {
+		return "", t, nil, err
+	}
+	hash, verr = s.verifyPasswordInTurn(ctx, userID, field, password)
+	return hash, t, verr, nil
+}
+
+// currentPasswordFailed records a failed check of a current password (the
+// attempt is counted already) with reason ("" for wrong_password, or
+// invalid_input when the password could be none), and returns err as the
+// operation returns it: ErrInvalidCredentials and the errors that are it as
+// they are, anything else wrapped with the operation's name.
+func (s *Store) currentPasswordFailed(ctx context.Context, t throttle, reason string, err error) error {
+	if !errors.Is(err, ErrInvalidCredentials) {
+		return wrap(t.operation, err)
+	}
+	if reason == "" {
+		reason = "wrong_password"
+		if errors.Is(err, ErrValidation) {
+			reason = "invalid_input"
+		}
 	}
 	actor := Actor{Kind: ActorAnonymous}
 	if t.subject != nil {
 		actor = Actor{Kind: ActorUser, UserID: t.subject.id}
 	}
 	if rerr := s.recordFailure(ctx, t, EventPasswordChangeFailed, reason, actor); rerr != nil {
-		return wrap("change password", rerr)
+		return wrap(t.operation, rerr)
 	}
 	return err
 }
