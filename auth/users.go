@@ -101,10 +101,18 @@ type UserUpdate struct {
 	Phone    *string
 	IsAdmin  *bool
 
+	// Password, when set, replaces the password as SetPassword does, in the
+	// same transaction as the other fields: an update either changes all
+	// it names or nothing. It is checked against the policy (reported
+	// under "password") before any bcrypt work, and hashed before the
+	// transaction begins.
+	Password *string
+
 	// KeepSessionID is the session of whoever makes the change (0 for
-	// none). When the email address changes, every other session of the
-	// user ends, as does any outstanding reset token: both were proof of
-	// control of the old address.
+	// none). When the email address or the password changes, every other
+	// session of the user ends; an address change also spends any
+	// outstanding reset token. Both were proof of control of the old
+	// address or of the old password.
 	KeepSessionID int64
 }
 
@@ -112,9 +120,11 @@ type UserUpdate struct {
 // result. Validation and uniqueness are those of Register, the user's own
 // values excluded; updated_at moves even when nothing else does. A change
 // of the email address (of its canonical form) spends the user's reset token
-// and ends their sessions but u.KeepSessionID, in the same transaction.
+// and ends their sessions but u.KeepSessionID, in the same transaction; so
+// does a new password.
 //
-// Errors: *ValidationError, *DuplicateError, ErrNotFound.
+// Errors: *ValidationError, *DuplicateError, ErrNotFound, ErrOverloaded
+// (wrapped) when a new password cannot be hashed for load.
 func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, error) {
 	p := s.cfg.Policy
 	probs := problems{}
@@ -142,8 +152,18 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 	if u.IsAdmin != nil {
 		params.SetIsAdmin, params.IsAdmin = true, *u.IsAdmin
 	}
+	if u.Password != nil {
+		p.checkPassword(probs, FieldPassword, *u.Password)
+	}
 	if err := probs.err(); err != nil {
 		return User{}, wrap("update user", err)
+	}
+	var hash []byte
+	if u.Password != nil {
+		var err error
+		if hash, err = s.hash(ctx, *u.Password); err != nil {
+			return User{}, wrap("update user", err)
+		}
 	}
 	var updated db.User
 	err := s.inTx(ctx, "update user", func(tx *txn) error {
@@ -172,6 +192,11 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 		}
 		if len(detail["fields"].([]string)) > 0 {
 			tx.recordBy(EventUserUpdated, ref, Actor{Kind: ActorSystem}, detail)
+		}
+		if hash != nil {
+			if err := tx.setPassword(ref, hash, u.KeepSessionID); err != nil {
+				return err
+			}
 		}
 		if before.IsAdmin != updated.IsAdmin {
 			typ := EventAdminRevoked
@@ -364,16 +389,22 @@ func (s *Store) SetPassword(ctx context.Context, id int64, newPassword string) e
 		if err != nil {
 			return err
 		}
-		if _, err := tx.q.SetPasswordHash(tx.ctx, db.SetPasswordHashParams{PasswordHash: string(hash), UserID: id, Now: tx.now}); err != nil {
-			return err
-		}
-		ended, err := tx.q.DeleteUserSessions(tx.ctx, id)
-		if err != nil {
-			return err
-		}
-		tx.recordBy(EventPasswordSet, refOf(u), Actor{Kind: ActorSystem}, map[string]any{"sessions_ended": ended})
-		return nil
+		return tx.setPassword(refOf(u), hash, 0)
 	})
+}
+
+// setPassword writes hash as the user's password and ends every session of
+// the user but keep (0 keeps none). The caller has locked the user's row.
+func (tx *txn) setPassword(u *userRef, hash []byte, keep int64) error {
+	if _, err := tx.q.SetPasswordHash(tx.ctx, db.SetPasswordHashParams{PasswordHash: string(hash), UserID: u.id, Now: tx.now}); err != nil {
+		return err
+	}
+	ended, err := tx.q.DeleteOtherUserSessions(tx.ctx, db.DeleteOtherUserSessionsParams{UserID: u.id, KeepID: keep})
+	if err != nil {
+		return err
+	}
+	tx.recordBy(EventPasswordSet, u, Actor{Kind: ActorSystem}, map[string]any{"sessions_ended": ended})
+	return nil
 }
 
 // DeleteUser deletes the user; the database cascades the delete to their

@@ -303,6 +303,58 @@ func TestUpdateUserMissing(t *testing.T) {
 	})
 }
 
+// TestUpdateUserWithPassword: fields and a new password change together in
+// one transaction, or not at all.
+func TestUpdateUserWithPassword(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newStore(t, dsn)
+		alice := mustRegister(t, s, reg("alice"))
+		mustRegister(t, s, reg("bob"))
+		_, keep, err := s.LoginSession(ctx, "alice", pw("alice"))
+		require.NoError(t, err)
+		_, other, err := s.LoginSession(ctx, "alice", pw("alice"))
+		require.NoError(t, err)
+
+		// A duplicate address stops the password too.
+		_, err = s.UpdateUser(ctx, alice.ID, auth.UserUpdate{Email: ptr(reg("bob").Email), Password: ptr("New-password-1")})
+		requireDuplicate(t, err, auth.FieldEmail)
+		_, err = s.Login(ctx, "alice", pw("alice"))
+		assert.NoError(t, err, "the old password still works")
+
+		// A password the policy refuses stops the fields, before any hashing.
+		_, err = s.UpdateUser(ctx, alice.ID, auth.UserUpdate{Username: ptr("alice2"), Password: ptr("short")})
+		requireValidation(t, err, auth.FieldPassword)
+		got, err := s.User(ctx, alice.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "alice", got.Username)
+
+		// Both together.
+		updated, err := s.UpdateUser(ctx, alice.ID, auth.UserUpdate{
+			Username: ptr("alice2"), Password: ptr("New-password-1"), KeepSessionID: keep.ID,
+		})
+		require.NoError(t, err)
+		assert.Equal(t, "alice2", updated.Username)
+		_, err = s.Login(ctx, "alice2", pw("alice"))
+		assert.ErrorIs(t, err, auth.ErrInvalidCredentials, "the old password is gone")
+		_, err = s.Login(ctx, "alice2", "New-password-1")
+		assert.NoError(t, err)
+		_, _, err = s.SessionUser(ctx, keep.Token)
+		assert.NoError(t, err, "the caller's session is kept")
+		_, _, err = s.SessionUser(ctx, other.Token)
+		assert.ErrorIs(t, err, auth.ErrInvalidSession, "every other session ended")
+
+		events, err := s.AuditEvents(ctx, auth.AuditFilter{UserID: alice.ID, Types: []auth.EventType{auth.EventPasswordSet, auth.EventUserUpdated}})
+		require.NoError(t, err)
+		require.Len(t, events, 2)
+		assert.Equal(t, auth.EventUserUpdated, events[0].Type)
+		assert.Equal(t, auth.EventPasswordSet, events[1].Type)
+		assert.Equal(t, events[0].Time, events[1].Time, "one transaction, one time")
+	})
+}
+
 // TestUpdateUserFreesValues: a username or phone given up can be taken by
 // another user, and email changes free the old address.
 func TestUpdateUserFreesValues(t *testing.T) {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -107,23 +110,90 @@ func backupName(t time.Time, ext string) string {
 
 // preChangeBackup backs the database up into dir before a destructive
 // change and returns the file's path. SQLite: VACUUM INTO, the whole
-// database. PostgreSQL: an error that gives the pg_dump command, since
-// credstore does not dump PostgreSQL itself (a partial JSON export would
-// be a second, untested restore path; pg_dump is the tool operators know).
+// database. PostgreSQL: pg_dump --data-only of every table, when pg_dump is
+// installed; otherwise an error that says how to proceed.
 func preChangeBackup(ctx context.Context, dsn, dir string, now time.Time) (string, error) {
+	ext := ".db"
 	if database.IsPostgres(dsn) {
-		file := filepath.Join(dir, backupName(now, ".dump"))
-		return "", fmt.Errorf("refusing to change a PostgreSQL database without a backup, which credstore cannot "+
-			"take itself; run\n  %s\nthen repeat the command with -no-backup", pgDumpCommand(dsn, file))
+		ext = ".dump"
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("backup directory: %w", err)
 	}
-	file := filepath.Join(dir, backupName(now, ".db"))
+	file := filepath.Join(dir, backupName(now, ext))
+	if database.IsPostgres(dsn) {
+		if err := pgDumpData(ctx, dsn, file); err != nil {
+			return "", fmt.Errorf("refusing to change the database without a backup: %w; back it up with\n  %s\n"+
+				"then repeat the command with -no-backup", err, pgDumpCommand(dsn, file))
+		}
+		return file, nil
+	}
 	if err := vacuumInto(ctx, dsn, file); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
 	return file, nil
+}
+
+// libpqParams are the URL parameters pg_dump (libpq) understands among
+// those a credstore URL may carry; the others (pgx's pool_* settings,
+// runtime parameters such as statement_timeout) would make libpq refuse the
+// URL, and a dump needs none of them.
+var libpqParams = map[string]bool{
+	"sslmode": true, "sslrootcert": true, "sslcert": true, "sslkey": true, "sslpassword": true, "sslcrl": true,
+	"sslsni": true, "connect_timeout": true, "application_name": true, "target_session_attrs": true,
+	"channel_binding": true, "krbsrvname": true, "gssencmode": true, "host": true, "port": true, "user": true,
+	"dbname": true, "passfile": true, "service": true,
+}
+
+// pgDumpData writes the rows of every table of the PostgreSQL database dsn
+// names (data only, in pg_dump's custom format; the schema is the
+// migrations') to file, created new with mode 0600 since it holds password
+// hashes. The password travels in PGPASSWORD, never on pg_dump's command
+// line, where other users could read it.
+func pgDumpData(ctx context.Context, dsn, file string) error {
+	bin, err := exec.LookPath("pg_dump")
+	if err != nil {
+		return errors.New("pg_dump is not installed")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return errors.New("the database URL does not parse")
+	}
+	env := os.Environ()
+	if pw, ok := u.User.Password(); ok {
+		env = append(env, "PGPASSWORD="+pw)
+		u.User = url.User(u.User.Username())
+	}
+	q := u.Query()
+	for k := range q {
+		if !libpqParams[k] {
+			q.Del(k)
+		}
+	}
+	u.RawQuery = q.Encode()
+
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup file: %w", err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "--data-only", "--format=custom", "--dbname="+u.String())
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, f, &stderr
+	err = cmd.Run()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(file)
+		// pg_dump's own message names the server and the user, never the
+		// password, which it was not given on its command line.
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+			msg = msg[i+1:]
+		}
+		return fmt.Errorf("pg_dump: %v: %s", err, msg)
+	}
+	return nil
 }
 
 // envOr is the environment variable env, or def when it is empty.

@@ -3,12 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -46,8 +50,13 @@ func usersExport(ctx context.Context, args []string, getenv func(string) string,
 	dsn := dbFlag(fs, getenv)
 	withHashes := fs.Bool("with-hashes", false, "include each user's bcrypt hash (password_hash), to move users to another store; needs -o")
 	out := fs.String("o", "", "write to this new `file` (mode 0600) instead of standard output")
+	format := fs.String("format", "jsonl", "jsonl or csv")
 	if err := fs.Parse(args); err != nil {
 		return usageStatus(err)
+	}
+	if *format != "jsonl" && *format != "csv" {
+		fmt.Fprintf(stderr, "credstore users export: -format %q: want jsonl or csv\n", *format)
+		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "credstore users export: unexpected argument %q\n", fs.Arg(0))
@@ -73,15 +82,21 @@ func usersExport(ctx context.Context, args []string, getenv func(string) string,
 		w = f
 	}
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
+	write := jsonLinesWriter(bw)
+	if *format == "csv" {
+		write = csvWriter(bw, *withHashes)
+	}
 	n := 0
 	err = store.ExportUsers(ctx, *withHashes, func(u auth.ExportedUser) error {
 		n++
-		return enc.Encode(exportedRecord{
+		return write(exportedRecord{
 			ID: u.ID, PublicID: u.PublicID, Username: u.Username, Email: u.Email, Phone: u.Phone, IsAdmin: u.IsAdmin,
 			CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, PasswordHash: u.PasswordHash,
 		})
 	})
+	if n == 0 && *format == "csv" {
+		err = errors.Join(err, write(exportedRecord{})) // the header alone
+	}
 	err = errors.Join(err, bw.Flush())
 	if f != nil {
 		err = errors.Join(err, f.Close())
@@ -96,7 +111,7 @@ func usersExport(ctx context.Context, args []string, getenv func(string) string,
 
 const usersImportUsage = `usage: credstore users import [flags] FILE
 
-Registers the users of FILE (JSON lines; - for standard input), each with
+Registers the users of FILE (JSON lines, or CSV with a header row naming\nthe columns as the JSON fields; - for standard input), each with
 its plaintext password (checked by -policy and hashed on every core) or its
 bcrypt hash (kept). Valid lines are committed in batches; every rejected
 line is reported with its number and reason. Exit status 1 when any line
@@ -120,8 +135,12 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 		_ = p.Value.Set("default")
 	}
 	dryRun := c.fs.Bool("dry-run", false, "validate every line and report, writing nothing")
+	format := c.fs.String("format", "", "jsonl or csv (default: csv for a FILE ending in .csv, else jsonl)")
 	if code := c.parse(args); code != 0 {
 		return max(code, 0)
+	}
+	if *format != "" && *format != "jsonl" && *format != "csv" {
+		return c.usageError(fmt.Sprintf("-format %q: want jsonl or csv", *format))
 	}
 	in := stdin
 	if name := c.fs.Arg(0); name != "-" {
@@ -133,26 +152,12 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 		defer f.Close()
 		in = f
 	}
-	var rows []auth.ImportedUser
-	var rejected []string
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
-		var r exportedRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			// The line is not repeated: it may hold a password.
-			rejected = append(rejected, fmt.Sprintf("line %d: not a JSON object of a user", line))
-			continue
-		}
-		rows = append(rows, auth.ImportedUser{
-			Line: line, Username: r.Username, Email: r.Email, Phone: r.Phone, IsAdmin: r.IsAdmin,
-			Password: r.Password, PasswordHash: r.PasswordHash,
-		})
+	read := readJSONLines
+	if *format == "csv" || (*format == "" && strings.HasSuffix(strings.ToLower(c.fs.Arg(0)), ".csv")) {
+		read = readCSV
 	}
-	if err := sc.Err(); err != nil {
+	rows, rejected, err := read(in)
+	if err != nil {
 		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
 		return 1
 	}
@@ -213,6 +218,140 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 		return 1
 	}
 	return 0
+}
+
+// jsonLinesWriter writes each record as a JSON line.
+func jsonLinesWriter(w io.Writer) func(exportedRecord) error {
+	enc := json.NewEncoder(w)
+	return func(r exportedRecord) error { return enc.Encode(r) }
+}
+
+// csvWriter writes a header, then each record, as CSV that readCSV reads
+// back; the zero record writes the header alone. password_hash is a
+// column only withHashes.
+func csvWriter(w io.Writer, withHashes bool) func(exportedRecord) error {
+	cw := csv.NewWriter(w)
+	header := []string{"id", "public_id", "username", "email", "phone", "is_admin", "created_at", "updated_at"}
+	if withHashes {
+		header = append(header, "password_hash")
+	}
+	started := false
+	return func(r exportedRecord) error {
+		if !started {
+			started = true
+			if err := cw.Write(header); err != nil {
+				return err
+			}
+		}
+		if r.Email != "" {
+			rec := []string{strconv.FormatInt(r.ID, 10), r.PublicID, r.Username, r.Email, r.Phone,
+				strconv.FormatBool(r.IsAdmin), r.CreatedAt.UTC().Format(time.RFC3339Nano), r.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+			if withHashes {
+				rec = append(rec, r.PasswordHash)
+			}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+}
+
+// readJSONLines reads the users of an export in JSON lines, one user a
+// line. A line that is not a user's JSON object is rejected by its number;
+// the line itself is not repeated, as it may hold a password.
+func readJSONLines(in io.Reader) (rows []auth.ImportedUser, rejected []string, err error) {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var r exportedRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			rejected = append(rejected, fmt.Sprintf("line %d: not a JSON object of a user", line))
+			continue
+		}
+		rows = append(rows, r.imported(line))
+	}
+	return rows, rejected, sc.Err()
+}
+
+func (r exportedRecord) imported(line int) auth.ImportedUser {
+	return auth.ImportedUser{
+		Line: line, Username: r.Username, Email: r.Email, Phone: r.Phone, IsAdmin: r.IsAdmin,
+		Password: r.Password, PasswordHash: r.PasswordHash,
+	}
+}
+
+// csvColumns are the columns of a CSV import or export, named as the JSON
+// fields; an import needs email and one of password or password_hash, and
+// ignores the informative ones (id, public_id and the times).
+var csvColumns = []string{"id", "public_id", "username", "email", "phone", "is_admin", "created_at", "updated_at", "password", "password_hash"}
+
+// readCSV reads users from CSV (RFC 4180) whose first record names the
+// columns. An unknown or repeated column refuses the whole file; a record
+// that cannot be read, or whose is_admin is not a boolean, is rejected by
+// its line number.
+func readCSV(in io.Reader) (rows []auth.ImportedUser, rejected []string, err error) {
+	cr := csv.NewReader(in)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("CSV header: %w", err)
+	}
+	col := map[string]int{}
+	for i, name := range header {
+		name = strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")) // a spreadsheet's byte order mark
+		if !slices.Contains(csvColumns, name) {
+			return nil, nil, fmt.Errorf("CSV header: unknown column %q (known: %s)", name, strings.Join(csvColumns, ", "))
+		}
+		if _, dup := col[name]; dup {
+			return nil, nil, fmt.Errorf("CSV header: column %q twice", name)
+		}
+		col[name] = i
+	}
+	if _, ok := col["email"]; !ok {
+		return nil, nil, errors.New("CSV header: no email column")
+	}
+	cr.FieldsPerRecord = len(header)
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return rows, rejected, nil
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var perr *csv.ParseError
+			if !errors.As(err, &perr) {
+				return nil, nil, err
+			}
+			// The record is not repeated: it may hold a password.
+			rejected = append(rejected, fmt.Sprintf("line %d: not a CSV record of %d fields", perr.StartLine, len(header)))
+			continue
+		}
+		field := func(name string) string {
+			if i, ok := col[name]; ok {
+				return rec[i]
+			}
+			return ""
+		}
+		r := exportedRecord{
+			Username: field("username"), Email: field("email"), Phone: field("phone"),
+			Password: field("password"), PasswordHash: field("password_hash"),
+		}
+		if v := field("is_admin"); v != "" {
+			if r.IsAdmin, err = strconv.ParseBool(v); err != nil {
+				rejected = append(rejected, fmt.Sprintf("line %d: is_admin: want true or false", line))
+				continue
+			}
+		}
+		rows = append(rows, r.imported(line))
+	}
 }
 
 // usageStatus is the exit status of a flag parsing error: 0 for -h, else 2.

@@ -149,3 +149,66 @@ func TestUsersImportExport(t *testing.T) {
 		assert.Equal(t, auth.ActorOS, events[0].Actor.Kind, "recorded as the operating-system user")
 	})
 }
+
+// TestUsersCSV: a CSV export with hashes imports into another database and
+// its users log in there; bad records are named by line, and a header with
+// an unknown column refuses the file before anything is written.
+func TestUsersCSV(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		dir := t.TempDir()
+		importFile := func(file string) (int, string, string) {
+			var stdout, stderr bytes.Buffer
+			code := runIO(ctx, []string{"users", "import", "-bcrypt-cost", "4", "-log-file", filepath.Join(dir, "users.log"),
+				"-backup-dir", filepath.Join(dir, "backups"), "-no-backup=" + fmt.Sprint(strings.HasPrefix(dsn, "postgres")), file},
+				testEnv(map[string]string{"CREDSTORE_DB": dsn}), nil, &stdout, &stderr)
+			return code, stdout.String(), stderr.String()
+		}
+		in := filepath.Join(dir, "in.csv")
+		require.NoError(t, os.WriteFile(in, []byte("\ufeffemail,username,is_admin,password\n"+
+			"ann@example.com,ann,true,ann-password-1\n"+
+			"\"bob@example.com\",\"bob\",false,\"bob, with a comma 2\"\n"+
+			"cy@example.com,cy,maybe,cy-password-3\n"+ // line 4: is_admin
+			"dee@example.com,dee\n"+ // line 5: too few fields
+			"eve@example.com,eve,,short\n"), 0o600)) // line 6: password
+		code, out, errOut := importFile(in)
+		assert.Equal(t, 1, code, errOut)
+		assert.True(t, strings.HasSuffix(out, "imported 2, rejected 3\n"), out)
+		for _, want := range []string{"line 4: is_admin", "line 5: not a CSV record", "line 6: "} {
+			assert.Contains(t, errOut, want)
+		}
+		assert.NotContains(t, errOut, "short", "no password in the report")
+
+		unknown := filepath.Join(dir, "unknown.csv")
+		require.NoError(t, os.WriteFile(unknown, []byte("email,is_admin,role\nzed@example.com,false,root\n"), 0o600))
+		code, _, errOut = importFile(unknown)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, `unknown column "role"`)
+
+		exported := filepath.Join(dir, "out.csv")
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, 0, usersExport(ctx, []string{"-db", dsn, "-format", "csv", "-with-hashes", "-o", exported}, testEnv(nil), &stdout, &stderr), stderr.String())
+		data, err := os.ReadFile(exported)
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		require.Len(t, lines, 3)
+		assert.Equal(t, "id,public_id,username,email,phone,is_admin,created_at,updated_at,password_hash", lines[0])
+		assert.Contains(t, lines[1]+lines[2], `,ann@example.com,,true,`)
+
+		other := filepath.Join(dir, "other.db")
+		var o1, e1 bytes.Buffer
+		require.Equal(t, 0, runIO(ctx, []string{"users", "import", "-db", other, "-bcrypt-cost", "4", "-log-file", filepath.Join(dir, "users.log"),
+			"-backup-dir", filepath.Join(dir, "backups"), exported}, testEnv(nil), nil, &o1, &e1), e1.String())
+		s, err := auth.Open(ctx, other, auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true})
+		require.NoError(t, err)
+		defer s.Close()
+		u, err := s.Login(ctx, "bob", "bob, with a comma 2")
+		require.NoError(t, err, "a quoted field with a comma survives both ways")
+		assert.False(t, u.IsAdmin)
+		u, err = s.Login(ctx, "ann@example.com", "ann-password-1")
+		require.NoError(t, err)
+		assert.True(t, u.IsAdmin)
+	})
+}

@@ -50,10 +50,12 @@ type userCmd struct {
 	// args is how many arguments follow the flags (users import FILE).
 	args int
 
-	store  *auth.Store
-	log    *slog.Logger // nil for the commands that change nothing
-	logF   io.Closer
-	osUser string
+	store *auth.Store
+	log   *slog.Logger // nil for the commands that change nothing
+	logF  *logFile
+	// logWarned: the log's write error was reported once already.
+	logWarned bool
+	osUser    string
 }
 
 // allowLowBcryptCost lets tests hash at cost 4; nothing else sets it.
@@ -73,7 +75,7 @@ func newUserCmd(ctx context.Context, name, usage string, groups int, getenv func
 	}
 	if groups&withBackup != 0 {
 		fs.StringVar(&c.o.backupDir, "backup-dir", envOr(getenv, "CREDSTORE_BACKUP_DIR", "backups"), "`directory` of the SQLite backup taken before the change (env CREDSTORE_BACKUP_DIR)")
-		fs.BoolVar(&c.o.noBackup, "no-backup", false, "change without a backup first; needed with PostgreSQL, after running the pg_dump command printed without it")
+		fs.BoolVar(&c.o.noBackup, "no-backup", false, "change without a backup first (after taking one yourself, when the command could not)")
 	}
 	if groups&withConfirm != 0 {
 		fs.BoolVar(&c.o.yes, "yes", false, "do not ask for confirmation (needed when standard input is not a terminal)")
@@ -201,7 +203,9 @@ func (c *userCmd) close() {
 		c.store.Close()
 	}
 	if c.logF != nil {
-		c.logF.Close()
+		if err := c.logF.Close(); err != nil && !c.logWarned {
+			fmt.Fprintf(c.stderr, "credstore %s: warning: the management log %s: %v\n", c.name, c.o.logFile, err)
+		}
 	}
 }
 

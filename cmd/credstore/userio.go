@@ -101,7 +101,7 @@ func readLine(r io.Reader) (string, error) {
 
 // openManagementLog opens (creating it, mode 0600, and its directory) the
 // file that records every change the users commands make, as JSON lines.
-func openManagementLog(path string) (*slog.Logger, io.Closer, error) {
+func openManagementLog(path string) (*slog.Logger, *logFile, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, nil, fmt.Errorf("log file: %w", err)
@@ -113,7 +113,30 @@ func openManagementLog(path string) (*slog.Logger, io.Closer, error) {
 	}
 	// Each record is one write of a whole line, which O_APPEND keeps whole
 	// beside other processes' records.
-	return slog.New(slog.NewJSONHandler(f, nil)), f, nil
+	lf := &logFile{f: f}
+	return slog.New(slog.NewJSONHandler(lf, nil)), lf, nil
+}
+
+// logFile is the management log's file, keeping the first write error:
+// slog drops the errors of its handler's writes, and a change that was
+// made but not logged must not pass unnoticed.
+type logFile struct {
+	f   *os.File
+	err error
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	n, err := l.f.Write(p)
+	if err != nil && l.err == nil {
+		l.err = err
+	}
+	return n, err
+}
+
+// Close closes the file and returns the first error of any write or of the
+// close.
+func (l *logFile) Close() error {
+	return errors.Join(l.err, l.f.Close())
 }
 
 // record appends the outcome of a change to the management log: who (the
@@ -139,4 +162,9 @@ func (c *userCmd) record(id int64, fields []string, outcome string, err error, b
 		attrs = append(attrs, "error", err.Error())
 	}
 	c.log.Info("user management", attrs...)
+	if c.logF.err != nil && !c.logWarned {
+		c.logWarned = true
+		fmt.Fprintf(c.stderr, "credstore %s: warning: could not append to the management log %s (%v); the database's audit trail is unaffected\n",
+			c.name, c.o.logFile, c.logF.err)
+	}
 }

@@ -461,11 +461,12 @@ func usersUpdate(ctx context.Context, args []string, getenv func(string) string,
 			return 1
 		}
 	}
-	// Fields and password are two transactions. The password passed the
-	// policy above, and the fields go first (a duplicate stops them before
-	// the password is set), so only a database failure between the two can
-	// leave the first standing; the error then says what is left.
-	if upd.Username != nil || upd.Email != nil || upd.Phone != nil || upd.IsAdmin != nil {
+	// One transaction: every field named, the password with them, or
+	// nothing.
+	if *password {
+		upd.Password = &newPassword
+	}
+	if upd != (auth.UserUpdate{}) { // -admin naming the current status changes nothing
 		updated, err := c.store.UpdateUser(c.actx(), u.ID, upd)
 		if err != nil {
 			return c.fail(u.ID, fields, err)
@@ -473,14 +474,6 @@ func usersUpdate(ctx context.Context, args []string, getenv func(string) string,
 		u = updated
 	}
 	if *password {
-		if err := c.store.SetPassword(c.actx(), u.ID, newPassword); err != nil {
-			return c.fail(u.ID, fields, err)
-		}
-		after, err := c.store.User(c.ctx, u.ID)
-		if err != nil {
-			return c.fail(u.ID, fields, err)
-		}
-		u = after
 		fmt.Fprintln(c.stdout, "password set; the user's sessions ended")
 	}
 	c.record(u.ID, fields, "ok", nil, backupFile)
