@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -41,7 +41,7 @@ func TestHostileFieldValues(t *testing.T) {
 	}
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{ExposeResetToken: true})
+		svc := startService(t, dsn, authhttp.Options{ExposeResetToken: true})
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-a").Status)
 		for _, rt := range routes {

@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"net/http"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -22,7 +22,7 @@ func deviceSetCookie(t *testing.T, r reply) *http.Cookie {
 	for _, line := range r.Header.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
 		require.NoError(t, err, line)
-		if c.Name == httpapi.DeviceCookieName {
+		if c.Name == authhttp.DeviceCookieName {
 			require.Nil(t, found, "one device cookie per reply")
 			found = c
 		}
@@ -34,7 +34,7 @@ func deviceSetCookie(t *testing.T, r reply) *http.Cookie {
 func (c *client) deviceCookie() string {
 	u, _ := url.Parse(c.base)
 	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == httpapi.DeviceCookieName {
+		if ck.Name == authhttp.DeviceCookieName {
 			return ck.Value
 		}
 	}
@@ -53,7 +53,7 @@ func TestDeviceCookie(t *testing.T) {
 			t.Parallel()
 			testdb.Run(t, func(t *testing.T, dsn string) {
 				t.Parallel()
-				svc := startService(t, dsn, httpapi.Options{SecureCookies: secure})
+				svc := startService(t, dsn, authhttp.Options{SecureCookies: secure})
 				c := svc.client(t)
 				const email, pass = "alice@example.com", "password-a"
 				require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", email, "password", pass).Status)
@@ -94,7 +94,7 @@ func TestDeviceCookie(t *testing.T) {
 					strings.NewReader(url.Values{"email": {email}, "password": {pass}}.Encode()))
 				require.NoError(t, err)
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.Header.Set("Cookie", httpapi.DeviceCookieName+"=; "+httpapi.DeviceCookieName+"="+token)
+				req.Header.Set("Cookie", authhttp.DeviceCookieName+"=; "+authhttp.DeviceCookieName+"="+token)
 				r = (&client{t: t, base: svc.URL, http: &http.Client{}}).do(req)
 				require.Equal(t, http.StatusOK, r.Status, r.Raw)
 				dc = deviceSetCookie(t, r)
@@ -113,17 +113,17 @@ func TestLogoutLeavesDeviceCookie(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{})
+		svc := startService(t, dsn, authhttp.Options{})
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-a").Status)
 		require.Equal(t, http.StatusOK, c.form("POST", "/sessions", "email", "alice@example.com", "password", "password-a").Status)
 		req, err := http.NewRequest("DELETE", svc.URL+"/sessions", nil)
 		require.NoError(t, err)
-		req.Header.Set("Cookie", httpapi.CookieName+"="+c.sessionCookie()+"; "+httpapi.DeviceCookieName+"=some-device-token")
+		req.Header.Set("Cookie", authhttp.CookieName+"="+c.sessionCookie()+"; "+authhttp.DeviceCookieName+"=some-device-token")
 		r := (&client{t: t, base: svc.URL, http: &http.Client{CheckRedirect: c.http.CheckRedirect}}).do(req)
 		require.Equal(t, http.StatusFound, r.Status, r.Raw)
 		require.Len(t, r.Header.Values("Set-Cookie"), 1)
-		assert.True(t, strings.HasPrefix(r.Header.Get("Set-Cookie"), httpapi.CookieName+"=;"), r.Header.Get("Set-Cookie"))
+		assert.True(t, strings.HasPrefix(r.Header.Get("Set-Cookie"), authhttp.CookieName+"=;"), r.Header.Get("Set-Cookie"))
 		assert.Nil(t, deviceSetCookie(t, r))
 		assertNoSecrets(t, svc.Log.String(), "some-device-token")
 	})

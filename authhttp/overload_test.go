@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -44,7 +44,7 @@ func TestOverloadedIs503(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{}, func(c *auth.Config) {
+		svc := startService(t, dsn, authhttp.Options{}, func(c *auth.Config) {
 			c.BcryptCost = 10 // tens of milliseconds a hash: the requests overlap
 			c.MaxConcurrentHashes = 1
 			c.MaxQueuedHashes = -1
@@ -135,7 +135,7 @@ func TestDeadlineAbandonsWork(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{RequestTimeout: 20 * time.Millisecond, ExposeResetToken: true},
+		svc := startService(t, dsn, authhttp.Options{RequestTimeout: 20 * time.Millisecond, ExposeResetToken: true},
 			func(c *auth.Config) { c.BcryptCost = 11 }) // about 100 ms a hash, several deadlines
 		ctx := t.Context()
 		c := svc.client(t)
@@ -182,7 +182,7 @@ func TestClientGoneAbandonsWork(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{RequestTimeout: -1}, func(c *auth.Config) { c.BcryptCost = 11 })
+		svc := startService(t, dsn, authhttp.Options{RequestTimeout: -1}, func(c *auth.Config) { c.BcryptCost = 11 })
 		// Hang up 10 ms after the whole request is sent, while the server
 		// hashes (about 100 ms at cost 11).
 		ctx, cancel := context.WithCancel(t.Context())

@@ -1,4 +1,4 @@
-package httpapi
+package authhttp
 
 import (
 	"errors"
@@ -189,7 +189,7 @@ func (a *api) crossOriginProtection() (*http.CrossOriginProtection, error) {
 	c := http.NewCrossOriginProtection()
 	for _, o := range a.opts.TrustedOrigins {
 		if err := c.AddTrustedOrigin(o); err != nil {
-			return nil, fmt.Errorf("httpapi: trusted origins: %w", err)
+			return nil, fmt.Errorf("authhttp: trusted origins: %w", err)
 		}
 	}
 	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

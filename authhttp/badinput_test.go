@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -21,7 +21,7 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{ExposeResetToken: true, MaxBodyBytes: 4 << 10})
+		svc := startService(t, dsn, authhttp.Options{ExposeResetToken: true, MaxBodyBytes: 4 << 10})
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-a").Status)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "bob@example.com", "password", "password-b").Status)

@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"net/http"
@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -27,7 +27,7 @@ func TestThrottledLogin(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{}, func(c *auth.Config) { c.LoginThrottle = testThrottle })
+		svc := startService(t, dsn, authhttp.Options{}, func(c *auth.Config) { c.LoginThrottle = testThrottle })
 		const email, pass = "alice@example.com", "password-a"
 		owner := svc.client(t)
 		require.Equal(t, http.StatusOK, owner.form("POST", "/users", "email", email, "password", pass).Status)

@@ -1,4 +1,4 @@
-package httpapi
+package authhttp
 
 import (
 	"container/list"
@@ -53,9 +53,9 @@ func (l Limit) check(name string) error {
 	case !l.enabled():
 		return nil
 	case l.Per <= 0:
-		return fmt.Errorf("httpapi: %s: %d per %v: the period must be positive", name, l.N, l.Per)
+		return fmt.Errorf("authhttp: %s: %d per %v: the period must be positive", name, l.N, l.Per)
 	case l.Burst < 0:
-		return fmt.Errorf("httpapi: %s: burst %d is negative", name, l.Burst)
+		return fmt.Errorf("authhttp: %s: burst %d is negative", name, l.Burst)
 	}
 	return nil
 }

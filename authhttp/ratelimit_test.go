@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -48,7 +48,7 @@ func TestPerIPLimitsOffByDefault(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		h, _ := newHandler(t, dsn, httpapi.Options{})
+		h, _ := newHandler(t, dsn, authhttp.Options{})
 		for i := range 30 {
 			w := from(h, "198.51.100.1:4711", "", "POST", "/sessions", "email=nobody&password=x")
 			require.Equal(t, http.StatusUnauthorized, w.Code, "login %d: %s", i, w.Body)
@@ -67,9 +67,9 @@ func TestPerIPLimits(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		h, svc := newHandler(t, dsn, httpapi.Options{
-			LoginLimit:     httpapi.Limit{N: 3, Per: time.Minute},
-			RegisterLimit:  httpapi.Limit{N: 2, Per: time.Hour},
+		h, svc := newHandler(t, dsn, authhttp.Options{
+			LoginLimit:     authhttp.Limit{N: 3, Per: time.Minute},
+			RegisterLimit:  authhttp.Limit{N: 2, Per: time.Hour},
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 		})
 		const login, register = "email=nobody&password=x", "email=not-an-address&password=x"
@@ -125,8 +125,8 @@ func TestPerIPLimits(t *testing.T) {
 // TestPerIPLimitsInvalid: a limit without a period is refused at start.
 func TestPerIPLimitsInvalid(t *testing.T) {
 	t.Parallel()
-	_, err := httpapi.New(nil, httpapi.Options{LoginLimit: httpapi.Limit{N: 5}})
+	_, err := authhttp.New(nil, authhttp.Options{LoginLimit: authhttp.Limit{N: 5}})
 	assert.Error(t, err)
-	_, err = httpapi.New(nil, httpapi.Options{RegisterLimit: httpapi.Limit{N: 5, Per: time.Minute, Burst: -1}})
+	_, err = authhttp.New(nil, authhttp.Options{RegisterLimit: authhttp.Limit{N: 5, Per: time.Minute, Burst: -1}})
 	assert.Error(t, err)
 }

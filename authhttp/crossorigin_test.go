@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"net/http"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -21,7 +21,7 @@ func TestCrossOrigin(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		const trusted = "https://app.example.com"
-		svc := startService(t, dsn, httpapi.Options{ExposeResetToken: true, TrustedOrigins: []string{trusted}})
+		svc := startService(t, dsn, authhttp.Options{ExposeResetToken: true, TrustedOrigins: []string{trusted}})
 		ctx := t.Context()
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-a").Status)
@@ -66,7 +66,7 @@ func TestCrossOrigin(t *testing.T) {
 				req, err := http.NewRequest("DELETE", svc.URL+"/sessions", nil)
 				require.NoError(t, err)
 				req.Header = h.Clone()
-				req.Header.Set("Cookie", httpapi.CookieName+"="+cookie)
+				req.Header.Set("Cookie", authhttp.CookieName+"="+cookie)
 				refused(c.do(req))
 				assert.Equal(t, http.StatusOK, c.withCookie("GET", "/profile", cookie).Status, "still logged in")
 
@@ -118,7 +118,7 @@ func TestCrossOrigin(t *testing.T) {
 func TestNewRefusesBadTrustedOrigin(t *testing.T) {
 	t.Parallel()
 	for _, o := range []string{"app.example.com", "https://app.example.com/", "https://app.example.com/login", "https://"} {
-		_, err := httpapi.New(nil, httpapi.Options{TrustedOrigins: []string{o}})
+		_, err := authhttp.New(nil, authhttp.Options{TrustedOrigins: []string{o}})
 		assert.Error(t, err, o)
 	}
 }

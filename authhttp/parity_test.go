@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -62,7 +62,7 @@ func TestJSONFormParity(t *testing.T) {
 	}
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{})
+		svc := startService(t, dsn, authhttp.Options{})
 		c := svc.client(t)
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

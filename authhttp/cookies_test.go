@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"net/http"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -20,7 +20,7 @@ func (c *client) withCookies(method, path string, values ...string) reply {
 	require.NoError(c.t, err)
 	pairs := make([]string, len(values))
 	for i, v := range values {
-		pairs[i] = httpapi.CookieName + "=" + v
+		pairs[i] = authhttp.CookieName + "=" + v
 	}
 	req.Header.Set("Cookie", strings.Join(pairs, "; "))
 	return (&client{t: c.t, base: c.base, http: &http.Client{CheckRedirect: c.http.CheckRedirect}}).do(req)
@@ -33,7 +33,7 @@ func TestSeveralSessionCookies(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{})
+		svc := startService(t, dsn, authhttp.Options{})
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-a").Status)
 		require.Equal(t, http.StatusOK, c.form("POST", "/sessions", "email", "alice@example.com", "password", "password-a").Status)

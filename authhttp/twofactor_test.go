@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -114,7 +114,7 @@ func TestTwoFactorFlow(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{}, withTOTPKeys)
+		svc := startService(t, dsn, authhttp.Options{}, withTOTPKeys)
 		c := svc.client(t)
 		const email, pass = "alice@example.com", "password-a"
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", email, "password", pass).Status)
@@ -262,7 +262,7 @@ func TestTwoFactorRefusals(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{}, withTOTPKeys, func(c *auth.Config) { c.LoginThrottle = testThrottle })
+		svc := startService(t, dsn, authhttp.Options{}, withTOTPKeys, func(c *auth.Config) { c.LoginThrottle = testThrottle })
 		ctx := t.Context()
 		// newUser registers email, logs it in on a client of its own, and
 		// turns TOTP on.
@@ -373,7 +373,7 @@ func TestTwoFactorNotConfigured(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{})
+		svc := startService(t, dsn, authhttp.Options{})
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "a@example.com", "password", "password-a").Status)
 		require.Equal(t, http.StatusOK, c.form("POST", "/sessions", "email", "a@example.com", "password", "password-a").Status)

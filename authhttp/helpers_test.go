@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -33,7 +33,7 @@ type service struct {
 // startService opens a store on dsn as credstore serve configures it
 // (usernames optional), at a low bcrypt cost and on a fake clock, and serves
 // the API on a real socket until t ends.
-func startService(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...func(*auth.Config)) *service {
+func startService(t *testing.T, dsn string, opts authhttp.Options, cfgOpts ...func(*auth.Config)) *service {
 	t.Helper()
 	h, svc := newHandler(t, dsn, opts, cfgOpts...)
 	srv := httptest.NewServer(h)
@@ -44,7 +44,7 @@ func startService(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...fun
 
 // newHandler is startService without the socket: the API's handler, for
 // tests that set what a socket cannot (the peer's address).
-func newHandler(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...func(*auth.Config)) (http.Handler, *service) {
+func newHandler(t *testing.T, dsn string, opts authhttp.Options, cfgOpts ...func(*auth.Config)) (http.Handler, *service) {
 	t.Helper()
 	svc := &service{Clock: testdb.NewClock(time.Now()), Log: &testdb.Buffer{}, Mail: &testdb.Buffer{}}
 	policy := auth.DefaultPolicy()
@@ -61,7 +61,7 @@ func newHandler(t *testing.T, dsn string, opts httpapi.Options, cfgOpts ...func(
 	t.Cleanup(func() { assert.NoError(t, store.Close()) })
 	svc.Store = store
 	opts.Logger = slog.New(slog.NewJSONHandler(svc.Log, nil))
-	h, err := httpapi.New(store, opts)
+	h, err := authhttp.New(store, opts)
 	require.NoError(t, err)
 	return h, svc
 }
@@ -152,7 +152,7 @@ func (c *client) do(req *http.Request) reply {
 func (c *client) sessionCookie() string {
 	u, _ := url.Parse(c.base)
 	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == httpapi.CookieName {
+		if ck.Name == authhttp.CookieName {
 			return ck.Value
 		}
 	}
@@ -164,7 +164,7 @@ func (c *client) withCookie(method, path, value string) reply {
 	c.t.Helper()
 	req, err := http.NewRequest(method, c.base+path, nil)
 	require.NoError(c.t, err)
-	req.Header.Set("Cookie", httpapi.CookieName+"="+value)
+	req.Header.Set("Cookie", authhttp.CookieName+"="+value)
 	bare := &http.Client{Timeout: 30 * time.Second, CheckRedirect: c.http.CheckRedirect}
 	saved := c.http
 	c.http = bare

@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"net/http"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -21,7 +21,7 @@ func TestFlow(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{ExposeResetToken: true})
+		svc := startService(t, dsn, authhttp.Options{ExposeResetToken: true})
 		c := svc.client(t)
 		const email, pass, newPass = "bob@bob.com", "mySuperPwd", "t4rt1fl3tt3"
 
@@ -114,7 +114,7 @@ func TestResetMessageWithoutExposure(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{SecureCookies: true})
+		svc := startService(t, dsn, authhttp.Options{SecureCookies: true})
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "a@example.com", "password", "password-1").Status)
 
@@ -142,7 +142,7 @@ func TestResetEndsSessions(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{ExposeResetToken: true})
+		svc := startService(t, dsn, authhttp.Options{ExposeResetToken: true})
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "a@example.com", "password", "password-1").Status)
 		require.Equal(t, http.StatusOK, c.form("POST", "/sessions", "email", "a@example.com", "password", "password-1").Status)
@@ -164,7 +164,7 @@ func TestSessionLimits(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{}, func(c *auth.Config) {
+		svc := startService(t, dsn, authhttp.Options{}, func(c *auth.Config) {
 			c.SessionLifetime = 3 * time.Hour
 			c.SessionIdleTimeout = time.Hour
 		})
@@ -197,7 +197,7 @@ func TestConcurrentResetTokenUse(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, httpapi.Options{ExposeResetToken: true})
+		svc := startService(t, dsn, authhttp.Options{ExposeResetToken: true})
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "a@example.com", "password", "password-1").Status)
 		for round := range 5 {

@@ -1,4 +1,4 @@
-// Package httpapi is credstore's HTTP API: the routes of the user
+// Package authhttp is credstore's HTTP API: the routes of the user
 // authentication service over an auth.Store.
 //
 // Handlers are thin. Each one decodes its form (HTML-form encoded, multipart
@@ -38,4 +38,4 @@
 // and errors are logged only when they are the server's own (500) or its
 // configuration's (no TOTP key: 503), whose messages auth keeps free of
 // secrets.
-package httpapi
+package authhttp

@@ -1,4 +1,4 @@
-package httpapi_test
+package authhttp_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 )
 
 // FuzzHandler sends arbitrary bodies, under arbitrary content types, to
@@ -52,7 +52,7 @@ func FuzzHandler(f *testing.F) {
 	f.Cleanup(func() { store.Close() })
 	_, err = store.Register(context.Background(), auth.Registration{Email: "alice@example.com", Password: "password-a"})
 	require.NoError(f, err)
-	h, err := httpapi.New(store, httpapi.Options{MaxBodyBytes: 4 << 10, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h, err := authhttp.New(store, authhttp.Options{MaxBodyBytes: 4 << 10, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(f, err)
 
 	f.Fuzz(func(t *testing.T, route uint8, contentType string, body []byte) {

@@ -1,4 +1,4 @@
-package httpapi
+package authhttp
 
 import (
 	"context"
@@ -162,7 +162,7 @@ func normalizePrefixes(prefixes []netip.Prefix) ([]netip.Prefix, error) {
 	for _, p := range prefixes {
 		switch {
 		case !p.IsValid():
-			return nil, fmt.Errorf("httpapi: trusted proxies: invalid prefix %v", p)
+			return nil, fmt.Errorf("authhttp: trusted proxies: invalid prefix %v", p)
 		case p.Addr().Is4In6() && p.Bits() >= 96:
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
