@@ -11,11 +11,37 @@ import (
 	"github.com/credstore/credstore/auth"
 )
 
-// clientKey is the context key of the request's client as withClient found
-// it.
-type clientKey struct{}
+// stateKey is the context key of a request's state.
+type stateKey struct{}
 
-// client is who sent a request, as far as the API can tell.
+// requestState is what a Handler learned about a request: its client, and
+// who it is authenticated as. It is put into the request's context once,
+// by the first of the Handler's middleware the request meets, and filled
+// in by the others, so that an application wrapping its whole mux in
+// Authenticate and mounting the Handler inside does each thing once.
+type requestState struct {
+	h      *Handler
+	client client
+
+	// authenticated is set once the request's credentials were looked at
+	// (authenticate); user and session are meaningful when ok.
+	authenticated bool
+	ok            bool
+	user          auth.User
+	session       auth.Session
+	token         string // the token that authenticated: never logged
+	bearer        bool   // the credential was an Authorization header
+}
+
+// stateOf returns the request state in ctx; a zero one when none is there.
+func stateOf(ctx context.Context) *requestState {
+	if st, ok := ctx.Value(stateKey{}).(*requestState); ok {
+		return st
+	}
+	return &requestState{}
+}
+
+// client is who sent a request, as far as the Handler can tell.
 type client struct {
 	// Addr is the client's address: the connection's peer, or, behind
 	// Options.TrustedProxies, the address X-Forwarded-For names. Invalid
@@ -27,11 +53,17 @@ type client struct {
 
 // withClient puts the request's client (its address and User-Agent) into
 // the request's context, for auth's audit trail (auth.WithClient) and the
-// per-IP limits. It runs first, so that every handler, the access log and
-// every refusal see the same client.
-func (a *api) withClient(next http.Handler) http.Handler {
+// per-IP limits, unless this Handler's middleware already did. It runs
+// first, so that every handler, the access log and every refusal see the
+// same client. This is the one place where the trusted-proxy rule
+// (clientAddr) is applied.
+func (h *Handler) withClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := client{Addr: clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), a.opts.TrustedProxies)}
+		if st, ok := r.Context().Value(stateKey{}).(*requestState); ok && st.h == h {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c := client{Addr: clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), h.opts.TrustedProxies)}
 		c.Auth = auth.Client{IP: c.Addr.String(), UserAgent: r.UserAgent()}
 		if !c.Addr.IsValid() {
 			// Keep what the listener gave (a Unix socket's name, say):
@@ -39,16 +71,19 @@ func (a *api) withClient(next http.Handler) http.Handler {
 			c.Auth.IP = hostOf(r.RemoteAddr)
 		}
 		ctx := auth.WithClient(r.Context(), c.Auth)
-		ctx = context.WithValue(ctx, clientKey{}, c)
+		ctx = context.WithValue(ctx, stateKey{}, &requestState{h: h, client: c})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-// clientOf returns the client withClient put in ctx; the zero client when
-// none was.
-func clientOf(ctx context.Context) client {
-	c, _ := ctx.Value(clientKey{}).(client)
-	return c
+// ClientAddr returns the address of the client of the request whose
+// context is ctx, as the Handler's middleware found it: the peer's, or,
+// behind Options.TrustedProxies, the one X-Forwarded-For names (see
+// Options.TrustedProxies). ok is false when no middleware of a Handler
+// saw the request, or when the peer's address is not an IP address.
+func ClientAddr(ctx context.Context) (addr netip.Addr, ok bool) {
+	a := stateOf(ctx).client.Addr
+	return a, a.IsValid()
 }
 
 // maxForwardedHops bounds how many X-Forwarded-For entries clientAddr

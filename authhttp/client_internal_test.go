@@ -103,23 +103,21 @@ func TestNormalizePrefixes(t *testing.T) {
 func TestEveryRouteSeesTheClient(t *testing.T) {
 	t.Parallel()
 	log := &testdb.Buffer{}
-	a := &api{
-		opts: Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, RequestTimeout: -1},
-		log:  slog.New(slog.NewJSONHandler(log, nil)),
-	}
+	h, err := New(nil, Options{
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, RequestTimeout: -1,
+		Logger: slog.New(slog.NewJSONHandler(log, nil)),
+	})
+	require.NoError(t, err)
 	var seen []client
 	probe := func(w http.ResponseWriter, r *http.Request) {
-		seen = append(seen, clientOf(r.Context()))
+		seen = append(seen, stateOf(r.Context()).client)
 		writeJSON(w, http.StatusOK, message{"probed"})
 	}
-	a.routes = map[string]map[string]http.HandlerFunc{
-		"/users":          {http.MethodPost: probe},
-		"/sessions":       {http.MethodPost: probe, http.MethodDelete: probe},
-		"/profile":        {http.MethodGet: probe},
-		"/reset_password": {http.MethodPost: probe, http.MethodPut: probe},
+	h.routes = http.NewServeMux()
+	patterns := []string{"POST /users", "POST /sessions", "DELETE /sessions", "GET /profile", "POST /reset_password", "PUT /reset_password"}
+	for _, pattern := range patterns {
+		h.routes.HandleFunc(pattern, probe)
 	}
-	h, err := a.handler()
-	require.NoError(t, err)
 
 	cases := []struct {
 		name, remote, forwarded string
@@ -131,8 +129,9 @@ func TestEveryRouteSeesTheClient(t *testing.T) {
 		{"IPv6", "[2001:db8::1]:443", "", auth.Client{IP: "2001:db8::1", UserAgent: "probe/1"}},
 	}
 	for _, tc := range cases {
-		for path, methods := range a.routes {
-			for method := range methods {
+		for _, pattern := range patterns {
+			method, path, _ := strings.Cut(pattern, " ")
+			{
 				seen = nil
 				r := httptest.NewRequest(method, path, nil)
 				r.RemoteAddr = tc.remote

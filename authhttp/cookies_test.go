@@ -20,7 +20,7 @@ func (c *client) withCookies(method, path string, values ...string) reply {
 	require.NoError(c.t, err)
 	pairs := make([]string, len(values))
 	for i, v := range values {
-		pairs[i] = authhttp.CookieName + "=" + v
+		pairs[i] = authhttp.DefaultCookieName + "=" + v
 	}
 	req.Header.Set("Cookie", strings.Join(pairs, "; "))
 	return (&client{t: c.t, base: c.base, http: &http.Client{CheckRedirect: c.http.CheckRedirect}}).do(req)

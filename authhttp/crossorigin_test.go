@@ -66,7 +66,7 @@ func TestCrossOrigin(t *testing.T) {
 				req, err := http.NewRequest("DELETE", svc.URL+"/sessions", nil)
 				require.NoError(t, err)
 				req.Header = h.Clone()
-				req.Header.Set("Cookie", authhttp.CookieName+"="+cookie)
+				req.Header.Set("Cookie", authhttp.DefaultCookieName+"="+cookie)
 				refused(c.do(req))
 				assert.Equal(t, http.StatusOK, c.withCookie("GET", "/profile", cookie).Status, "still logged in")
 

@@ -28,8 +28,8 @@ func (e *malformedError) Error() string { return e.msg }
 // a JSON object with the same fields as strings. Missing fields are "": auth
 // decides what is required. An empty body without a content type is an
 // empty form.
-func (a *api) decode(w http.ResponseWriter, r *http.Request, fields ...string) (map[string]string, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, fields ...string) (map[string]string, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
 	out := make(map[string]string, len(fields))
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
@@ -63,7 +63,7 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, fields ...string) (
 		}
 		return out, nil
 	case "multipart/form-data":
-		if err := r.ParseMultipartForm(a.opts.MaxBodyBytes); err != nil {
+		if err := r.ParseMultipartForm(h.opts.MaxBodyBytes); err != nil {
 			return nil, bodyError(err)
 		}
 		for _, f := range fields {

@@ -43,7 +43,7 @@ func (c *client) deviceCookie() string {
 
 // TestDeviceCookie: a successful login sets device_id (HttpOnly,
 // SameSite=Strict, Path=/, Max-Age until the device's expiry, Secure with
-// SecureCookies); the next login sends it back and auth renews the same
+// Cookie.Secure); the next login sends it back and auth renews the same
 // token; a failed login and a logout leave it; an empty device_id sent
 // before the real one does not hide it; it never reaches the log.
 func TestDeviceCookie(t *testing.T) {
@@ -53,7 +53,7 @@ func TestDeviceCookie(t *testing.T) {
 			t.Parallel()
 			testdb.Run(t, func(t *testing.T, dsn string) {
 				t.Parallel()
-				svc := startService(t, dsn, authhttp.Options{SecureCookies: secure})
+				svc := startService(t, dsn, authhttp.Options{Cookie: authhttp.CookieOptions{Secure: secure}})
 				c := svc.client(t)
 				const email, pass = "alice@example.com", "password-a"
 				require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", email, "password", pass).Status)
@@ -119,11 +119,11 @@ func TestLogoutLeavesDeviceCookie(t *testing.T) {
 		require.Equal(t, http.StatusOK, c.form("POST", "/sessions", "email", "alice@example.com", "password", "password-a").Status)
 		req, err := http.NewRequest("DELETE", svc.URL+"/sessions", nil)
 		require.NoError(t, err)
-		req.Header.Set("Cookie", authhttp.CookieName+"="+c.sessionCookie()+"; "+authhttp.DeviceCookieName+"=some-device-token")
+		req.Header.Set("Cookie", authhttp.DefaultCookieName+"="+c.sessionCookie()+"; "+authhttp.DeviceCookieName+"=some-device-token")
 		r := (&client{t: t, base: svc.URL, http: &http.Client{CheckRedirect: c.http.CheckRedirect}}).do(req)
 		require.Equal(t, http.StatusFound, r.Status, r.Raw)
 		require.Len(t, r.Header.Values("Set-Cookie"), 1)
-		assert.True(t, strings.HasPrefix(r.Header.Get("Set-Cookie"), authhttp.CookieName+"=;"), r.Header.Get("Set-Cookie"))
+		assert.True(t, strings.HasPrefix(r.Header.Get("Set-Cookie"), authhttp.DefaultCookieName+"=;"), r.Header.Get("Set-Cookie"))
 		assert.Nil(t, deviceSetCookie(t, r))
 		assertNoSecrets(t, svc.Log.String(), "some-device-token")
 	})

@@ -114,7 +114,7 @@ func TestResetMessageWithoutExposure(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, authhttp.Options{SecureCookies: true})
+		svc := startService(t, dsn, authhttp.Options{Cookie: authhttp.CookieOptions{Secure: true}})
 		c := svc.client(t)
 		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "a@example.com", "password", "password-1").Status)
 
@@ -126,6 +126,8 @@ func TestResetMessageWithoutExposure(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.Status)
 		assert.Equal(t, "a@example.com", r.Body["email"])
 		assert.NotContains(t, r.Body, "reset_token")
+		// The message is delivered after the reply.
+		require.Eventually(t, func() bool { return strings.Contains(svc.Mail.String(), "end of message") }, 10*time.Second, 5*time.Millisecond)
 		mail := svc.Mail.String()
 		assert.Contains(t, mail, "To: a@example.com")
 		i := strings.Index(mail, "\n    ")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,14 +13,32 @@ import (
 	"github.com/credstore/credstore/auth"
 )
 
-// errorBody is the JSON body of every error reply.
-type errorBody struct {
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
+// ErrorBody is the JSON body of every error reply, the service's and, by
+// WriteError, the application's.
+type ErrorBody struct {
+	Message string `json:"message"`
+	// Fields names each invalid field of a *auth.ValidationError and the
+	// rule it broke (never its value).
+	Fields map[string]string `json:"fields,omitempty"`
 	// RetryAfter repeats a 429's Retry-After, in seconds, for clients that
 	// read bodies rather than headers.
 	RetryAfter int `json:"retry_after,omitempty"`
 }
+
+// Errors of the HTTP layer itself, in the table with auth's. An
+// application's handlers may return them through WriteError too.
+var (
+	// ErrAuthenticationRequired: the route needs a user and the request
+	// has no valid session (RequireUser). 401.
+	ErrAuthenticationRequired = errors.New("authentication required")
+	// ErrAdminRequired: the route needs an administrator (RequireAdmin).
+	// 403.
+	ErrAdminRequired = errors.New("administrator required")
+	// ErrCrossOrigin: a browser request from another origin, not in
+	// Options.TrustedOrigins, would change state with the session cookie
+	// (or, on the service's routes, at all). 403.
+	ErrCrossOrigin = errors.New("cross-origin request refused")
+)
 
 // statuses is the one table from errors to replies, checked in order with
 // errors.Is. The first entries win: a login password over 72 bytes is both
@@ -37,11 +56,15 @@ var statuses = []struct {
 	{errCodeRefused, http.StatusUnauthorized, errCodeRefused.Error()},
 	{errPasswordOrCodeRefused, http.StatusUnauthorized, errPasswordOrCodeRefused.Error()},
 	{auth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid email or password"},
+	{ErrAuthenticationRequired, http.StatusUnauthorized, ErrAuthenticationRequired.Error()},
+	// 403, not 401: the service's clients expect it from GET /profile
+	// without a session. A route behind RequireUser answers 401
+	// (ErrAuthenticationRequired) instead.
 	{auth.ErrInvalidSession, http.StatusForbidden, "no valid session"},
+	{ErrAdminRequired, http.StatusForbidden, ErrAdminRequired.Error()},
+	{ErrCrossOrigin, http.StatusForbidden, ErrCrossOrigin.Error()},
 	{auth.ErrInvalidResetToken, http.StatusForbidden, "invalid or expired reset token"},
-	// Only POST /reset_password can meet an unknown user; the API's
-	// clients expect 403 there.
-	{auth.ErrNotFound, http.StatusForbidden, "unknown email"},
+	{auth.ErrNotFound, http.StatusNotFound, "not found"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "request body too large"},
 	// auth refused the call before doing anything: its hash gate is full.
 	{auth.ErrOverloaded, http.StatusServiceUnavailable, busyMessage},
@@ -97,34 +120,60 @@ const busyMessage = "server busy, try again shortly"
 // refusals and retries take 11% of the CPU, two seconds 7%, and the queue
 // still stays busy while more than about twenty clients keep trying
 // (docs/service.md, Load figures).
-const retryAfter = "2"
+const retryAfter = 2
 
-// replyError writes the reply for err. Validation and duplicate errors carry
-// their details (field names and rules, never values); anything unknown is
-// the server's fault: logged, and answered with a bare 500.
-func (a *api) replyError(w http.ResponseWriter, r *http.Request, err error) {
+// ErrorReply is the reply to an error: its status, its Retry-After header
+// in seconds (0: none) and its JSON body.
+type ErrorReply struct {
+	Status     int
+	RetryAfter int
+	Body       ErrorBody
+}
+
+// ErrorReplyFor is the reply to err, returned by a call made in ctx (the
+// request's context), from the one table of this package:
+//
+//	auth.ErrThrottled (*auth.ThrottledError)   429, Retry-After
+//	auth.ErrInvalidCredentials                 401
+//	ErrAuthenticationRequired                  401
+//	auth.ErrInvalidSession                     403
+//	ErrAdminRequired, ErrCrossOrigin           403
+//	auth.ErrInvalidResetToken                  403
+//	auth.ErrNotFound                           404
+//	auth.ErrNoEnrollment, ErrNoSecondFactor    404
+//	*auth.DuplicateError, *auth.ValidationError, auth.ErrInvalidCode   400
+//	auth.ErrOverloaded                         503, Retry-After
+//	auth.ErrNoSecretKey                        503
+//	any error once ctx has ended               503, Retry-After
+//	anything else                              500, "internal server error"
+//
+// The entries are checked in this order (a throttled login is a 429, and
+// an over-long login password is ErrInvalidCredentials before it is a
+// *ValidationError). A body never carries an error's own text but for
+// *auth.DuplicateError's, which names the field; a *auth.ValidationError
+// lists its fields and rules.
+func ErrorReplyFor(ctx context.Context, err error) ErrorReply {
 	for _, s := range statuses {
-		if errors.Is(err, s.err) {
-			switch s.err {
-			case auth.ErrOverloaded:
-				a.unavailable(w, r)
-				return
-			case auth.ErrNoSecretKey:
-				// auth's message names a key id at most, never a key.
-				a.log.WarnContext(r.Context(), "two-factor authentication unavailable", "method", r.Method,
-					"path", r.URL.Path, "err", err.Error())
-			case auth.ErrThrottled:
-				var throttled *auth.ThrottledError
-				wait := time.Duration(0) // at least a second, below
-				if errors.As(err, &throttled) {
-					wait = throttled.RetryAfter
-				}
-				tooMany(w, wait)
-				return
-			}
-			writeJSON(w, s.status, errorBody{Message: s.message})
-			return
+		if !errors.Is(err, s.err) {
+			continue
 		}
+		switch s.err {
+		case auth.ErrOverloaded:
+			return busyReply
+		case auth.ErrThrottled:
+			var throttled *auth.ThrottledError
+			wait := time.Duration(0) // at least a second, below
+			if errors.As(err, &throttled) {
+				wait = throttled.RetryAfter
+			}
+			// Nothing in the reply depends on the account: auth throttles
+			// an identifier that names no account exactly like one that
+			// does, so a 429 tells an attacker nothing a 401 would not.
+			secs := max(retryAfterSeconds(wait), 1)
+			return ErrorReply{Status: http.StatusTooManyRequests, RetryAfter: secs,
+				Body: ErrorBody{Message: throttledMessage, RetryAfter: secs}}
+		}
+		return ErrorReply{Status: s.status, Body: ErrorBody{Message: s.message}}
 	}
 	var (
 		dup       *auth.DuplicateError
@@ -133,61 +182,91 @@ func (a *api) replyError(w http.ResponseWriter, r *http.Request, err error) {
 	)
 	switch {
 	case errors.As(err, &dup):
-		writeJSON(w, http.StatusBadRequest, errorBody{Message: dup.Error()})
+		return ErrorReply{Status: http.StatusBadRequest, Body: ErrorBody{Message: dup.Error()}}
 	case errors.As(err, &invalid):
-		writeJSON(w, http.StatusBadRequest, errorBody{Message: "invalid input", Fields: invalid.Fields})
+		return ErrorReply{Status: http.StatusBadRequest, Body: ErrorBody{Message: "invalid input", Fields: invalid.Fields}}
 	case errors.As(err, &malformed):
-		writeJSON(w, http.StatusBadRequest, errorBody{Message: malformed.msg})
-	case r.Context().Err() != nil:
+		return ErrorReply{Status: http.StatusBadRequest, Body: ErrorBody{Message: malformed.msg}}
+	case ctx.Err() != nil:
 		// The request's context ended (its deadline passed, see
-		// api.deadline, or the client went away) and the failure is its
+		// Handler.deadline, or the client went away) and the failure is its
 		// consequence, whatever form the driver gave it: context.Canceled,
 		// SQLite's "interrupted", pgconn's timeout. No write committed (a
 		// reset request may have stored a token it could not deliver; the
 		// next request replaces it).
 		// A context error while the request's own context is live (an
 		// SMTP sender's timeout, say) is the server's failure: below.
-		a.unavailable(w, r)
-	default:
-		// auth's errors never contain a password, hash or token, so the
-		// message is safe to log; it is not safe to show.
-		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err.Error())
-		writeJSON(w, http.StatusInternalServerError, errorBody{Message: "internal server error"})
+		return busyReply
 	}
+	return ErrorReply{Status: http.StatusInternalServerError, Body: ErrorBody{Message: "internal server error"}}
 }
 
-// unavailable answers 503 with Retry-After: the server is overloaded, or
-// the request's deadline passed before its work committed (nothing was
-// written), or the client has gone (and the reply goes nowhere). None is the
-// server's failure, so none is logged as an error; a passed deadline is a
-// warning, since a server that often misses it is too slow for its load.
-func (a *api) unavailable(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	switch {
-	case ctx.Err() == nil:
-	case errors.Is(context.Cause(ctx), errRequestTimeout):
-		a.log.WarnContext(ctx, "request abandoned: deadline passed", "method", r.Method, "path", r.URL.Path,
-			"timeout", a.opts.RequestTimeout.String())
-	default:
-		a.log.InfoContext(ctx, "request abandoned: client gone", "method", r.Method, "path", r.URL.Path)
+// busyReply is the 503 of an overloaded server or an abandoned request.
+var busyReply = ErrorReply{Status: http.StatusServiceUnavailable, RetryAfter: retryAfter, Body: ErrorBody{Message: busyMessage}}
+
+// WriteError writes the reply to err (ErrorReplyFor) as JSON, and logs
+// what an operator needs: a 500's error (auth's errors never contain a
+// password, hash or token, so the message is safe to log; it is not safe
+// to show), a server without TOTP keys, a request abandoned at its
+// deadline. An application's handlers use it for the errors of their own
+// calls to auth. It logs to the Logger of the Handler whose middleware
+// the request went through, else to slog.Default().
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	log, timeout := slog.Default(), time.Duration(0)
+	if h := stateOf(r.Context()).h; h != nil {
+		log, timeout = h.log, h.opts.RequestTimeout
 	}
-	w.Header().Set("Retry-After", retryAfter)
-	writeJSON(w, http.StatusServiceUnavailable, errorBody{Message: busyMessage})
+	writeError(w, r, err, log, timeout)
+}
+
+// writeError is WriteError with this Handler's logger.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, err, h.log, h.opts.RequestTimeout)
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger, timeout time.Duration) {
+	ctx := r.Context()
+	reply := ErrorReplyFor(ctx, err)
+	switch {
+	case errors.Is(err, ErrCrossOrigin):
+		// The origin is the other site's, never a secret; logging it
+		// tells an operator which origin to trust when a legitimate front
+		// end is refused.
+		log.InfoContext(ctx, "cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	case reply.Status == http.StatusInternalServerError:
+		log.ErrorContext(ctx, "request failed", "method", r.Method, "path", r.URL.Path, "err", err.Error())
+	case errors.Is(err, auth.ErrNoSecretKey):
+		// auth's message names a key id at most, never a key.
+		log.WarnContext(ctx, "two-factor authentication unavailable", "method", r.Method,
+			"path", r.URL.Path, "err", err.Error())
+	case reply.Status == http.StatusServiceUnavailable && ctx.Err() != nil:
+		// Neither a passed deadline nor a client gone is the server's
+		// failure, so neither is logged as an error; a passed deadline is
+		// a warning, since a server that often misses it is too slow for
+		// its load.
+		if errors.Is(context.Cause(ctx), errRequestTimeout) {
+			log.WarnContext(ctx, "request abandoned: deadline passed", "method", r.Method, "path", r.URL.Path,
+				"timeout", timeout.String())
+		} else {
+			log.InfoContext(ctx, "request abandoned: client gone", "method", r.Method, "path", r.URL.Path)
+		}
+	}
+	if reply.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(reply.RetryAfter))
+	}
+	writeJSON(w, reply.Status, reply.Body)
 }
 
 // throttledMessage is the message of every 429, auth's throttle's and the
 // per-IP limits' alike.
 const throttledMessage = "too many attempts, try again later"
 
-// tooMany answers 429 with Retry-After: wait rounded up to whole seconds,
-// at least one (a client told 0 would retry at once, and be refused again).
-// The body carries the same number. Nothing in the reply depends on the
-// account: auth throttles an identifier that names no account exactly like
-// one that does, so a 429 tells an attacker nothing a 401 would not.
-func tooMany(w http.ResponseWriter, wait time.Duration) {
-	secs := max(retryAfterSeconds(wait), 1)
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeJSON(w, http.StatusTooManyRequests, errorBody{Message: throttledMessage, RetryAfter: secs})
+// tooMany answers 429 as auth's throttle is answered: Retry-After is wait
+// in whole seconds, rounded up, at least one (a client told 0 would retry
+// at once, and be refused again); the body carries the same number.
+func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	WriteError(w, r, &auth.ThrottledError{RetryAfter: wait})
 }
 
 // retryAfterSeconds is d in whole seconds, rounded up, so that a client

@@ -42,10 +42,10 @@ func TestReplyErrorUnavailable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			log := &testdb.Buffer{}
-			a := &api{log: slog.New(slog.NewJSONHandler(log, nil))}
+			a := &Handler{log: slog.New(slog.NewJSONHandler(log, nil))}
 			w := httptest.NewRecorder()
 			r := httptest.NewRequestWithContext(tc.ctx, "POST", "/users", nil)
-			a.replyError(w, r, tc.err)
+			a.writeError(w, r, tc.err)
 			assert.Equal(t, tc.status, w.Code)
 			assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
 			if tc.status == http.StatusServiceUnavailable {
@@ -88,9 +88,9 @@ func TestReplyErrorThrottled(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			log := &testdb.Buffer{}
-			a := &api{log: slog.New(slog.NewJSONHandler(log, nil))}
+			a := &Handler{log: slog.New(slog.NewJSONHandler(log, nil))}
 			w := httptest.NewRecorder()
-			a.replyError(w, httptest.NewRequest("POST", "/sessions", nil), tc.err)
+			a.writeError(w, httptest.NewRequest("POST", "/sessions", nil), tc.err)
 			assert.Equal(t, http.StatusTooManyRequests, w.Code)
 			assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
 			assert.Equal(t, strconv.Itoa(tc.want), w.Header().Get("Retry-After"))
@@ -128,9 +128,9 @@ func TestReplyErrorTwoFactor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			log := &testdb.Buffer{}
-			a := &api{log: slog.New(slog.NewJSONHandler(log, nil))}
+			a := &Handler{log: slog.New(slog.NewJSONHandler(log, nil))}
 			w := httptest.NewRecorder()
-			a.replyError(w, httptest.NewRequest("POST", "/profile/totp", nil), tc.err)
+			a.writeError(w, httptest.NewRequest("POST", "/profile/totp", nil), tc.err)
 			assert.Equal(t, tc.status, w.Code)
 			assert.JSONEq(t, fmt.Sprintf(`{"message":%q}`, tc.message), w.Body.String())
 			assert.Empty(t, w.Header().Get("Retry-After"))
@@ -143,11 +143,11 @@ func TestReplyErrorTwoFactor(t *testing.T) {
 
 	t.Run("throttled stays 429", func(t *testing.T) {
 		t.Parallel()
-		a := &api{log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		a := &Handler{log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 		for _, kind := range []error{errCodeRefused, errPasswordOrCodeRefused} {
 			w := httptest.NewRecorder()
 			err := refusedAs(kind, fmt.Errorf("login: %w", &auth.ThrottledError{RetryAfter: 3 * time.Second}))
-			a.replyError(w, httptest.NewRequest("POST", "/sessions/mfa", nil), err)
+			a.writeError(w, httptest.NewRequest("POST", "/sessions/mfa", nil), err)
 			assert.Equal(t, http.StatusTooManyRequests, w.Code)
 			assert.Equal(t, "3", w.Header().Get("Retry-After"))
 		}

@@ -99,7 +99,7 @@ func FuzzDecodeForm(f *testing.F) {
 	} {
 		f.Add(seed.ct, []byte(seed.body))
 	}
-	a := &api{opts: Options{MaxBodyBytes: 4 << 10}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a := &Handler{opts: Options{MaxBodyBytes: 4 << 10}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		for _, method := range []string{"POST", "DELETE"} {
 			r := httptest.NewRequest(method, "/profile/totp", bytes.NewReader(body))
@@ -109,7 +109,7 @@ func FuzzDecodeForm(f *testing.F) {
 			w := httptest.NewRecorder()
 			got, err := a.decode(w, r, fuzzFields...)
 			if err != nil {
-				a.replyError(w, r, err)
+				a.writeError(w, r, err)
 				switch w.Code {
 				case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 				default:

@@ -6,20 +6,22 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"sort"
-	"strings"
+	"path"
+	"sync"
 	"time"
 
 	"github.com/credstore/credstore/auth"
 )
 
-// CookieName is the name of the session cookie.
-const CookieName = "session_id"
+// DefaultCookieName is the name of the session cookie when
+// CookieOptions.Name is empty.
+const DefaultCookieName = "session_id"
 
 // DeviceCookieName is the name of the device cookie: the token auth hands
 // to a browser that logged in successfully, so that the account's owner,
 // logging in again from it, is throttled apart from everyone else's failed
-// attempts on the account (auth.LoginWithDevice). Logout leaves it.
+// attempts on the account (auth.LoginWithDevice). Logout leaves it. It
+// takes the session cookie's Secure, Domain and Path.
 const DeviceCookieName = "device_id"
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
@@ -33,38 +35,43 @@ const DefaultMaxBodyBytes = 64 << 10
 // has given up.
 const DefaultRequestTimeout = 10 * time.Second
 
-// Options configures the API. The zero value is ready to use.
+// Options configures a Handler. The zero value is ready to use.
 type Options struct {
-	// SecureCookies marks the session cookie Secure, so browsers send it
-	// over HTTPS only. Set it whenever the service is reached over HTTPS.
-	SecureCookies bool
+	// Cookie sets the session cookie's name and attributes.
+	Cookie CookieOptions
 
 	// ExposeResetToken makes POST /reset_password return the reset token in
-	// its body instead of only delivering it. It exists for the API's
-	// existing clients and tests; it lets anyone who knows an address take
-	// over its account, so never set it on a service users rely on.
+	// its body instead of only delivering it, and answer an address without
+	// an account 403. It exists for the API's existing clients and tests; it
+	// lets anyone who knows an address take over its account, and tells
+	// anyone which addresses have accounts, so never set it on a service
+	// users rely on.
 	ExposeResetToken bool
 
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	// Default: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 
-	// RequestTimeout bounds the work of one request. When it passes, the
-	// request's context ends: work that has not committed yet is abandoned
-	// (auth runs its transactions in that context, and a transaction whose
-	// context has ended does not commit), and the reply is 503 with
-	// Retry-After. Keep it a few seconds below the server's WriteTimeout, so
-	// that the 503 can still be written. Default: DefaultRequestTimeout;
-	// negative: no deadline of the API's own (the request's context still
-	// ends when the client goes away).
+	// RequestTimeout bounds the work of one request to the service's
+	// routes. When it passes, the request's context ends: work that has not
+	// committed yet is abandoned (auth runs its transactions in that
+	// context, and a transaction whose context has ended does not commit),
+	// and the reply is 503 with Retry-After. Keep it a few seconds below
+	// the server's WriteTimeout, so that the 503 can still be written.
+	// Default: DefaultRequestTimeout; negative: no deadline of the
+	// handler's own (the request's context still ends when the client goes
+	// away). The application's own routes keep their own deadlines.
 	RequestTimeout time.Duration
 
 	// TrustedOrigins lists the origins ("https://app.example.com": scheme,
 	// host and port, nothing else) whose cross-origin browser requests may
-	// change state. Every other cross-origin POST, PUT or DELETE from a
-	// browser is refused with 403 (see http.CrossOriginProtection);
-	// same-origin requests, and requests from clients that are not browsers
-	// (which send neither Origin nor Sec-Fetch-Site), always pass.
+	// change state. Every other cross-origin POST, PUT, PATCH or DELETE
+	// from a browser is refused with 403 (see http.CrossOriginProtection):
+	// every such request to the service's routes, and every such request
+	// to the application's routes that carries the session cookie.
+	// Same-origin requests, and requests from clients that are not
+	// browsers (which send neither Origin nor Sec-Fetch-Site), always
+	// pass.
 	TrustedOrigins []string
 
 	// TrustedProxies lists the reverse proxies (load balancers, TLS
@@ -92,17 +99,51 @@ type Options struct {
 	// Logger receives the access log and server errors. Default:
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Now is the handler's clock: the per-IP limits and the access log's
+	// durations. Sessions and tokens expire on the store's clock
+	// (auth.Config.Now). Default: time.Now.
+	Now func() time.Time
 }
 
-// api holds the handlers' dependencies.
-type api struct {
-	store  *auth.Store
-	opts   Options
-	log    *slog.Logger
-	routes map[string]map[string]http.HandlerFunc // path → method → handler
+// CookieOptions are the session cookie's name and attributes. The cookie
+// is always HttpOnly.
+type CookieOptions struct {
+	// Name: default DefaultCookieName.
+	Name string
+	// Secure makes browsers send the cookie over HTTPS only. Set it
+	// whenever the service is reached over HTTPS.
+	Secure bool
+	// SameSite: default http.SameSiteLaxMode. http.SameSiteNoneMode needs
+	// Secure.
+	SameSite http.SameSite
+	// Domain: default none, the cookie goes to the host that set it only.
+	Domain string
+	// Path: default "/". Mounted under a prefix, the service's cookie
+	// must still reach the application's own routes, so narrow it only
+	// when nothing outside the prefix authenticates.
+	Path string
 }
 
-// New returns the API's handler over store:
+// Handler serves credstore's HTTP API over an auth.Store (ServeHTTP), and
+// gives an application the middleware that authenticates its own routes
+// (Authenticate, RequireUser, RequireAdmin). Create it with New.
+type Handler struct {
+	store   *auth.Store
+	opts    Options
+	log     *slog.Logger
+	csrf    *http.CrossOriginProtection
+	routes  *http.ServeMux
+	service http.Handler // routes behind the service's middleware
+
+	// Reset messages being delivered after their reply (see
+	// requestReset): a slot each, at most maxPendingResets.
+	resetSlots chan struct{}
+	deliveries sync.WaitGroup
+}
+
+// New returns the Handler of store. Its ServeHTTP serves the service's
+// routes:
 //
 //	GET    /                       {"message": "Bienvenue"}
 //	POST   /users                  register (email, password, optional username and phone)
@@ -116,21 +157,29 @@ type api struct {
 //	POST   /profile/totp/confirm   activate it (code): {"recovery_codes"}
 //	DELETE /profile/totp           remove the factor (password, code)
 //	POST   /profile/recovery_codes new recovery codes (password, code): {"recovery_codes"}
-//	POST   /reset_password         issue a reset token for email
+//	POST   /reset_password         issue and deliver a reset token for email
 //	PUT    /reset_password         set new_password with email and reset_token
 //
-// The /profile routes need the session cookie; those that change the
-// factor keep the session that asks and end the user's others. Enrolling
-// answers 503 when the store has no auth.Config.SecretKeys.
+// The routes are relative to where the handler is mounted: an application
+// serves them under a prefix with http.StripPrefix
+// (mux.Handle("/auth/", http.StripPrefix("/auth", h))).
 //
-// Unknown paths get 404 and known paths with another method 405, as JSON;
-// cross-origin browser requests that change state get 403; panics become a
-// JSON 500 that reveals nothing. Every request's context carries its client
-// (auth.WithClient: address and User-Agent) for auth's audit trail. With
-// Options.LoginLimit or RegisterLimit, a client over its limit gets 429. The
-// only errors are invalid Options: a TrustedOrigins or TrustedProxies entry,
-// or a limit.
-func New(store *auth.Store, opts Options) (http.Handler, error) {
+// The routes that need a session (/profile..., DELETE /sessions) take the
+// session cookie or an "Authorization: Bearer <session token>" header, and
+// answer 403 without either; those that change the factor keep the session
+// that asks and end the user's others. Enrolling answers 503 when the store
+// has no auth.Config.SecretKeys.
+//
+// Unknown paths get 404 and known paths with another method 405 (with
+// Allow), as JSON; cross-origin browser requests that change state get 403;
+// panics become a JSON 500 that reveals nothing. Every request's context
+// carries its client (auth.WithClient: address and User-Agent) for auth's
+// audit trail. With Options.LoginLimit or RegisterLimit, a client over its
+// limit gets 429.
+//
+// The only errors are invalid Options: a TrustedOrigins or TrustedProxies
+// entry, a limit, or the cookie's name or attributes.
+func New(store *auth.Store, opts Options) (*Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -140,6 +189,14 @@ func New(store *auth.Store, opts Options) (http.Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cookie, err := opts.Cookie.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	opts.Cookie = cookie
 	proxies, err := normalizePrefixes(opts.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -148,83 +205,130 @@ func New(store *auth.Store, opts Options) (http.Handler, error) {
 	if err := errors.Join(opts.LoginLimit.check("LoginLimit"), opts.RegisterLimit.check("RegisterLimit")); err != nil {
 		return nil, err
 	}
-	a := &api{store: store, opts: opts, log: opts.Logger}
+	h := &Handler{store: store, opts: opts, log: opts.Logger, resetSlots: make(chan struct{}, maxPendingResets)}
+	if h.csrf, err = h.crossOriginProtection(); err != nil {
+		return nil, err
+	}
+	h.routes = h.newRoutes()
+	h.service = h.withClient(h.accessLog(h.recoverPanics(h.csrf.Handler(h.deadline(http.HandlerFunc(h.route))))))
+	return h, nil
+}
+
+// withDefaults fills in c's defaults and checks it.
+func (c CookieOptions) withDefaults() (CookieOptions, error) {
+	if c.Name == "" {
+		c.Name = DefaultCookieName
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.SameSite == 0 {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	if c.SameSite == http.SameSiteNoneMode && !c.Secure {
+		return c, errors.New("authhttp: cookie: SameSite=None needs Secure")
+	}
+	probe := &http.Cookie{Name: c.Name, Value: "x", Path: c.Path, Domain: c.Domain}
+	if err := probe.Valid(); err != nil {
+		return c, fmt.Errorf("authhttp: cookie: %w", err)
+	}
+	return c, nil
+}
+
+// newRoutes is the service's routes on a ServeMux.
+func (h *Handler) newRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
 	// POST /sessions/mfa is not under LoginLimit: it costs no bcrypt, and
 	// each challenge, which only a right password gets, dies after
 	// auth.MaxChallengeFailures wrong codes, so POST /sessions's limit
 	// already bounds the codes one address can try.
-	a.routes = map[string]map[string]http.HandlerFunc{
-		"/":                       {http.MethodGet: a.home},
-		"/users":                  {http.MethodPost: limited(newIPLimiter(opts.RegisterLimit), a.register)},
-		"/sessions":               {http.MethodPost: limited(newIPLimiter(opts.LoginLimit), a.login), http.MethodDelete: a.logout},
-		"/sessions/mfa":           {http.MethodPost: a.completeLogin},
-		"/profile":                {http.MethodGet: a.profile},
-		"/profile/totp":           {http.MethodPost: a.enrollTOTP, http.MethodDelete: a.removeTOTP},
-		"/profile/totp/qr.png":    {http.MethodGet: a.totpQR},
-		"/profile/totp/confirm":   {http.MethodPost: a.confirmTOTP},
-		"/profile/recovery_codes": {http.MethodPost: a.regenerateRecoveryCodes},
-		"/reset_password":         {http.MethodPost: a.requestReset, http.MethodPut: a.resetPassword},
-	}
-	return a.handler()
+	mux.HandleFunc("GET /{$}", h.home)
+	mux.HandleFunc("POST /users", limited(newIPLimiter(h.opts.RegisterLimit, h.opts.Now), h.register))
+	mux.HandleFunc("POST /sessions", limited(newIPLimiter(h.opts.LoginLimit, h.opts.Now), h.login))
+	mux.HandleFunc("DELETE /sessions", h.logout)
+	mux.HandleFunc("POST /sessions/mfa", h.completeLogin)
+	mux.HandleFunc("GET /profile", h.profile)
+	mux.HandleFunc("POST /profile/totp", h.enrollTOTP)
+	mux.HandleFunc("DELETE /profile/totp", h.removeTOTP)
+	mux.HandleFunc("GET /profile/totp/qr.png", h.totpQR)
+	mux.HandleFunc("POST /profile/totp/confirm", h.confirmTOTP)
+	mux.HandleFunc("POST /profile/recovery_codes", h.regenerateRecoveryCodes)
+	mux.HandleFunc("POST /reset_password", h.requestReset)
+	mux.HandleFunc("PUT /reset_password", h.resetPassword)
+	return mux
 }
 
-// handler is the API's middleware around its routes: the client first, so
-// that the access log and every refusal know who sent the request.
-func (a *api) handler() (http.Handler, error) {
-	csrf, err := a.crossOriginProtection()
-	if err != nil {
-		return nil, err
-	}
-	return a.withClient(a.accessLog(a.recoverPanics(csrf.Handler(a.deadline(http.HandlerFunc(a.route)))))), nil
+// ServeHTTP serves the service's routes (see New).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.service.ServeHTTP(w, r)
 }
 
 // crossOriginProtection refuses cross-origin browser requests with unsafe
-// methods (every route that changes state: register, log in and its second
-// step, log out, reset, the second factor's enrollment, removal and
-// recovery codes), which would otherwise let any web page register
-// accounts, request resets, or log its visitor in as the attacker (login
-// CSRF). The session cookie's SameSite=Lax does not cover that last case: a
-// login needs no cookie. The refusal is JSON like every other reply.
-func (a *api) crossOriginProtection() (*http.CrossOriginProtection, error) {
+// methods. Applied to every route of the service that changes state
+// (register, log in and its second step, log out, reset, the second
+// factor's enrollment, removal and recovery codes), it keeps any web page
+// from registering accounts, requesting resets, or logging its visitor in
+// as the attacker (login CSRF). The session cookie's SameSite=Lax does not
+// cover that last case: a login needs no cookie. The application's routes
+// get the check when they are cookie-authenticated (Authenticate). The
+// refusal is JSON like every other reply.
+func (h *Handler) crossOriginProtection() (*http.CrossOriginProtection, error) {
 	c := http.NewCrossOriginProtection()
-	for _, o := range a.opts.TrustedOrigins {
+	for _, o := range h.opts.TrustedOrigins {
 		if err := c.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("authhttp: trusted origins: %w", err)
 		}
 	}
 	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The origin is the other site's, never a secret; logging it tells
-		// an operator which origin to trust when a legitimate front end is
-		// refused.
-		a.log.InfoContext(r.Context(), "cross-origin request refused", "method", r.Method, "path", r.URL.Path,
-			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-		writeJSON(w, http.StatusForbidden, errorBody{Message: "cross-origin request refused"})
+		h.writeError(w, r, ErrCrossOrigin)
 	}))
 	return c, nil
 }
 
-// route dispatches on the exact path, then the method. A table rather than
-// http.ServeMux, because the mux answers 404 and 405 in plain text and
-// every reply of this API is JSON.
-func (a *api) route(w http.ResponseWriter, r *http.Request) {
-	methods, ok := a.routes[r.URL.Path]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, message{"not found"})
+// route dispatches to the service's routes. http.ServeMux answers an
+// unknown path or method in plain text; every reply of this API is JSON,
+// so those two are answered here, the 405 with the mux's Allow header. A
+// path that is not clean ("//users", "/profile/../users") is not found,
+// rather than redirected as the mux would: no route of the API redirects
+// but logout.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p == "" || path.Clean(p) != p {
+		writeJSON(w, http.StatusNotFound, ErrorBody{Message: "not found"})
 		return
 	}
-	h, ok := methods[r.Method]
-	if !ok && r.Method == http.MethodHead {
-		h, ok = methods[http.MethodGet]
-	}
-	if !ok {
-		allowed := make([]string, 0, len(methods))
-		for m := range methods {
-			allowed = append(allowed, m)
-		}
-		sort.Strings(allowed)
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, message{"method not allowed"})
+	next, pattern := h.routes.Handler(r)
+	if pattern != "" {
+		next.ServeHTTP(w, r)
 		return
 	}
-	h(w, r)
+	probe := &headerProbe{header: http.Header{}}
+	next.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{Message: "method not allowed"})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, ErrorBody{Message: "not found"})
+}
+
+// headerProbe records the status and headers of the mux's own 404 or 405
+// reply, and drops its plain-text body.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header { return p.header }
+
+func (p *headerProbe) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (p *headerProbe) WriteHeader(status int) {
+	if p.status == 0 {
+		p.status = status
+	}
 }

@@ -152,7 +152,7 @@ func (c *client) do(req *http.Request) reply {
 func (c *client) sessionCookie() string {
 	u, _ := url.Parse(c.base)
 	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == authhttp.CookieName {
+		if ck.Name == authhttp.DefaultCookieName {
 			return ck.Value
 		}
 	}
@@ -164,7 +164,7 @@ func (c *client) withCookie(method, path, value string) reply {
 	c.t.Helper()
 	req, err := http.NewRequest(method, c.base+path, nil)
 	require.NoError(c.t, err)
-	req.Header.Set("Cookie", authhttp.CookieName+"="+value)
+	req.Header.Set("Cookie", authhttp.DefaultCookieName+"="+value)
 	bare := &http.Client{Timeout: 30 * time.Second, CheckRedirect: c.http.CheckRedirect}
 	saved := c.http
 	c.http = bare

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"time"
 )
 
 // statusRecorder remembers the status a handler wrote.
@@ -36,21 +35,21 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // string, headers or body, where secrets travel), status, duration, the
 // peer's address and the client's (withClient: the same unless the peer is
 // a trusted proxy).
-func (a *api) accessLog(next http.Handler) http.Handler {
+func (h *Handler) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := h.opts.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		a.log.InfoContext(r.Context(), "request",
+		h.log.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr,
-			"client", clientOf(r.Context()).Auth.IP)
+			"duration_ms", float64(h.opts.Now().Sub(start).Microseconds())/1000, "remote", r.RemoteAddr,
+			"client", stateOf(r.Context()).client.Auth.IP)
 	})
 }
 
 // recoverPanics turns a panic into a JSON 500 that reveals nothing, and
 // logs it with its stack. http.ErrAbortHandler keeps its meaning.
-func (a *api) recoverPanics(next http.Handler) http.Handler {
+func (h *Handler) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
@@ -61,10 +60,10 @@ func (a *api) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			a.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path,
+			h.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path,
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if rec.status == 0 {
-				writeJSON(rec, http.StatusInternalServerError, errorBody{Message: "internal server error"})
+				writeJSON(rec, http.StatusInternalServerError, ErrorBody{Message: "internal server error"})
 			}
 		}()
 		next.ServeHTTP(rec, r)
@@ -80,14 +79,14 @@ var errRequestTimeout = errors.New("request timeout passed")
 // stalls) is then abandoned instead of committing for a client that has
 // gone: auth checks its context before hashing and runs its transactions in
 // it, and database/sql refuses to commit a transaction whose context ended.
-// The handler's reply is 503 (replyError), while the server's WriteTimeout,
+// The handler's reply is 503 (WriteError), while the server's WriteTimeout,
 // a few seconds later, still lets it be written.
-func (a *api) deadline(next http.Handler) http.Handler {
-	if a.opts.RequestTimeout < 0 {
+func (h *Handler) deadline(next http.Handler) http.Handler {
+	if h.opts.RequestTimeout < 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeoutCause(r.Context(), a.opts.RequestTimeout, errRequestTimeout)
+		ctx, cancel := context.WithTimeoutCause(r.Context(), h.opts.RequestTimeout, errRequestTimeout)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,7 +17,7 @@ import (
 func TestPanicBecomesJSON500(t *testing.T) {
 	t.Parallel()
 	log := &testdb.Buffer{}
-	a := &api{log: slog.New(slog.NewJSONHandler(log, nil))}
+	a := &Handler{log: slog.New(slog.NewJSONHandler(log, nil)), opts: Options{Now: time.Now}}
 	h := a.accessLog(a.recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("internal detail: table users is on fire")
 	})))

@@ -94,8 +94,9 @@ type bucket struct {
 	seen time.Time // the client's last request, allowed or not
 }
 
-// newIPLimiter returns the limiter of l, or nil when l is off.
-func newIPLimiter(l Limit) *ipLimiter {
+// newIPLimiter returns the limiter of l on the clock now, or nil when l is
+// off.
+func newIPLimiter(l Limit, now func() time.Time) *ipLimiter {
 	if !l.enabled() {
 		return nil
 	}
@@ -108,7 +109,7 @@ func newIPLimiter(l Limit) *ipLimiter {
 		burst:      burst,
 		idle:       time.Duration(float64(l.Per) * float64(burst) / float64(l.N)),
 		maxTracked: maxTrackedClients,
-		now:        time.Now,
+		now:        now,
 		buckets:    make(map[netip.Addr]*list.Element),
 	}
 }
@@ -178,8 +179,8 @@ func limited(l *ipLimiter, h http.HandlerFunc) http.HandlerFunc {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := l.allow(clientOf(r.Context()).Addr); !ok {
-			tooMany(w, wait)
+		if ok, wait := l.allow(stateOf(r.Context()).client.Addr); !ok {
+			tooMany(w, r, wait)
 			return
 		}
 		h(w, r)

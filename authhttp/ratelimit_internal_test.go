@@ -15,7 +15,7 @@ import (
 // newTestLimiter is the limiter of l on a fake clock.
 func newTestLimiter(t *testing.T, l Limit) (*ipLimiter, *testdb.Clock) {
 	t.Helper()
-	lim := newIPLimiter(l)
+	lim := newIPLimiter(l, time.Now)
 	require.NotNil(t, lim)
 	clk := testdb.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	lim.now = clk.Now
@@ -147,7 +147,7 @@ func TestLimitCheck(t *testing.T) {
 		err := tc.l.check("LoginLimit")
 		assert.Equal(t, tc.bad, err != nil, fmt.Sprintf("%+v: %v", tc.l, err))
 	}
-	assert.Nil(t, newIPLimiter(Limit{}))
+	assert.Nil(t, newIPLimiter(Limit{}, time.Now))
 }
 
 func TestLimitString(t *testing.T) {

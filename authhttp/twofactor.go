@@ -21,35 +21,35 @@ type recoveryCodes struct {
 // completeLogin answers the challenge of a login that returned 202 with a
 // TOTP code or a recovery code, and starts the session as login does.
 // Every failure is one 401 (auth says which only in its audit trail).
-func (a *api) completeLogin(w http.ResponseWriter, r *http.Request) {
-	f, err := a.decode(w, r, "mfa_token", "code", "recovery_code")
+func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request) {
+	f, err := h.decode(w, r, "mfa_token", "code", "recovery_code")
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	res, err := a.store.CompleteLogin(r.Context(), auth.SecondFactor{
+	res, err := h.store.CompleteLogin(r.Context(), auth.SecondFactor{
 		Challenge: f["mfa_token"], Code: f["code"], RecoveryCode: f["recovery_code"], DeviceToken: deviceToken(r),
 	})
 	if err != nil {
-		a.replyError(w, r, refusedAs(errCodeRefused, err))
+		h.writeError(w, r, refusedAs(errCodeRefused, err))
 		return
 	}
-	a.startSession(w, res)
+	h.startSession(w, res)
 	writeJSON(w, http.StatusOK, emailMessage{res.User.Email, "logged in"})
 }
 
 // enrollTOTP starts a TOTP enrollment for the session's user and returns
 // its secret, as text and as the otpauth:// URI that GET
 // /profile/totp/qr.png draws. A new enrollment replaces a pending one.
-func (a *api) enrollTOTP(w http.ResponseWriter, r *http.Request) {
-	u, _, err := a.session(r)
+func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
+	u, _, err := h.session(r)
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	e, err := a.store.EnrollTOTP(r.Context(), u.ID)
+	e, err := h.store.EnrollTOTP(r.Context(), u.ID)
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -61,22 +61,22 @@ func (a *api) enrollTOTP(w http.ResponseWriter, r *http.Request) {
 // totpQR draws the pending enrollment's otpauth:// URI as a PNG QR code.
 // The image holds the secret: like the JSON replies that carry one, it is
 // never stored by a cache.
-func (a *api) totpQR(w http.ResponseWriter, r *http.Request) {
-	u, _, err := a.session(r)
+func (h *Handler) totpQR(w http.ResponseWriter, r *http.Request) {
+	u, _, err := h.session(r)
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	img, err := a.store.TOTPEnrollmentQR(r.Context(), u.ID, qrSize)
+	img, err := h.store.TOTPEnrollmentQR(r.Context(), u.ID, qrSize)
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "image/png")
-	h.Set("Content-Length", strconv.Itoa(len(img)))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	hdr := w.Header()
+	hdr.Set("Content-Type", "image/png")
+	hdr.Set("Content-Length", strconv.Itoa(len(img)))
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(img)
 }
@@ -84,21 +84,21 @@ func (a *api) totpQR(w http.ResponseWriter, r *http.Request) {
 // confirmTOTP makes the pending enrollment the user's factor, given a
 // current code of its secret, and returns the first recovery codes. The
 // user's other sessions end; this one stays.
-func (a *api) confirmTOTP(w http.ResponseWriter, r *http.Request) {
-	u, sess, err := a.session(r)
+func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
+	u, sess, err := h.session(r)
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	// The password is needed only to replace an active factor.
-	f, err := a.decode(w, r, "code", "password")
+	f, err := h.decode(w, r, "code", "password")
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	codes, err := a.store.ConfirmTOTP(r.Context(), u.ID, auth.TOTPConfirmation{Code: f["code"], Password: f["password"], KeepSessionID: sess.ID})
+	codes, err := h.store.ConfirmTOTP(r.Context(), u.ID, auth.TOTPConfirmation{Code: f["code"], Password: f["password"], KeepSessionID: sess.ID})
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, recoveryCodes{codes})
@@ -107,19 +107,19 @@ func (a *api) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 // removeTOTP removes the user's factor and recovery codes, given their
 // password and a current code. The user's other sessions end; this one
 // stays.
-func (a *api) removeTOTP(w http.ResponseWriter, r *http.Request) {
-	u, sess, err := a.session(r)
+func (h *Handler) removeTOTP(w http.ResponseWriter, r *http.Request) {
+	u, sess, err := h.session(r)
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	f, err := a.decode(w, r, "password", "code")
+	f, err := h.decode(w, r, "password", "code")
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	if err := a.store.RemoveTOTP(r.Context(), u.ID, f["password"], f["code"], sess.ID); err != nil {
-		a.replyError(w, r, refusedAs(errPasswordOrCodeRefused, err))
+	if err := h.store.RemoveTOTP(r.Context(), u.ID, f["password"], f["code"], sess.ID); err != nil {
+		h.writeError(w, r, refusedAs(errPasswordOrCodeRefused, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, message{"two-factor authentication removed"})
@@ -128,20 +128,20 @@ func (a *api) removeTOTP(w http.ResponseWriter, r *http.Request) {
 // regenerateRecoveryCodes voids the user's recovery codes and returns a new
 // set, given their password and a current code. The user's other sessions
 // end; this one stays.
-func (a *api) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	u, sess, err := a.session(r)
+func (h *Handler) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	u, sess, err := h.session(r)
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	f, err := a.decode(w, r, "password", "code")
+	f, err := h.decode(w, r, "password", "code")
 	if err != nil {
-		a.replyError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	codes, err := a.store.RegenerateRecoveryCodes(r.Context(), u.ID, f["password"], f["code"], sess.ID)
+	codes, err := h.store.RegenerateRecoveryCodes(r.Context(), u.ID, f["password"], f["code"], sess.ID)
 	if err != nil {
-		a.replyError(w, r, refusedAs(errPasswordOrCodeRefused, err))
+		h.writeError(w, r, refusedAs(errPasswordOrCodeRefused, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, recoveryCodes{codes})

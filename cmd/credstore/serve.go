@@ -303,7 +303,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	}
 
 	handler, err := authhttp.New(store, authhttp.Options{
-		SecureCookies:    c.SecureCookies,
+		Cookie:           authhttp.CookieOptions{Secure: c.SecureCookies},
 		ExposeResetToken: c.ExposeResetToken,
 		RequestTimeout:   requestTimeout,
 		TrustedOrigins:   c.TrustedOrigins,
@@ -360,6 +360,11 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Reset messages are delivered after their replies: finish them before
+	// the store closes.
+	if err := handler.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: reset messages: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
