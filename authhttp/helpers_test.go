@@ -36,15 +36,26 @@ type service struct {
 func startService(t *testing.T, dsn string, opts authhttp.Options, cfgOpts ...func(*auth.Config)) *service {
 	t.Helper()
 	h, svc := newHandler(t, dsn, opts, cfgOpts...)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close) // before the store closes: cleanups run last first
-	svc.URL = srv.URL
+	svc.URL = startHandler(t, h)
 	return svc
+}
+
+// startHandler serves h on a real socket until t ends, and returns its
+// URL. At the end it waits for h's reset messages too, before the store
+// closes (cleanups run last first).
+func startHandler(t *testing.T, h *authhttp.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		assert.NoError(t, h.Shutdown(context.Background()))
+	})
+	return srv.URL
 }
 
 // newHandler is startService without the socket: the API's handler, for
 // tests that set what a socket cannot (the peer's address).
-func newHandler(t *testing.T, dsn string, opts authhttp.Options, cfgOpts ...func(*auth.Config)) (http.Handler, *service) {
+func newHandler(t *testing.T, dsn string, opts authhttp.Options, cfgOpts ...func(*auth.Config)) (*authhttp.Handler, *service) {
 	t.Helper()
 	svc := &service{Clock: testdb.NewClock(time.Now()), Log: &testdb.Buffer{}, Mail: &testdb.Buffer{}}
 	policy := auth.DefaultPolicy()
