@@ -131,21 +131,19 @@ func TestEveryRouteSeesTheClient(t *testing.T) {
 	for _, tc := range cases {
 		for _, pattern := range patterns {
 			method, path, _ := strings.Cut(pattern, " ")
-			{
-				seen = nil
-				r := httptest.NewRequest(method, path, nil)
-				r.RemoteAddr = tc.remote
-				r.Header.Set("User-Agent", "probe/1")
-				if tc.forwarded != "" {
-					r.Header.Set("X-Forwarded-For", tc.forwarded)
-				}
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, r)
-				require.Equal(t, http.StatusOK, w.Code, "%s %s %s: %s", tc.name, method, path, w.Body)
-				require.Len(t, seen, 1)
-				assert.Equal(t, tc.want, seen[0].Auth, "%s: %s %s", tc.name, method, path)
-				assert.Equal(t, tc.want.IP, seen[0].Addr.String())
+			seen = nil
+			r := httptest.NewRequest(method, path, nil)
+			r.RemoteAddr = tc.remote
+			r.Header.Set("User-Agent", "probe/1")
+			if tc.forwarded != "" {
+				r.Header.Set("X-Forwarded-For", tc.forwarded)
 			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			require.Equal(t, http.StatusOK, w.Code, "%s %s %s: %s", tc.name, method, path, w.Body)
+			require.Len(t, seen, 1)
+			assert.Equal(t, tc.want, seen[0].Auth, "%s: %s %s", tc.name, method, path)
+			assert.Equal(t, tc.want.IP, seen[0].Addr.String())
 		}
 		assert.Contains(t, log.String(), `"client":"`+tc.want.IP+`"`, tc.name)
 	}

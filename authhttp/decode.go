@@ -11,7 +11,7 @@ import (
 	"net/url"
 )
 
-// Decoding errors, mapped to statuses in replyError.
+// Decoding errors, mapped to statuses in WriteError.
 var (
 	errUnsupportedMediaType = errors.New("unsupported content type: send application/x-www-form-urlencoded, multipart/form-data or application/json")
 	errBodyTooLarge         = errors.New("request body too large")

@@ -1,14 +1,42 @@
-// Package authhttp is credstore's HTTP API: the routes of the user
-// authentication service over an auth.Store.
+// Package authhttp is credstore's HTTP layer, for Go backends to import:
+// the routes of the user authentication service over an auth.Store, and
+// the middleware that authenticates an application's own routes.
+//
+// A Handler (New) is both. Its ServeHTTP serves the service's routes,
+// mounted where the application likes:
+//
+//	h, err := authhttp.New(store, authhttp.Options{Cookie: authhttp.CookieOptions{Secure: true}})
+//	mux.Handle("/auth/", http.StripPrefix("/auth", h))
+//	mux.Handle("GET /me", h.RequireUser(meHandler))         // 401 JSON without a session
+//	mux.Handle("GET /admin/", h.RequireAdmin(adminHandler)) // 403 JSON for a non-administrator
+//	srv := &http.Server{Handler: h.Authenticate(mux)}       // the user, if any, for every route
+//
+// A handler reads the request's user with CurrentUser and its session with
+// CurrentSession; a session is the session cookie or an "Authorization:
+// Bearer <session token>" header (never both: a request with a bearer
+// token is judged by that token alone). An application answers the errors
+// of its own calls to auth with WriteError, from the same table as the
+// service (ErrorReplyFor gives the status and body without writing them).
+// The middleware is idempotent: each request's client and session are
+// found once however many layers it passes.
 //
 // Handlers are thin. Each one decodes its form (HTML-form encoded, multipart
 // or JSON with the same fields), calls one auth method, and encodes a JSON
-// reply; every error goes through replyError, the one table that maps auth's
+// reply; every error goes through WriteError, the one table that maps auth's
 // typed errors to statuses. Every reply, errors included, is JSON.
 //
-// Every route that changes state (POST, PUT, DELETE) refuses cross-origin
-// browser requests, except from Options.TrustedOrigins, with
-// http.CrossOriginProtection; clients that are not browsers are unaffected.
+// Every route of the service that changes state (POST, PUT, DELETE)
+// refuses cross-origin browser requests, except from
+// Options.TrustedOrigins, with http.CrossOriginProtection; clients that are
+// not browsers are unaffected. The application's routes get the same check
+// when a request with an unsafe method presents the session cookie, which
+// the browser attaches to forged requests too; a request authenticated by
+// a bearer token is not checked, since no other site can make a browser
+// send one.
+//
+// Outside Options.ExposeResetToken, POST /reset_password answers an
+// address without an account exactly as one with, in the same time: the
+// message is delivered after the reply (Handler.Shutdown waits for it).
 //
 // Under load the API sheds work instead of dropping connections: auth
 // refuses a password operation at once with ErrOverloaded when its bcrypt

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/database"
 	"github.com/credstore/credstore/authhttp"
+	"github.com/credstore/credstore/internal/database"
 )
 
 // serveConfig is the configuration of "credstore serve".
