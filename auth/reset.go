@@ -30,6 +30,23 @@ type PasswordReset struct {
 // when no account has this email; a delivery failure, wrapped (the token is
 // stored and works all the same, and a new request replaces it).
 func (s *Store) RequestPasswordReset(ctx context.Context, email string) (PasswordReset, error) {
+	r, err := s.IssuePasswordReset(ctx, email)
+	if err != nil {
+		return r, err
+	}
+	if err := s.DeliverPasswordReset(ctx, r); err != nil {
+		return r, fmt.Errorf("request password reset: %w", err)
+	}
+	return r, nil
+}
+
+// IssuePasswordReset is RequestPasswordReset without the delivery: it
+// issues the token and returns it, and sends nothing. A caller that must
+// answer a known address exactly as fast as an unknown one delivers it
+// afterwards, apart from its reply (DeliverPasswordReset).
+//
+// Errors: those of RequestPasswordReset but a delivery failure.
+func (s *Store) IssuePasswordReset(ctx context.Context, email string) (PasswordReset, error) {
 	probs := problems{}
 	canonical := checkEmail(probs, email)
 	if err := probs.err(); err != nil {
@@ -88,12 +105,21 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email string) (Passwor
 	case !found:
 		return PasswordReset{}, wrap("request password reset", ErrNotFound)
 	}
-	if s.cfg.ResetSender != nil {
-		if err := s.cfg.ResetSender.Send(ctx, resetMessage(r, s.cfg.ResetTokenLifetime)); err != nil {
-			return r, fmt.Errorf("request password reset: deliver: %w", err)
-		}
-	}
 	return r, nil
+}
+
+// DeliverPasswordReset sends r's token to r.Email through
+// Config.ResetSender; without a sender it does nothing.
+//
+// Errors: the sender's, wrapped.
+func (s *Store) DeliverPasswordReset(ctx context.Context, r PasswordReset) error {
+	if s.cfg.ResetSender == nil {
+		return nil
+	}
+	if err := s.cfg.ResetSender.Send(ctx, resetMessage(r, s.cfg.ResetTokenLifetime)); err != nil {
+		return fmt.Errorf("deliver: %w", err)
+	}
+	return nil
 }
 
 // resetMessage is the message that carries a reset token to its user.

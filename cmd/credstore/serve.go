@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/database"
-	"github.com/credstore/credstore/internal/httpapi"
 )
 
 // serveConfig is the configuration of "credstore serve".
@@ -32,8 +32,8 @@ type serveConfig struct {
 
 	// Per-IP limits of logins and registrations (zero: off), and the
 	// proxies whose X-Forwarded-For names the client they count.
-	LoginIPLimit    httpapi.Limit
-	RegisterIPLimit httpapi.Limit
+	LoginIPLimit    authhttp.Limit
+	RegisterIPLimit authhttp.Limit
 	TrustedProxies  []netip.Prefix
 
 	// AuditRetention is auth.Config.AuditRetention: 0 for auth's default,
@@ -57,7 +57,7 @@ type serveConfig struct {
 
 // Timeouts of the HTTP server: a slow or stuck client cannot hold a
 // connection (or a goroutine) for long. requestTimeout bounds a handler's
-// work (httpapi.Options.RequestTimeout): past it the work is abandoned
+// work (authhttp.Options.RequestTimeout): past it the work is abandoned
 // before it commits and the reply is 503. writeTimeout, counted like it from
 // the end of the request's headers, leaves 5 s more to write that reply;
 // were it shorter, the client would lose the connection without a word
@@ -65,7 +65,7 @@ type serveConfig struct {
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 15 * time.Second
-	requestTimeout    = httpapi.DefaultRequestTimeout
+	requestTimeout    = authhttp.DefaultRequestTimeout
 	writeTimeout      = requestTimeout + 5*time.Second
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 20 * time.Second
@@ -133,7 +133,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 			}
 		}
 	}
-	limitFlag := func(name, env, what string, dst *httpapi.Limit) {
+	limitFlag := func(name, env, what string, dst *authhttp.Limit) {
 		parse := func(v string) (err error) { *dst, err = parseLimit(v); return err }
 		parsed(env, parse)
 		fs.Func(name, "per-IP `rate` limit of "+what+": N/s, N/m or N/h (20/m), N at once then one every period/N; over it 429; empty: none (env "+env+")", parse)
@@ -158,7 +158,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if c.SMTPAddr != "" && c.SMTPFrom == "" {
 		return c, errors.New("-smtp-addr needs -smtp-from")
 	}
-	check := http.NewCrossOriginProtection() // the very check httpapi.New applies
+	check := http.NewCrossOriginProtection() // the very check authhttp.New applies
 	for _, o := range c.TrustedOrigins {
 		if err := check.AddTrustedOrigin(o); err != nil {
 			return c, fmt.Errorf("-trusted-origins: %w", err)
@@ -169,22 +169,22 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 
 // parseLimit reads a per-IP limit: "" for none, else N/s, N/m or N/h with
 // N ≥ 1, in bursts of N.
-func parseLimit(v string) (httpapi.Limit, error) {
+func parseLimit(v string) (authhttp.Limit, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return httpapi.Limit{}, nil
+		return authhttp.Limit{}, nil
 	}
 	bad := fmt.Errorf("limit %q: want N/s, N/m or N/h with N at least 1, as 20/m", v)
 	count, unit, ok := strings.Cut(v, "/")
 	n, err := strconv.Atoi(count)
 	if !ok || err != nil || n < 1 {
-		return httpapi.Limit{}, bad
+		return authhttp.Limit{}, bad
 	}
 	per, ok := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
 	if !ok {
-		return httpapi.Limit{}, bad
+		return authhttp.Limit{}, bad
 	}
-	return httpapi.Limit{N: n, Per: per}, nil
+	return authhttp.Limit{N: n, Per: per}, nil
 }
 
 // parseProxies reads comma-separated addresses ("10.0.0.1", "::1") and
@@ -302,8 +302,8 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		reencrypt(ctx, store, keys, log)
 	}
 
-	handler, err := httpapi.New(store, httpapi.Options{
-		SecureCookies:    c.SecureCookies,
+	handler, err := authhttp.New(store, authhttp.Options{
+		Cookie:           authhttp.CookieOptions{Secure: c.SecureCookies},
 		ExposeResetToken: c.ExposeResetToken,
 		RequestTimeout:   requestTimeout,
 		TrustedOrigins:   c.TrustedOrigins,
@@ -360,6 +360,11 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Reset messages are delivered after their replies: finish them before
+	// the store closes.
+	if err := handler.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: reset messages: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err

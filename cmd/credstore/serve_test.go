@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/credstore/credstore/auth"
-	"github.com/credstore/credstore/internal/httpapi"
+	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
 )
 
@@ -71,7 +71,7 @@ func TestParseServe(t *testing.T) {
 				"CREDSTORE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,::1, 2001:db8::1/32,", "CREDSTORE_AUDIT_RETENTION": "30d",
 			},
 			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore",
-				LoginIPLimit: httpapi.Limit{N: 20, Per: time.Minute}, RegisterIPLimit: httpapi.Limit{N: 5, Per: time.Hour},
+				LoginIPLimit: authhttp.Limit{N: 20, Per: time.Minute}, RegisterIPLimit: authhttp.Limit{N: 5, Per: time.Hour},
 				TrustedProxies: []netip.Prefix{
 					netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
 					netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("2001:db8::/32"),
@@ -86,7 +86,7 @@ func TestParseServe(t *testing.T) {
 				"CREDSTORE_TRUSTED_PROXIES": "10.0.0.0/8", "CREDSTORE_AUDIT_RETENTION": "30d",
 			},
 			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore",
-				LoginIPLimit: httpapi.Limit{N: 2, Per: time.Second}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("172.16.0.0/12")},
+				LoginIPLimit: authhttp.Limit{N: 2, Per: time.Second}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("172.16.0.0/12")},
 				AuditRetention: 8760 * time.Hour},
 		},
 		{

@@ -1,0 +1,334 @@
+package authhttp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/credstore/credstore/auth"
+)
+
+// DefaultCookieName is the name of the session cookie when
+// CookieOptions.Name is empty.
+const DefaultCookieName = "session_id"
+
+// DeviceCookieName is the name of the device cookie: the token auth hands
+// to a browser that logged in successfully, so that the account's owner,
+// logging in again from it, is throttled apart from everyone else's failed
+// attempts on the account (auth.LoginWithDevice). Logout leaves it. It
+// takes the session cookie's Secure, Domain and Path.
+const DeviceCookieName = "device_id"
+
+// DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
+// Every form of this API fits in a few hundred bytes.
+const DefaultMaxBodyBytes = 64 << 10
+
+// DefaultRequestTimeout bounds a request's work when Options.RequestTimeout
+// is 0. A registration or a login takes one bcrypt hash (about a quarter of
+// a second at cost 12) plus at most two more of waiting at auth's hash gate;
+// anything much slower is better abandoned than finished for a client that
+// has given up.
+const DefaultRequestTimeout = 10 * time.Second
+
+// Options configures a Handler. The zero value is ready to use.
+type Options struct {
+	// Cookie sets the session cookie's name and attributes.
+	Cookie CookieOptions
+
+	// ExposeResetToken makes POST /reset_password return the reset token in
+	// its body instead of only delivering it, and answer an address without
+	// an account 403. It exists for the API's existing clients and tests; it
+	// lets anyone who knows an address take over its account, and tells
+	// anyone which addresses have accounts, so never set it on a service
+	// users rely on.
+	ExposeResetToken bool
+
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	// Default: DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+
+	// RequestTimeout bounds the work of one request to the service's
+	// routes. When it passes, the request's context ends: work that has not
+	// committed yet is abandoned (auth runs its transactions in that
+	// context, and a transaction whose context has ended does not commit),
+	// and the reply is 503 with Retry-After. Keep it a few seconds below
+	// the server's WriteTimeout, so that the 503 can still be written.
+	// Default: DefaultRequestTimeout; negative: no deadline of the
+	// handler's own (the request's context still ends when the client goes
+	// away). The application's own routes keep their own deadlines.
+	RequestTimeout time.Duration
+
+	// TrustedOrigins lists the origins ("https://app.example.com": scheme,
+	// host and port, nothing else) whose cross-origin browser requests may
+	// change state. Every other cross-origin POST, PUT, PATCH or DELETE
+	// from a browser is refused with 403 (see http.CrossOriginProtection):
+	// every such request to the service's routes, and every such request
+	// to the application's routes that carries the session cookie.
+	// Same-origin requests, and requests from clients that are not
+	// browsers (which send neither Origin nor Sec-Fetch-Site), always
+	// pass.
+	TrustedOrigins []string
+
+	// TrustedProxies lists the reverse proxies (load balancers, TLS
+	// terminators) in front of the service, by address or network. A
+	// request whose peer is inside one of them is taken to come from the
+	// client its X-Forwarded-For names, read from the right past every
+	// trusted address; any other request comes from its peer, and its
+	// X-Forwarded-For is ignored, since anyone can send one. The client's
+	// address goes to auth's audit trail, the access log, and the per-IP
+	// limits. Default: none, so X-Forwarded-For is never believed.
+	TrustedProxies []netip.Prefix
+
+	// LoginLimit and RegisterLimit bound POST /sessions and POST /users per
+	// client address (an IPv6 client by its /64), before the body is read
+	// or auth is called; a client over its limit gets 429 with Retry-After.
+	// auth already throttles failed logins per account; these bound what
+	// one address can cost the server in bcrypt work and, for
+	// registrations, in accounts. They count in this process's memory:
+	// each instance of the service has its own, and a restart forgets them.
+	// Default: zero, no limit, because behind a reverse proxy that is not
+	// in TrustedProxies every client shares the proxy's address.
+	LoginLimit    Limit
+	RegisterLimit Limit
+
+	// Logger receives the access log and server errors. Default:
+	// slog.Default().
+	Logger *slog.Logger
+
+	// Now is the handler's clock: the per-IP limits and the access log's
+	// durations. Sessions and tokens expire on the store's clock
+	// (auth.Config.Now). Default: time.Now.
+	Now func() time.Time
+}
+
+// CookieOptions are the session cookie's name and attributes. The cookie
+// is always HttpOnly.
+type CookieOptions struct {
+	// Name: default DefaultCookieName.
+	Name string
+	// Secure makes browsers send the cookie over HTTPS only. Set it
+	// whenever the service is reached over HTTPS.
+	Secure bool
+	// SameSite: default http.SameSiteLaxMode. http.SameSiteNoneMode needs
+	// Secure.
+	SameSite http.SameSite
+	// Domain: default none, the cookie goes to the host that set it only.
+	Domain string
+	// Path: default "/". Mounted under a prefix, the service's cookie
+	// must still reach the application's own routes, so narrow it only
+	// when nothing outside the prefix authenticates.
+	Path string
+}
+
+// Handler serves credstore's HTTP API over an auth.Store (ServeHTTP), and
+// gives an application the middleware that authenticates its own routes
+// (Authenticate, RequireUser, RequireAdmin). Create it with New.
+type Handler struct {
+	store   *auth.Store
+	opts    Options
+	log     *slog.Logger
+	csrf    *http.CrossOriginProtection
+	routes  *http.ServeMux
+	service http.Handler // routes behind the service's middleware
+
+	// Reset messages being delivered after their reply (see
+	// requestReset): a slot each, at most maxPendingResets.
+	resetSlots chan struct{}
+	deliveries sync.WaitGroup
+}
+
+// New returns the Handler of store. Its ServeHTTP serves the service's
+// routes:
+//
+//	GET    /                       {"message": "Bienvenue"}
+//	POST   /users                  register (email, password, optional username and phone)
+//	POST   /sessions               log in (email, password); sets the session_id and device_id cookies,
+//	                               or 202 {"mfa_token": T} for a user with a second factor
+//	POST   /sessions/mfa           complete such a login (mfa_token, and code or recovery_code)
+//	DELETE /sessions               log out; 302 to /
+//	GET    /profile                {"email", "totp_enabled", "recovery_codes_left"} of the session's user
+//	POST   /profile/totp           start a TOTP enrollment: {"secret", "otpauth_uri"}
+//	GET    /profile/totp/qr.png    the pending enrollment's QR code
+//	POST   /profile/totp/confirm   activate it (code): {"recovery_codes"}
+//	DELETE /profile/totp           remove the factor (password, code)
+//	POST   /profile/recovery_codes new recovery codes (password, code): {"recovery_codes"}
+//	POST   /reset_password         issue and deliver a reset token for email
+//	PUT    /reset_password         set new_password with email and reset_token
+//
+// The routes are relative to where the handler is mounted: an application
+// serves them under a prefix with http.StripPrefix
+// (mux.Handle("/auth/", http.StripPrefix("/auth", h))).
+//
+// The routes that need a session (/profile..., DELETE /sessions) take the
+// session cookie or an "Authorization: Bearer <session token>" header, and
+// answer 403 without either; those that change the factor keep the session
+// that asks and end the user's others. Enrolling answers 503 when the store
+// has no auth.Config.SecretKeys.
+//
+// Unknown paths get 404 and known paths with another method 405 (with
+// Allow), as JSON; cross-origin browser requests that change state get 403;
+// panics become a JSON 500 that reveals nothing. Every request's context
+// carries its client (auth.WithClient: address and User-Agent) for auth's
+// audit trail. With Options.LoginLimit or RegisterLimit, a client over its
+// limit gets 429.
+//
+// The only errors are invalid Options: a TrustedOrigins or TrustedProxies
+// entry, a limit, or the cookie's name or attributes.
+func New(store *auth.Store, opts Options) (*Handler, error) {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cookie, err := opts.Cookie.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	opts.Cookie = cookie
+	proxies, err := normalizePrefixes(opts.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	opts.TrustedProxies = proxies
+	if err := errors.Join(opts.LoginLimit.check("LoginLimit"), opts.RegisterLimit.check("RegisterLimit")); err != nil {
+		return nil, err
+	}
+	h := &Handler{store: store, opts: opts, log: opts.Logger, resetSlots: make(chan struct{}, maxPendingResets)}
+	if h.csrf, err = h.crossOriginProtection(); err != nil {
+		return nil, err
+	}
+	h.routes = h.newRoutes()
+	h.service = h.withClient(h.accessLog(h.recoverPanics(h.csrf.Handler(h.deadline(http.HandlerFunc(h.route))))))
+	return h, nil
+}
+
+// withDefaults fills in c's defaults and checks it.
+func (c CookieOptions) withDefaults() (CookieOptions, error) {
+	if c.Name == "" {
+		c.Name = DefaultCookieName
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.SameSite == 0 {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	if c.SameSite == http.SameSiteNoneMode && !c.Secure {
+		return c, errors.New("authhttp: cookie: SameSite=None needs Secure")
+	}
+	probe := &http.Cookie{Name: c.Name, Value: "x", Path: c.Path, Domain: c.Domain}
+	if err := probe.Valid(); err != nil {
+		return c, fmt.Errorf("authhttp: cookie: %w", err)
+	}
+	return c, nil
+}
+
+// newRoutes is the service's routes on a ServeMux.
+func (h *Handler) newRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	// POST /sessions/mfa is not under LoginLimit: it costs no bcrypt, and
+	// each challenge, which only a right password gets, dies after
+	// auth.MaxChallengeFailures wrong codes, so POST /sessions's limit
+	// already bounds the codes one address can try.
+	mux.HandleFunc("GET /{$}", h.home)
+	mux.HandleFunc("POST /users", limited(newIPLimiter(h.opts.RegisterLimit, h.opts.Now), h.register))
+	mux.HandleFunc("POST /sessions", limited(newIPLimiter(h.opts.LoginLimit, h.opts.Now), h.login))
+	mux.HandleFunc("DELETE /sessions", h.logout)
+	mux.HandleFunc("POST /sessions/mfa", h.completeLogin)
+	mux.HandleFunc("GET /profile", h.profile)
+	mux.HandleFunc("POST /profile/totp", h.enrollTOTP)
+	mux.HandleFunc("DELETE /profile/totp", h.removeTOTP)
+	mux.HandleFunc("GET /profile/totp/qr.png", h.totpQR)
+	mux.HandleFunc("POST /profile/totp/confirm", h.confirmTOTP)
+	mux.HandleFunc("POST /profile/recovery_codes", h.regenerateRecoveryCodes)
+	mux.HandleFunc("POST /reset_password", h.requestReset)
+	mux.HandleFunc("PUT /reset_password", h.resetPassword)
+	return mux
+}
+
+// ServeHTTP serves the service's routes (see New).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.service.ServeHTTP(w, r)
+}
+
+// crossOriginProtection refuses cross-origin browser requests with unsafe
+// methods. Applied to every route of the service that changes state
+// (register, log in and its second step, log out, reset, the second
+// factor's enrollment, removal and recovery codes), it keeps any web page
+// from registering accounts, requesting resets, or logging its visitor in
+// as the attacker (login CSRF). The session cookie's SameSite=Lax does not
+// cover that last case: a login needs no cookie. The application's routes
+// get the check when they are cookie-authenticated (Authenticate). The
+// refusal is JSON like every other reply.
+func (h *Handler) crossOriginProtection() (*http.CrossOriginProtection, error) {
+	c := http.NewCrossOriginProtection()
+	for _, o := range h.opts.TrustedOrigins {
+		if err := c.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("authhttp: trusted origins: %w", err)
+		}
+	}
+	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, ErrCrossOrigin)
+	}))
+	return c, nil
+}
+
+// route dispatches to the service's routes. http.ServeMux answers an
+// unknown path or method in plain text; every reply of this API is JSON,
+// so those two are answered here, the 405 with the mux's Allow header. A
+// path that is not clean ("//users", "/profile/../users") is not found,
+// rather than redirected as the mux would: no route of the API redirects
+// but logout.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p == "" || path.Clean(p) != p {
+		writeJSON(w, http.StatusNotFound, ErrorBody{Message: "not found"})
+		return
+	}
+	next, pattern := h.routes.Handler(r)
+	if pattern != "" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	probe := &headerProbe{header: http.Header{}}
+	next.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{Message: "method not allowed"})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, ErrorBody{Message: "not found"})
+}
+
+// headerProbe records the status and headers of the mux's own 404 or 405
+// reply, and drops its plain-text body.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header { return p.header }
+
+func (p *headerProbe) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (p *headerProbe) WriteHeader(status int) {
+	if p.status == 0 {
+		p.status = status
+	}
+}

@@ -1,0 +1,93 @@
+package authhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+)
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// accessLog logs one line per request: method, path (never the query
+// string, headers or body, where secrets travel), status, duration, the
+// peer's address and the client's (withClient: the same unless the peer is
+// a trusted proxy).
+func (h *Handler) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := h.opts.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		h.log.InfoContext(r.Context(), "request",
+			"method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration_ms", float64(h.opts.Now().Sub(start).Microseconds())/1000, "remote", r.RemoteAddr,
+			"client", stateOf(r.Context()).client.Auth.IP)
+	})
+}
+
+// recoverPanics turns a panic into a JSON 500 that reveals nothing, and
+// logs it with its stack. http.ErrAbortHandler keeps its meaning.
+func (h *Handler) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if rec.status == 0 {
+				writeJSON(rec, http.StatusInternalServerError, ErrorBody{Message: "internal server error"})
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// errRequestTimeout is the cause of a request context whose
+// Options.RequestTimeout passed; any other end is the client's going away.
+var errRequestTimeout = errors.New("request timeout passed")
+
+// deadline ends the request's context after Options.RequestTimeout. Work
+// that cannot answer in time (a hash queued behind a burst, a database that
+// stalls) is then abandoned instead of committing for a client that has
+// gone: auth checks its context before hashing and runs its transactions in
+// it, and database/sql refuses to commit a transaction whose context ended.
+// The handler's reply is 503 (WriteError), while the server's WriteTimeout,
+// a few seconds later, still lets it be written.
+func (h *Handler) deadline(next http.Handler) http.Handler {
+	if h.opts.RequestTimeout < 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeoutCause(r.Context(), h.opts.RequestTimeout, errRequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

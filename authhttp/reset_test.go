@@ -1,0 +1,203 @@
+package authhttp_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/authhttp"
+	"github.com/credstore/credstore/internal/testdb"
+)
+
+// gateSender holds every message until release is closed, then fails
+// with err or delivers to sent.
+type gateSender struct {
+	release chan struct{}
+	err     error
+
+	mu   sync.Mutex
+	sent []auth.Message
+}
+
+func (g *gateSender) Send(ctx context.Context, m auth.Message) error {
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if g.err != nil {
+		return g.err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sent = append(g.sent, m)
+	return nil
+}
+
+func (g *gateSender) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sent)
+}
+
+// sameResetReply asserts that two replies to POST /reset_password differ
+// in nothing but the address they echo (of the same length, so that
+// Content-Length may be compared too) and the Date header.
+func sameResetReply(t *testing.T, known, unknown reply, knownEmail, unknownEmail string) {
+	t.Helper()
+	assert.Equal(t, known.Status, unknown.Status)
+	assert.Equal(t, known.Raw, strings.ReplaceAll(unknown.Raw, unknownEmail, knownEmail))
+	k, u := known.Header.Clone(), unknown.Header.Clone()
+	k.Del("Date")
+	u.Del("Date")
+	assert.Equal(t, k, u)
+}
+
+// TestResetRevealsNoAccount: outside ExposeResetToken, POST
+// /reset_password answers an address without an account exactly as one
+// with: status, headers and body. The message for the known address is
+// delivered after the reply, so a mail server that hangs or fails changes
+// nothing in it; Shutdown waits for the delivery.
+func TestResetRevealsNoAccount(t *testing.T) {
+	t.Parallel()
+	for _, failing := range []bool{false, true} {
+		name := "delivered"
+		if failing {
+			name = "delivery fails"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testdb.Run(t, func(t *testing.T, dsn string) {
+				t.Parallel()
+				sender := &gateSender{release: make(chan struct{})}
+				if failing {
+					sender.err = errors.New("smtp: 451")
+				}
+				h, svc := newHandler(t, dsn, authhttp.Options{}, func(c *auth.Config) { c.ResetSender = sender })
+				svc.URL = startHandler(t, h)
+				c := svc.client(t)
+				require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-1").Status)
+
+				known := c.form("POST", "/reset_password", "email", "alice@example.com")
+				unknown := c.form("POST", "/reset_password", "email", "zelda@example.com")
+				assert.Equal(t, http.StatusOK, known.Status, "answered while the message is still held: %s", known.Raw)
+				sameResetReply(t, known, unknown, "alice@example.com", "zelda@example.com")
+				assert.Equal(t, map[string]any{"email": "zelda@example.com",
+					"message": "if an account has this address, a reset token has been sent to it"}, unknown.Body)
+				assert.Empty(t, known.Header.Values("Set-Cookie"))
+
+				close(sender.release)
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				require.NoError(t, h.Shutdown(ctx))
+				if failing {
+					assert.Zero(t, sender.count())
+					assert.Contains(t, svc.Log.String(), "reset message not delivered")
+				} else {
+					require.Equal(t, 1, sender.count(), "one message: the known address's")
+					assert.Equal(t, "alice@example.com", sender.sent[0].To)
+				}
+			})
+		})
+	}
+}
+
+// TestResetThrottledAlike: the requests for an address without an account
+// are throttled exactly as an account's, so the 429 reveals nothing either.
+func TestResetThrottledAlike(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		svc := startService(t, dsn, authhttp.Options{})
+		c := svc.client(t)
+		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-1").Status)
+		for i := range auth.DefaultResetThrottle().FreeFailures + 1 {
+			known := c.form("POST", "/reset_password", "email", "alice@example.com")
+			unknown := c.form("POST", "/reset_password", "email", "zelda@example.com")
+			sameResetReply(t, known, unknown, "alice@example.com", "zelda@example.com")
+			if i == auth.DefaultResetThrottle().FreeFailures {
+				assert.Equal(t, http.StatusTooManyRequests, known.Status, known.Raw)
+			}
+		}
+		r := c.form("POST", "/reset_password", "email", "not an address")
+		assert.Equal(t, http.StatusBadRequest, r.Status, "a malformed address is the client's own input")
+	})
+}
+
+// TestResetExposedContract: with ExposeResetToken the service's existing
+// contract stays: the token in the reply, 403 for an unknown address.
+func TestResetExposedContract(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		svc := startService(t, dsn, authhttp.Options{ExposeResetToken: true})
+		c := svc.client(t)
+		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-1").Status)
+		r := c.form("POST", "/reset_password", "email", "alice@example.com")
+		assert.Equal(t, http.StatusOK, r.Status)
+		assert.NotEmpty(t, r.Body["reset_token"])
+		assert.Contains(t, svc.Mail.String(), "To: alice@example.com", "delivered before the reply")
+		r = c.form("POST", "/reset_password", "email", "zelda@example.com")
+		assert.Equal(t, http.StatusForbidden, r.Status)
+		assert.Equal(t, map[string]any{"message": "unknown email"}, r.Body)
+	})
+}
+
+// TestResetTiming measures the replies for a known and an unknown address
+// outside ExposeResetToken, with a mail server that takes 50 ms: the
+// medians must not differ by anything near that.
+func TestResetTiming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		slow := senderFunc(func(ctx context.Context, _ auth.Message) error {
+			select {
+			case <-time.After(50 * time.Millisecond):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		svc := startService(t, dsn, authhttp.Options{}, func(c *auth.Config) {
+			c.ResetSender = slow
+			c.ResetThrottle = auth.ThrottlePolicy{FreeFailures: 1000, BaseDelay: time.Second, MaxDelay: time.Hour, DailyFailures: 1000}
+		})
+		c := svc.client(t)
+		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "alice@example.com", "password", "password-1").Status)
+		const rounds = 40
+		var known, unknown []time.Duration
+		for range rounds {
+			for _, email := range []string{"alice@example.com", "zelda@example.com"} {
+				start := time.Now()
+				require.Equal(t, http.StatusOK, c.form("POST", "/reset_password", "email", email).Status)
+				d := time.Since(start)
+				if email == "zelda@example.com" {
+					unknown = append(unknown, d)
+				} else {
+					known = append(known, d)
+				}
+			}
+		}
+		median := func(ds []time.Duration) time.Duration {
+			sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+			return ds[len(ds)/2]
+		}
+		mk, mu := median(known), median(unknown)
+		t.Logf("median reply: known address %v, unknown %v", mk, mu)
+		assert.Less(t, (mk - mu).Abs(), 25*time.Millisecond, "the delivery's 50 ms must not show")
+	})
+}
+
+type senderFunc func(context.Context, auth.Message) error
+
+func (f senderFunc) Send(ctx context.Context, m auth.Message) error { return f(ctx, m) }

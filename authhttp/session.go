@@ -1,0 +1,182 @@
+package authhttp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/credstore/credstore/auth"
+)
+
+// Authenticate is middleware for an application's routes: it finds the
+// request's session and puts its user and session into the request's
+// context (CurrentUser, CurrentSession), with the request's client for
+// auth's audit trail (auth.WithClient, ClientAddr). A request without a
+// valid session goes on anonymous: a missing, malformed, unknown or
+// expired token is no error here (RequireUser makes it one).
+//
+// The session is read from an "Authorization: Bearer <session token>"
+// header when the request has one, and from the session cookie otherwise;
+// never from both. A request that sends a bearer token is judged by that
+// token alone: if it is not valid, the request is anonymous, however good
+// its cookie, so that the cookie, which the browser attaches to any
+// request, never stands in for a token the client chose to send.
+//
+// A request that presents the session cookie with an unsafe method (POST,
+// PUT, PATCH, DELETE) is refused with 403 JSON when it is a cross-origin
+// browser request (http.CrossOriginProtection, with
+// Options.TrustedOrigins), before the session is looked up: the cookie is
+// ambient, so such a request may have been forged by another site. A
+// request authenticated by a bearer token is not checked: a browser sends
+// an Authorization header only when a script of an origin the application
+// allows sets it, and a forging page does not know the token.
+//
+// An error of the store itself (not an invalid session) is answered with
+// WriteError. Authenticate is idempotent: wrapping a mux in it, and routes
+// inside that mux in RequireUser or the Handler, looks the session up
+// once.
+func (h *Handler) Authenticate(next http.Handler) http.Handler {
+	return h.withClient(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h.authenticate(r); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// RequireUser is Authenticate for routes that need a user: a request
+// without a valid session is answered 401 JSON (ErrAuthenticationRequired)
+// and next is not called.
+func (h *Handler) RequireUser(next http.Handler) http.Handler {
+	return h.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !stateOf(r.Context()).ok {
+			h.writeError(w, r, ErrAuthenticationRequired)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// RequireAdmin is RequireUser for routes that need an administrator
+// (auth.User.IsAdmin): a user who is not one is answered 403 JSON
+// (ErrAdminRequired). The user's flag is read with the session, on every
+// request, so a revoked administrator loses access at once.
+func (h *Handler) RequireAdmin(next http.Handler) http.Handler {
+	return h.RequireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !stateOf(r.Context()).user.IsAdmin {
+			h.writeError(w, r, ErrAdminRequired)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// CurrentUser returns the user of the request whose context is ctx, as
+// Authenticate (or RequireUser, RequireAdmin) found it; ok is false for an
+// anonymous request, or one no such middleware saw.
+func CurrentUser(ctx context.Context) (u auth.User, ok bool) {
+	st := stateOf(ctx)
+	return st.user, st.ok
+}
+
+// CurrentSession returns the session that authenticated the request whose
+// context is ctx (its Token is empty: the store keeps only its hash); ok is
+// false as for CurrentUser.
+func CurrentSession(ctx context.Context) (s auth.Session, ok bool) {
+	st := stateOf(ctx)
+	return st.session, st.ok
+}
+
+// authenticate looks up the request's session once, and records the
+// result in the request's state (which withClient has put in its
+// context).
+func (h *Handler) authenticate(r *http.Request) error {
+	st := stateOf(r.Context())
+	if st.authenticated {
+		return nil
+	}
+	tokens, bearer := h.credentials(r)
+	if !bearer && len(r.CookiesNamed(h.opts.Cookie.Name)) > 0 && unsafeMethod(r.Method) {
+		if err := h.csrf.Check(r); err != nil {
+			return ErrCrossOrigin
+		}
+	}
+	for _, token := range tokens {
+		u, sess, err := h.store.SessionUser(r.Context(), token)
+		if errors.Is(err, auth.ErrInvalidSession) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		st.ok, st.user, st.session, st.token = true, u, sess, token
+		break
+	}
+	st.authenticated, st.bearer = true, bearer
+	return nil
+}
+
+// unsafeMethod reports whether method may change state: anything but GET,
+// HEAD and OPTIONS, as http.CrossOriginProtection counts them.
+func unsafeMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// session returns the user and the session of the request: those
+// Authenticate found when it ran, else the first of the request's
+// credentials that names a live session, or auth.ErrInvalidSession.
+func (h *Handler) session(r *http.Request) (auth.User, auth.Session, error) {
+	if err := h.authenticate(r); err != nil {
+		return auth.User{}, auth.Session{}, err
+	}
+	st := stateOf(r.Context())
+	if !st.ok {
+		return auth.User{}, auth.Session{}, auth.ErrInvalidSession
+	}
+	return st.user, st.session, nil
+}
+
+// maxSessionCookies bounds the session cookies tried for one request, and
+// so the lookups a request can cost; and the device cookies looked at.
+const maxSessionCookies = 4
+
+// credentials are the session tokens the request presents, to try in
+// order, and whether they come from an Authorization header.
+//
+// With an "Authorization: Bearer" header, its token alone (a malformed
+// header, or several, give "", which auth refuses like any invalid token).
+// Other schemes (Basic, from a proxy's own login) are not this package's
+// and leave the cookies in charge.
+//
+// Otherwise the values of the session cookies, in the order the browser
+// sent them, at most maxSessionCookies; without any, one "". A request can
+// carry several: a sibling subdomain may set a session_id for the parent
+// domain, or one with a longer path, which browsers send first. Trying
+// only the first, as r.Cookie does, would let such a planted cookie lock
+// the user out; the first that names a live session wins instead.
+func (h *Handler) credentials(r *http.Request) (tokens []string, bearer bool) {
+	if values := r.Header.Values("Authorization"); len(values) > 0 {
+		scheme, token, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			if len(values) > 1 {
+				token = ""
+			}
+			return []string{strings.TrimSpace(token)}, true
+		}
+	}
+	cookies := r.CookiesNamed(h.opts.Cookie.Name)
+	if len(cookies) == 0 {
+		return []string{""}, false
+	}
+	tokens = make([]string, 0, min(len(cookies), maxSessionCookies))
+	for _, c := range cookies[:min(len(cookies), maxSessionCookies)] {
+		tokens = append(tokens, c.Value)
+	}
+	return tokens, false
+}
