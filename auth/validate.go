@@ -92,6 +92,17 @@ func checkEmail(probs problems, s string) string {
 	return canonical
 }
 
+// CheckEmail reports whether s is an email address an account could have,
+// by the rule Register applies, without looking at the database: a
+// *ValidationError for "email" when it is not. A caller that does the
+// rest of its work later (authhttp answers a reset request before issuing
+// it) refuses malformed input at once with it.
+func CheckEmail(s string) error {
+	probs := problems{}
+	checkEmail(probs, s)
+	return probs.err()
+}
+
 // canonicalEmail is the canonical form of an address to look up, or false
 // for input that no account can have: nothing that fails here reaches SQL.
 func canonicalEmail(s string) (string, bool) {

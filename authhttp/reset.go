@@ -15,8 +15,8 @@ import (
 // a second; auth's reset throttle keeps any one address from filling it.
 const maxPendingResets = 100
 
-// deliveryTimeout bounds the delivery of one reset message, which runs
-// after its request's reply and so outside the request's deadline.
+// deliveryTimeout bounds the issue and delivery of one reset token, which
+// run after its request's reply and so outside the request's deadline.
 // auth.SMTPSender has a 30-second timeout of its own.
 const deliveryTimeout = time.Minute
 
@@ -27,22 +27,16 @@ const resetRequested = "if an account has this address, a reset token has been s
 // requestReset issues a reset token for the form's email.
 //
 // Outside Options.ExposeResetToken the reply must not tell whether the
-// address has an account, by its status, headers, body or time. So:
-//   - an address without an account gets the reply of one with: auth's
-//     ErrNotFound is not an error here;
-//   - the message is delivered after the reply, in the background
-//     (deliver), so that a slow or failing mail server makes no known
-//     address's reply slower or different; its failure is logged;
-//   - the slot that background delivery needs is taken before auth is
-//     asked, for every request, and given back at once when there is
-//     nothing to deliver: when all are taken, every address gets the same
-//     503;
-//   - what remains are auth's own replies, which are the same for both:
-//     a malformed address is a 400 whether or not it has an account, and
-//     auth throttles the requests for an address without an account
-//     exactly as an account's (in a bucket of the address's canonical
-//     form, counted in the same transaction), so a throttled request is
-//     the same 429 with the same Retry-After for both.
+// address has an account, by its status, headers, body or time. So the
+// reply comes before anything looks at the database: once the address is
+// known to be well formed (auth.CheckEmail: a malformed one is a 400 for
+// any address) and a slot for the background work is taken (when all are,
+// every address gets the same 503), every request gets the same 200, and
+// the token is issued and delivered after it (issue). Nothing of that work
+// reaches the client: not the time of the token's write, not a slow or
+// failing mail server, not auth's reset throttle, which still refuses
+// (and audits) a request over its limit and sends nothing for it, and
+// whose refusals are logged.
 //
 // With Options.ExposeResetToken the contract of the service's existing
 // clients holds: the token is in the reply, delivered too before it, and
@@ -57,37 +51,46 @@ func (h *Handler) requestReset(w http.ResponseWriter, r *http.Request) {
 		h.requestExposedReset(w, r, f["email"])
 		return
 	}
+	if err := auth.CheckEmail(f["email"]); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	select {
 	case h.resetSlots <- struct{}{}:
 	default:
-		h.log.WarnContext(r.Context(), "reset request refused: too many messages being delivered",
+		h.log.WarnContext(r.Context(), "reset request refused: too many being issued",
 			"method", r.Method, "path", r.URL.Path, "pending", maxPendingResets)
 		h.writeError(w, r, auth.ErrOverloaded)
 		return
 	}
-	reset, err := h.store.IssuePasswordReset(r.Context(), f["email"])
-	switch {
-	case errors.Is(err, auth.ErrNotFound):
-		<-h.resetSlots
-	case err != nil:
-		<-h.resetSlots
-		h.writeError(w, r, err)
-		return
-	default:
-		h.deliveries.Add(1)
-		// Detached from the request, which ends with the reply, but
-		// keeping its values (the client, for anything auth records).
-		go h.deliver(context.WithoutCancel(r.Context()), reset)
-	}
+	h.deliveries.Add(1)
+	// Detached from the request, which ends with the reply, but keeping
+	// its values (the client, which auth records in the audit trail).
+	go h.issue(context.WithoutCancel(r.Context()), f["email"])
 	writeJSON(w, http.StatusOK, emailMessage{f["email"], resetRequested})
 }
 
-// deliver sends reset's message, then frees its slot.
-func (h *Handler) deliver(ctx context.Context, reset auth.PasswordReset) {
+// issue issues and delivers the reset token for email, if it has an
+// account, then frees its slot. Its outcome goes to the log only: the
+// user id when there is one, never the address (it may have no account)
+// nor the token.
+func (h *Handler) issue(ctx context.Context, email string) {
 	defer h.deliveries.Done()
 	defer func() { <-h.resetSlots }()
 	ctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
 	defer cancel()
+	reset, err := h.store.IssuePasswordReset(ctx, email)
+	var throttled *auth.ThrottledError
+	switch {
+	case errors.Is(err, auth.ErrNotFound):
+		return
+	case errors.As(err, &throttled):
+		h.log.InfoContext(ctx, "reset request throttled", "retry_after", throttled.RetryAfter.String())
+		return
+	case err != nil:
+		h.log.ErrorContext(ctx, "reset token not issued", "err", err.Error())
+		return
+	}
 	if err := h.store.DeliverPasswordReset(ctx, reset); err != nil {
 		// The sender's errors name no token (auth.SMTPSender gives only
 		// the server's reply code).
