@@ -436,8 +436,8 @@ type PurgeCounts struct {
 // buckets that no longer count anything, and the audit events older than
 // Config.AuditRetention, and says how many of each it deleted. Expired rows
 // never authenticate anything; purging keeps the tables small, and keeps
-// audit events no longer than their retention. Run it from time to time
-// (credstore serve does, every few minutes).
+// audit events no longer than their retention. RunHousekeeping runs it
+// at an interval until its context ends.
 func (s *Store) PurgeExpired(ctx context.Context) (PurgeCounts, error) {
 	var c PurgeCounts
 	err := s.inTx(ctx, "purge expired", func(tx *txn) error {
