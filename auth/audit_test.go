@@ -180,9 +180,8 @@ func TestAuditRecordsCommittedChanges(t *testing.T) {
 			want = append(want, wantEvent{typ, subject, actor, detail})
 		}
 
-		rootReg := reg("root")
-		rootReg.IsAdmin = true
-		root := mustRegister(t, s, rootReg)
+		root, err := s.RegisterAdmin(ctx, reg("root"))
+		require.NoError(t, err)
 		keep(pw("root"), hashOf(root))
 		expect(auth.EventUserRegistered, &root, self(root), `{"is_admin": true}`)
 		expect(auth.EventAdminGranted, &root, system, `{}`)
@@ -194,7 +193,7 @@ func TestAuditRecordsCommittedChanges(t *testing.T) {
 
 		// Failed logins: a wrong password, and two identifiers that name no
 		// account, with the passwords typed for them.
-		_, err := s.Login(ctx, "alice", "Wrong-password-1")
+		_, err = s.Login(ctx, "alice", "Wrong-password-1")
 		require.ErrorIs(t, err, auth.ErrInvalidCredentials)
 		expect(auth.EventLoginFailed, &alice, anonymous, `{"reason": "wrong_password", "device": false}`)
 		_, err = s.Login(ctx, typedEmail, "Typed-password-2")

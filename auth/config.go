@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"regexp"
 	"runtime"
 	"time"
@@ -111,6 +112,12 @@ type Config struct {
 	// which case RequestPasswordReset only returns the token and delivering
 	// it is the caller's job.
 	ResetSender Sender
+
+	// Logger receives what the store does in the background
+	// (RunHousekeeping); the calls an application makes report through
+	// their errors instead. It is never given a password, hash or token.
+	// Default: slog.Default().
+	Logger *slog.Logger
 }
 
 // Defaults of the session and reset lifetimes.
@@ -177,6 +184,9 @@ func (c Config) withDefaults() (Config, error) {
 			k.Keys[id] = append([]byte(nil), key...)
 		}
 		c.SecretKeys = &k
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	if c.TOTPIssuer == "" {
 		c.TOTPIssuer = "credstore"

@@ -21,18 +21,20 @@ type LoginAttempt struct {
 	DeviceToken string
 }
 
-// LoginResult is a successful login.
+// LoginResult is a successful login. It encodes to JSON as {"user",
+// "session"}: the device token and its expiry are for a cookie, never a
+// reply body, and are not encoded.
 type LoginResult struct {
-	User    User
-	Session Session
+	User    User    `json:"user"`
+	Session Session `json:"session"`
 	// DeviceToken is the device cookie to set: the one presented when it
 	// was live, a new one otherwise ("" from LoginSession, which issues
 	// none). Like a session token it is a bearer secret, stored only
 	// hashed; never log it.
-	DeviceToken string
+	DeviceToken string `json:"-"`
 	// DeviceExpiresAt is when the device token stops counting apart, unless
 	// another successful login renews it.
-	DeviceExpiresAt time.Time
+	DeviceExpiresAt time.Time `json:"-"`
 }
 
 // maxDevicesPerUser bounds the device tokens kept per user; a login that

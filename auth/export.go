@@ -16,7 +16,7 @@ type ExportedUser struct {
 	// PasswordHash is the user's bcrypt hash; "" unless ExportUsers was
 	// called withHashes (and for a user without a credential). It is a
 	// secret: whoever holds it can try passwords against it offline.
-	PasswordHash string
+	PasswordHash string `json:"password_hash,omitempty"`
 }
 
 // ExportUsers calls fn with every user, in id order, reading them in pages

@@ -24,16 +24,22 @@ const MaxClockSkew = time.Minute
 // Session is a login session. Its token is the bearer secret; the database
 // keeps only the token's SHA-256, so the token exists only in the Session
 // that CreateSession or LoginSession returns and with the client.
+//
+// It encodes to JSON as a "your sessions" page shows it: its id (the handle
+// RevokeSession takes, which acts only together with the owner's user id, so
+// knowing another user's session id grants nothing) and its times. The token
+// is never encoded (hand it to the client as a cookie or an explicit field),
+// nor the internal user id (see User).
 type Session struct {
-	ID     int64
-	UserID int64
+	ID     int64 `json:"id"`
+	UserID int64 `json:"-"`
 	// Token is set only in the Session that CreateSession and LoginSession
 	// return; it is empty everywhere else, because it is never stored.
 	// Hand it to the client and never log it.
-	Token      string
-	CreatedAt  time.Time
-	LastSeenAt time.Time // moved forward at most once per SessionTouchInterval
-	ExpiresAt  time.Time // CreatedAt plus the absolute lifetime
+	Token      string    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"` // moved forward at most once per SessionTouchInterval
+	ExpiresAt  time.Time `json:"expires_at"`   // CreatedAt plus the absolute lifetime
 }
 
 // IdleExpiresAt is when the session ends if it is not used before.
@@ -430,8 +436,8 @@ type PurgeCounts struct {
 // buckets that no longer count anything, and the audit events older than
 // Config.AuditRetention, and says how many of each it deleted. Expired rows
 // never authenticate anything; purging keeps the tables small, and keeps
-// audit events no longer than their retention. Run it from time to time
-// (credstore serve does, every few minutes).
+// audit events no longer than their retention. RunHousekeeping runs it
+// at an interval until its context ends.
 func (s *Store) PurgeExpired(ctx context.Context) (PurgeCounts, error) {
 	var c PurgeCounts
 	err := s.inTx(ctx, "purge expired", func(tx *txn) error {

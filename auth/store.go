@@ -25,15 +25,21 @@ type Store struct {
 
 // User is a registered user. It deliberately has no field for the password
 // hash: the hash never leaves the store.
+//
+// It encodes to JSON as a client may see it: the public id first, snake_case
+// keys, every key always present ("" for a username or phone the user has
+// none of). The internal ID is not encoded: it is sequential, so it would
+// tell clients how many accounts exist and invite them to guess others';
+// outside the service a user is named by PublicID.
 type User struct {
-	ID        int64
-	PublicID  string // time-ordered UUID, for use outside the service
-	Username  string // "" when the user has none
-	Email     string
-	Phone     string // E.164, "" when the user has none
-	IsAdmin   bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID        int64     `json:"-"`
+	PublicID  string    `json:"public_id"` // time-ordered UUID, for use outside the service
+	Username  string    `json:"username"`  // "" when the user has none
+	Email     string    `json:"email"`
+	Phone     string    `json:"phone"` // E.164, "" when the user has none
+	IsAdmin   bool      `json:"is_admin"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Open opens the database that dsn names and applies pending migrations.

@@ -472,9 +472,9 @@ func (s *Store) RegenerateRecoveryCodes(ctx context.Context, userID int64, passw
 
 // TwoFactorStatus is what a user has of the second factor.
 type TwoFactorStatus struct {
-	TOTPEnabled       bool
-	EnrollmentPending bool
-	RecoveryCodesLeft int
+	TOTPEnabled       bool `json:"totp_enabled"`
+	EnrollmentPending bool `json:"enrollment_pending"`
+	RecoveryCodesLeft int  `json:"recovery_codes_left"`
 }
 
 // TwoFactor returns the user's second-factor status. A user without an

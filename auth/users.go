@@ -60,29 +60,92 @@ const (
 	MaxPageSize     = 1000
 )
 
-// ListOptions selects a page of users in id order.
+// ListOptions selects a page of users.
+//
+// Pages are keyset-paginated: each page starts after the last user of the
+// previous one, so pages stay consistent while users are added and removed,
+// and every page costs the same. A page shorter than the limit is the last.
 type ListOptions struct {
-	// AfterID is the id of the last user of the previous page; 0 for the
-	// first page. Keyset pagination: pages stay consistent while users are
-	// added and removed, and every page costs the same.
+	// Order is the order users are listed in: ByID, the zero value, or
+	// ByPublicID.
+	Order ListOrder
+	// AfterID is the cursor in ByID order: the ID of the last user of the
+	// previous page; 0 for the first page.
 	AfterID int64
+	// AfterPublicID is the cursor in ByPublicID order: the PublicID of the
+	// last user of the previous page, in any case; "" for the first page.
+	// It is what a client that sees only public ids hands back.
+	AfterPublicID string
+	// AdminsOnly keeps the administrators.
+	AdminsOnly bool
 	// Limit is the page size: DefaultPageSize when 0, at most MaxPageSize.
 	Limit int
 }
 
-// ListUsers returns up to opts.Limit users with ids above opts.AfterID, in
-// id order. A page shorter than the limit is the last one.
+// ListOrder is an order of ListUsers.
+type ListOrder int
+
+const (
+	// ByID lists users by their internal ID, with ListOptions.AfterID as
+	// the cursor: the order they were stored in.
+	ByID ListOrder = iota
+	// ByPublicID lists users by PublicID, with ListOptions.AfterPublicID as
+	// the cursor: the order of their registration times, to the
+	// millisecond (public ids are UUIDv7; those of one millisecond follow
+	// their random bits).
+	ByPublicID
+)
+
+// ListUsers returns a page of users: up to opts.Limit users after the
+// cursor of opts.Order, in that order.
+//
+// Errors: *ValidationError for a limit outside 1..MaxPageSize, an unknown
+// order, a cursor of the other order ("after_id", "after_public_id"), or an
+// AfterPublicID that is not a public id.
 func (s *Store) ListUsers(ctx context.Context, opts ListOptions) ([]User, error) {
 	limit := opts.Limit
+	probs := problems{}
 	switch {
 	case limit == 0:
 		limit = DefaultPageSize
 	case limit < 0 || limit > MaxPageSize:
-		return nil, wrap("list users", &ValidationError{Fields: map[string]string{
-			"limit": fmt.Sprintf("must be between 1 and %d", MaxPageSize),
-		}})
+		probs.add("limit", fmt.Sprintf("must be between 1 and %d", MaxPageSize))
 	}
-	rows, err := s.queries().ListUsers(ctx, db.ListUsersParams{AfterID: opts.AfterID, MaxRows: int64(limit)})
+	var (
+		rows []db.User
+		err  error
+	)
+	switch opts.Order {
+	case ByID:
+		if opts.AfterPublicID != "" {
+			probs.add("after_public_id", "is the cursor of the public-id order")
+		}
+		if err := probs.err(); err != nil {
+			return nil, wrap("list users", err)
+		}
+		rows, err = s.queries().ListUsers(ctx, db.ListUsersParams{
+			AfterID: opts.AfterID, AdminsOnly: opts.AdminsOnly, MaxRows: int64(limit),
+		})
+	case ByPublicID:
+		if opts.AfterID != 0 {
+			probs.add("after_id", "is the cursor of the id order")
+		}
+		after, ok := "", true
+		if opts.AfterPublicID != "" {
+			if after, ok = canonicalPublicID(opts.AfterPublicID); !ok {
+				probs.add("after_public_id", "must be a public id such as 01890a5d-ac96-774b-bcce-b302099a8057")
+			}
+		}
+		if err := probs.err(); err != nil {
+			return nil, wrap("list users", err)
+		}
+		rows, err = s.queries().ListUsersByPublicID(ctx, db.ListUsersByPublicIDParams{
+			AfterPublicID: after, AdminsOnly: opts.AdminsOnly, MaxRows: int64(limit),
+		})
+	default:
+		probs.add("order", "must be ByID or ByPublicID")
+		return nil, wrap("list users", probs.err())
+	}
 	if err != nil {
 		return nil, wrap("list users", err)
 	}

@@ -24,9 +24,10 @@ func TestGetUser(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		s := newStore(t, dsn)
-		alice := mustRegister(t, s, auth.Registration{
-			Username: "alice", Email: "Alice@Example.com", Phone: "+15551230001", Password: pw("alice"), IsAdmin: true,
+		alice, err := s.RegisterAdmin(ctx, auth.Registration{
+			Username: "alice", Email: "Alice@Example.com", Phone: "+15551230001", Password: pw("alice"),
 		})
+		require.NoError(t, err)
 		bob := mustRegister(t, s, reg("bob"))
 		assert.True(t, alice.IsAdmin)
 		assert.False(t, bob.IsAdmin)
@@ -184,6 +185,102 @@ func TestListUsers(t *testing.T) {
 			t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
 				_, err := s.ListUsers(ctx, auth.ListOptions{Limit: limit})
 				requireValidation(t, err, "limit")
+			})
+		}
+	})
+}
+
+// TestListUsersByPublicID pages by public id, across pages, in public-id
+// order even where it differs from the id order (a clock set back), with
+// the admin filter in both orders, and refuses malformed cursors.
+func TestListUsersByPublicID(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		clk := testdb.NewClock(t0)
+		s := newStore(t, dsn, withClock(clk))
+		// Registration times out of id order: 0, +3 ms, -5 ms, +3 ms (the
+		// same millisecond as the second, so their random bits decide), ...
+		steps := []time.Duration{0, 3, -5, 0, 7, -1, 2, 0, -9, 4}
+		var users []auth.User
+		for i, step := range steps {
+			clk.Advance(step * time.Millisecond)
+			r := reg(fmt.Sprintf("user%d", i))
+			register := s.Register
+			if i%3 == 1 {
+				register = s.RegisterAdmin
+			}
+			u, err := register(ctx, r)
+			require.NoError(t, err)
+			users = append(users, u)
+		}
+		byPublicID := append([]auth.User(nil), users...)
+		sort.Slice(byPublicID, func(i, j int) bool { return byPublicID[i].PublicID < byPublicID[j].PublicID })
+		require.NotEqual(t, users, byPublicID, "the test needs the two orders to differ")
+		for i := 1; i < len(byPublicID); i++ {
+			assert.False(t, byPublicID[i].CreatedAt.Before(byPublicID[i-1].CreatedAt.Truncate(time.Millisecond)),
+				"public ids are in registration-time order, to the millisecond")
+		}
+		var admins []auth.User
+		for _, u := range byPublicID {
+			if u.IsAdmin {
+				admins = append(admins, u)
+			}
+		}
+		require.Len(t, admins, 3)
+
+		pages := func(opts auth.ListOptions) (got []auth.User, sizes []int) {
+			for range 20 { // bounded: a bug must not loop forever
+				page, err := s.ListUsers(ctx, opts)
+				require.NoError(t, err)
+				if len(page) == 0 {
+					return got, sizes
+				}
+				got, sizes = append(got, page...), append(sizes, len(page))
+				opts.AfterPublicID = strings.ToUpper(page[len(page)-1].PublicID) // any case
+			}
+			t.Fatal("too many pages")
+			return nil, nil
+		}
+		got, sizes := pages(auth.ListOptions{Order: auth.ByPublicID, Limit: 4})
+		assert.Equal(t, []int{4, 4, 2}, sizes)
+		assert.Equal(t, byPublicID, got, "every user once, in public-id order")
+		got, sizes = pages(auth.ListOptions{Order: auth.ByPublicID, AdminsOnly: true, Limit: 2})
+		assert.Equal(t, []int{2, 1}, sizes)
+		assert.Equal(t, admins, got)
+
+		// The id order filters administrators in SQL as well.
+		page, err := s.ListUsers(ctx, auth.ListOptions{AdminsOnly: true, Limit: 2})
+		require.NoError(t, err)
+		assert.Equal(t, []auth.User{users[1], users[4]}, page)
+		page, err = s.ListUsers(ctx, auth.ListOptions{AdminsOnly: true, AfterID: users[4].ID})
+		require.NoError(t, err)
+		assert.Equal(t, []auth.User{users[7]}, page)
+
+		// The cursor need not name a user still there.
+		require.NoError(t, s.DeleteUser(ctx, byPublicID[3].ID))
+		page, err = s.ListUsers(ctx, auth.ListOptions{Order: auth.ByPublicID, AfterPublicID: byPublicID[3].PublicID, Limit: 2})
+		require.NoError(t, err)
+		assert.Equal(t, byPublicID[4:6], page)
+
+		for _, tc := range []struct {
+			name  string
+			opts  auth.ListOptions
+			field string
+		}{
+			{"malformed cursor", auth.ListOptions{Order: auth.ByPublicID, AfterPublicID: "42"}, "after_public_id"},
+			{"cursor with a stray character", auth.ListOptions{Order: auth.ByPublicID, AfterPublicID: byPublicID[0].PublicID[:35] + "g"}, "after_public_id"},
+			{"SQL in the cursor", auth.ListOptions{Order: auth.ByPublicID, AfterPublicID: "' OR 1=1 --"}, "after_public_id"},
+			{"public-id cursor in id order", auth.ListOptions{AfterPublicID: byPublicID[0].PublicID}, "after_public_id"},
+			{"id cursor in public-id order", auth.ListOptions{Order: auth.ByPublicID, AfterID: 1}, "after_id"},
+			{"unknown order", auth.ListOptions{Order: 7}, "order"},
+			{"bad limit in public-id order", auth.ListOptions{Order: auth.ByPublicID, Limit: -1}, "limit"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				page, err := s.ListUsers(ctx, tc.opts)
+				requireValidation(t, err, tc.field)
+				assert.Nil(t, page)
 			})
 		}
 	})

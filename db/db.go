@@ -183,6 +183,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listUsersStmt, err = db.PrepareContext(ctx, listUsers); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUsers: %w", err)
 	}
+	if q.listUsersByPublicIDStmt, err = db.PrepareContext(ctx, listUsersByPublicID); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUsersByPublicID: %w", err)
+	}
 	if q.listUsersWithHashesStmt, err = db.PrepareContext(ctx, listUsersWithHashes); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUsersWithHashes: %w", err)
 	}
@@ -540,6 +543,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listUsersStmt: %w", cerr)
 		}
 	}
+	if q.listUsersByPublicIDStmt != nil {
+		if cerr := q.listUsersByPublicIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUsersByPublicIDStmt: %w", cerr)
+		}
+	}
 	if q.listUsersWithHashesStmt != nil {
 		if cerr := q.listUsersWithHashesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUsersWithHashesStmt: %w", cerr)
@@ -777,6 +785,7 @@ type Queries struct {
 	listTOTPFactorsToRekeyStmt     *sql.Stmt
 	listUserSessionsStmt           *sql.Stmt
 	listUsersStmt                  *sql.Stmt
+	listUsersByPublicIDStmt        *sql.Stmt
 	listUsersWithHashesStmt        *sql.Stmt
 	lockAuditChainStmt             *sql.Stmt
 	lockThrottleStmt               *sql.Stmt
@@ -865,6 +874,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listTOTPFactorsToRekeyStmt:     q.listTOTPFactorsToRekeyStmt,
 		listUserSessionsStmt:           q.listUserSessionsStmt,
 		listUsersStmt:                  q.listUsersStmt,
+		listUsersByPublicIDStmt:        q.listUsersByPublicIDStmt,
 		listUsersWithHashesStmt:        q.listUsersWithHashesStmt,
 		lockAuditChainStmt:             q.lockAuditChainStmt,
 		lockThrottleStmt:               q.lockThrottleStmt,

@@ -103,7 +103,15 @@ type Querier interface {
 	ListTOTPFactorsToRekey(ctx context.Context, arg ListTOTPFactorsToRekeyParams) ([]ListTOTPFactorsToRekeyRow, error)
 	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
 	// Keyset pagination: pass the last id of the previous page (0 for the first).
+	// admins_only keeps the administrators.
 	ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error)
+	// Keyset pagination in public-id order, through users_public_id_key: pass the
+	// last public id of the previous page ('' for the first, which sorts before
+	// every id). Public ids are unique, so no two rows tie. They are written in
+	// one layout (lower-case hex with hyphens at fixed places), in which any
+	// collation orders them as their bytes do: the engine's default is kept, so
+	// the unique index serves the scan.
+	ListUsersByPublicID(ctx context.Context, arg ListUsersByPublicIDParams) ([]User, error)
 	// ListUsers with each user's password hash, for an export that keeps
 	// passwords. LEFT JOIN: a user without a credential is listed all the same
 	// (with a NULL hash) rather than silently left out.

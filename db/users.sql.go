@@ -277,18 +277,74 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username sql.NullString
 const listUsers = `-- name: ListUsers :many
 SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users
 WHERE id > ?1
+  AND (NOT CAST(?2 AS BOOLEAN) OR is_admin)
 ORDER BY id
-LIMIT ?2
+LIMIT ?3
 `
 
 type ListUsersParams struct {
-	AfterID int64
-	MaxRows int64
+	AfterID    int64
+	AdminsOnly bool
+	MaxRows    int64
 }
 
 // Keyset pagination: pass the last id of the previous page (0 for the first).
+// admins_only keeps the administrators.
 func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error) {
-	rows, err := q.query(ctx, q.listUsersStmt, listUsers, arg.AfterID, arg.MaxRows)
+	rows, err := q.query(ctx, q.listUsersStmt, listUsers, arg.AfterID, arg.AdminsOnly, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []User{}
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.PublicID,
+			&i.Username,
+			&i.Email,
+			&i.Phone,
+			&i.IsAdmin,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.EmailCanonical,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listUsersByPublicID = `-- name: ListUsersByPublicID :many
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users
+WHERE public_id > ?1
+  AND (NOT CAST(?2 AS BOOLEAN) OR is_admin)
+ORDER BY public_id
+LIMIT ?3
+`
+
+type ListUsersByPublicIDParams struct {
+	AfterPublicID string
+	AdminsOnly    bool
+	MaxRows       int64
+}
+
+// Keyset pagination in public-id order, through users_public_id_key: pass the
+// last public id of the previous page (” for the first, which sorts before
+// every id). Public ids are unique, so no two rows tie. They are written in
+// one layout (lower-case hex with hyphens at fixed places), in which any
+// collation orders them as their bytes do: the engine's default is kept, so
+// the unique index serves the scan.
+func (q *Queries) ListUsersByPublicID(ctx context.Context, arg ListUsersByPublicIDParams) ([]User, error) {
+	rows, err := q.query(ctx, q.listUsersByPublicIDStmt, listUsersByPublicID, arg.AfterPublicID, arg.AdminsOnly, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}

@@ -44,9 +44,24 @@ SELECT password_hash FROM credentials WHERE user_id = @user_id;
 
 -- name: ListUsers :many
 -- Keyset pagination: pass the last id of the previous page (0 for the first).
+-- admins_only keeps the administrators.
 SELECT * FROM users
 WHERE id > @after_id
+  AND (NOT CAST(@admins_only AS BOOLEAN) OR is_admin)
 ORDER BY id
+LIMIT @max_rows;
+
+-- name: ListUsersByPublicID :many
+-- Keyset pagination in public-id order, through users_public_id_key: pass the
+-- last public id of the previous page ('' for the first, which sorts before
+-- every id). Public ids are unique, so no two rows tie. They are written in
+-- one layout (lower-case hex with hyphens at fixed places), in which any
+-- collation orders them as their bytes do: the engine's default is kept, so
+-- the unique index serves the scan.
+SELECT * FROM users
+WHERE public_id > @after_public_id
+  AND (NOT CAST(@admins_only AS BOOLEAN) OR is_admin)
+ORDER BY public_id
 LIMIT @max_rows;
 
 -- name: ListUsersWithHashes :many

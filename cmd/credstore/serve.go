@@ -69,8 +69,6 @@ const (
 	writeTimeout      = requestTimeout + 5*time.Second
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 20 * time.Second
-
-	purgeInterval = 10 * time.Minute
 )
 
 // parseServe reads the flags of serve. Every flag has an environment twin
@@ -293,7 +291,9 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	store, err := auth.Open(ctx, c.DB, storeConfig(c, keys, stdout))
+	cfg := storeConfig(c, keys, stdout)
+	cfg.Logger = log
+	store, err := auth.Open(ctx, c.DB, cfg)
 	if err != nil {
 		return err
 	}
@@ -347,7 +347,14 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		log.Warn("reset tokens are returned to whoever asks: for tests only")
 	}
 
-	go purgeLoop(ctx, store, log)
+	// Housekeeping ends before the store closes (defers run last first).
+	hctx, stopHousekeeping := context.WithCancel(ctx)
+	housekept := make(chan struct{})
+	go func() {
+		defer close(housekept)
+		_ = store.RunHousekeeping(hctx, auth.DefaultHousekeepingInterval) // returns hctx's error
+	}()
+	defer func() { stopHousekeeping(); <-housekept }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -395,27 +402,5 @@ func storeConfig(c serveConfig, keys *auth.Keyring, stdout io.Writer) auth.Confi
 		AuditRetention: c.AuditRetention,
 		SecretKeys:     keys,
 		TOTPIssuer:     c.TOTPIssuer,
-	}
-}
-
-// purgeLoop deletes expired rows (sessions, reset and device tokens, login
-// challenges, unconfirmed TOTP enrollments...) every purgeInterval.
-func purgeLoop(ctx context.Context, store *auth.Store, log *slog.Logger) {
-	t := time.NewTicker(purgeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c, err := store.PurgeExpired(ctx)
-			if err != nil {
-				log.Error("purge expired", "err", err.Error())
-				continue
-			}
-			log.Info("purged expired", "sessions", c.Sessions, "reset_tokens", c.Resets, "devices", c.Devices,
-				"throttles", c.Throttles, "audit_events", c.AuditEvents, "challenges", c.Challenges,
-				"enrollments", c.Enrollments)
-		}
 	}
 }

@@ -284,3 +284,19 @@ func TestStoreConfig(t *testing.T) {
 	assert.Same(t, keys, cfg.SecretKeys)
 	assert.Equal(t, time.Duration(-1), cfg.AuditRetention)
 }
+
+// TestServeHousekeeps: serve purges expired rows from the start, through
+// auth's RunHousekeeping, logging on the service's log, and stops it cleanly.
+func TestServeHousekeeps(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	stderr := &testdb.Buffer{}
+	args := []string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "c.db")}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, stderr) }()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), `"msg":"housekeeping"`) }, 30*time.Second,
+		10*time.Millisecond, "the first run is at start: %s", stderr)
+	cancel()
+	require.Equal(t, 0, <-done, stderr.String())
+	assert.NotContains(t, stderr.String(), "housekeeping failed")
+}

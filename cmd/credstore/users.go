@@ -158,10 +158,11 @@ Granting admin asks for confirmation (-yes).
 func usersCreate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newUserCmd(ctx, "create", createUsage, withLog|withConfirm|withPassword, getenv, stdin, stdout, stderr)
 	var r auth.Registration
+	var admin bool
 	c.fs.StringVar(&r.Email, "email", "", "email address (required)")
 	c.fs.StringVar(&r.Username, "username", "", "username (optional)")
 	c.fs.StringVar(&r.Phone, "phone", "", "phone number in E.164 form, +15551234567 (optional)")
-	c.fs.BoolVar(&r.IsAdmin, "admin", false, "make the user an administrator")
+	c.fs.BoolVar(&admin, "admin", false, "make the user an administrator")
 	if code := c.parse(args); code != 0 {
 		return max(code, 0)
 	}
@@ -173,7 +174,7 @@ func usersCreate(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer c.close()
 	fields := []string{"email", "password"}
-	for name, set := range map[string]bool{"username": r.Username != "", "phone": r.Phone != "", "is_admin": r.IsAdmin} {
+	for name, set := range map[string]bool{"username": r.Username != "", "phone": r.Phone != "", "is_admin": admin} {
 		if set {
 			fields = append(fields, name)
 		}
@@ -186,12 +187,14 @@ func usersCreate(ctx context.Context, args []string, getenv func(string) string,
 		return 1
 	}
 	r.Password = password
-	if r.IsAdmin {
+	register := c.store.Register
+	if admin {
 		if err := c.confirm(fmt.Sprintf("Create %s as an administrator?", r.Email)); err != nil {
 			return c.refuse(0, fields, err)
 		}
+		register = c.store.RegisterAdmin
 	}
-	u, err := c.store.Register(c.actx(), r)
+	u, err := register(c.actx(), r)
 	if err != nil {
 		return c.fail(0, fields, err)
 	}
