@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -60,6 +61,9 @@ type DB struct {
 	// keep pins one connection of an in-memory database for the life of the
 	// pool: SQLite frees a memory database when its last connection closes.
 	keep *sql.Conn
+	// pgConfig is the PostgreSQL URL's connection settings, from which
+	// migrator opens the connection that migrates.
+	pgConfig *pgx.ConnConfig
 }
 
 // Open opens the database that dsn names and applies pending migrations.
@@ -104,11 +108,11 @@ func open(ctx context.Context, dsn string, migrate bool) (*DB, error) {
 			"(a SQLite file whose name has that shape: prefix it with ./)")
 	}
 	if IsPostgres(dsn) {
-		pool, err := openPostgres(dsn)
+		pool, cfg, err := openPostgres(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 		}
-		d := &DB{sql: pool, engine: Postgres}
+		d := &DB{sql: pool, engine: Postgres, pgConfig: cfg}
 		if err := d.init(ctx, migrate); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
@@ -174,17 +178,40 @@ func OpenMemory(ctx context.Context) (*DB, error) {
 	return d, nil
 }
 
+// init checks that the database can be used and, if migrate is set,
+// migrates it. On PostgreSQL all of that happens on the migration
+// connection (see migrator), so that a URL's request timeouts, however short,
+// cannot cut it short.
 func (d *DB) init(ctx context.Context, migrate bool) error {
-	if err := d.ping(ctx); err != nil {
+	m, done, err := d.migrator(ctx)
+	if err != nil {
 		return err
 	}
-	if err := d.checkSettings(ctx); err != nil {
+	defer done()
+	if err := m.ping(ctx); err != nil {
+		return err
+	}
+	if err := m.checkSettings(ctx); err != nil {
 		return err
 	}
 	if !migrate {
 		return nil
 	}
-	return d.Migrate(ctx)
+	return m.Migrate(ctx)
+}
+
+// migrator returns the database that migrations run on, and a function
+// that releases it. On SQLite that is d itself. On PostgreSQL it is a pool
+// of one connection of its own, opened with migrationConfig's settings: the
+// pool's connections carry timeouts meant for requests, and overriding them
+// inside the migration's transaction would leave its first statement
+// subject to them.
+func (d *DB) migrator(ctx context.Context) (*DB, func(), error) {
+	if d.engine != Postgres || d.pgConfig == nil {
+		return d, func() {}, nil
+	}
+	pool := openMigrationPool(d.pgConfig)
+	return &DB{sql: pool, engine: Postgres}, func() { pool.Close() }, nil
 }
 
 // ping makes the pool's first connection. On SQLite that connection runs

@@ -143,6 +143,15 @@ func (d *DB) LatestVersion() (int, error) {
 
 // Version reports the schema version the database is at.
 func (d *DB) Version(ctx context.Context) (int, error) {
+	m, done, err := d.migrator(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	return m.version(ctx)
+}
+
+func (d *DB) version(ctx context.Context) (int, error) {
 	var v int
 	err := d.InTx(ctx, func(ex Executor) error {
 		if err := d.lockMigrations(ctx, ex); err != nil {
@@ -205,7 +214,20 @@ func (d *DB) MigrateTo(ctx context.Context, target int) error {
 }
 
 func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
-	err := d.InTx(ctx, func(ex Executor) error {
+	m, done, err := d.migrator(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer done()
+	if err := m.migrateOn(ctx, ms, target); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// migrateOn moves the schema to target on d, the database migrator gave.
+func (d *DB) migrateOn(ctx context.Context, ms []migration, target int) error {
+	return d.InTx(ctx, func(ex Executor) error {
 		if err := d.lockMigrations(ctx, ex); err != nil {
 			return err
 		}
@@ -245,10 +267,6 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
 }
 
 // MigrationLockTimeout is how long opening a PostgreSQL store waits for the
@@ -272,16 +290,8 @@ func (d *DB) lockMigrations(ctx context.Context, ex Executor) error {
 	if d.engine != Postgres {
 		return nil
 	}
-	// The connection's default timeouts (see postgres.go) suit requests,
-	// not migrations: a migration may rewrite a large table, and another
-	// instance waits for it behind this lock. For this transaction only,
-	// statements run as long as they need and a lock is awaited for up to
-	// MigrationLockTimeout; the context still ends either.
-	for _, set := range []string{"SET LOCAL statement_timeout = 0", fmt.Sprintf("SET LOCAL lock_timeout = %d", MigrationLockTimeout.Milliseconds())} {
-		if _, err := ex.ExecContext(ctx, set); err != nil {
-			return fmt.Errorf("migration timeouts: %w", err)
-		}
-	}
+	// The connection is the migrator's, whose settings let this wait up to
+	// MigrationLockTimeout.
 	if _, err := ex.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?1)", migrationLockKey); err != nil {
 		return fmt.Errorf("take migration lock: %w", err)
 	}
@@ -324,12 +334,17 @@ func (d *DB) Migrations(ctx context.Context) ([]MigrationState, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, done, err := d.migrator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	applied := map[int]time.Time{}
-	err = d.InTx(ctx, func(ex Executor) error {
-		if err := d.lockMigrations(ctx, ex); err != nil {
+	err = m.InTx(ctx, func(ex Executor) error {
+		if err := m.lockMigrations(ctx, ex); err != nil {
 			return err
 		}
-		current, err := d.currentVersion(ctx, ex)
+		current, err := m.currentVersion(ctx, ex)
 		if err != nil || current == 0 {
 			return err
 		}
