@@ -85,7 +85,8 @@ func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
 	return &Store{db: d, cfg: cfg, q: q, dummy: dummy, gate: newHashGate(cfg.MaxConcurrentHashes, cfg.MaxQueuedHashes)}, nil
 }
 
-// Close closes the database.
+// Close closes the database. A store opened on the application's pool
+// (OpenDB) releases only what it prepared on it; the pool stays open.
 func (s *Store) Close() error {
 	return errors.Join(s.q.Close(), s.db.Close())
 }

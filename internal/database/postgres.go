@@ -3,7 +3,6 @@ package database
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -343,7 +342,7 @@ func openPostgres(dsn string) (*sql.DB, *pgx.ConnConfig, error) {
 	migrateCfg := cfg.Copy()
 	addServerDefaults(cfg.RuntimeParams)
 	connector := stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(utcTimes))
-	pool := sql.OpenDB(rebindConnector{Connector: connector, cache: &rebindCache{}})
+	pool := sql.OpenDB(connector)
 	pool.SetMaxOpenConns(ps.maxConns)
 	// Idle connections are kept up to the maximum: each holds pgx's cache
 	// of prepared statements, which a new connection has to build again.
@@ -351,57 +350,6 @@ func openPostgres(dsn string) (*sql.DB, *pgx.ConnConfig, error) {
 	pool.SetConnMaxLifetime(ps.maxLifetime)
 	pool.SetConnMaxIdleTime(ps.maxIdleTime)
 	return pool, migrateCfg, nil
-}
-
-// rebindConnector hands out pgx connections that rewrite SQLite-style ?N
-// parameters into $N (see rebind) before a statement reaches pgx.
-//
-// The rewrite sits in the driver connection rather than in a wrapper around
-// *sql.DB and *sql.Tx so that every path gets it: the generated accessors
-// (through DB.Executor and DB.InTx), statements prepared with
-// PrepareContext, the migration bookkeeping, and the raw *sql.DB that
-// DB.SQL gives tests and tools. Statements already written with $N pass
-// through unchanged.
-type rebindConnector struct {
-	driver.Connector
-	cache *rebindCache // shared by the pool's connections
-}
-
-func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pc, ok := conn.(*stdlib.Conn)
-	if !ok {
-		conn.Close()
-		return nil, fmt.Errorf("pgx returned a %T connection, not *stdlib.Conn", conn)
-	}
-	return rebindConn{Conn: pc, cache: c.cache}, nil
-}
-
-// rebindConn is a pgx connection whose statements are rebound. Embedding
-// *stdlib.Conn keeps every optional interface pgx implements (transactions
-// with options, pings, session resets, value checks).
-type rebindConn struct {
-	*stdlib.Conn
-	cache *rebindCache
-}
-
-func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
-	return c.Conn.Prepare(c.cache.rebind(query))
-}
-
-func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, c.cache.rebind(query))
-}
-
-func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, c.cache.rebind(query), args)
-}
-
-func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, c.cache.rebind(query), args)
 }
 
 // timeoutSettings are the server settings that bound a request's statements:
@@ -543,8 +491,7 @@ func poolConfig(ctx context.Context, pool *sql.DB) (*pgx.ConnConfig, error) {
 // openMigrationPool opens a pool of one connection for migrating, on the
 // server and database of cfg, with migrationConfig's settings.
 func openMigrationPool(cfg *pgx.ConnConfig) *sql.DB {
-	connector := stdlib.GetConnector(*migrationConfig(cfg), stdlib.OptionAfterConnect(utcTimes))
-	pool := sql.OpenDB(rebindConnector{Connector: connector, cache: &rebindCache{}})
+	pool := stdlib.OpenDB(*migrationConfig(cfg), stdlib.OptionAfterConnect(utcTimes))
 	pool.SetMaxOpenConns(1)
 	return pool
 }
