@@ -72,6 +72,12 @@ func OpenMemory(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
+	if cfg.AppMigrations != nil {
+		if err := d.MigrateApp(ctx, cfg.AppMigrations); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	dummy, err := hashPassword("credstore dummy password", cfg.BcryptCost)
 	if err != nil {
 		d.Close()
