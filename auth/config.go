@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"regexp"
 	"runtime"
@@ -26,6 +27,14 @@ const MaxPasswordBytes = 72
 // field takes the default its comment gives. A Config is validated once, when
 // the store opens.
 type Config struct {
+	// AppMigrations holds the application's own migrations, applied when
+	// the store opens, after credstore's, in a version track of their own
+	// (see docs/embedding.md, "Your own tables"): a directory per engine,
+	// sqlite/ and postgres/, of NNNN_name.up.sql and NNNN_name.down.sql
+	// pairs numbered from 1, typically an embed.FS. Their tables may
+	// reference users(id) ON DELETE CASCADE. Default: none.
+	AppMigrations fs.FS
+
 	// Policy decides which registrations and updates are valid.
 	// Default: DefaultPolicy().
 	Policy *Policy

@@ -78,6 +78,12 @@ func OpenMemory(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
+	if cfg.AppMigrations != nil {
+		if err := d.MigrateApp(ctx, cfg.AppMigrations); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	dummy, err := hashPassword("credstore dummy password", cfg.BcryptCost)
 	if err != nil {
 		d.Close()
@@ -91,7 +97,8 @@ func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
 	return &Store{db: d, cfg: cfg, q: q, dummy: dummy, gate: newHashGate(cfg.MaxConcurrentHashes, cfg.MaxQueuedHashes)}, nil
 }
 
-// Close closes the database.
+// Close closes the database. A store opened on the application's pool
+// (OpenDB) releases only what it prepared on it; the pool stays open.
 func (s *Store) Close() error {
 	return errors.Join(s.q.Close(), s.db.Close())
 }

@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/credstore/credstore/db"
@@ -28,7 +31,13 @@ type txn struct {
 // transaction holds the write lock, and on PostgreSQL the audit chain's row
 // is held from the first event to the commit. fn may run more than once
 // (database.DB.InTx retries deadlocks), each time with a fresh txn.
+//
+// Called through a TxStore, whose ctx carries the application's
+// transaction, fn runs once in that transaction instead (see inCallerTx).
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *txn) error) error {
+	if tx, ok := ctx.Value(callerTxKey{}).(*sql.Tx); ok {
+		return wrap(op, s.inCallerTx(ctx, tx, fn))
+	}
 	err := s.db.InTx(ctx, func(ex database.Executor) error {
 		tx := &txn{ctx: ctx, q: db.New(ex), now: s.now()}
 		if err := fn(tx); err != nil {
@@ -37,6 +46,38 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *txn) error) err
 		return tx.appendEvents()
 	})
 	return wrap(op, err)
+}
+
+// callerTxKey is the context key under which a TxStore call carries the
+// application's transaction to inTx. It is unexported, so only TxStore sets
+// it, and only for the duration of one of its calls.
+type callerTxKey struct{}
+
+// inCallerTx runs fn and appends its events in the application's
+// transaction tx, within a savepoint: when fn fails, what it wrote is undone
+// and the application's transaction stays usable (on PostgreSQL a failed
+// statement would otherwise abort all of it), so that a *DuplicateError,
+// say, can be handled. It neither commits nor retries: both are the
+// application's.
+func (s *Store) inCallerTx(ctx context.Context, tx *sql.Tx, fn func(tx *txn) error) error {
+	ex := s.db.TxExecutor(tx)
+	if _, err := ex.ExecContext(ctx, "SAVEPOINT credstore"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	t := &txn{ctx: ctx, q: db.New(ex), now: s.now()}
+	err := fn(t)
+	if err == nil {
+		err = t.appendEvents()
+	}
+	if err != nil {
+		if _, rerr := ex.ExecContext(ctx, "ROLLBACK TO SAVEPOINT credstore"); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+		}
+	}
+	if _, rerr := ex.ExecContext(ctx, "RELEASE SAVEPOINT credstore"); rerr != nil {
+		return errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
+	}
+	return err
 }
 
 // lockUser takes the user's row lock (see LockUser in queries/users.sql) and

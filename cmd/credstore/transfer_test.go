@@ -23,7 +23,7 @@ func testEnv(extra map[string]string) func(string) string {
 	return func(k string) string { return extra[k] }
 }
 
-// TestUsersImportExport: 10,000 lines, some invalid, import with exact
+// TestUsersImportExport: 10,000 lines (2,000 under -race), some invalid, import with exact
 // counts, every rejected line named, and no user without a credential; a
 // dry run writes nothing; an export with hashes imports into another
 // database and its users log in there with their passwords.
@@ -36,11 +36,18 @@ func TestUsersImportExport(t *testing.T) {
 		hash, err := bcrypt.GenerateFromPassword([]byte("imported-password-1"), 4)
 		require.NoError(t, err)
 
-		// Mostly existing hashes (cheap to import), a thousand plaintext
-		// passwords (hashed on every core), and ten kinds of bad line.
+		// Mostly existing hashes (cheap to import), one in ten plaintext
+		// passwords (hashed on every core), and eight kinds of bad line.
+		// Ten thousand lines; under the race detector, which makes every
+		// SQLite statement many times slower and finds nothing more in a
+		// longer import, two thousand.
+		lines, tenth := 10000, 1000
+		if raceEnabled {
+			lines, tenth = 2000, 200
+		}
 		var in bytes.Buffer
 		bad := map[int]string{} // line → the field the rejection names
-		for i := 1; i <= 10000; i++ {
+		for i := 1; i <= lines; i++ {
 			r := exportedRecord{Email: fmt.Sprintf("user%d@example.com", i), PasswordHash: string(hash)}
 			if i%10 == 0 {
 				r.PasswordHash, r.Password = "", fmt.Sprintf("plain-password-%d", i)
@@ -50,21 +57,21 @@ func TestUsersImportExport(t *testing.T) {
 				r.Email, bad[i] = "not an address", "email"
 			case 123:
 				r.Email, bad[i] = "user122@example.com", "email" // taken by line 122
-			case 2000:
+			case 2 * tenth:
 				r.Password, bad[i] = "short", "password"
-			case 3001:
+			case 3*tenth + 1:
 				r.PasswordHash, bad[i] = "$2a$04$nothash", "password_hash"
-			case 4001:
+			case 4*tenth + 1:
 				r.PasswordHash, bad[i] = "", "password"
-			case 5001:
+			case 5*tenth + 1:
 				r.Password, bad[i] = "both-given-1", "password"
-			case 6001:
+			case 6*tenth + 1:
 				r.Phone, bad[i] = "12345", "phone"
 			}
 			line, err := json.Marshal(r)
 			require.NoError(t, err)
-			if i == 7001 {
-				line, bad[i] = []byte(`{"email": "user7001@example.com", "password": `), "JSON"
+			if i == 7*tenth+1 {
+				line, bad[i] = []byte(fmt.Sprintf(`{"email": "user%d@example.com", "password": `, i)), "JSON"
 			}
 			in.Write(line)
 			in.WriteByte('\n')
@@ -85,7 +92,7 @@ func TestUsersImportExport(t *testing.T) {
 		code, out, errOut := importInto(dsn, "-dry-run", file)
 		assert.Equal(t, 1, code)
 		assert.Contains(t, errOut, "line 17: ", "a dry run names the rejected lines too")
-		assert.True(t, strings.HasSuffix(out, fmt.Sprintf("would import %d, rejected %d\n", 10000-len(bad), len(bad))), "%q", out)
+		assert.True(t, strings.HasSuffix(out, fmt.Sprintf("would import %d, rejected %d\n", lines-len(bad), len(bad))), "%q", out)
 		raw := testdb.Raw(t, dsn)
 		var n int
 		require.NoError(t, raw.QueryRow("SELECT COUNT(*) FROM users").Scan(&n))
@@ -93,20 +100,20 @@ func TestUsersImportExport(t *testing.T) {
 
 		code, out, errOut = importInto(dsn, file)
 		assert.Equal(t, 1, code, errOut)
-		assert.True(t, strings.HasSuffix(out, fmt.Sprintf("imported %d, rejected %d\n", 10000-len(bad), len(bad))), "%q", out)
+		assert.True(t, strings.HasSuffix(out, fmt.Sprintf("imported %d, rejected %d\n", lines-len(bad), len(bad))), "%q", out)
 		for line, field := range bad {
 			assert.Contains(t, errOut, fmt.Sprintf("line %d: ", line), "line %d (%s) is named", line, field)
 		}
 		assert.NotContains(t, errOut, "plain-password", "no password in the report")
 		assert.NotContains(t, errOut, string(hash), "no hash in the report")
 		require.NoError(t, raw.QueryRow("SELECT COUNT(*) FROM users").Scan(&n))
-		assert.Equal(t, 10000-len(bad), n)
+		assert.Equal(t, lines-len(bad), n)
 		require.NoError(t, raw.QueryRow(
 			"SELECT COUNT(*) FROM users LEFT JOIN credentials ON credentials.user_id = users.id WHERE credentials.user_id IS NULL").Scan(&n))
 		assert.Zero(t, n, "no user without a credential")
 		logged, err := os.ReadFile(logs)
 		require.NoError(t, err)
-		assert.Contains(t, string(logged), fmt.Sprintf(`"outcome":"imported %d, rejected %d"`, 10000-len(bad), len(bad)))
+		assert.Contains(t, string(logged), fmt.Sprintf(`"outcome":"imported %d, rejected %d"`, lines-len(bad), len(bad)))
 		assert.NotContains(t, string(logged), "password\"", "names, never values")
 		if !strings.HasPrefix(dsn, "postgres") {
 			taken, err := filepath.Glob(filepath.Join(backups, "*.db"))
@@ -130,12 +137,12 @@ func TestUsersImportExport(t *testing.T) {
 		stdout.Reset()
 		require.Equal(t, 0, usersExport(ctx, []string{"-db", dsn}, testEnv(nil), &stdout, &stderr))
 		assert.NotContains(t, stdout.String(), "$2a$", "no hash without -with-hashes")
-		assert.Equal(t, 10000-len(bad), strings.Count(stdout.String(), "\n"))
+		assert.Equal(t, lines-len(bad), strings.Count(stdout.String(), "\n"))
 
 		other := filepath.Join(dir, "other.db")
 		code, out, errOut = importInto(other, exported)
 		require.Equal(t, 0, code, errOut)
-		assert.True(t, strings.HasSuffix(out, fmt.Sprintf("imported %d, rejected 0\n", 10000-len(bad))), "%q", out)
+		assert.True(t, strings.HasSuffix(out, fmt.Sprintf("imported %d, rejected 0\n", lines-len(bad))), "%q", out)
 		s, err := auth.Open(ctx, other, auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true})
 		require.NoError(t, err)
 		defer s.Close()

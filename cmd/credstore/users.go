@@ -225,34 +225,17 @@ func usersList(ctx context.Context, args []string, getenv func(string) string, s
 		return 1
 	}
 	defer c.close()
-	// ListUsers has no admin filter: -admins reads pages until it has
-	// -limit administrators or runs out of users.
-	var page []auth.User
-	cursor, more := *after, false
-	for {
-		list, err := c.store.ListUsers(c.ctx, auth.ListOptions{AfterID: cursor, Limit: *limit})
+	page, err := c.store.ListUsers(c.ctx, auth.ListOptions{AfterID: *after, AdminsOnly: *admins, Limit: *limit})
+	if err != nil {
+		return c.fail(0, nil, err)
+	}
+	more := false
+	if len(page) == *limit { // a full page: is there a next one?
+		next, err := c.store.ListUsers(c.ctx, auth.ListOptions{AfterID: page[len(page)-1].ID, AdminsOnly: *admins, Limit: 1})
 		if err != nil {
 			return c.fail(0, nil, err)
 		}
-		for _, u := range list {
-			if len(page) == *limit {
-				more = true
-				break
-			}
-			if !*admins || u.IsAdmin {
-				page = append(page, u)
-			}
-		}
-		if len(list) > 0 {
-			cursor = list[len(list)-1].ID
-		}
-		if more || len(list) < *limit {
-			break
-		}
-		if len(page) == *limit {
-			more = true // maybe: the page was full
-			break
-		}
+		more = len(next) > 0
 	}
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)

@@ -155,10 +155,15 @@ func TestUsersCommands(t *testing.T) {
 		assert.Contains(t, out, "root@example.com")
 		assert.NotContains(t, out, "alice@example.com")
 
-		code, out, _ = e.cli("", "users", "list", "-admins", "-json")
+		code, out, errOut = e.cli("", "users", "list", "-admins", "-json", "-limit", "1")
 		require.Equal(t, 0, code)
 		assert.Equal(t, 1, strings.Count(out, "\n"))
 		assert.Contains(t, out, "root@example.com")
+		assert.NotContains(t, errOut, "more users", "root is the last administrator")
+		code, out, errOut = e.cli("", "users", "list", "-json", "-limit", "2")
+		require.Equal(t, 0, code)
+		assert.Equal(t, 2, strings.Count(out, "\n"))
+		assert.NotContains(t, errOut, "more users", "a full last page has no next one")
 
 		code, _, _ = e.cli("", "users", "list", "-limit", "0")
 		assert.Equal(t, 2, code)

@@ -39,7 +39,7 @@ func TestBackfillEmailCanonical(t *testing.T) {
 		}
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		for i, e := range emails {
-			_, err := d.SQL().ExecContext(ctx, `INSERT INTO users (public_id, email, is_admin, created_at, updated_at)
+			_, err := d.Executor().ExecContext(ctx, `INSERT INTO users (public_id, email, is_admin, created_at, updated_at)
 				VALUES (?1, ?2, FALSE, ?3, ?3)`, fmt.Sprintf("00000000-0000-7000-8000-%012d", i+1), e, now)
 			require.NoError(t, err, e)
 		}

@@ -9,8 +9,8 @@
 // retries on, and SQLState for tools and tests.
 //
 // There is one set of generated accessors, from sqlc's sqlite engine. On
-// PostgreSQL they run unchanged: the connection rewrites their ?N parameters
-// into $N (see rebind), and the queries keep to SQL that both engines read
+// PostgreSQL they run unchanged: the executors DB hands out rewrite their ?N
+// parameters into $N (see rebind), and the queries keep to SQL that both engines read
 // alike (sqlc checks them against the PostgreSQL schema as well).
 package database
 
@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -60,6 +61,16 @@ type DB struct {
 	// keep pins one connection of an in-memory database for the life of the
 	// pool: SQLite frees a memory database when its last connection closes.
 	keep *sql.Conn
+	// pgConfig is the PostgreSQL URL's connection settings, from which
+	// migrator opens the connection that migrates.
+	pgConfig *pgx.ConnConfig
+	// rb rewrites the parameters of PostgreSQL statements; nil on SQLite.
+	rb *rebindCache
+	// borrowed is set when the application opened the pool (OpenDB):
+	// Close leaves it open.
+	borrowed bool
+	// migrates is set on the database migrator returns on PostgreSQL.
+	migrates bool
 }
 
 // Open opens the database that dsn names and applies pending migrations.
@@ -104,11 +115,11 @@ func open(ctx context.Context, dsn string, migrate bool) (*DB, error) {
 			"(a SQLite file whose name has that shape: prefix it with ./)")
 	}
 	if IsPostgres(dsn) {
-		pool, err := openPostgres(dsn)
+		pool, cfg, err := openPostgres(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 		}
-		d := &DB{sql: pool, engine: Postgres}
+		d := &DB{sql: pool, engine: Postgres, pgConfig: cfg, rb: &rebindCache{}}
 		if err := d.init(ctx, migrate); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
@@ -174,17 +185,47 @@ func OpenMemory(ctx context.Context) (*DB, error) {
 	return d, nil
 }
 
+// init checks that the database can be used and, if migrate is set,
+// migrates it. On PostgreSQL all of that happens on the migration
+// connection (see migrator), so that a URL's request timeouts, however short,
+// cannot cut it short.
 func (d *DB) init(ctx context.Context, migrate bool) error {
-	if err := d.ping(ctx); err != nil {
+	m, done, err := d.migrator(ctx)
+	if err != nil {
 		return err
 	}
-	if err := d.checkSettings(ctx); err != nil {
+	defer done()
+	if err := m.ping(ctx); err != nil {
+		return err
+	}
+	if err := m.checkSettings(ctx); err != nil {
 		return err
 	}
 	if !migrate {
 		return nil
 	}
-	return d.Migrate(ctx)
+	return m.Migrate(ctx)
+}
+
+// migrator returns the database that migrations run on, and a function
+// that releases it. On SQLite that is d itself. On PostgreSQL it is a pool
+// of one connection of its own, opened with migrationConfig's settings: the
+// pool's connections carry timeouts meant for requests, and overriding them
+// inside the migration's transaction would leave its first statement
+// subject to them.
+func (d *DB) migrator(ctx context.Context) (*DB, func(), error) {
+	if d.engine != Postgres || d.migrates {
+		return d, func() {}, nil
+	}
+	cfg := d.pgConfig
+	if cfg == nil {
+		var err error
+		if cfg, err = poolConfig(ctx, d.sql); err != nil {
+			return nil, nil, fmt.Errorf("read the pool's connection settings: %w", err)
+		}
+	}
+	pool := openMigrationPool(cfg)
+	return &DB{sql: pool, engine: Postgres, rb: d.rb, migrates: true}, func() { pool.Close() }, nil
 }
 
 // ping makes the pool's first connection. On SQLite that connection runs
@@ -230,9 +271,23 @@ func (d *DB) checkSettings(ctx context.Context) error {
 func (d *DB) Engine() Engine { return d.engine }
 
 // Executor returns the executor for statements outside a transaction.
-func (d *DB) Executor() Executor { return d.sql }
+func (d *DB) Executor() Executor { return d.executor(d.sql) }
+
+// TxExecutor returns the executor for statements in tx, a transaction that
+// the application began on the pool OpenDB was given.
+func (d *DB) TxExecutor(tx *sql.Tx) Executor { return d.executor(tx) }
+
+// executor puts the engine's parameter rewrite, if it has one, around ex.
+func (d *DB) executor(ex Executor) Executor {
+	if d.rb == nil {
+		return ex
+	}
+	return rebinder{ex: ex, cache: d.rb}
+}
 
 // SQL returns the pool itself, for tests and tools that need raw access.
+// Statements sent on it directly are not rewritten: on PostgreSQL they
+// must number their parameters $N (see Rebind).
 func (d *DB) SQL() *sql.DB { return d.sql }
 
 // TxAttempts is how many times InTx runs a transaction that the server
@@ -289,7 +344,7 @@ func (d *DB) inTxOnce(ctx context.Context, fn func(Executor) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(tx); err != nil {
+	if err := fn(d.executor(tx)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -298,8 +353,12 @@ func (d *DB) inTxOnce(ctx context.Context, fn func(Executor) error) error {
 	return nil
 }
 
-// Close closes the pool; an in-memory database is freed.
+// Close closes the pool; an in-memory database is freed. A pool that the
+// application opened (OpenDB) is left open: it is the application's.
 func (d *DB) Close() error {
+	if d.borrowed {
+		return nil
+	}
 	var errs []error
 	if d.keep != nil {
 		errs = append(errs, d.keep.Close())

@@ -344,7 +344,7 @@ func TestPostgresLockTimeout(t *testing.T) {
 	holder, err := d.SQL().BeginTx(ctx, nil)
 	require.NoError(t, err)
 	defer holder.Rollback() //nolint:errcheck
-	_, err = holder.ExecContext(ctx, "SELECT id FROM users WHERE id = ?1 FOR UPDATE", id)
+	_, err = holder.ExecContext(ctx, "SELECT id FROM users WHERE id = $1 FOR UPDATE", id)
 	require.NoError(t, err)
 
 	start := time.Now()

@@ -60,21 +60,26 @@ func (m migration) run(ctx context.Context, ex Executor) error {
 	return flush()
 }
 
-// checkGoSteps reports a marker that names no Go step.
-func (m migration) checkGoSteps() error {
+// checkGoSteps reports a marker that names no Go step of steps.
+func (m migration) checkGoSteps(steps map[string]func(context.Context, Executor) error) error {
 	for _, line := range strings.Split(m.Up, "\n") {
-		if name, ok := strings.CutPrefix(strings.TrimSpace(line), goStepMarker); ok && goSteps[name] == nil {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), goStepMarker); ok && steps[name] == nil {
 			return fmt.Errorf("migration %d_%s names an unknown Go step %q", m.Version, m.Name, name)
 		}
 	}
 	return nil
 }
 
-// migrations reads the engine's embedded migrations, ordered by version. Every
-// version must have both an up and a down file.
+// migrations reads the engine's embedded migrations, ordered by version.
 func migrations(engine Engine) ([]migration, error) {
-	dir := string(engine)
-	entries, err := fs.ReadDir(schema.FS, dir)
+	return readMigrations(schema.FS, string(engine), goSteps)
+}
+
+// readMigrations reads the migrations in directory dir of fsys, ordered by
+// version. Every version must have both an up and a down file, and
+// versions are numbered 1, 2, 3... A Go step marker must name one of steps.
+func readMigrations(fsys fs.FS, dir string, steps map[string]func(context.Context, Executor) error) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +101,7 @@ func migrations(engine Engine) ([]migration, error) {
 		if !ok || err != nil || version <= 0 {
 			return nil, fmt.Errorf("migration %s: name must be NNNN_name.up.sql or NNNN_name.down.sql", file)
 		}
-		body, err := fs.ReadFile(schema.FS, path.Join(dir, file))
+		body, err := fs.ReadFile(fsys, path.Join(dir, file))
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +123,7 @@ func migrations(engine Engine) ([]migration, error) {
 		if m.Up == "" || m.Down == "" {
 			return nil, fmt.Errorf("migration %d_%s needs both an up and a down file", m.Version, m.Name)
 		}
-		if err := m.checkGoSteps(); err != nil {
+		if err := m.checkGoSteps(steps); err != nil {
 			return nil, err
 		}
 		out = append(out, *m)
@@ -132,6 +137,22 @@ func migrations(engine Engine) ([]migration, error) {
 	return out, nil
 }
 
+// track is one sequence of versioned migrations: credstore's, or the
+// application's own (MigrateApp), which is applied after credstore's and
+// recorded apart from it, so that either can gain versions without the
+// other knowing.
+type track struct {
+	table   string // the table recording the versions applied
+	lockKey int64  // the PostgreSQL advisory lock serialising it
+	owner   string // who ships the migrations, for messages
+}
+
+// The two tracks.
+var (
+	credstoreTrack = track{table: "schema_migrations", lockKey: migrationLockKey, owner: "credstore"}
+	appTrack       = track{table: "app_schema_migrations", lockKey: appMigrationLockKey, owner: "the application"}
+)
+
 // LatestVersion is the schema version this build migrates to.
 func (d *DB) LatestVersion() (int, error) {
 	ms, err := migrations(d.engine)
@@ -143,13 +164,22 @@ func (d *DB) LatestVersion() (int, error) {
 
 // Version reports the schema version the database is at.
 func (d *DB) Version(ctx context.Context) (int, error) {
+	m, done, err := d.migrator(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	return m.version(ctx, credstoreTrack)
+}
+
+func (d *DB) version(ctx context.Context, t track) (int, error) {
 	var v int
 	err := d.InTx(ctx, func(ex Executor) error {
-		if err := d.lockMigrations(ctx, ex); err != nil {
+		if err := d.lockMigrations(ctx, ex, t); err != nil {
 			return err
 		}
 		var err error
-		v, err = d.currentVersion(ctx, ex)
+		v, err = d.currentVersion(ctx, ex, t)
 		return err
 	})
 	return v, err
@@ -157,20 +187,20 @@ func (d *DB) Version(ctx context.Context) (int, error) {
 
 // currentVersion reads the schema version without creating anything, so
 // that a role without CREATE on the schema can open a migrated database.
-func (d *DB) currentVersion(ctx context.Context, ex Executor) (int, error) {
-	exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+func (d *DB) currentVersion(ctx context.Context, ex Executor, t track) (int, error) {
+	exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1"
 	if d.engine == Postgres {
-		exists = "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'"
+		exists = "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = ?1"
 	}
 	var n int
-	if err := ex.QueryRowContext(ctx, exists).Scan(&n); err != nil {
-		return 0, fmt.Errorf("look for schema_migrations: %w", err)
+	if err := ex.QueryRowContext(ctx, exists, t.table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("look for %s: %w", t.table, err)
 	}
 	if n == 0 {
 		return 0, nil
 	}
 	var v int
-	if err := ex.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+	if err := ex.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM "+t.table).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return v, nil
@@ -187,7 +217,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return d.migrateTo(ctx, ms, len(ms))
+	return d.migrateTo(ctx, credstoreTrack, ms, len(ms))
 }
 
 // MigrateTo moves the schema up or down to version target (0 removes every
@@ -201,27 +231,40 @@ func (d *DB) MigrateTo(ctx context.Context, target int) error {
 	if target < 0 || target > len(ms) {
 		return fmt.Errorf("migrate: version %d is not between 0 and %d", target, len(ms))
 	}
-	return d.migrateTo(ctx, ms, target)
+	return d.migrateTo(ctx, credstoreTrack, ms, target)
 }
 
-func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
-	err := d.InTx(ctx, func(ex Executor) error {
-		if err := d.lockMigrations(ctx, ex); err != nil {
+func (d *DB) migrateTo(ctx context.Context, t track, ms []migration, target int) error {
+	m, done, err := d.migrator(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer done()
+	if err := m.migrateOn(ctx, t, ms, target); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// migrateOn moves the schema to target on d, the database migrator gave.
+func (d *DB) migrateOn(ctx context.Context, t track, ms []migration, target int) error {
+	return d.InTx(ctx, func(ex Executor) error {
+		if err := d.lockMigrations(ctx, ex, t); err != nil {
 			return err
 		}
-		current, err := d.currentVersion(ctx, ex)
+		current, err := d.currentVersion(ctx, ex, t)
 		if err != nil {
 			return err
 		}
 		if current > len(ms) {
-			return fmt.Errorf("database schema is at version %d, newer than this build's %d: upgrade credstore", current, len(ms))
+			return fmt.Errorf("%s's schema is at version %d, newer than this build's %d: upgrade %s", t.owner, current, len(ms), t.owner)
 		}
 		if current == target {
 			// Nothing to do, and no DDL run: a runtime role with only
 			// SELECT, INSERT, UPDATE and DELETE opens the store.
 			return nil
 		}
-		if err := d.ensureMigrationTable(ctx, ex); err != nil {
+		if err := d.ensureMigrationTable(ctx, ex, t); err != nil {
 			return err
 		}
 		for v := current + 1; v <= target; v++ {
@@ -229,7 +272,7 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 			if err := m.run(ctx, ex); err != nil {
 				return fmt.Errorf("%d_%s up: %w", m.Version, m.Name, err)
 			}
-			if _, err := ex.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+			if _, err := ex.ExecContext(ctx, "INSERT INTO "+t.table+" (version, name, applied_at) VALUES (?1, ?2, ?3)",
 				m.Version, m.Name, time.Now().UTC()); err != nil {
 				return fmt.Errorf("%d_%s: record version: %w", m.Version, m.Name, err)
 			}
@@ -239,16 +282,12 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 			if _, err := ex.ExecContext(ctx, m.Down); err != nil {
 				return fmt.Errorf("%d_%s down: %w", m.Version, m.Name, err)
 			}
-			if _, err := ex.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = ?1", m.Version); err != nil {
+			if _, err := ex.ExecContext(ctx, "DELETE FROM "+t.table+" WHERE version = ?1", m.Version); err != nil {
 				return fmt.Errorf("%d_%s: forget version: %w", m.Version, m.Name, err)
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
 }
 
 // MigrationLockTimeout is how long opening a PostgreSQL store waits for the
@@ -262,48 +301,44 @@ const MigrationLockTimeout = 5 * time.Minute
 // bit cleared.
 const migrationLockKey int64 = 0x166ecf4fbb13fdfc
 
+// appMigrationLockKey is the application track's lock: the first eight
+// bytes of sha256("credstore application migrations"), sign bit cleared.
+const appMigrationLockKey int64 = 0x0c99be3b0cda58be
+
 // lockMigrations serialises migrations across processes. On PostgreSQL two
 // instances starting at once would otherwise both find the schema empty and
 // race to create it; the transaction-scoped advisory lock makes the second
 // wait until the first commits, and it is released with the transaction
 // however that ends. On SQLite the IMMEDIATE transaction already holds the
 // database's write lock.
-func (d *DB) lockMigrations(ctx context.Context, ex Executor) error {
+func (d *DB) lockMigrations(ctx context.Context, ex Executor, t track) error {
 	if d.engine != Postgres {
 		return nil
 	}
-	// The connection's default timeouts (see postgres.go) suit requests,
-	// not migrations: a migration may rewrite a large table, and another
-	// instance waits for it behind this lock. For this transaction only,
-	// statements run as long as they need and a lock is awaited for up to
-	// MigrationLockTimeout; the context still ends either.
-	for _, set := range []string{"SET LOCAL statement_timeout = 0", fmt.Sprintf("SET LOCAL lock_timeout = %d", MigrationLockTimeout.Milliseconds())} {
-		if _, err := ex.ExecContext(ctx, set); err != nil {
-			return fmt.Errorf("migration timeouts: %w", err)
-		}
-	}
-	if _, err := ex.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?1)", migrationLockKey); err != nil {
+	// The connection is the migrator's, whose settings let this wait up to
+	// MigrationLockTimeout.
+	if _, err := ex.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?1)", t.lockKey); err != nil {
 		return fmt.Errorf("take migration lock: %w", err)
 	}
 	return nil
 }
 
-func (d *DB) ensureMigrationTable(ctx context.Context, ex Executor) error {
+func (d *DB) ensureMigrationTable(ctx context.Context, ex Executor, t track) error {
 	// The one statement written per engine: the column types differ.
-	ddl := `CREATE TABLE IF NOT EXISTS schema_migrations (
+	ddl := `CREATE TABLE IF NOT EXISTS ` + t.table + ` (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at TIMESTAMP NOT NULL
 	)`
 	if d.engine == Postgres {
-		ddl = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		ddl = `CREATE TABLE IF NOT EXISTS ` + t.table + ` (
 		version    integer PRIMARY KEY,
 		name       text NOT NULL,
 		applied_at timestamptz NOT NULL
 	)`
 	}
 	if _, err := ex.ExecContext(ctx, ddl); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return fmt.Errorf("create %s: %w", t.table, err)
 	}
 	return nil
 }
@@ -324,12 +359,17 @@ func (d *DB) Migrations(ctx context.Context) ([]MigrationState, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, done, err := d.migrator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	applied := map[int]time.Time{}
-	err = d.InTx(ctx, func(ex Executor) error {
-		if err := d.lockMigrations(ctx, ex); err != nil {
+	err = m.InTx(ctx, func(ex Executor) error {
+		if err := m.lockMigrations(ctx, ex, credstoreTrack); err != nil {
 			return err
 		}
-		current, err := d.currentVersion(ctx, ex)
+		current, err := m.currentVersion(ctx, ex, credstoreTrack)
 		if err != nil || current == 0 {
 			return err
 		}
@@ -357,4 +397,38 @@ func (d *DB) Migrations(ctx context.Context) ([]MigrationState, error) {
 		out[i] = MigrationState{Version: m.Version, Name: m.Name, Applied: ok, AppliedAt: at}
 	}
 	return out, nil
+}
+
+// MigrateApp applies the application's pending migrations, read from the
+// directory of fsys named after the engine ("sqlite/", "postgres/"),
+// NNNN_name.up.sql and NNNN_name.down.sql pairs numbered 1, 2, 3... as
+// credstore's own are. They form a track of their own, recorded in
+// app_schema_migrations, applied after credstore's and in one transaction:
+// a failure leaves the application's schema as it was. A database whose
+// application track is newer than fsys's is refused.
+func (d *DB) MigrateApp(ctx context.Context, fsys fs.FS) error {
+	ms, err := readMigrations(fsys, string(d.engine), nil)
+	if err != nil {
+		return fmt.Errorf("migrate application: %w", err)
+	}
+	if err := d.migrateTo(ctx, appTrack, ms, len(ms)); err != nil {
+		return fmt.Errorf("application %w", err)
+	}
+	return nil
+}
+
+// MigrateAppTo moves the application's track to version target (0 runs
+// every down file of fsys). It leaves credstore's track alone.
+func (d *DB) MigrateAppTo(ctx context.Context, fsys fs.FS, target int) error {
+	ms, err := readMigrations(fsys, string(d.engine), nil)
+	if err != nil {
+		return fmt.Errorf("migrate application: %w", err)
+	}
+	if target < 0 || target > len(ms) {
+		return fmt.Errorf("migrate application: version %d is not between 0 and %d", target, len(ms))
+	}
+	if err := d.migrateTo(ctx, appTrack, ms, target); err != nil {
+		return fmt.Errorf("application %w", err)
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package database
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -54,8 +53,8 @@ const (
 	// DefaultLockTimeout bounds each wait for a lock (lock_timeout).
 	DefaultLockTimeout = 10 * time.Second
 	// DefaultStatementTimeout bounds each statement (statement_timeout),
-	// lock waits included. A migration that rewrites a large table may need
-	// more: give the instance that migrates ?statement_timeout=0.
+	// lock waits included. Migrations run on a connection of their own
+	// without it (see migrationConfig).
 	DefaultStatementTimeout = 30 * time.Second
 	// DefaultIdleInTransactionSessionTimeout ends a session that keeps a
 	// transaction open without sending anything
@@ -326,87 +325,173 @@ func splitPoolSettings(dsn string) (string, poolSettings, error) {
 }
 
 // openPostgres opens a pool on the PostgreSQL database that the URL dsn
-// names, through pgx's database/sql driver.
-func openPostgres(dsn string) (*sql.DB, error) {
+// names, through pgx's database/sql driver. It also returns the URL's
+// connection settings, from which the migration connection is made.
+func openPostgres(dsn string) (*sql.DB, *pgx.ConnConfig, error) {
 	if err := checkUserInfo(dsn); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pgDSN, ps, err := splitPoolSettings(dsn)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg, err := pgx.ParseConfig(pgDSN)
 	if err != nil {
-		return nil, errors.New("invalid PostgreSQL URL") // pgx's message may quote the password
+		return nil, nil, errors.New("invalid PostgreSQL URL") // pgx's message may quote the password
 	}
+	migrateCfg := cfg.Copy()
 	addServerDefaults(cfg.RuntimeParams)
-	connector := stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
-		// Times come back in UTC, as they do from SQLite, rather than
-		// in the client's local zone.
-		c.TypeMap().RegisterType(&pgtype.Type{
-			Name:  "timestamptz",
-			OID:   pgtype.TimestamptzOID,
-			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
-		})
-		return nil
-	}))
-	pool := sql.OpenDB(rebindConnector{Connector: connector, cache: &rebindCache{}})
+	connector := stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(utcTimes))
+	pool := sql.OpenDB(connector)
 	pool.SetMaxOpenConns(ps.maxConns)
 	// Idle connections are kept up to the maximum: each holds pgx's cache
 	// of prepared statements, which a new connection has to build again.
 	pool.SetMaxIdleConns(ps.maxConns)
 	pool.SetConnMaxLifetime(ps.maxLifetime)
 	pool.SetConnMaxIdleTime(ps.maxIdleTime)
-	return pool, nil
+	return pool, migrateCfg, nil
 }
 
-// rebindConnector hands out pgx connections that rewrite SQLite-style ?N
-// parameters into $N (see rebind) before a statement reaches pgx.
+// timeoutSettings are the server settings that bound a request's statements:
+// credstore's serverDefaults, which a URL may also set itself.
+func timeoutSettings() map[string]bool {
+	m := map[string]bool{}
+	for name := range serverDefaults() {
+		m[name] = true
+	}
+	return m
+}
+
+// migrationConfig returns a copy of cfg for the connection that migrates:
+// without any of the timeouts that suit requests, whether credstore's
+// defaults or the URL's own (as a parameter or in options), and with the
+// settings a migration needs instead. They are sent when the connection
+// starts, so no statement of the migration, its BEGIN included, ever runs
+// under a request's timeout.
 //
-// The rewrite sits in the driver connection rather than in a wrapper around
-// *sql.DB and *sql.Tx so that every path gets it: the generated accessors
-// (through DB.Executor and DB.InTx), statements prepared with
-// PrepareContext, the migration bookkeeping, and the raw *sql.DB that
-// DB.SQL gives tests and tools. Statements already written with $N pass
-// through unchanged.
-type rebindConnector struct {
-	driver.Connector
-	cache *rebindCache // shared by the pool's connections
+// A migration may rewrite a large table, and another instance waits for it
+// behind the migration lock: its statements run as long as they need, and
+// a lock is awaited for up to MigrationLockTimeout. The caller's context
+// still ends either.
+func migrationConfig(cfg *pgx.ConnConfig) *pgx.ConnConfig {
+	c := cfg.Copy()
+	drop := timeoutSettings()
+	params := make(map[string]string, len(c.RuntimeParams)+len(drop))
+	for k, v := range c.RuntimeParams {
+		switch {
+		case drop[strings.ToLower(k)]:
+		case strings.EqualFold(k, "options"):
+			if v = withoutOptions(v, drop); v != "" {
+				params[k] = v
+			}
+		default:
+			params[k] = v
+		}
+	}
+	params["statement_timeout"] = "0"
+	params["idle_in_transaction_session_timeout"] = "0"
+	params["lock_timeout"] = strconv.FormatInt(MigrationLockTimeout.Milliseconds(), 10)
+	c.RuntimeParams = params
+	return c
 }
 
-func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
+// withoutOptions removes from a libpq options string ("-c lock_timeout=2s
+// -c work_mem=64MB") the settings named in drop, keeping everything else as
+// written. A setting is "-c name=value", "-cname=value" or "--name=value";
+// names are case-insensitive and may spell '_' as '-'. Spaces escaped with a
+// backslash stay inside their word.
+func withoutOptions(options string, drop map[string]bool) string {
+	words := splitOptions(options)
+	setting := func(s string) bool {
+		name, _, ok := strings.Cut(s, "=")
+		return ok && drop[strings.ToLower(strings.ReplaceAll(name, "-", "_"))]
+	}
+	var kept []string
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case w == "-c" && i+1 < len(words):
+			if !setting(words[i+1]) {
+				kept = append(kept, w, words[i+1])
+			}
+			i++
+		case strings.HasPrefix(w, "--"):
+			if !setting(w[2:]) {
+				kept = append(kept, w)
+			}
+		case strings.HasPrefix(w, "-c"):
+			if !setting(w[2:]) {
+				kept = append(kept, w)
+			}
+		default:
+			kept = append(kept, w)
+		}
+	}
+	return strings.Join(kept, " ")
+}
+
+// splitOptions splits an options string at unescaped whitespace, as the
+// server does, keeping the escapes in the words.
+func splitOptions(s string) []string {
+	var words []string
+	var w strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && i+1 < len(s):
+			w.WriteByte(c)
+			i++
+			w.WriteByte(s[i])
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if w.Len() > 0 {
+				words = append(words, w.String())
+				w.Reset()
+			}
+		default:
+			w.WriteByte(c)
+		}
+	}
+	if w.Len() > 0 {
+		words = append(words, w.String())
+	}
+	return words
+}
+
+// utcTimes is pgx's after-connect hook for every connection credstore
+// opens: times come back in UTC, as they do from SQLite, rather than in the
+// client's local zone.
+func utcTimes(_ context.Context, c *pgx.Conn) error {
+	c.TypeMap().RegisterType(&pgtype.Type{
+		Name:  "timestamptz",
+		OID:   pgtype.TimestamptzOID,
+		Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+	})
+	return nil
+}
+
+// poolConfig reads the connection settings of a pgx pool that someone else
+// opened, from one of its connections.
+func poolConfig(ctx context.Context, pool *sql.DB) (*pgx.ConnConfig, error) {
+	c, err := pool.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pc, ok := conn.(*stdlib.Conn)
-	if !ok {
-		conn.Close()
-		return nil, fmt.Errorf("pgx returned a %T connection, not *stdlib.Conn", conn)
-	}
-	return rebindConn{Conn: pc, cache: c.cache}, nil
+	defer c.Close()
+	var cfg *pgx.ConnConfig
+	err = c.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("the pool's connections are %T, not pgx's *stdlib.Conn", dc)
+		}
+		cfg = pc.Conn().Config()
+		return nil
+	})
+	return cfg, err
 }
 
-// rebindConn is a pgx connection whose statements are rebound. Embedding
-// *stdlib.Conn keeps every optional interface pgx implements (transactions
-// with options, pings, session resets, value checks).
-type rebindConn struct {
-	*stdlib.Conn
-	cache *rebindCache
-}
-
-func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
-	return c.Conn.Prepare(c.cache.rebind(query))
-}
-
-func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, c.cache.rebind(query))
-}
-
-func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, c.cache.rebind(query), args)
-}
-
-func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, c.cache.rebind(query), args)
+// openMigrationPool opens a pool of one connection for migrating, on the
+// server and database of cfg, with migrationConfig's settings.
+func openMigrationPool(cfg *pgx.ConnConfig) *sql.DB {
+	pool := stdlib.OpenDB(*migrationConfig(cfg), stdlib.OptionAfterConnect(utcTimes))
+	pool.SetMaxOpenConns(1)
+	return pool
 }

@@ -1,16 +1,52 @@
 package database
 
 import (
+	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"sync"
 )
 
+// rebinder is an Executor whose statements have their ?N parameters
+// rewritten into $N (see rebind) before they reach ex. DB puts it around
+// every pool and transaction of a PostgreSQL database it hands to the
+// generated accessors, its own and an application's alike: the rewrite
+// lives in credstore's executor rather than in the driver, so a pool that
+// the application opened itself, with whatever driver options it chose,
+// needs nothing from credstore. Statements already written with $N pass
+// through unchanged.
+type rebinder struct {
+	ex    Executor
+	cache *rebindCache // shared by the database's executors
+}
+
+func (r rebinder) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return r.ex.ExecContext(ctx, r.cache.rebind(query), args...)
+}
+
+func (r rebinder) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return r.ex.PrepareContext(ctx, r.cache.rebind(query))
+}
+
+func (r rebinder) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return r.ex.QueryContext(ctx, r.cache.rebind(query), args...)
+}
+
+func (r rebinder) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return r.ex.QueryRowContext(ctx, r.cache.rebind(query), args...)
+}
+
+// Rebind returns query with SQLite's ?N parameters rewritten into
+// PostgreSQL's $N, as the PostgreSQL executors do; for tools and tests that
+// send SQL through a pool of their own.
+func Rebind(query string) string { return rebind(query) }
+
 // rebind rewrites SQLite's positional parameters into PostgreSQL's. The
 // generated accessors come from sqlc's sqlite engine and number their
 // parameters ?1, ?2...; PostgreSQL wants $1, $2... Rather than generate and
-// carry a second package of accessors, the PostgreSQL connection rewrites each
-// statement's text before pgx sees it.
+// carry a second package of accessors, the PostgreSQL executor (rebinder)
+// rewrites each statement's text before it reaches the pool.
 //
 // It follows SQLite's rules: ?N is parameter N, and a bare ? is one more than
 // the largest number used so far. Question marks inside string literals

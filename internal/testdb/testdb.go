@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
@@ -27,7 +28,8 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver for the admin pool
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver for the admin pool
 
 	"github.com/credstore/credstore/internal/database"
 )
@@ -82,17 +84,66 @@ func Run(t *testing.T, fn func(t *testing.T, dsn string)) {
 // statements that bypass the auth package. It is closed when tb ends, and in
 // any case before the test's PostgreSQL database is dropped, whichever test
 // the two belong to. On PostgreSQL it accepts SQLite's ?N parameters as well
-// as $N, so one raw statement serves both engines.
+// as $N, so one raw statement serves both engines: its connections rewrite
+// every statement with database.Rebind, transactions and prepared
+// statements included. (credstore itself rewrites in its executors, which a
+// raw pool does not go through.)
 func Raw(tb testing.TB, dsn string) *sql.DB {
 	tb.Helper()
 	d, err := database.Open(context.Background(), dsn)
 	if err != nil {
 		tb.Fatalf("testdb: open %s: %v", database.Redact(dsn), err)
 	}
-	closeOnce := sync.OnceValue(d.Close)
+	pool := d.SQL()
+	if d.Engine() == database.Postgres {
+		d.Close()
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			tb.Fatalf("testdb: parse %s: %v", database.Redact(dsn), err)
+		}
+		pool = sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
+	}
+	closeOnce := sync.OnceValue(pool.Close)
 	pools.add(dsn, closeOnce)
 	tb.Cleanup(func() { closeOnce() })
-	return d.SQL()
+	return pool
+}
+
+// rebindConnector hands out pgx connections that rewrite ?N parameters
+// into $N before a statement reaches pgx.
+type rebindConnector struct{ driver.Connector }
+
+func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pc, ok := conn.(*stdlib.Conn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("pgx returned a %T connection, not *stdlib.Conn", conn)
+	}
+	return rebindConn{pc}, nil
+}
+
+// rebindConn embeds *stdlib.Conn to keep every optional interface pgx
+// implements.
+type rebindConn struct{ *stdlib.Conn }
+
+func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
+	return c.Conn.Prepare(database.Rebind(query))
+}
+
+func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.PrepareContext(ctx, database.Rebind(query))
+}
+
+func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.ExecContext(ctx, database.Rebind(query), args)
+}
+
+func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.QueryContext(ctx, database.Rebind(query), args)
 }
 
 // pools tracks the pools that testdb's helpers opened on each PostgreSQL
