@@ -54,8 +54,11 @@ func run(ctx context.Context, dsn, addr string, secure bool, log *slog.Logger) e
 		return err
 	}
 	defer pool.Close()
+	// Users register with an email and a password; a username is optional.
+	policy := auth.DefaultPolicy()
+	policy.RequireUsername = false
 	// credstore applies its migrations, then the application's (schema/).
-	store, err := auth.OpenDB(ctx, pool, auth.Config{AppMigrations: schema.FS, Logger: log})
+	store, err := auth.OpenDB(ctx, pool, auth.Config{AppMigrations: schema.FS, Policy: &policy, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -121,9 +122,11 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit := 0
 	if s := q.Get("limit"); s != "" {
+		// Given, it must be a size: 0 is List's default, not the client's.
 		n, err := strconv.Atoi(s)
-		if err != nil {
-			authhttp.WriteError(w, r, &auth.ValidationError{Fields: map[string]string{"limit": "must be a number"}})
+		if err != nil || n < 1 || n > task.MaxLimit {
+			authhttp.WriteError(w, r, &auth.ValidationError{Fields: map[string]string{
+				"limit": fmt.Sprintf("must be a number between 1 and %d", task.MaxLimit)}})
 			return
 		}
 		limit = n
