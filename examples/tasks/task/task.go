@@ -174,8 +174,9 @@ func (s *Service) List(ctx context.Context, owner int64, cursor string, limit in
 // the task as it is then. An empty patch changes nothing (updated_at
 // included) and returns the task.
 //
-// Errors: *auth.ValidationError, ErrNotFound, or the database's. A task
-// that is another owner's is ErrNotFound even when p is invalid.
+// Errors: *auth.ValidationError, ErrNotFound, or the database's. p is
+// validated before the task is looked up, so an invalid patch is refused
+// alike whether or not the task exists or is the owner's.
 func (s *Service) Update(ctx context.Context, owner int64, id string, p Patch) (Task, error) {
 	if p.Title == nil && p.Description == nil && p.Completed == nil {
 		return s.Get(ctx, owner, id)
