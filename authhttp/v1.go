@@ -181,7 +181,9 @@ func (h *Handler) routeV1(w http.ResponseWriter, r *http.Request) {
 	}
 	next, pattern := h.v1Mux.Handler(r)
 	if pattern != "" {
-		next.ServeHTTP(w, r)
+		// Through the mux, not next: only its ServeHTTP sets the path's
+		// values ({id}).
+		h.v1Mux.ServeHTTP(w, r)
 		return
 	}
 	probe := &headerProbe{header: http.Header{}}
