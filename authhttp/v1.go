@@ -211,7 +211,3 @@ func (h *Handler) v1OpenAPI(w http.ResponseWriter, _ *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(openAPIDocument)
 }
-
-// bearerRequest reports whether the request was authenticated by an
-// Authorization header rather than the cookie.
-func bearerRequest(r *http.Request) bool { return stateOf(r.Context()).bearer }
