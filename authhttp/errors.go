@@ -46,28 +46,34 @@ var (
 var statuses = []struct {
 	err     error
 	status  int
+	code    string
 	message string
 }{
 	// First: a throttled attempt was refused before its password was
 	// looked at, whatever else the error says, and its reply must be the
 	// same whether or not the account exists.
-	{auth.ErrThrottled, http.StatusTooManyRequests, throttledMessage},
+	{auth.ErrThrottled, http.StatusTooManyRequests, CodeThrottled, throttledMessage},
 	// Before ErrInvalidCredentials, which they wrap (see refusedAs).
-	{errCodeRefused, http.StatusUnauthorized, errCodeRefused.Error()},
-	{errPasswordOrCodeRefused, http.StatusUnauthorized, errPasswordOrCodeRefused.Error()},
-	{auth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid email or password"},
-	{ErrAuthenticationRequired, http.StatusUnauthorized, ErrAuthenticationRequired.Error()},
+	{errCodeRefused, http.StatusUnauthorized, CodeInvalidCredentials, errCodeRefused.Error()},
+	{errPasswordOrCodeRefused, http.StatusUnauthorized, CodeInvalidCredentials, errPasswordOrCodeRefused.Error()},
+	{errPasswordRefused, http.StatusUnauthorized, CodeInvalidCredentials, errPasswordRefused.Error()},
+	{auth.ErrInvalidCredentials, http.StatusUnauthorized, CodeInvalidCredentials, "invalid email or password"},
+	{ErrAuthenticationRequired, http.StatusUnauthorized, CodeAuthenticationRequired, ErrAuthenticationRequired.Error()},
 	// 403, not 401: the service's clients expect it from GET /profile
 	// without a session. A route behind RequireUser answers 401
 	// (ErrAuthenticationRequired) instead.
-	{auth.ErrInvalidSession, http.StatusForbidden, "no valid session"},
-	{ErrAdminRequired, http.StatusForbidden, ErrAdminRequired.Error()},
-	{ErrCrossOrigin, http.StatusForbidden, ErrCrossOrigin.Error()},
-	{auth.ErrInvalidResetToken, http.StatusForbidden, "invalid or expired reset token"},
-	{auth.ErrNotFound, http.StatusNotFound, "not found"},
-	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "request body too large"},
+	{auth.ErrInvalidSession, http.StatusForbidden, CodeInvalidSession, "no valid session"},
+	{ErrAdminRequired, http.StatusForbidden, CodeForbidden, ErrAdminRequired.Error()},
+	{ErrCrossOrigin, http.StatusForbidden, CodeCrossOrigin, ErrCrossOrigin.Error()},
+	{auth.ErrInvalidResetToken, http.StatusForbidden, CodeInvalidResetToken, "invalid or expired reset token"},
+	{auth.ErrNotFound, http.StatusNotFound, CodeNotFound, "not found"},
+	{auth.ErrSessionNotFound, http.StatusNotFound, CodeNotFound, "session not found"},
+	// A call that needs the second factor it was not given (an account
+	// deletion without a code).
+	{auth.ErrSecondFactorRequired, http.StatusUnauthorized, CodeSecondFactorRequired, "second factor required"},
+	{errBodyTooLarge, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body too large"},
 	// auth refused the call before doing anything: its hash gate is full.
-	{auth.ErrOverloaded, http.StatusServiceUnavailable, busyMessage},
+	{auth.ErrOverloaded, http.StatusServiceUnavailable, CodeOverloaded, busyMessage},
 	// The server has no key to encrypt TOTP secrets (or lacks the one a
 	// secret was stored under): a fault of its configuration that no retry
 	// mends, so a 503 without Retry-After rather than the busy one. Not a
@@ -75,13 +81,13 @@ var statuses = []struct {
 	// start (credstore serve warns); not a 501, which says the method is
 	// unknown to the server, while the route exists and works once a key
 	// file is configured.
-	{auth.ErrNoSecretKey, http.StatusServiceUnavailable, noTwoFactorMessage},
+	{auth.ErrNoSecretKey, http.StatusServiceUnavailable, CodeTwoFactorUnavailable, noTwoFactorMessage},
 	// The client's own state: a wrong code confirming an enrollment (which
 	// stays, for another try), no enrollment pending, no factor to remove.
-	{auth.ErrInvalidCode, http.StatusBadRequest, "invalid or expired code"},
-	{auth.ErrNoEnrollment, http.StatusNotFound, "no pending two-factor enrollment"},
-	{auth.ErrNoSecondFactor, http.StatusNotFound, "no second factor enrolled"},
-	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, errUnsupportedMediaType.Error()},
+	{auth.ErrInvalidCode, http.StatusBadRequest, CodeInvalidCode, "invalid or expired code"},
+	{auth.ErrNoEnrollment, http.StatusNotFound, CodeNoEnrollment, "no pending two-factor enrollment"},
+	{auth.ErrNoSecondFactor, http.StatusNotFound, CodeNoSecondFactor, "no second factor enrolled"},
+	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, errUnsupportedMediaType.Error()},
 }
 
 // noTwoFactorMessage is the message of the 503 of a server without TOTP
@@ -96,6 +102,7 @@ const noTwoFactorMessage = "two-factor authentication is not configured on this 
 var (
 	errCodeRefused           = errors.New("invalid or expired code")
 	errPasswordOrCodeRefused = errors.New("invalid password or code")
+	errPasswordRefused       = errors.New("invalid password")
 )
 
 // refusedAs marks err as kind when it is auth.ErrInvalidCredentials; any
@@ -127,8 +134,64 @@ const retryAfter = 2
 type ErrorReply struct {
 	Status     int
 	RetryAfter int
-	Body       ErrorBody
+	// Code is the stable name of the error that the API v1 sends (see
+	// the Code constants); the Holberton routes send Body alone.
+	Code string
+	Body ErrorBody
+
+	fields map[string]string // V1Body's fields beyond Body.Fields
 }
+
+// V1Body is the reply's body as the API v1 sends it:
+// {"error": {"code", "message", "fields"}}.
+func (r ErrorReply) V1Body() V1ErrorBody {
+	fields := r.Body.Fields
+	if fields == nil {
+		fields = r.fields
+	}
+	return V1ErrorBody{Error: V1Error{Code: r.Code, Message: r.Body.Message, Fields: fields}}
+}
+
+// V1ErrorBody is the body of every error reply of the API v1.
+type V1ErrorBody struct {
+	Error V1Error `json:"error"`
+}
+
+// V1Error is an error of the API v1: Code is stable and meant for
+// programs to switch on, Message for people; Fields, when present, maps
+// each invalid field of the request to the rule it broke (never its
+// value).
+type V1Error struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// The codes of V1Error, one per kind of failure. They never change
+// meaning; new ones may be added.
+const (
+	CodeInvalidRequest         = "invalid_request"         // 400: a body that is not the JSON object the route takes
+	CodeValidationFailed       = "validation_failed"       // 400: fields names each invalid field
+	CodeDuplicate              = "duplicate"               // 400: fields names the field already registered
+	CodeInvalidCode            = "invalid_code"            // 400: a wrong code confirming an enrollment
+	CodeInvalidCredentials     = "invalid_credentials"     // 401: wrong password, code or login
+	CodeAuthenticationRequired = "authentication_required" // 401: no valid session
+	CodeSecondFactorRequired   = "second_factor_required"  // 401: the operation needs a TOTP code too
+	CodeInvalidSession         = "invalid_session"         // 403: (Holberton routes) no valid session
+	CodeForbidden              = "forbidden"               // 403: an administrator's route
+	CodeCrossOrigin            = "cross_origin"            // 403: a cross-origin browser request that would change state
+	CodeInvalidResetToken      = "invalid_reset_token"     // 403: a reset token that cannot be used
+	CodeNotFound               = "not_found"               // 404
+	CodeNoEnrollment           = "no_enrollment"           // 404: no pending TOTP enrollment
+	CodeNoSecondFactor         = "no_second_factor"        // 404: no TOTP factor
+	CodeMethodNotAllowed       = "method_not_allowed"      // 405, with Allow
+	CodePayloadTooLarge        = "payload_too_large"       // 413
+	CodeUnsupportedMediaType   = "unsupported_media_type"  // 415
+	CodeThrottled              = "throttled"               // 429, with Retry-After
+	CodeInternal               = "internal_error"          // 500
+	CodeOverloaded             = "overloaded"              // 503, with Retry-After
+	CodeTwoFactorUnavailable   = "two_factor_unavailable"  // 503: the server has no TOTP key
+)
 
 // ErrorReplyFor is the reply to err, returned by a call made in ctx (the
 // request's context), from the one table of this package:
@@ -139,7 +202,8 @@ type ErrorReply struct {
 //	auth.ErrInvalidSession                     403
 //	ErrAdminRequired, ErrCrossOrigin           403
 //	auth.ErrInvalidResetToken                  403
-//	auth.ErrNotFound                           404
+//	auth.ErrSecondFactorRequired               401
+//	auth.ErrNotFound, auth.ErrSessionNotFound  404
 //	auth.ErrNoEnrollment, ErrNoSecondFactor    404
 //	*auth.DuplicateError, *auth.ValidationError, auth.ErrInvalidCode   400
 //	auth.ErrOverloaded                         503, Retry-After
@@ -151,7 +215,8 @@ type ErrorReply struct {
 // an over-long login password is ErrInvalidCredentials before it is a
 // *ValidationError). A body never carries an error's own text but for
 // *auth.DuplicateError's, which names the field; a *auth.ValidationError
-// lists its fields and rules.
+// lists its fields and rules. Each reply has its Code, which the API v1
+// sends (V1Body) and the Holberton routes do not.
 func ErrorReplyFor(ctx context.Context, err error) ErrorReply {
 	for _, s := range statuses {
 		if !errors.Is(err, s.err) {
@@ -170,10 +235,10 @@ func ErrorReplyFor(ctx context.Context, err error) ErrorReply {
 			// an identifier that names no account exactly like one that
 			// does, so a 429 tells an attacker nothing a 401 would not.
 			secs := max(retryAfterSeconds(wait), 1)
-			return ErrorReply{Status: http.StatusTooManyRequests, RetryAfter: secs,
+			return ErrorReply{Status: http.StatusTooManyRequests, RetryAfter: secs, Code: CodeThrottled,
 				Body: ErrorBody{Message: throttledMessage, RetryAfter: secs}}
 		}
-		return ErrorReply{Status: s.status, Body: ErrorBody{Message: s.message}}
+		return ErrorReply{Status: s.status, Code: s.code, Body: ErrorBody{Message: s.message}}
 	}
 	var (
 		dup       *auth.DuplicateError
@@ -182,11 +247,14 @@ func ErrorReplyFor(ctx context.Context, err error) ErrorReply {
 	)
 	switch {
 	case errors.As(err, &dup):
-		return ErrorReply{Status: http.StatusBadRequest, Body: ErrorBody{Message: dup.Error()}}
+		// Fields names the field for clients that show errors by field; the
+		// Holberton body has never carried it.
+		return ErrorReply{Status: http.StatusBadRequest, Code: CodeDuplicate, Body: ErrorBody{Message: dup.Error()},
+			fields: map[string]string{dup.Field: "already registered"}}
 	case errors.As(err, &invalid):
-		return ErrorReply{Status: http.StatusBadRequest, Body: ErrorBody{Message: "invalid input", Fields: invalid.Fields}}
+		return ErrorReply{Status: http.StatusBadRequest, Code: CodeValidationFailed, Body: ErrorBody{Message: "invalid input", Fields: invalid.Fields}}
 	case errors.As(err, &malformed):
-		return ErrorReply{Status: http.StatusBadRequest, Body: ErrorBody{Message: malformed.msg}}
+		return ErrorReply{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Body: ErrorBody{Message: malformed.msg}}
 	case ctx.Err() != nil:
 		// The request's context ended (its deadline passed, see
 		// Handler.deadline, or the client went away) and the failure is its
@@ -198,11 +266,11 @@ func ErrorReplyFor(ctx context.Context, err error) ErrorReply {
 		// SMTP sender's timeout, say) is the server's failure: below.
 		return busyReply
 	}
-	return ErrorReply{Status: http.StatusInternalServerError, Body: ErrorBody{Message: "internal server error"}}
+	return ErrorReply{Status: http.StatusInternalServerError, Code: CodeInternal, Body: ErrorBody{Message: "internal server error"}}
 }
 
 // busyReply is the 503 of an overloaded server or an abandoned request.
-var busyReply = ErrorReply{Status: http.StatusServiceUnavailable, RetryAfter: retryAfter, Body: ErrorBody{Message: busyMessage}}
+var busyReply = ErrorReply{Status: http.StatusServiceUnavailable, RetryAfter: retryAfter, Code: CodeOverloaded, Body: ErrorBody{Message: busyMessage}}
 
 // WriteError writes the reply to err (ErrorReplyFor) as JSON, and logs
 // what an operator needs: a 500's error (auth's errors never contain a
@@ -225,6 +293,25 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger, timeout time.Duration) {
+	reply := logError(r, err, log, timeout)
+	if reply.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(reply.RetryAfter))
+	}
+	writeJSON(w, reply.Status, reply.Body)
+}
+
+// writeV1Error is writeError in the API v1's shape (V1ErrorBody).
+func (h *Handler) writeV1Error(w http.ResponseWriter, r *http.Request, err error) {
+	reply := logError(r, err, h.log, h.opts.RequestTimeout)
+	if reply.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(reply.RetryAfter))
+	}
+	writeJSON(w, reply.Status, reply.V1Body())
+}
+
+// logError is the reply to err, after logging what an operator needs of
+// it (see WriteError).
+func logError(r *http.Request, err error, log *slog.Logger, timeout time.Duration) ErrorReply {
 	ctx := r.Context()
 	reply := ErrorReplyFor(ctx, err)
 	switch {
@@ -252,10 +339,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 			log.InfoContext(ctx, "request abandoned: client gone", "method", r.Method, "path", r.URL.Path)
 		}
 	}
-	if reply.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(reply.RetryAfter))
-	}
-	writeJSON(w, reply.Status, reply.Body)
+	return reply
 }
 
 // throttledMessage is the message of every 429, auth's throttle's and the

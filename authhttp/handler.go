@@ -135,6 +135,11 @@ type Handler struct {
 	csrf    *http.CrossOriginProtection
 	routes  *http.ServeMux
 	service http.Handler // routes behind the service's middleware
+	v1      http.Handler // the API v1 behind its middleware (V1)
+	v1Mux   *http.ServeMux
+
+	// The per-IP limits, shared by the Holberton routes and the API v1.
+	loginLimiter, registerLimiter *ipLimiter
 
 	// Reset messages being delivered after their reply (see
 	// requestReset): a slot each, at most maxPendingResets.
@@ -209,7 +214,10 @@ func New(store *auth.Store, opts Options) (*Handler, error) {
 	if h.csrf, err = h.crossOriginProtection(); err != nil {
 		return nil, err
 	}
+	h.loginLimiter = newIPLimiter(h.opts.LoginLimit, h.opts.Now)
+	h.registerLimiter = newIPLimiter(h.opts.RegisterLimit, h.opts.Now)
 	h.routes = h.newRoutes()
+	h.v1 = h.newV1()
 	h.service = h.withClient(h.accessLog(h.recoverPanics(h.csrf.Handler(h.deadline(http.HandlerFunc(h.route))))))
 	return h, nil
 }
@@ -243,8 +251,8 @@ func (h *Handler) newRoutes() *http.ServeMux {
 	// auth.MaxChallengeFailures wrong codes, so POST /sessions's limit
 	// already bounds the codes one address can try.
 	mux.HandleFunc("GET /{$}", h.home)
-	mux.HandleFunc("POST /users", limited(newIPLimiter(h.opts.RegisterLimit, h.opts.Now), h.register))
-	mux.HandleFunc("POST /sessions", limited(newIPLimiter(h.opts.LoginLimit, h.opts.Now), h.login))
+	mux.HandleFunc("POST /users", limited(h.registerLimiter, h.register))
+	mux.HandleFunc("POST /sessions", limited(h.loginLimiter, h.login))
 	mux.HandleFunc("DELETE /sessions", h.logout)
 	mux.HandleFunc("POST /sessions/mfa", h.completeLogin)
 	mux.HandleFunc("GET /profile", h.profile)

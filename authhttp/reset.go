@@ -51,23 +51,33 @@ func (h *Handler) requestReset(w http.ResponseWriter, r *http.Request) {
 		h.requestExposedReset(w, r, f["email"])
 		return
 	}
-	if err := auth.CheckEmail(f["email"]); err != nil {
+	if err := h.startReset(r, f["email"]); err != nil {
 		h.writeError(w, r, err)
 		return
+	}
+	writeJSON(w, http.StatusOK, emailMessage{f["email"], resetRequested})
+}
+
+// startReset checks that email is well formed (a *auth.ValidationError
+// otherwise) and takes a slot for its token's issue and delivery
+// (auth.ErrOverloaded when none is free), then starts them, after the
+// reply: nothing it returns depends on the address's account.
+func (h *Handler) startReset(r *http.Request, email string) error {
+	if err := auth.CheckEmail(email); err != nil {
+		return err
 	}
 	select {
 	case h.resetSlots <- struct{}{}:
 	default:
 		h.log.WarnContext(r.Context(), "reset request refused: too many being issued",
 			"method", r.Method, "path", r.URL.Path, "pending", maxPendingResets)
-		h.writeError(w, r, auth.ErrOverloaded)
-		return
+		return auth.ErrOverloaded
 	}
 	h.deliveries.Add(1)
 	// Detached from the request, which ends with the reply, but keeping
 	// its values (the client, which auth records in the audit trail).
-	go h.issue(context.WithoutCancel(r.Context()), f["email"])
-	writeJSON(w, http.StatusOK, emailMessage{f["email"], resetRequested})
+	go h.issue(context.WithoutCancel(r.Context()), email)
+	return nil
 }
 
 // issue issues and delivers the reset token for email, if it has an

@@ -52,10 +52,13 @@ func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Secret string `json:"secret"`
-		URI    string `json:"otpauth_uri"`
-	}{e.Secret, e.URI})
+	writeJSON(w, http.StatusOK, totpEnrollment{e.Secret, e.URI})
+}
+
+// totpEnrollment is the reply that starts an enrollment.
+type totpEnrollment struct {
+	Secret string `json:"secret"`
+	URI    string `json:"otpauth_uri"`
 }
 
 // totpQR draws the pending enrollment's otpauth:// URI as a PNG QR code.
@@ -72,6 +75,11 @@ func (h *Handler) totpQR(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	writePNG(w, img)
+}
+
+// writePNG sends img, which holds a secret: never stored by a cache.
+func writePNG(w http.ResponseWriter, img []byte) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "image/png")
 	hdr.Set("Content-Length", strconv.Itoa(len(img)))

@@ -319,8 +319,12 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	// The API v1 beside the Holberton routes, which keep their paths.
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", http.StripPrefix("/api/v1", handler.V1()))
+	mux.Handle("/", handler)
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -299,4 +300,45 @@ func TestServeHousekeeps(t *testing.T) {
 	cancel()
 	require.Equal(t, 0, <-done, stderr.String())
 	assert.NotContains(t, stderr.String(), "housekeeping failed")
+}
+
+// TestServeMountsAPIv1: credstore serve answers the API v1 under /api/v1,
+// in its error shape, beside the Holberton routes at the root.
+func TestServeMountsAPIv1(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stderr := &testdb.Buffer{}
+	args := []string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "c.db")}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, stderr) }()
+	var addr string
+	require.Eventually(t, func() bool {
+		for l := range strings.Lines(stderr.String()) {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "listening" {
+				addr, _ = m["addr"].(string)
+			}
+		}
+		return addr != ""
+	}, 30*time.Second, 10*time.Millisecond, "the server starts: %s", stderr)
+	get := func(path string) (int, map[string]any) {
+		resp, err := http.Get("http://" + addr + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		return resp.StatusCode, body
+	}
+	status, doc := get("/api/v1/openapi.json")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "3.1.0", doc["openapi"])
+	status, body := get("/api/v1/me")
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, "authentication_required", body["error"].(map[string]any)["code"])
+	status, body = get("/")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "Bienvenue", body["message"], "the Holberton routes stay at the root")
+	cancel()
+	require.Equal(t, 0, <-done, stderr.String())
 }

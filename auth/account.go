@@ -1,0 +1,154 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/credstore/credstore/db"
+)
+
+// This file holds what a user does to their own account through a
+// self-service API, beyond what the administrative methods (UpdateUser,
+// DeleteUser) already do: each asks for proof the caller holds the
+// account's secrets, throttled like a password change.
+
+// UpdateOwnUser applies u to the user's own account, as the user does from
+// a session: only Username, Email and Phone may be set (IsAdmin or Password
+// is a *ValidationError), and a change of Email needs the current password,
+// checked and throttled as ChangePassword checks it. The user's sessions but
+// u.KeepSessionID end when the address changes (see UpdateUser). The change
+// is recorded as the user's own unless ctx names another actor.
+//
+// The password is verified before the update's transaction (bcrypt is never
+// run inside one); a password changed in between does not undo the check.
+//
+// Errors: those of UpdateUser; ErrInvalidCredentials when the current
+// password is wrong; *ThrottledError; *ValidationError "current_password"
+// ("is required") when the email changes without it.
+func (s *Store) UpdateOwnUser(ctx context.Context, id int64, currentPassword string, u UserUpdate) (User, error) {
+	probs := problems{}
+	if u.IsAdmin != nil {
+		probs.add("is_admin", "cannot be changed by the user")
+	}
+	if u.Password != nil {
+		probs.add(FieldPassword, "is changed with the current password (ChangePassword)")
+	}
+	if u.Email != nil && currentPassword == "" {
+		probs.add(FieldCurrentPassword, "is required to change the email address")
+	}
+	if err := probs.err(); err != nil {
+		return User{}, wrap("update own user", err)
+	}
+	if u.Email != nil {
+		if err := s.checkCurrentPassword(ctx, "update own user", id, currentPassword); err != nil {
+			return User{}, err
+		}
+	}
+	if _, named := actorFrom(ctx); !named {
+		ctx = WithActor(ctx, Actor{Kind: ActorUser, UserID: id})
+	}
+	return s.UpdateUser(ctx, id, u)
+}
+
+// checkCurrentPassword verifies a user's current password, throttled in
+// the user's change bucket, and clears the bucket when it is right.
+func (s *Store) checkCurrentPassword(ctx context.Context, op string, id int64, password string) error {
+	_, t, verr, err := s.verifyCurrentPassword(ctx, op, id, FieldCurrentPassword, password)
+	if err != nil {
+		return err
+	}
+	if verr != nil {
+		return s.currentPasswordFailed(ctx, t, "", verr)
+	}
+	return s.inTx(ctx, op, func(tx *txn) error { return tx.clear(t.bucket) })
+}
+
+// DeleteAccount deletes the user's own account, as the user does from a
+// session: password is the current password and, when the user has a TOTP
+// factor, code a current code of it. The database cascades the delete as
+// for DeleteUser; the event is recorded as the user's own unless ctx names
+// another actor.
+//
+// The delete happens only if the stored password hash is still the one the
+// password was verified against.
+//
+// Errors: ErrSecondFactorRequired (before any password work) when the user
+// has a factor and code is empty; ErrInvalidCredentials for a wrong
+// password or code (one error for both); *ThrottledError; ErrOverloaded
+// (wrapped).
+func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code string) error {
+	const op = "delete account"
+	st, err := s.TwoFactor(ctx, id)
+	if err != nil {
+		return wrap(op, err)
+	}
+	var hash string
+	if st.TOTPEnabled {
+		if strings.TrimSpace(code) == "" {
+			return ErrSecondFactorRequired
+		}
+		if _, _, err := s.checkSecondFactor(ctx, op, id, password, code); err != nil {
+			return err
+		}
+	} else {
+		h, t, verr, err := s.verifyCurrentPassword(ctx, op, id, FieldPassword, password)
+		if err != nil {
+			return err
+		}
+		if verr != nil {
+			return s.currentPasswordFailed(ctx, t, "", verr)
+		}
+		hash = h
+	}
+	err = s.inTx(ctx, op, func(tx *txn) error {
+		u, err := tx.lockUser(id)
+		if err != nil {
+			return err
+		}
+		if hash != "" {
+			current, err := tx.q.GetPasswordHash(tx.ctx, id)
+			if err != nil {
+				return mapError(err)
+			}
+			if current != hash {
+				return ErrInvalidCredentials // changed since the check
+			}
+		}
+		if _, err := tx.q.DeleteUser(tx.ctx, id); err != nil {
+			return err
+		}
+		if err := tx.clear(accountBucket(scopeChange, id)); err != nil {
+			return err
+		}
+		tx.record(EventUserDeleted, refOf(u), nil)
+		return nil
+	})
+	if errors.Is(err, ErrInvalidCredentials) {
+		return ErrInvalidCredentials
+	}
+	return err
+}
+
+// RevokeOtherSessions ends every session of the user but keepSessionID, as
+// a "log out everywhere else" button does, and returns how many ended. A
+// user without an account has no sessions: 0, and no error.
+func (s *Store) RevokeOtherSessions(ctx context.Context, userID, keepSessionID int64) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, "revoke other sessions", func(tx *txn) error {
+		u, err := tx.lockUser(userID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if n, err = tx.q.DeleteOtherUserSessions(tx.ctx, db.DeleteOtherUserSessionsParams{UserID: userID, KeepID: keepSessionID}); err != nil {
+			return err
+		}
+		if n > 0 {
+			tx.record(EventSessionsRevoked, refOf(u), map[string]any{"sessions": n, "kept_session_id": keepSessionID})
+		}
+		return nil
+	})
+	return n, err
+}
