@@ -21,7 +21,9 @@ import (
 // is recorded as the user's own unless ctx names another actor.
 //
 // The password is verified before the update's transaction (bcrypt is never
-// run inside one); a password changed in between does not undo the check.
+// run inside one), and the update writes only if the stored hash is still
+// the one it was verified against: a password changed (or rehashed) in
+// between makes it ErrInvalidCredentials.
 //
 // Errors: those of UpdateUser; ErrInvalidCredentials when the current
 // password is wrong; *ThrottledError; *ValidationError "current_password"
@@ -40,28 +42,45 @@ func (s *Store) UpdateOwnUser(ctx context.Context, id int64, currentPassword str
 	if err := probs.err(); err != nil {
 		return User{}, wrap("update own user", err)
 	}
+	var proof *passwordProof
 	if u.Email != nil {
-		if err := s.checkCurrentPassword(ctx, "update own user", id, currentPassword); err != nil {
+		hash, t, verr, err := s.verifyCurrentPassword(ctx, "update own user", id, FieldCurrentPassword, currentPassword)
+		if err != nil {
 			return User{}, err
 		}
+		if verr != nil {
+			return User{}, s.currentPasswordFailed(ctx, t, "", verr)
+		}
+		proof = &passwordProof{hash: hash, bucket: t.bucket}
 	}
 	if _, named := actorFrom(ctx); !named {
 		ctx = WithActor(ctx, Actor{Kind: ActorUser, UserID: id})
 	}
-	return s.UpdateUser(ctx, id, u)
+	return s.updateUser(ctx, "update own user", id, u, proof)
 }
 
-// checkCurrentPassword verifies a user's current password, throttled in
-// the user's change bucket, and clears the bucket when it is right.
-func (s *Store) checkCurrentPassword(ctx context.Context, op string, id int64, password string) error {
-	_, t, verr, err := s.verifyCurrentPassword(ctx, op, id, FieldCurrentPassword, password)
+// passwordProof is a current password verified before a transaction: the
+// hash it matched, which the transaction re-asserts, and the throttle
+// bucket the check counted in, which it clears.
+type passwordProof struct {
+	hash   string
+	bucket string
+}
+
+// stillPassword is ErrInvalidCredentials unless the user's stored password
+// hash is hash; "" asserts nothing. The caller has locked the user's row.
+func (tx *txn) stillPassword(userID int64, hash string) error {
+	if hash == "" {
+		return nil
+	}
+	current, err := tx.q.GetPasswordHash(tx.ctx, userID)
 	if err != nil {
-		return err
+		return mapError(err)
 	}
-	if verr != nil {
-		return s.currentPasswordFailed(ctx, t, "", verr)
+	if current != hash {
+		return ErrInvalidCredentials // changed since the check
 	}
-	return s.inTx(ctx, op, func(tx *txn) error { return tx.clear(t.bucket) })
+	return nil
 }
 
 // DeleteAccount deletes the user's own account, as the user does from a
@@ -88,9 +107,11 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code stri
 		if strings.TrimSpace(code) == "" {
 			return ErrSecondFactorRequired
 		}
-		if _, _, err := s.checkSecondFactor(ctx, op, id, password, code); err != nil {
+		_, _, h, err := s.checkSecondFactor(ctx, op, id, password, code)
+		if err != nil {
 			return err
 		}
+		hash = h
 	} else {
 		h, t, verr, err := s.verifyCurrentPassword(ctx, op, id, FieldPassword, password)
 		if err != nil {
@@ -106,14 +127,8 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code stri
 		if err != nil {
 			return err
 		}
-		if hash != "" {
-			current, err := tx.q.GetPasswordHash(tx.ctx, id)
-			if err != nil {
-				return mapError(err)
-			}
-			if current != hash {
-				return ErrInvalidCredentials // changed since the check
-			}
+		if err := tx.stillPassword(id, hash); err != nil {
+			return err
 		}
 		if _, err := tx.q.DeleteUser(tx.ctx, id); err != nil {
 			return err

@@ -111,3 +111,38 @@ func TestRehashBetweenCheckAndWrite(t *testing.T) {
 
 	})
 }
+
+// TestOwnUpdateAfterPasswordWrite: an address change whose current password
+// was verified against a hash that a password write then replaced is
+// refused in its transaction, and changes nothing.
+func TestOwnUpdateAfterPasswordWrite(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := openInternal(t, dsn)
+		u, err := s.Register(ctx, Registration{Username: "victim", Email: "victim@example.com", Password: "password-old"})
+		require.NoError(t, err)
+
+		// The attacker's check of the stolen password...
+		hash, tr, verr, err := s.verifyCurrentPassword(ctx, "update own user", u.ID, FieldCurrentPassword, "password-old")
+		require.NoError(t, err)
+		require.NoError(t, verr)
+		// ...the victim changes the password...
+		require.NoError(t, s.SetPassword(ctx, u.ID, "password-new"))
+		// ...and the address change that acts on the check is refused.
+		_, err = s.updateUser(ctx, "update own user", u.ID, UserUpdate{Email: ptrTo("attacker@example.com")},
+			&passwordProof{hash: hash, bucket: tr.bucket})
+		require.ErrorIs(t, err, ErrInvalidCredentials)
+		got, err := s.User(ctx, u.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "victim@example.com", got.Email)
+
+		// With the password as it is now, the same change goes through.
+		got, err = s.UpdateOwnUser(ctx, u.ID, "password-new", UserUpdate{Email: ptrTo("victim2@example.com")})
+		require.NoError(t, err)
+		assert.Equal(t, "victim2@example.com", got.Email)
+	})
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -320,17 +320,19 @@ func (tx *txn) replaceRecoveryCodes(userID int64, hashes []string) error {
 
 // checkSecondFactor verifies the user's password and a current TOTP code,
 // as removing the factor or regenerating codes asks, throttled like a
-// password change. It returns the step the code matched and the factor.
-func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, password, code string) (uint64, db.TotpFactor, error) {
+// password change. It returns the step the code matched, the factor, and
+// the password hash the password was verified against (for the
+// transaction that acts on the check to re-assert).
+func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, password, code string) (uint64, db.TotpFactor, string, error) {
 	f, err := s.queries().GetTOTPFactor(ctx, userID)
 	if err = mapError(err); errors.Is(err, ErrNotFound) {
-		return 0, f, ErrNoSecondFactor
+		return 0, f, "", ErrNoSecondFactor
 	} else if err != nil {
-		return 0, f, wrap(op, err)
+		return 0, f, "", wrap(op, err)
 	}
-	_, t, perr, err := s.verifyCurrentPassword(ctx, op, userID, FieldPassword, password)
+	hash, t, perr, err := s.verifyCurrentPassword(ctx, op, userID, FieldPassword, password)
 	if err != nil {
-		return 0, f, err
+		return 0, f, "", err
 	}
 	var step uint64
 	codeOK := false
@@ -338,7 +340,7 @@ func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, 
 		step, codeOK = matchTOTP(secret, strings.TrimSpace(code), s.now(), defaultTOTP)
 		codeOK = codeOK && int64(step) > f.LastStep
 	} else if !errors.Is(err, errSecretUnreadable) {
-		return 0, f, wrap(op, err)
+		return 0, f, "", wrap(op, err)
 	}
 	if perr == nil && !codeOK {
 		perr = ErrInvalidCredentials
@@ -348,9 +350,9 @@ func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, 
 		if errors.Is(err, ErrInvalidCredentials) {
 			err = ErrInvalidCredentials // one error for a wrong password and a wrong code
 		}
-		return 0, f, err
+		return 0, f, "", err
 	}
-	return step, f, nil
+	return step, f, hash, nil
 }
 
 // RemoveTOTP removes the user's TOTP factor and recovery codes, as the user
@@ -360,7 +362,7 @@ func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, 
 // Errors: ErrInvalidCredentials for a wrong password or code (one error for
 // both, throttled like a password change); ErrNoSecondFactor.
 func (s *Store) RemoveTOTP(ctx context.Context, userID int64, password, code string, keepSessionID int64) error {
-	step, f, err := s.checkSecondFactor(ctx, "remove totp", userID, password, code)
+	step, f, _, err := s.checkSecondFactor(ctx, "remove totp", userID, password, code)
 	if err != nil {
 		return err
 	}
@@ -431,7 +433,7 @@ func (s *Store) removeTOTP(ctx context.Context, op string, userID, keep int64, f
 // Errors: ErrInvalidCredentials for a wrong password or code;
 // ErrNoSecondFactor.
 func (s *Store) RegenerateRecoveryCodes(ctx context.Context, userID int64, password, code string, keepSessionID int64) ([]string, error) {
-	step, f, err := s.checkSecondFactor(ctx, "regenerate recovery codes", userID, password, code)
+	step, f, _, err := s.checkSecondFactor(ctx, "regenerate recovery codes", userID, password, code)
 	if err != nil {
 		return nil, err
 	}

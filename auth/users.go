@@ -189,6 +189,13 @@ type UserUpdate struct {
 // Errors: *ValidationError, *DuplicateError, ErrNotFound, ErrOverloaded
 // (wrapped) when a new password cannot be hashed for load.
 func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, error) {
+	return s.updateUser(ctx, "update user", id, u, nil)
+}
+
+// updateUser is UpdateUser for the operation op; with proof, the change is
+// made only if the user's password is still the one proven, and clears
+// the proof's throttle bucket.
+func (s *Store) updateUser(ctx context.Context, op string, id int64, u UserUpdate, proof *passwordProof) (User, error) {
 	p := s.cfg.Policy
 	probs := problems{}
 	params := db.UpdateUserParams{ID: id}
@@ -219,22 +226,30 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 		p.checkPassword(probs, FieldPassword, *u.Password)
 	}
 	if err := probs.err(); err != nil {
-		return User{}, wrap("update user", err)
+		return User{}, wrap(op, err)
 	}
 	var hash []byte
 	if u.Password != nil {
 		var err error
 		if hash, err = s.hash(ctx, *u.Password); err != nil {
-			return User{}, wrap("update user", err)
+			return User{}, wrap(op, err)
 		}
 	}
 	var updated db.User
-	err := s.inTx(ctx, "update user", func(tx *txn) error {
+	err := s.inTx(ctx, op, func(tx *txn) error {
 		// Lock, then read: the address this update replaces is the one
 		// committed last, not one read before a concurrent change.
 		before, err := tx.lockUser(id)
 		if err != nil {
 			return err
+		}
+		if proof != nil {
+			if err := tx.stillPassword(id, proof.hash); err != nil {
+				return err
+			}
+			if err := tx.clear(proof.bucket); err != nil {
+				return err
+			}
 		}
 		params.Now = tx.now
 		updated, err = tx.q.UpdateUser(tx.ctx, params)
