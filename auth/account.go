@@ -85,12 +85,14 @@ func (tx *txn) stillPassword(userID int64, hash string) error {
 
 // DeleteAccount deletes the user's own account, as the user does from a
 // session: password is the current password and, when the user has a TOTP
-// factor, code a current code of it. The database cascades the delete as
+// factor, code a current code of it or one of the user's recovery codes
+// (for a user who lost the device). The database cascades the delete as
 // for DeleteUser; the event is recorded as the user's own unless ctx names
 // another actor.
 //
 // The delete happens only if the stored password hash is still the one the
-// password was verified against.
+// password was verified against, and, for a recovery code, only if the
+// code is still unspent: both are asserted in the delete's transaction.
 //
 // Errors: ErrSecondFactorRequired (before any password work) when the user
 // has a factor and code is empty; ErrInvalidCredentials for a wrong
@@ -102,25 +104,30 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code stri
 	if err != nil {
 		return wrap(op, err)
 	}
-	var hash string
+	var (
+		hash   string
+		rcHash string // a recovery code's, to spend in the transaction
+		t      throttle
+	)
 	if st.TOTPEnabled {
 		if strings.TrimSpace(code) == "" {
 			return ErrSecondFactorRequired
 		}
-		_, _, h, err := s.checkSecondFactor(ctx, op, id, password, code)
-		if err != nil {
+		if h, isRecovery := recoveryCodeHash(code); isRecovery {
+			rcHash = h
+		} else if _, _, hash, err = s.checkSecondFactor(ctx, op, id, password, code); err != nil {
 			return err
 		}
-		hash = h
-	} else {
-		h, t, verr, err := s.verifyCurrentPassword(ctx, op, id, FieldPassword, password)
+	}
+	if hash == "" {
+		h, tr, verr, err := s.verifyCurrentPassword(ctx, op, id, FieldPassword, password)
 		if err != nil {
 			return err
 		}
 		if verr != nil {
-			return s.currentPasswordFailed(ctx, t, "", verr)
+			return s.currentPasswordFailed(ctx, tr, "", verr)
 		}
-		hash = h
+		hash, t = h, tr
 	}
 	err = s.inTx(ctx, op, func(tx *txn) error {
 		u, err := tx.lockUser(id)
@@ -129,6 +136,15 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code stri
 		}
 		if err := tx.stillPassword(id, hash); err != nil {
 			return err
+		}
+		if rcHash != "" {
+			n, err := tx.q.SpendRecoveryCode(tx.ctx, db.SpendRecoveryCodeParams{UserID: id, CodeHash: rcHash})
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errWrongCode
+			}
 		}
 		if _, err := tx.q.DeleteUser(tx.ctx, id); err != nil {
 			return err
@@ -139,7 +155,12 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code stri
 		tx.record(EventUserDeleted, refOf(u), nil)
 		return nil
 	})
-	if errors.Is(err, ErrInvalidCredentials) {
+	switch {
+	case errors.Is(err, errWrongCode):
+		// The password was right; the recovery code was not (one error
+		// for both, counted as a failure like a wrong password).
+		return s.currentPasswordFailed(ctx, t, "wrong_password_or_code", ErrInvalidCredentials)
+	case errors.Is(err, ErrInvalidCredentials):
 		return ErrInvalidCredentials
 	}
 	return err

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,18 @@ func TestDeleteAccount(t *testing.T) {
 		clk.Advance(30 * time.Second)
 		require.NoError(t, s.DeleteAccount(ctx, twofa.ID, pw("quinn"), code(t, secret, clk.Now())))
 		_, err = s.User(ctx, twofa.ID)
+		require.ErrorIs(t, err, auth.ErrNotFound)
+
+		// A user who lost the device deletes with a recovery code.
+		lost := mustRegister(t, s, reg("rosa"))
+		_, recovery := mustEnroll(t, s, clk, lost.ID)
+		require.ErrorIs(t, s.DeleteAccount(ctx, lost.ID, "wrong-password", recovery[0]), auth.ErrInvalidCredentials)
+		require.ErrorIs(t, s.DeleteAccount(ctx, lost.ID, pw("rosa"), "ABCD-EFGH-JKMN-PQRS"), auth.ErrInvalidCredentials,
+			"a code of the recovery form that is not one of hers")
+		_, err = s.User(ctx, lost.ID)
+		require.NoError(t, err, "refused deletes delete nothing")
+		require.NoError(t, s.DeleteAccount(ctx, lost.ID, pw("rosa"), strings.ToLower(recovery[1])))
+		_, err = s.User(ctx, lost.ID)
 		require.ErrorIs(t, err, auth.ErrNotFound)
 	})
 }

@@ -179,7 +179,7 @@ func (h *Handler) v1ChangePassword(w http.ResponseWriter, r *http.Request) {
 }
 
 // v1DeleteMe deletes the user's account, given the password and, with a
-// second factor, a code.
+// second factor, a TOTP code or a recovery code.
 func (h *Handler) v1DeleteMe(w http.ResponseWriter, r *http.Request) {
 	f, err := h.decodeV1(w, r, required("password"), optional("code"))
 	if err != nil {
