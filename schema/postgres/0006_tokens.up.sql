@@ -37,4 +37,4 @@ CREATE TABLE signing_keys (
     CONSTRAINT signing_keys_retired_check CHECK ((state = 'active') = (retired_at IS NULL))
 );
 
-CREATE UNIQUE INDEX signing_keys_active_key ON signing_keys (state) WHERE state = 'active';
+CREATE UNIQUE INDEX signing_keys_state_key ON signing_keys (state) WHERE state = 'active';

@@ -1,4 +1,4 @@
-DROP INDEX signing_keys_active_key;
+DROP INDEX signing_keys_state_key;
 DROP TABLE signing_keys;
 DROP INDEX refresh_tokens_live_key;
 DROP INDEX refresh_tokens_session_id_idx;

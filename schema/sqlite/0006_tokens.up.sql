@@ -52,5 +52,7 @@ CREATE TABLE signing_keys (
 );
 
 -- At most one active key: two instances creating the first key at once, or
--- two rotations, cannot both succeed.
-CREATE UNIQUE INDEX signing_keys_active_key ON signing_keys (state) WHERE state = 'active';
+-- two rotations, cannot both succeed. Named as SQLite reports a violation of
+-- a unique index on one column ("signing_keys.state"), so that both engines
+-- name it alike.
+CREATE UNIQUE INDEX signing_keys_state_key ON signing_keys (state) WHERE state = 'active';
