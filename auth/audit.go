@@ -57,7 +57,14 @@ const (
 	EventRecoveryCodesRegenerated EventType = "recovery_codes.regenerated"   // {"sessions_ended": n}
 	EventRecoveryCodeUsed         EventType = "recovery_code.used"           // {"sessions_ended": n, "left": n}
 	EventSecondFactorRequired     EventType = "login.second_factor_required" // the password was right: {"challenge_id": n}
-	EventSecretsReencrypted       EventType = "totp.secrets_reencrypted"     // {"factors": n, "enrollments": n, "key_id": id}
+	EventSecretsReencrypted       EventType = "totp.secrets_reencrypted"     // {"factors": n, "enrollments": n, "signing_keys": n, "key_id": id}
+
+	// EventRefreshTokenReused: a refresh token already exchanged was
+	// presented again, so its family (its session) was ended: {"session_id": n}.
+	EventRefreshTokenReused EventType = "token.reuse_detected"
+	// EventSigningKeyCreated: a new key signs access tokens: {"kid": id,
+	// "retired_kid": id of the key it replaced, absent for the first}.
+	EventSigningKeyCreated EventType = "token.signing_key_created"
 
 	EventAuditPurged EventType = "audit.purged" // {"through_id": n, "events": n}: the retention purge
 )

@@ -280,3 +280,45 @@ func lenientPolicy() *auth.Policy {
 	p.RequireUsername = false
 	return &p
 }
+
+// BenchmarkVerifyAccessToken verifies an access token offline (signature
+// and claims, the keys cached) and with the session check (one read by
+// primary key besides), beside SessionUser on a session token, the cookie
+// path's read, for the ratio.
+func BenchmarkVerifyAccessToken(b *testing.B) {
+	cfg := fastHashing
+	cfg.SecretKeys = &auth.Keyring{Current: "k", Keys: map[string][]byte{"k": make([]byte, 32)}}
+	benchStores(b, cfg, func(b *testing.B, s *auth.Store, _ string) {
+		ctx := context.Background()
+		if _, err := s.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "hunter2!"}); err != nil {
+			b.Fatal(err)
+		}
+		r, err := s.IssueTokens(ctx, auth.LoginAttempt{Identifier: "alice", Password: "hunter2!"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, sess, err := s.LoginSession(ctx, "alice", "hunter2!")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range []struct {
+			name string
+			fn   func() error
+		}{
+			{"offline", func() error { _, err := s.VerifyAccessToken(ctx, r.AccessToken, auth.VerifyOptions{}); return err }},
+			{"check_session", func() error {
+				_, err := s.VerifyAccessToken(ctx, r.AccessToken, auth.VerifyOptions{CheckSession: true})
+				return err
+			}},
+			{"session_token", func() error { _, _, err := s.SessionUser(ctx, sess.Token); return err }},
+		} {
+			b.Run(c.name, func(b *testing.B) {
+				for b.Loop() {
+					if err := c.fn(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	})
+}

@@ -113,6 +113,21 @@ type Config struct {
 	// with a factor cannot complete. See ReadKeyFile and CreateKeyFile.
 	SecretKeys *Keyring
 
+	// AccessTokenLifetime is how long an access token (a JWT issued by
+	// IssueTokens or RefreshTokens) is valid. Default:
+	// DefaultAccessTokenLifetime (10 minutes); between one second and one
+	// day. A retired signing key stays published this long (plus
+	// MaxClockSkew and keyCacheTTL) after its retirement.
+	AccessTokenLifetime time.Duration
+
+	// TokenIssuer is the "iss" of access tokens, and what verifiers expect.
+	// Default: "credstore".
+	TokenIssuer string
+
+	// TokenAudience is the "aud" of access tokens, and what verifiers
+	// expect. Default: "credstore".
+	TokenAudience string
+
 	// TOTPIssuer names the service in authenticator apps ("issuer" of the
 	// otpauth URI). Default: "credstore".
 	TOTPIssuer string
@@ -131,11 +146,12 @@ type Config struct {
 
 // Defaults of the session and reset lifetimes.
 const (
-	DefaultSessionLifetime    = 30 * 24 * time.Hour
-	DefaultSessionIdleTimeout = 24 * time.Hour
-	DefaultResetTokenLifetime = 30 * time.Minute
-	DefaultDeviceLifetime     = 90 * 24 * time.Hour
-	DefaultAuditRetention     = 365 * 24 * time.Hour
+	DefaultSessionLifetime     = 30 * 24 * time.Hour
+	DefaultSessionIdleTimeout  = 24 * time.Hour
+	DefaultResetTokenLifetime  = 30 * time.Minute
+	DefaultDeviceLifetime      = 90 * 24 * time.Hour
+	DefaultAuditRetention      = 365 * 24 * time.Hour
+	DefaultAccessTokenLifetime = 10 * time.Minute
 )
 
 // withDefaults validates c and fills in its defaults.
@@ -200,6 +216,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TOTPIssuer == "" {
 		c.TOTPIssuer = "credstore"
 	}
+	if c.AccessTokenLifetime == 0 {
+		c.AccessTokenLifetime = DefaultAccessTokenLifetime
+	}
+	if c.TokenIssuer == "" {
+		c.TokenIssuer = "credstore"
+	}
+	if c.TokenAudience == "" {
+		c.TokenAudience = "credstore"
+	}
 	if c.DeviceLifetime == 0 {
 		c.DeviceLifetime = DefaultDeviceLifetime
 	}
@@ -222,6 +247,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("config: session idle timeout %v is below %v", c.SessionIdleTimeout, 2*SessionTouchInterval)
 	case c.ResetTokenLifetime < time.Second:
 		return c, fmt.Errorf("config: reset token lifetime %v is below one second", c.ResetTokenLifetime)
+	case c.AccessTokenLifetime < time.Second || c.AccessTokenLifetime > 24*time.Hour:
+		return c, fmt.Errorf("config: access token lifetime %v is outside one second to one day", c.AccessTokenLifetime)
 	case c.DeviceLifetime < time.Hour:
 		return c, fmt.Errorf("config: device lifetime %v is below one hour", c.DeviceLifetime)
 	case c.AuditRetention > 0 && c.AuditRetention < ThrottleWindow:

@@ -53,7 +53,7 @@ const maxDevicesPerUser = 20
 // when the attempt's bucket is waiting; a throttled attempt costs no bcrypt
 // work and says nothing about the password.
 func (s *Store) LoginWithDevice(ctx context.Context, a LoginAttempt) (LoginResult, error) {
-	return s.login(ctx, a, true)
+	return s.login(ctx, a, true, "")
 }
 
 // deviceOf returns the live device token with this value if it belongs to

@@ -64,7 +64,39 @@ var (
 
 	// ErrNoSecondFactor means the user has no active second factor.
 	ErrNoSecondFactor = errors.New("no second factor enrolled")
+
+	// ErrInvalidToken is the one error of every access token refused:
+	// malformed, signed with another algorithm or by an unknown or purged
+	// key, tampered with, expired, not yet valid, for another issuer or
+	// audience, or (VerifyOptions.CheckSession) of a session that ended.
+	// The error returned wraps it with the reason, for logs; the reason
+	// never contains the token.
+	ErrInvalidToken = errors.New("invalid access token")
+
+	// ErrInvalidRefreshToken is the one error of every refresh token that
+	// cannot be exchanged and was not a reuse: malformed, unknown, or of a
+	// session that ended (logged out, revoked, expired, idle too long).
+	ErrInvalidRefreshToken = errors.New("invalid or expired refresh token")
+
+	// ErrRefreshTokenReused means the refresh token was already exchanged
+	// for a newer one. Someone else may hold a copy, so its whole family
+	// (its session, every refresh token of it, and the access tokens checked
+	// against the session) has been revoked and the event audited; the user
+	// must log in again.
+	ErrRefreshTokenReused = errors.New("refresh token reused; its session has been revoked")
 )
+
+// tokenError is an access token refused for reason: ErrInvalidToken with a
+// reason for logs. The reason is always one of this package's constant
+// strings, never the token nor a library's message about its bytes.
+type tokenError struct{ reason string }
+
+func (e *tokenError) Error() string { return ErrInvalidToken.Error() + ": " + e.reason }
+
+// Is makes errors.Is(err, ErrInvalidToken) true.
+func (e *tokenError) Is(target error) bool { return target == ErrInvalidToken }
+
+func invalidToken(reason string) error { return &tokenError{reason: reason} }
 
 // SecondFactorRequiredError is what a login with the right password returns
 // for a user with an active second factor: no session yet, but a challenge

@@ -13,7 +13,8 @@ const DefaultHousekeepingInterval = 10 * time.Minute
 
 // RunHousekeeping purges what has expired (PurgeExpired: sessions, reset
 // and device tokens, login challenges, unconfirmed TOTP enrollments, idle
-// throttle buckets, audit events past Config.AuditRetention) at once and
+// throttle buckets, retired signing keys past their retention, audit events
+// past Config.AuditRetention) at once and
 // then every interval, until ctx ends. A running application starts it once,
 // in a goroutine of its own:
 //
@@ -55,6 +56,6 @@ func (s *Store) housekeep(ctx context.Context) {
 	default:
 		log.InfoContext(ctx, "housekeeping", "sessions", c.Sessions, "reset_tokens", c.Resets,
 			"devices", c.Devices, "throttles", c.Throttles, "audit_events", c.AuditEvents,
-			"challenges", c.Challenges, "enrollments", c.Enrollments)
+			"challenges", c.Challenges, "enrollments", c.Enrollments, "signing_keys", c.SigningKeys)
 	}
 }

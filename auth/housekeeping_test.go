@@ -98,7 +98,7 @@ func TestRunHousekeeping(t *testing.T) {
 		assert.Equal(t, "housekeeping", r.Message)
 		a := attrs(r)
 		assert.Equal(t, "1", a["sessions"], "the first run is at once, before any tick: %v", a)
-		for _, k := range []string{"reset_tokens", "devices", "throttles", "audit_events", "challenges", "enrollments"} {
+		for _, k := range []string{"reset_tokens", "devices", "throttles", "audit_events", "challenges", "enrollments", "signing_keys"} {
 			assert.Contains(t, a, k)
 		}
 		assert.Equal(t, 1, countRows(t, raw, "sessions"))
@@ -139,7 +139,9 @@ func TestRunHousekeepingFailures(t *testing.T) {
 		records := make(chan slog.Record)
 		s := newStore(t, dsn, func(c *auth.Config) { c.Logger = slog.New(recordHandler{records}) })
 		raw := testdb.Raw(t, dsn)
-		_, err := raw.Exec("DROP TABLE sessions")
+		_, err := raw.Exec("DROP TABLE refresh_tokens") // which references sessions
+		require.NoError(t, err)
+		_, err = raw.Exec("DROP TABLE sessions")
 		require.NoError(t, err)
 
 		stop := housekeeping(s, time.Millisecond, records)

@@ -31,9 +31,10 @@ type Keyring struct {
 }
 
 // ErrNoSecretKey means the store has no Keyring (Config.SecretKeys), so it
-// cannot store a TOTP secret, or has none of the key a secret was stored
-// under.
-var ErrNoSecretKey = errors.New("no key to encrypt or decrypt TOTP secrets (Config.SecretKeys)")
+// cannot store a TOTP secret or a token-signing key, or has none of the key
+// a secret was stored under. Every token operation (IssueTokens,
+// RefreshTokens, VerifyAccessToken, JWKS, RotateSigningKey) needs the ring.
+var ErrNoSecretKey = errors.New("no key to encrypt or decrypt secrets (Config.SecretKeys)")
 
 // keyIDPattern is the shape of a key id: short, printable, no separators.
 var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -65,6 +66,12 @@ func secretAAD(userID int64) []byte {
 // seal encrypts a user's secret under the current key with AES-256-GCM and
 // returns the key's id and base64(nonce || ciphertext).
 func (k *Keyring) seal(random io.Reader, userID int64, secret []byte) (keyID, ct string, err error) {
+	return k.sealAAD(random, secretAAD(userID), secret)
+}
+
+// sealAAD is seal with the additional data that binds the ciphertext to its
+// row given explicitly.
+func (k *Keyring) sealAAD(random io.Reader, aad, secret []byte) (keyID, ct string, err error) {
 	if k == nil {
 		return "", "", ErrNoSecretKey
 	}
@@ -76,7 +83,7 @@ func (k *Keyring) seal(random io.Reader, userID int64, secret []byte) (keyID, ct
 	if _, err := io.ReadFull(random, nonce); err != nil {
 		return "", "", fmt.Errorf("seal secret: %w", err)
 	}
-	out := aead.Seal(nonce, nonce, secret, secretAAD(userID))
+	out := aead.Seal(nonce, nonce, secret, aad)
 	return k.Current, base64.StdEncoding.EncodeToString(out), nil
 }
 
@@ -86,6 +93,11 @@ var errSecretUnreadable = errors.New("TOTP secret does not decrypt")
 
 // open decrypts a user's secret.
 func (k *Keyring) open(userID int64, keyID, ct string) ([]byte, error) {
+	return k.openAAD(secretAAD(userID), keyID, ct)
+}
+
+// openAAD is open with the additional data given explicitly.
+func (k *Keyring) openAAD(aad []byte, keyID, ct string) ([]byte, error) {
 	if k == nil {
 		return nil, ErrNoSecretKey
 	}
@@ -104,7 +116,7 @@ func (k *Keyring) open(userID int64, keyID, ct string) ([]byte, error) {
 	if len(raw) < aead.NonceSize() {
 		return nil, errSecretUnreadable
 	}
-	secret, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], secretAAD(userID))
+	secret, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], aad)
 	if err != nil {
 		return nil, errSecretUnreadable
 	}
@@ -174,8 +186,8 @@ func CreateKeyFile(path, id string, random io.Reader) error {
 	return errors.Join(err, f.Close())
 }
 
-// ReencryptSecrets moves every stored TOTP secret (active factors and
-// pending enrollments) that is under another key than Config.SecretKeys'
+// ReencryptSecrets moves every stored secret (TOTP factors, pending
+// enrollments, and the private keys that sign access tokens) that is under another key than Config.SecretKeys'
 // current one to the current key, and returns how many it moved. Secrets
 // under the old keys keep working until then; once it returns without
 // error, the old keys can leave the ring. Each row is rewritten only if it is
@@ -191,8 +203,9 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 		return 0, wrap("reencrypt secrets", ErrNoSecretKey)
 	}
 	type row struct {
-		userID    int64
+		userID    int64 // the row's id: a user's, or a signing key's
 		keyID, ct string
+		aad       []byte
 	}
 	tables := []struct {
 		name   string
@@ -205,7 +218,7 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 				rs, err := s.queries().ListTOTPFactorsToRekey(ctx, db.ListTOTPFactorsToRekeyParams{CurrentKeyID: k.Current, AfterUserID: after, MaxRows: rekeyBatch})
 				out := make([]row, len(rs))
 				for i, r := range rs {
-					out[i] = row{r.UserID, r.KeyID, r.SecretCt}
+					out[i] = row{r.UserID, r.KeyID, r.SecretCt, secretAAD(r.UserID)}
 				}
 				return out, err
 			},
@@ -219,12 +232,26 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 				rs, err := s.queries().ListTOTPEnrollmentsToRekey(ctx, db.ListTOTPEnrollmentsToRekeyParams{CurrentKeyID: k.Current, AfterUserID: after, MaxRows: rekeyBatch})
 				out := make([]row, len(rs))
 				for i, r := range rs {
-					out[i] = row{r.UserID, r.KeyID, r.SecretCt}
+					out[i] = row{r.UserID, r.KeyID, r.SecretCt, secretAAD(r.UserID)}
 				}
 				return out, err
 			},
 			update: func(q *db.Queries, r row, keyID, ct string) (int64, error) {
 				return q.RekeyTOTPEnrollment(ctx, db.RekeyTOTPEnrollmentParams{KeyID: keyID, NewSecretCt: ct, UserID: r.userID, OldSecretCt: r.ct})
+			},
+		},
+		{
+			name: "signing_keys",
+			list: func(after int64) ([]row, error) {
+				rs, err := s.queries().ListSigningKeysToRekey(ctx, db.ListSigningKeysToRekeyParams{CurrentKeyID: k.Current, AfterID: after, MaxRows: rekeyBatch})
+				out := make([]row, len(rs))
+				for i, r := range rs {
+					out[i] = row{r.ID, r.KeyID, r.PrivateCt, signingKeyAAD(r.Kid)}
+				}
+				return out, err
+			},
+			update: func(q *db.Queries, r row, keyID, ct string) (int64, error) {
+				return q.RekeySigningKey(ctx, db.RekeySigningKeyParams{KeyID: keyID, NewPrivateCt: ct, ID: r.userID, OldPrivateCt: r.ct})
 			},
 		},
 	}
@@ -241,7 +268,7 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 			}
 			for _, r := range rows {
 				after = r.userID
-				secret, err := k.open(r.userID, r.keyID, r.ct)
+				secret, err := k.openAAD(r.aad, r.keyID, r.ct)
 				if err != nil {
 					skipped++
 					if errors.Is(err, ErrNoSecretKey) {
@@ -249,7 +276,7 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 					}
 					continue
 				}
-				keyID, ct, err := k.seal(s.cfg.Rand, r.userID, secret)
+				keyID, ct, err := k.sealAAD(s.cfg.Rand, r.aad, secret)
 				if err != nil {
 					return total, wrap("reencrypt secrets", err)
 				}
@@ -272,7 +299,7 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 	if total > 0 {
 		err := s.inTx(ctx, "reencrypt secrets", func(tx *txn) error {
 			tx.recordBy(EventSecretsReencrypted, nil, Actor{Kind: ActorSystem},
-				map[string]any{"factors": moved["factors"], "enrollments": moved["enrollments"], "key_id": k.Current})
+				map[string]any{"factors": moved["factors"], "enrollments": moved["enrollments"], "signing_keys": moved["signing_keys"], "key_id": k.Current})
 			return nil
 		})
 		if err != nil {

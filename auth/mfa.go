@@ -110,6 +110,12 @@ var errWrongCode = errors.New("wrong second factor")
 // or dead challenge; wrong, replayed or spent code), *ThrottledError, and
 // the database's.
 func (s *Store) CompleteLogin(ctx context.Context, a SecondFactor) (LoginResult, error) {
+	return s.completeLogin(ctx, a, true, "")
+}
+
+// completeLogin is CompleteLogin, issuing a device token when issueDevice
+// is set and the session's first refresh token when refreshHash is.
+func (s *Store) completeLogin(ctx context.Context, a SecondFactor, issueDevice bool, refreshHash string) (LoginResult, error) {
 	hash, ok := tokenHash(a.Challenge)
 	if !ok {
 		return LoginResult{}, ErrInvalidCredentials
@@ -184,7 +190,7 @@ func (s *Store) CompleteLogin(ctx context.Context, a SecondFactor) (LoginResult,
 		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, "wrong_"+method)
 	}
 
-	g := &grant{throttle: t.bucket, device: device, presentToken: a.DeviceToken, issueDevice: true}
+	g := &grant{throttle: t.bucket, device: device, presentToken: a.DeviceToken, issueDevice: issueDevice, refreshHash: refreshHash}
 	g.secondFactor = func(tx *txn, u db.User) (map[string]any, error) {
 		cred, err := tx.q.GetCredential(tx.ctx, u.ID)
 		if err != nil {

@@ -62,7 +62,7 @@ func TestNoSessionAfterPasswordWrite(t *testing.T) {
 				// ...the victim changes it...
 				w.write(t, s, u)
 				// ...and the attacker's login goes on to make its session.
-				_, err = s.sessionFor(ctx, v, attempt, true)
+				_, err = s.sessionFor(ctx, v, attempt, true, "")
 				assert.ErrorIs(t, err, ErrInvalidCredentials)
 				_, _, err = s.createSession(ctx, u.ID, v.hash, nil)
 				assert.ErrorIs(t, err, errCredentialChanged)
@@ -104,7 +104,7 @@ func TestRehashBetweenCheckAndWrite(t *testing.T) {
 		v, err := s.authenticate(ctx, attempt)
 		require.NoError(t, err)
 		rehashSamePassword(v.hash)
-		r, err := s.sessionFor(ctx, v, attempt, false)
+		r, err := s.sessionFor(ctx, v, attempt, false, "")
 		require.NoError(t, err, "the password is still right: verified again against the new hash")
 		assert.NotEmpty(t, r.Session.Token)
 		assert.Equal(t, u.ID, r.User.ID)

@@ -68,13 +68,14 @@ func (s *Store) CreateSession(ctx context.Context, userID int64) (Session, error
 // when the password changed or the user went while it was being checked;
 // *ThrottledError when the account's bucket is waiting).
 func (s *Store) LoginSession(ctx context.Context, identifier, password string) (User, Session, error) {
-	r, err := s.login(ctx, LoginAttempt{Identifier: identifier, Password: password}, false)
+	r, err := s.login(ctx, LoginAttempt{Identifier: identifier, Password: password}, false, "")
 	return r.User, r.Session, err
 }
 
 // login authenticates a and creates its session, and a device token when
-// issueDevice is set and a presented none.
-func (s *Store) login(ctx context.Context, a LoginAttempt, issueDevice bool) (LoginResult, error) {
+// issueDevice is set and a presented none, and the session's first refresh
+// token when refreshHash (its hash) is set.
+func (s *Store) login(ctx context.Context, a LoginAttempt, issueDevice bool, refreshHash string) (LoginResult, error) {
 	v, err := s.authenticate(ctx, a)
 	if err != nil {
 		return LoginResult{}, err
@@ -82,14 +83,14 @@ func (s *Store) login(ctx context.Context, a LoginAttempt, issueDevice bool) (Lo
 	if err := s.requireSecondFactor(ctx, v); err != nil {
 		return LoginResult{}, err
 	}
-	return s.sessionFor(ctx, v, a, issueDevice)
+	return s.sessionFor(ctx, v, a, issueDevice, refreshHash)
 }
 
 // sessionFor creates the session of the verified attempt a, if the user's
 // hash is still the one its password matched; when it is not, it verifies
 // the password again against the hash now stored.
-func (s *Store) sessionFor(ctx context.Context, v verified, a LoginAttempt, issueDevice bool) (LoginResult, error) {
-	g := &grant{throttle: v.throttle.bucket, device: v.device, presentToken: a.DeviceToken, issueDevice: issueDevice}
+func (s *Store) sessionFor(ctx context.Context, v verified, a LoginAttempt, issueDevice bool, refreshHash string) (LoginResult, error) {
+	g := &grant{throttle: v.throttle.bucket, device: v.device, presentToken: a.DeviceToken, issueDevice: issueDevice, refreshHash: refreshHash}
 	for attempt := 0; ; attempt++ {
 		sess, dev, err := s.createSession(ctx, v.user.ID, v.hash, g)
 		switch {
@@ -122,6 +123,7 @@ type grant struct {
 	device       *db.Device // the token presented, to renew
 	presentToken string     // and the token itself
 	issueDevice  bool       // issue one when none was presented
+	refreshHash  string     // the hash of the session's first refresh token, if any
 
 	// secondFactor, when set, runs first in the session's transaction,
 	// after the user's row is locked: it spends the second factor the
@@ -207,6 +209,12 @@ func (s *Store) createSession(ctx context.Context, userID int64, verified []byte
 			return err
 		}
 		detail := map[string]any{"session_id": row.ID, "device": state}
+		if g.refreshHash != "" {
+			if err := tx.q.CreateRefreshToken(tx.ctx, db.CreateRefreshTokenParams{SessionID: row.ID, TokenHash: g.refreshHash, Now: tx.now}); err != nil {
+				return err
+			}
+			detail["tokens"] = true
+		}
 		for k, v := range extra {
 			detail[k] = v
 		}
@@ -429,11 +437,13 @@ type PurgeCounts struct {
 	AuditEvents int64 // audit events older than Config.AuditRetention
 	Challenges  int64 // login challenges past their lifetime
 	Enrollments int64 // TOTP enrollments never confirmed
+	SigningKeys int64 // retired signing keys every token of which has expired
 }
 
 // PurgeExpired deletes the sessions past their absolute lifetime or idle
 // timeout, the reset and device tokens past their expiry, the throttle
-// buckets that no longer count anything, and the audit events older than
+// buckets that no longer count anything, the retired signing keys every
+// token of which has expired, and the audit events older than
 // Config.AuditRetention, and says how many of each it deleted. Expired rows
 // never authenticate anything; purging keeps the tables small, and keeps
 // audit events no longer than their retention. RunHousekeeping runs it
@@ -455,7 +465,10 @@ func (s *Store) PurgeExpired(ctx context.Context) (PurgeCounts, error) {
 		if c.Challenges, err = tx.q.PurgeMFAChallenges(tx.ctx, tx.now); err != nil {
 			return err
 		}
-		c.Enrollments, err = tx.q.PurgeTOTPEnrollments(tx.ctx, tx.now)
+		if c.Enrollments, err = tx.q.PurgeTOTPEnrollments(tx.ctx, tx.now); err != nil {
+			return err
+		}
+		c.SigningKeys, err = s.purgeSigningKeys(tx)
 		return err
 	})
 	if err == nil {

@@ -21,6 +21,7 @@ type Store struct {
 	q     *db.Queries
 	dummy []byte // a hash at the configured cost, compared when no user matched
 	gate  *hashGate
+	keys  keys // the signing keys, cached (signing.go)
 }
 
 // User is a registered user. It deliberately has no field for the password

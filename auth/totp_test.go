@@ -1148,7 +1148,7 @@ func TestReencryptSecrets(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, events, 1, "one event, for the run that moved something")
 		assert.Equal(t, system, events[0].Actor)
-		assert.JSONEq(t, `{"factors": 2, "enrollments": 1, "key_id": "k2"}`, string(events[0].Detail))
+		assert.JSONEq(t, `{"factors": 2, "enrollments": 1, "signing_keys": 0, "key_id": "k2"}`, string(events[0].Detail))
 
 		// The new key alone reads everything.
 		c := newStore(t, dsn, withClock(clk), withKeys(testKeys("k2")))

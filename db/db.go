@@ -54,8 +54,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.createMFAChallengeStmt, err = db.PrepareContext(ctx, createMFAChallenge); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateMFAChallenge: %w", err)
 	}
+	if q.createRefreshTokenStmt, err = db.PrepareContext(ctx, createRefreshToken); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateRefreshToken: %w", err)
+	}
 	if q.createSessionStmt, err = db.PrepareContext(ctx, createSession); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateSession: %w", err)
+	}
+	if q.createSigningKeyStmt, err = db.PrepareContext(ctx, createSigningKey); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateSigningKey: %w", err)
 	}
 	if q.createUserStmt, err = db.PrepareContext(ctx, createUser); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateUser: %w", err)
@@ -68,6 +74,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteRecoveryCodesStmt, err = db.PrepareContext(ctx, deleteRecoveryCodes); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteRecoveryCodes: %w", err)
+	}
+	if q.deleteSessionByIDStmt, err = db.PrepareContext(ctx, deleteSessionByID); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteSessionByID: %w", err)
 	}
 	if q.deleteSessionByTokenHashStmt, err = db.PrepareContext(ctx, deleteSessionByTokenHash); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSessionByTokenHash: %w", err)
@@ -99,6 +108,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.failMFAChallengeStmt, err = db.PrepareContext(ctx, failMFAChallenge); err != nil {
 		return nil, fmt.Errorf("error preparing query FailMFAChallenge: %w", err)
 	}
+	if q.getActiveSigningKeyStmt, err = db.PrepareContext(ctx, getActiveSigningKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetActiveSigningKey: %w", err)
+	}
 	if q.getAuditChainStmt, err = db.PrepareContext(ctx, getAuditChain); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAuditChain: %w", err)
 	}
@@ -123,6 +135,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getPasswordResetStmt, err = db.PrepareContext(ctx, getPasswordReset); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPasswordReset: %w", err)
 	}
+	if q.getRefreshTokenStmt, err = db.PrepareContext(ctx, getRefreshToken); err != nil {
+		return nil, fmt.Errorf("error preparing query GetRefreshToken: %w", err)
+	}
+	if q.getSessionByIDStmt, err = db.PrepareContext(ctx, getSessionByID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSessionByID: %w", err)
+	}
 	if q.getSessionProfileStmt, err = db.PrepareContext(ctx, getSessionProfile); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSessionProfile: %w", err)
 	}
@@ -137,6 +155,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getThrottleStmt, err = db.PrepareContext(ctx, getThrottle); err != nil {
 		return nil, fmt.Errorf("error preparing query GetThrottle: %w", err)
+	}
+	if q.getTokenSessionStmt, err = db.PrepareContext(ctx, getTokenSession); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTokenSession: %w", err)
 	}
 	if q.getTwoFactorStatusStmt, err = db.PrepareContext(ctx, getTwoFactorStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTwoFactorStatus: %w", err)
@@ -170,6 +191,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listAuditEventsDescStmt, err = db.PrepareContext(ctx, listAuditEventsDesc); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAuditEventsDesc: %w", err)
+	}
+	if q.listSigningKeysStmt, err = db.PrepareContext(ctx, listSigningKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query ListSigningKeys: %w", err)
+	}
+	if q.listSigningKeysToRekeyStmt, err = db.PrepareContext(ctx, listSigningKeysToRekey); err != nil {
+		return nil, fmt.Errorf("error preparing query ListSigningKeysToRekey: %w", err)
 	}
 	if q.listTOTPEnrollmentsToRekeyStmt, err = db.PrepareContext(ctx, listTOTPEnrollmentsToRekey); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTOTPEnrollmentsToRekey: %w", err)
@@ -213,14 +240,23 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.purgeSessionsStmt, err = db.PrepareContext(ctx, purgeSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeSessions: %w", err)
 	}
+	if q.purgeSigningKeysStmt, err = db.PrepareContext(ctx, purgeSigningKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeSigningKeys: %w", err)
+	}
 	if q.purgeTOTPEnrollmentsStmt, err = db.PrepareContext(ctx, purgeTOTPEnrollments); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeTOTPEnrollments: %w", err)
 	}
 	if q.purgeThrottlesStmt, err = db.PrepareContext(ctx, purgeThrottles); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeThrottles: %w", err)
 	}
+	if q.refreshSessionStmt, err = db.PrepareContext(ctx, refreshSession); err != nil {
+		return nil, fmt.Errorf("error preparing query RefreshSession: %w", err)
+	}
 	if q.rehashPasswordStmt, err = db.PrepareContext(ctx, rehashPassword); err != nil {
 		return nil, fmt.Errorf("error preparing query RehashPassword: %w", err)
+	}
+	if q.rekeySigningKeyStmt, err = db.PrepareContext(ctx, rekeySigningKey); err != nil {
+		return nil, fmt.Errorf("error preparing query RekeySigningKey: %w", err)
 	}
 	if q.rekeyTOTPEnrollmentStmt, err = db.PrepareContext(ctx, rekeyTOTPEnrollment); err != nil {
 		return nil, fmt.Errorf("error preparing query RekeyTOTPEnrollment: %w", err)
@@ -233,6 +269,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.replacePasswordHashStmt, err = db.PrepareContext(ctx, replacePasswordHash); err != nil {
 		return nil, fmt.Errorf("error preparing query ReplacePasswordHash: %w", err)
+	}
+	if q.retireSigningKeyStmt, err = db.PrepareContext(ctx, retireSigningKey); err != nil {
+		return nil, fmt.Errorf("error preparing query RetireSigningKey: %w", err)
 	}
 	if q.setAuditChainAnchorStmt, err = db.PrepareContext(ctx, setAuditChainAnchor); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAuditChainAnchor: %w", err)
@@ -272,6 +311,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.upsertTOTPFactorStmt, err = db.PrepareContext(ctx, upsertTOTPFactor); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertTOTPFactor: %w", err)
+	}
+	if q.useRefreshTokenStmt, err = db.PrepareContext(ctx, useRefreshToken); err != nil {
+		return nil, fmt.Errorf("error preparing query UseRefreshToken: %w", err)
 	}
 	return &q, nil
 }
@@ -328,9 +370,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing createMFAChallengeStmt: %w", cerr)
 		}
 	}
+	if q.createRefreshTokenStmt != nil {
+		if cerr := q.createRefreshTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createRefreshTokenStmt: %w", cerr)
+		}
+	}
 	if q.createSessionStmt != nil {
 		if cerr := q.createSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing createSessionStmt: %w", cerr)
+		}
+	}
+	if q.createSigningKeyStmt != nil {
+		if cerr := q.createSigningKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createSigningKeyStmt: %w", cerr)
 		}
 	}
 	if q.createUserStmt != nil {
@@ -351,6 +403,11 @@ func (q *Queries) Close() error {
 	if q.deleteRecoveryCodesStmt != nil {
 		if cerr := q.deleteRecoveryCodesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteRecoveryCodesStmt: %w", cerr)
+		}
+	}
+	if q.deleteSessionByIDStmt != nil {
+		if cerr := q.deleteSessionByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteSessionByIDStmt: %w", cerr)
 		}
 	}
 	if q.deleteSessionByTokenHashStmt != nil {
@@ -403,6 +460,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing failMFAChallengeStmt: %w", cerr)
 		}
 	}
+	if q.getActiveSigningKeyStmt != nil {
+		if cerr := q.getActiveSigningKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getActiveSigningKeyStmt: %w", cerr)
+		}
+	}
 	if q.getAuditChainStmt != nil {
 		if cerr := q.getAuditChainStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getAuditChainStmt: %w", cerr)
@@ -443,6 +505,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getPasswordResetStmt: %w", cerr)
 		}
 	}
+	if q.getRefreshTokenStmt != nil {
+		if cerr := q.getRefreshTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getRefreshTokenStmt: %w", cerr)
+		}
+	}
+	if q.getSessionByIDStmt != nil {
+		if cerr := q.getSessionByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionByIDStmt: %w", cerr)
+		}
+	}
 	if q.getSessionProfileStmt != nil {
 		if cerr := q.getSessionProfileStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSessionProfileStmt: %w", cerr)
@@ -466,6 +538,11 @@ func (q *Queries) Close() error {
 	if q.getThrottleStmt != nil {
 		if cerr := q.getThrottleStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getThrottleStmt: %w", cerr)
+		}
+	}
+	if q.getTokenSessionStmt != nil {
+		if cerr := q.getTokenSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTokenSessionStmt: %w", cerr)
 		}
 	}
 	if q.getTwoFactorStatusStmt != nil {
@@ -521,6 +598,16 @@ func (q *Queries) Close() error {
 	if q.listAuditEventsDescStmt != nil {
 		if cerr := q.listAuditEventsDescStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAuditEventsDescStmt: %w", cerr)
+		}
+	}
+	if q.listSigningKeysStmt != nil {
+		if cerr := q.listSigningKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listSigningKeysStmt: %w", cerr)
+		}
+	}
+	if q.listSigningKeysToRekeyStmt != nil {
+		if cerr := q.listSigningKeysToRekeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listSigningKeysToRekeyStmt: %w", cerr)
 		}
 	}
 	if q.listTOTPEnrollmentsToRekeyStmt != nil {
@@ -593,6 +680,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing purgeSessionsStmt: %w", cerr)
 		}
 	}
+	if q.purgeSigningKeysStmt != nil {
+		if cerr := q.purgeSigningKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeSigningKeysStmt: %w", cerr)
+		}
+	}
 	if q.purgeTOTPEnrollmentsStmt != nil {
 		if cerr := q.purgeTOTPEnrollmentsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing purgeTOTPEnrollmentsStmt: %w", cerr)
@@ -603,9 +695,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing purgeThrottlesStmt: %w", cerr)
 		}
 	}
+	if q.refreshSessionStmt != nil {
+		if cerr := q.refreshSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing refreshSessionStmt: %w", cerr)
+		}
+	}
 	if q.rehashPasswordStmt != nil {
 		if cerr := q.rehashPasswordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rehashPasswordStmt: %w", cerr)
+		}
+	}
+	if q.rekeySigningKeyStmt != nil {
+		if cerr := q.rekeySigningKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rekeySigningKeyStmt: %w", cerr)
 		}
 	}
 	if q.rekeyTOTPEnrollmentStmt != nil {
@@ -626,6 +728,11 @@ func (q *Queries) Close() error {
 	if q.replacePasswordHashStmt != nil {
 		if cerr := q.replacePasswordHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing replacePasswordHashStmt: %w", cerr)
+		}
+	}
+	if q.retireSigningKeyStmt != nil {
+		if cerr := q.retireSigningKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retireSigningKeyStmt: %w", cerr)
 		}
 	}
 	if q.setAuditChainAnchorStmt != nil {
@@ -693,6 +800,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing upsertTOTPFactorStmt: %w", cerr)
 		}
 	}
+	if q.useRefreshTokenStmt != nil {
+		if cerr := q.useRefreshTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing useRefreshTokenStmt: %w", cerr)
+		}
+	}
 	return err
 }
 
@@ -742,11 +854,14 @@ type Queries struct {
 	createCredentialStmt           *sql.Stmt
 	createDeviceStmt               *sql.Stmt
 	createMFAChallengeStmt         *sql.Stmt
+	createRefreshTokenStmt         *sql.Stmt
 	createSessionStmt              *sql.Stmt
+	createSigningKeyStmt           *sql.Stmt
 	createUserStmt                 *sql.Stmt
 	deleteAuditEventsThroughStmt   *sql.Stmt
 	deleteOtherUserSessionsStmt    *sql.Stmt
 	deleteRecoveryCodesStmt        *sql.Stmt
+	deleteSessionByIDStmt          *sql.Stmt
 	deleteSessionByTokenHashStmt   *sql.Stmt
 	deleteTOTPEnrollmentStmt       *sql.Stmt
 	deleteTOTPFactorStmt           *sql.Stmt
@@ -757,6 +872,7 @@ type Queries struct {
 	deleteUserSessionStmt          *sql.Stmt
 	deleteUserSessionsStmt         *sql.Stmt
 	failMFAChallengeStmt           *sql.Stmt
+	getActiveSigningKeyStmt        *sql.Stmt
 	getAuditChainStmt              *sql.Stmt
 	getCredentialStmt              *sql.Stmt
 	getDeviceStmt                  *sql.Stmt
@@ -765,11 +881,14 @@ type Queries struct {
 	getMFAChallengeStmt            *sql.Stmt
 	getPasswordHashStmt            *sql.Stmt
 	getPasswordResetStmt           *sql.Stmt
+	getRefreshTokenStmt            *sql.Stmt
+	getSessionByIDStmt             *sql.Stmt
 	getSessionProfileStmt          *sql.Stmt
 	getSessionUserStmt             *sql.Stmt
 	getTOTPEnrollmentStmt          *sql.Stmt
 	getTOTPFactorStmt              *sql.Stmt
 	getThrottleStmt                *sql.Stmt
+	getTokenSessionStmt            *sql.Stmt
 	getTwoFactorStatusStmt         *sql.Stmt
 	getUserByEmailStmt             *sql.Stmt
 	getUserByIDStmt                *sql.Stmt
@@ -781,6 +900,8 @@ type Queries struct {
 	lastAuditEventBeforeStmt       *sql.Stmt
 	listAuditEventsStmt            *sql.Stmt
 	listAuditEventsDescStmt        *sql.Stmt
+	listSigningKeysStmt            *sql.Stmt
+	listSigningKeysToRekeyStmt     *sql.Stmt
 	listTOTPEnrollmentsToRekeyStmt *sql.Stmt
 	listTOTPFactorsToRekeyStmt     *sql.Stmt
 	listUserSessionsStmt           *sql.Stmt
@@ -795,13 +916,17 @@ type Queries struct {
 	purgeMFAChallengesStmt         *sql.Stmt
 	purgePasswordResetsStmt        *sql.Stmt
 	purgeSessionsStmt              *sql.Stmt
+	purgeSigningKeysStmt           *sql.Stmt
 	purgeTOTPEnrollmentsStmt       *sql.Stmt
 	purgeThrottlesStmt             *sql.Stmt
+	refreshSessionStmt             *sql.Stmt
 	rehashPasswordStmt             *sql.Stmt
+	rekeySigningKeyStmt            *sql.Stmt
 	rekeyTOTPEnrollmentStmt        *sql.Stmt
 	rekeyTOTPFactorStmt            *sql.Stmt
 	renewDeviceStmt                *sql.Stmt
 	replacePasswordHashStmt        *sql.Stmt
+	retireSigningKeyStmt           *sql.Stmt
 	setAuditChainAnchorStmt        *sql.Stmt
 	setAuditChainHashStmt          *sql.Stmt
 	setPasswordHashStmt            *sql.Stmt
@@ -815,6 +940,7 @@ type Queries struct {
 	upsertPasswordResetStmt        *sql.Stmt
 	upsertTOTPEnrollmentStmt       *sql.Stmt
 	upsertTOTPFactorStmt           *sql.Stmt
+	useRefreshTokenStmt            *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -831,11 +957,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		createCredentialStmt:           q.createCredentialStmt,
 		createDeviceStmt:               q.createDeviceStmt,
 		createMFAChallengeStmt:         q.createMFAChallengeStmt,
+		createRefreshTokenStmt:         q.createRefreshTokenStmt,
 		createSessionStmt:              q.createSessionStmt,
+		createSigningKeyStmt:           q.createSigningKeyStmt,
 		createUserStmt:                 q.createUserStmt,
 		deleteAuditEventsThroughStmt:   q.deleteAuditEventsThroughStmt,
 		deleteOtherUserSessionsStmt:    q.deleteOtherUserSessionsStmt,
 		deleteRecoveryCodesStmt:        q.deleteRecoveryCodesStmt,
+		deleteSessionByIDStmt:          q.deleteSessionByIDStmt,
 		deleteSessionByTokenHashStmt:   q.deleteSessionByTokenHashStmt,
 		deleteTOTPEnrollmentStmt:       q.deleteTOTPEnrollmentStmt,
 		deleteTOTPFactorStmt:           q.deleteTOTPFactorStmt,
@@ -846,6 +975,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteUserSessionStmt:          q.deleteUserSessionStmt,
 		deleteUserSessionsStmt:         q.deleteUserSessionsStmt,
 		failMFAChallengeStmt:           q.failMFAChallengeStmt,
+		getActiveSigningKeyStmt:        q.getActiveSigningKeyStmt,
 		getAuditChainStmt:              q.getAuditChainStmt,
 		getCredentialStmt:              q.getCredentialStmt,
 		getDeviceStmt:                  q.getDeviceStmt,
@@ -854,11 +984,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getMFAChallengeStmt:            q.getMFAChallengeStmt,
 		getPasswordHashStmt:            q.getPasswordHashStmt,
 		getPasswordResetStmt:           q.getPasswordResetStmt,
+		getRefreshTokenStmt:            q.getRefreshTokenStmt,
+		getSessionByIDStmt:             q.getSessionByIDStmt,
 		getSessionProfileStmt:          q.getSessionProfileStmt,
 		getSessionUserStmt:             q.getSessionUserStmt,
 		getTOTPEnrollmentStmt:          q.getTOTPEnrollmentStmt,
 		getTOTPFactorStmt:              q.getTOTPFactorStmt,
 		getThrottleStmt:                q.getThrottleStmt,
+		getTokenSessionStmt:            q.getTokenSessionStmt,
 		getTwoFactorStatusStmt:         q.getTwoFactorStatusStmt,
 		getUserByEmailStmt:             q.getUserByEmailStmt,
 		getUserByIDStmt:                q.getUserByIDStmt,
@@ -870,6 +1003,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		lastAuditEventBeforeStmt:       q.lastAuditEventBeforeStmt,
 		listAuditEventsStmt:            q.listAuditEventsStmt,
 		listAuditEventsDescStmt:        q.listAuditEventsDescStmt,
+		listSigningKeysStmt:            q.listSigningKeysStmt,
+		listSigningKeysToRekeyStmt:     q.listSigningKeysToRekeyStmt,
 		listTOTPEnrollmentsToRekeyStmt: q.listTOTPEnrollmentsToRekeyStmt,
 		listTOTPFactorsToRekeyStmt:     q.listTOTPFactorsToRekeyStmt,
 		listUserSessionsStmt:           q.listUserSessionsStmt,
@@ -884,13 +1019,17 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		purgeMFAChallengesStmt:         q.purgeMFAChallengesStmt,
 		purgePasswordResetsStmt:        q.purgePasswordResetsStmt,
 		purgeSessionsStmt:              q.purgeSessionsStmt,
+		purgeSigningKeysStmt:           q.purgeSigningKeysStmt,
 		purgeTOTPEnrollmentsStmt:       q.purgeTOTPEnrollmentsStmt,
 		purgeThrottlesStmt:             q.purgeThrottlesStmt,
+		refreshSessionStmt:             q.refreshSessionStmt,
 		rehashPasswordStmt:             q.rehashPasswordStmt,
+		rekeySigningKeyStmt:            q.rekeySigningKeyStmt,
 		rekeyTOTPEnrollmentStmt:        q.rekeyTOTPEnrollmentStmt,
 		rekeyTOTPFactorStmt:            q.rekeyTOTPFactorStmt,
 		renewDeviceStmt:                q.renewDeviceStmt,
 		replacePasswordHashStmt:        q.replacePasswordHashStmt,
+		retireSigningKeyStmt:           q.retireSigningKeyStmt,
 		setAuditChainAnchorStmt:        q.setAuditChainAnchorStmt,
 		setAuditChainHashStmt:          q.setAuditChainHashStmt,
 		setPasswordHashStmt:            q.setPasswordHashStmt,
@@ -904,5 +1043,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		upsertPasswordResetStmt:        q.upsertPasswordResetStmt,
 		upsertTOTPEnrollmentStmt:       q.upsertTOTPEnrollmentStmt,
 		upsertTOTPFactorStmt:           q.upsertTOTPFactorStmt,
+		useRefreshTokenStmt:            q.useRefreshTokenStmt,
 	}
 }

@@ -76,6 +76,14 @@ type RecoveryCode struct {
 	CreatedAt time.Time
 }
 
+type RefreshToken struct {
+	ID        int64
+	SessionID int64
+	TokenHash string
+	CreatedAt time.Time
+	UsedAt    sql.NullTime
+}
+
 type Session struct {
 	ID         int64
 	UserID     int64
@@ -83,6 +91,17 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
+}
+
+type SigningKey struct {
+	ID        int64
+	Kid       string
+	KeyID     string
+	PrivateCt string
+	PublicKey string
+	State     string
+	CreatedAt time.Time
+	RetiredAt sql.NullTime
 }
 
 type Throttle struct {

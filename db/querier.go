@@ -34,9 +34,12 @@ type Querier interface {
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) error
 	CreateDevice(ctx context.Context, arg CreateDeviceParams) (Device, error)
 	CreateMFAChallenge(ctx context.Context, arg CreateMFAChallengeParams) (MfaChallenge, error)
+	// A refresh token of the session's family; stored only as its hex SHA-256.
+	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error
 	// Every session query finds a token by the hex SHA-256 of its bytes; the
 	// token itself never reaches the database.
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
+	CreateSigningKey(ctx context.Context, arg CreateSigningKeyParams) (SigningKey, error)
 	// email_canonical is internal/identity's canonical form of email, computed in
 	// Go: the unique key of an address on both engines.
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -44,6 +47,7 @@ type Querier interface {
 	// Every session of the user but keep_id (0 keeps none).
 	DeleteOtherUserSessions(ctx context.Context, arg DeleteOtherUserSessionsParams) (int64, error)
 	DeleteRecoveryCodes(ctx context.Context, userID int64) (int64, error)
+	DeleteSessionByID(ctx context.Context, id int64) (int64, error)
 	DeleteSessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
 	DeleteTOTPEnrollment(ctx context.Context, userID int64) (int64, error)
 	DeleteTOTPFactor(ctx context.Context, userID int64) (int64, error)
@@ -55,6 +59,7 @@ type Querier interface {
 	DeleteUserSessions(ctx context.Context, userID int64) (int64, error)
 	// Counts a wrong code against a live challenge.
 	FailMFAChallenge(ctx context.Context, arg FailMFAChallengeParams) (int64, error)
+	GetActiveSigningKey(ctx context.Context) (SigningKey, error)
 	GetAuditChain(ctx context.Context) (AuditChain, error)
 	GetCredential(ctx context.Context, userID int64) (GetCredentialRow, error)
 	GetDevice(ctx context.Context, tokenHash string) (Device, error)
@@ -66,6 +71,9 @@ type Querier interface {
 	// password only for a token that exists, then spends it with
 	// ConsumePasswordReset, which checks everything again.
 	GetPasswordReset(ctx context.Context, tokenHash string) (PasswordReset, error)
+	// A refresh token with its session and user, in one read by a unique index.
+	GetRefreshToken(ctx context.Context, tokenHash string) (GetRefreshTokenRow, error)
+	GetSessionByID(ctx context.Context, id int64) (Session, error)
 	// GetSessionUser with the user's second-factor status, for a profile page:
 	// one round trip instead of two.
 	GetSessionProfile(ctx context.Context, arg GetSessionProfileParams) (GetSessionProfileRow, error)
@@ -77,6 +85,8 @@ type Querier interface {
 	// The cheap check before any work: a bucket locked until later refuses the
 	// attempt without a write.
 	GetThrottle(ctx context.Context, bucket string) (Throttle, error)
+	// What an access token's sid names, with its user: one read by primary key.
+	GetTokenSession(ctx context.Context, id int64) (GetTokenSessionRow, error)
 	// What GET /profile shows, in one round trip.
 	GetTwoFactorStatus(ctx context.Context, arg GetTwoFactorStatusParams) (GetTwoFactorStatusRow, error)
 	GetUserByEmail(ctx context.Context, emailCanonical string) (User, error)
@@ -98,6 +108,10 @@ type Querier interface {
 	ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]AuditEvent, error)
 	// ListAuditEvents newest first, before before_id.
 	ListAuditEventsDesc(ctx context.Context, arg ListAuditEventsDescParams) ([]AuditEvent, error)
+	// Every key that still verifies: the active one and the retired ones not yet
+	// purged.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	ListSigningKeysToRekey(ctx context.Context, arg ListSigningKeysToRekeyParams) ([]ListSigningKeysToRekeyRow, error)
 	ListTOTPEnrollmentsToRekey(ctx context.Context, arg ListTOTPEnrollmentsToRekeyParams) ([]ListTOTPEnrollmentsToRekeyRow, error)
 	// Factors whose secret is under another key than the current one.
 	ListTOTPFactorsToRekey(ctx context.Context, arg ListTOTPFactorsToRekeyParams) ([]ListTOTPFactorsToRekeyRow, error)
@@ -140,12 +154,17 @@ type Querier interface {
 	PurgePasswordResets(ctx context.Context, now time.Time) (int64, error)
 	// Removes sessions past their absolute lifetime or idle for too long.
 	PurgeSessions(ctx context.Context, arg PurgeSessionsParams) (int64, error)
+	// Retired keys every token of which has expired.
+	PurgeSigningKeys(ctx context.Context, retiredBefore sql.NullTime) (int64, error)
 	PurgeTOTPEnrollments(ctx context.Context, now time.Time) (int64, error)
 	// Buckets no longer waiting and idle for a whole window.
 	PurgeThrottles(ctx context.Context, arg PurgeThrottlesParams) (int64, error)
+	// A refresh is a use of its session: it moves the idle timeout.
+	RefreshSession(ctx context.Context, arg RefreshSessionParams) (int64, error)
 	// Upgrades the hash of an unchanged password to a higher bcrypt cost. Like
 	// ReplacePasswordHash it is a compare-and-swap; password_changed_at stays.
 	RehashPassword(ctx context.Context, arg RehashPasswordParams) (int64, error)
+	RekeySigningKey(ctx context.Context, arg RekeySigningKeyParams) (int64, error)
 	RekeyTOTPEnrollment(ctx context.Context, arg RekeyTOTPEnrollmentParams) (int64, error)
 	RekeyTOTPFactor(ctx context.Context, arg RekeyTOTPFactorParams) (int64, error)
 	RenewDevice(ctx context.Context, arg RenewDeviceParams) (int64, error)
@@ -153,6 +172,7 @@ type Querier interface {
 	// verified, so a rehash or password change never overwrites a change that
 	// committed in between.
 	ReplacePasswordHash(ctx context.Context, arg ReplacePasswordHashParams) (int64, error)
+	RetireSigningKey(ctx context.Context, now sql.NullTime) (int64, error)
 	SetAuditChainAnchor(ctx context.Context, arg SetAuditChainAnchorParams) error
 	SetAuditChainHash(ctx context.Context, lastHash string) error
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error)
@@ -188,6 +208,9 @@ type Querier interface {
 	UpsertTOTPEnrollment(ctx context.Context, arg UpsertTOTPEnrollmentParams) error
 	// Activates a factor, replacing the user's previous one.
 	UpsertTOTPFactor(ctx context.Context, arg UpsertTOTPFactorParams) error
+	// Marks a live refresh token used. The condition makes it a compare-and-swap:
+	// of two rotations racing for one token, one updates a row and the other none.
+	UseRefreshToken(ctx context.Context, arg UseRefreshTokenParams) (int64, error)
 }
 
 var _ Querier = (*Queries)(nil)

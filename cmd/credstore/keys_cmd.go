@@ -14,19 +14,25 @@ import (
 	"github.com/credstore/credstore/auth"
 )
 
-const keysUsage = `usage: credstore keys rotate [flags]   re-encrypt every TOTP secret under the key file's current (first) key
+const keysUsage = `usage: credstore keys rotate [flags]   re-encrypt every secret under the key file's current (first) key, and start a new token-signing key
 
-To rotate: put a new key on the key file's first line and keep the old ones
-after it, run "credstore keys rotate" (or restart serve, which does the same),
-then remove the old keys.
+To rotate the key file's keys: put a new key on the key file's first line and
+keep the old ones after it, run "credstore keys rotate" (or restart serve,
+which re-encrypts too), then remove the old keys.
+
+Every run also makes a new Ed25519 key to sign access tokens. The previous one
+stops signing at once and stays in the JWKS until every token it signed has
+expired (the access-token lifetime and two minutes); the purge then removes it.
 
 `
 
-// keysCmd manages the key file's keys. rotate reads the key file as serve
-// does (the same -db, -key-file and their environment twins; see
-// serveConfig.keyFile) and moves every TOTP secret stored under an older key
-// to the current one. Unlike serve it never creates a key file: a new key
-// would decrypt none of the secrets already stored.
+// keysCmd manages the keys. rotate reads the key file as serve does (the
+// same -db, -key-file and their environment twins; see serveConfig.keyFile),
+// moves every secret stored under an older key (TOTP secrets, signing keys)
+// to the current one, and rotates the key that signs access tokens (even
+// when some secrets could not be moved: signing needs only the current
+// key). Unlike serve it never creates a key file: a new key would decrypt
+// none of the secrets already stored.
 func keysCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stderr, keysUsage)
@@ -79,7 +85,12 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer store.Close()
 	moved, err := store.ReencryptSecrets(ctx)
-	fmt.Fprintf(stdout, "re-encrypted %d TOTP secrets under key %s\n", moved, ring.Current)
+	fmt.Fprintf(stdout, "re-encrypted %d secrets under key %s\n", moved, ring.Current)
+	kid, kerr := store.RotateSigningKey(ctx)
+	if kerr != nil {
+		return fail(errors.Join(err, kerr))
+	}
+	fmt.Fprintf(stdout, "new token-signing key %s\n", kid)
 	if errors.Is(err, auth.ErrNoSecretKey) {
 		return fail(fmt.Errorf("%w: their users cannot log in with a code (recovery codes still work); "+
 			"put that key back on a line after the current one and run this again", err))

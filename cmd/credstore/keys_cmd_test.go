@@ -18,7 +18,8 @@ import (
 // TestKeysRotateCommand: with a key missing from the file, rotate reports
 // the secrets it cannot read and fails; with the new key first and the old
 // after it, it moves both secrets, then none; a missing or too open key
-// file is refused and none is created.
+// file is refused and none is created. Every run that reads the key file
+// starts a new token-signing key, and the previous ones stay published.
 func TestKeysRotateCommand(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -62,7 +63,8 @@ func TestKeysRotateCommand(t *testing.T) {
 	writeKeys(t, keys, newLine)
 	code, out, errOut := cli("-key-file", keys)
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "re-encrypted 0 TOTP secrets under key new\n", out)
+	assert.Regexp(t, `^re-encrypted 0 secrets under key new\nnew token-signing key [A-Za-z0-9_-]{43}\n$`, out,
+		"the signing key is rotated all the same: it needs only the current key")
 	assert.Contains(t, errOut, `"old"`, "the missing key's id")
 
 	writeKeys(t, keys, newLine, oldLine)
@@ -74,16 +76,34 @@ func TestKeysRotateCommand(t *testing.T) {
 	writeKeys(t, keys, newLine, oldLine)
 	code, out, errOut = cli("-key-file", keys)
 	require.Equal(t, 0, code, errOut)
-	assert.Equal(t, "re-encrypted 2 TOTP secrets under key new\n", out)
+	assert.Regexp(t, `^re-encrypted 2 secrets under key new\nnew token-signing key [A-Za-z0-9_-]{43}\n$`, out)
 	code, out, errOut = cli("-key-file", keys)
 	require.Equal(t, 0, code, errOut)
-	assert.Equal(t, "re-encrypted 0 TOTP secrets under key new\n", out)
+	assert.Regexp(t, `^re-encrypted 0 secrets under key new\nnew token-signing key `, out)
 
 	writeKeys(t, keys, newLine)
 	code, out, errOut = cli("-key-file", keys)
 	require.Equal(t, 0, code, errOut)
-	assert.Equal(t, "re-encrypted 0 TOTP secrets under key new\n", out, "the old key is no longer needed")
+	assert.Regexp(t, `^re-encrypted 0 secrets under key new\nnew token-signing key `, out, "the old key is no longer needed")
+
+	// Three rotations: three keys published, the last one signing.
+	store, err = auth.Open(ctx, db, auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true, SecretKeys: testRing(t, keys)})
+	require.NoError(t, err)
+	defer store.Close()
+	set, err := store.JWKS(ctx)
+	require.NoError(t, err)
+	require.Len(t, set.Keys, 4)
+	kid := strings.TrimSpace(strings.TrimPrefix(strings.Split(out, "\n")[1], "new token-signing key "))
+	assert.Equal(t, kid, set.Keys[3].KeyID)
 
 	var stdout, stderr bytes.Buffer
 	assert.Equal(t, 2, run(ctx, []string{"keys", "generate"}, func(string) string { return "" }, &stdout, &stderr))
+}
+
+// testRing reads a key file.
+func testRing(t *testing.T, path string) *auth.Keyring {
+	t.Helper()
+	ring, err := auth.ReadKeyFile(path)
+	require.NoError(t, err)
+	return ring
 }

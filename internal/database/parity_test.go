@@ -472,7 +472,8 @@ func strip(ddl string, literals bool) string {
 
 // constraintOfTestNames are the schema names that the repository's tests of
 // ConstraintOf expect, with the kind they expect: TestConstraintOfEveryEngine
-// (engines_test.go) and auth's schema_test.go. errors_test.go's names are
+// (engines_test.go), auth's schema_test.go, and the one auth/signing.go
+// matches. errors_test.go's names are
 // left out: they belong to a scratch table of its own (t_*, parent_*) or are
 // examples of SQLite messages for the parser (users_email_lower_key, dropped
 // by migration 0003, and users_id_key).
@@ -488,6 +489,9 @@ var constraintOfTestNames = map[string]database.ConstraintKind{
 	"users_email_check":               database.Check,
 	"users_email_canonical_check":     database.Check,
 	"credentials_password_hash_check": database.Check,
+	// auth/signing.go tells a concurrent creation of the first signing key
+	// by it (TestFirstSigningKeyConcurrent).
+	"signing_keys_state_key": database.Unique,
 }
 
 // TestMappedConstraintsExist checks that every constraint name the code
