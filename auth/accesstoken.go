@@ -157,7 +157,7 @@ type VerifyOptions struct {
 // for logs; ErrNoSecretKey without Config.SecretKeys; the database's.
 func (s *Store) VerifyAccessToken(ctx context.Context, token string, opt VerifyOptions) (AccessClaims, error) {
 	if opt.CheckSession {
-		_, c, err := s.AccessTokenUser(ctx, token)
+		_, _, c, err := s.AccessTokenUser(ctx, token)
 		return c, err
 	}
 	return s.verifyAccessToken(ctx, token)
@@ -183,26 +183,28 @@ func (s *Store) verifyAccessToken(ctx context.Context, token string) (AccessClai
 }
 
 // AccessTokenUser verifies an access token as VerifyAccessToken does with
-// CheckSession, and returns its user with its claims, from the one read of
-// the session: what a handler of an authenticated route needs.
+// CheckSession, and returns its user and session with its claims, from the
+// one read of the session: what a handler of an authenticated route needs.
+// The session's Token is empty (the token presented is not the session's).
 //
 // Errors: those of VerifyAccessToken; ErrInvalidToken also when the session
 // has ended or its user is no longer the token's subject.
-func (s *Store) AccessTokenUser(ctx context.Context, token string) (User, AccessClaims, error) {
+func (s *Store) AccessTokenUser(ctx context.Context, token string) (User, Session, AccessClaims, error) {
 	c, err := s.verifyAccessToken(ctx, token)
 	if err != nil {
-		return User{}, AccessClaims{}, err
+		return User{}, Session{}, AccessClaims{}, err
 	}
 	row, err := s.queries().GetTokenSession(ctx, c.SessionID)
 	if err = mapError(err); errors.Is(err, ErrNotFound) {
-		return User{}, AccessClaims{}, invalidToken("session ended")
+		return User{}, Session{}, AccessClaims{}, invalidToken("session ended")
 	} else if err != nil {
-		return User{}, AccessClaims{}, wrap("verify access token", err)
+		return User{}, Session{}, AccessClaims{}, wrap("verify access token", err)
 	}
-	if row.User.PublicID != c.Subject || !s.live(sessionFromDB(row.Session), s.now()) {
-		return User{}, AccessClaims{}, invalidToken("session ended")
+	sess := sessionFromDB(row.Session)
+	if row.User.PublicID != c.Subject || !s.live(sess, s.now()) {
+		return User{}, Session{}, AccessClaims{}, invalidToken("session ended")
 	}
-	return userFromDB(row.User), c, nil
+	return userFromDB(row.User), sess, c, nil
 }
 
 // JWKSVerifier verifies credstore access tokens with nothing but the JWK

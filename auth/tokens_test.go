@@ -89,10 +89,13 @@ func TestTokensPasswordGrant(t *testing.T) {
 			assert.Equal(t, r.SessionID, c.SessionID)
 			assert.Equal(t, r.ExpiresAt, c.ExpiresAt)
 		}
-		u, c, err := s.AccessTokenUser(ctx, r.AccessToken)
+		u, sess, c, err := s.AccessTokenUser(ctx, r.AccessToken)
 		require.NoError(t, err)
 		assert.Equal(t, alice, u)
 		assert.Equal(t, r.SessionID, c.SessionID)
+		assert.Equal(t, r.SessionID, sess.ID)
+		assert.Equal(t, alice.ID, sess.UserID)
+		assert.Empty(t, sess.Token, "the session's token is never handed out again")
 
 		// The header and the claims, as the issue specifies them.
 		parsed, err := jwt.ParseSigned(r.AccessToken, []jose.SignatureAlgorithm{jose.EdDSA})
@@ -325,7 +328,7 @@ func TestRefreshRotation(t *testing.T) {
 		// without it until it expires.
 		_, err = s.VerifyAccessToken(ctx, third.AccessToken, auth.VerifyOptions{CheckSession: true})
 		assert.ErrorIs(t, err, auth.ErrInvalidToken)
-		_, _, err = s.AccessTokenUser(ctx, third.AccessToken)
+		_, _, _, err = s.AccessTokenUser(ctx, third.AccessToken)
 		assert.ErrorIs(t, err, auth.ErrInvalidToken)
 		_, err = s.VerifyAccessToken(ctx, third.AccessToken, auth.VerifyOptions{})
 		require.NoError(t, err)

@@ -31,6 +31,7 @@ type requestState struct {
 	session       auth.Session
 	token         string // the token that authenticated: never logged
 	bearer        bool   // the credential was an Authorization header
+	accessToken   bool   // the credential was an access token (a JWT), not a session token
 }
 
 // stateOf returns the request state in ctx; a zero one when none is there.

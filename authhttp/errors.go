@@ -66,6 +66,11 @@ var statuses = []struct {
 	{ErrAdminRequired, http.StatusForbidden, CodeForbidden, ErrAdminRequired.Error()},
 	{ErrCrossOrigin, http.StatusForbidden, CodeCrossOrigin, ErrCrossOrigin.Error()},
 	{auth.ErrInvalidResetToken, http.StatusForbidden, CodeInvalidResetToken, "invalid or expired reset token"},
+	// The token endpoint's (RFC 6749 §5.2 names the code invalid_grant).
+	{auth.ErrRefreshTokenReused, http.StatusBadRequest, CodeInvalidGrant, auth.ErrRefreshTokenReused.Error()},
+	{auth.ErrInvalidRefreshToken, http.StatusBadRequest, CodeInvalidGrant, auth.ErrInvalidRefreshToken.Error()},
+	{errUnsupportedGrantType, http.StatusBadRequest, CodeUnsupportedGrantType, errUnsupportedGrantType.Error()},
+	{errTokensUnavailable, http.StatusServiceUnavailable, CodeTokensUnavailable, errTokensUnavailable.Error()},
 	{auth.ErrNotFound, http.StatusNotFound, CodeNotFound, "not found"},
 	{auth.ErrSessionNotFound, http.StatusNotFound, CodeNotFound, "session not found"},
 	// A call that needs the second factor it was not given (an account
@@ -191,6 +196,9 @@ const (
 	CodeInternal               = "internal_error"          // 500
 	CodeOverloaded             = "overloaded"              // 503, with Retry-After
 	CodeTwoFactorUnavailable   = "two_factor_unavailable"  // 503: the server has no TOTP key
+	CodeInvalidGrant           = "invalid_grant"           // 400: POST /token: a refresh token unknown, expired or already used
+	CodeUnsupportedGrantType   = "unsupported_grant_type"  // 400: POST /token: a grant_type it does not take
+	CodeTokensUnavailable      = "tokens_unavailable"      // 503: the server has no key to sign tokens with
 )
 
 // ErrorReplyFor is the reply to err, returned by a call made in ctx (the

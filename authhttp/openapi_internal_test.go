@@ -3,7 +3,6 @@ package authhttp
 import (
 	"context"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -71,7 +70,4 @@ func TestOpenAPIRouteParity(t *testing.T) {
 	sort.Strings(described)
 	sort.Strings(served)
 	assert.Equal(t, served, described, "served routes (v1Routes) and described operations differ")
-	for _, s := range served {
-		assert.False(t, strings.Contains(s, "token") || strings.Contains(s, "jwks"), "no token routes yet: %s", s)
-	}
 }

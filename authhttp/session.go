@@ -112,6 +112,7 @@ func (h *Handler) authenticate(r *http.Request) error {
 			return err
 		}
 		st.ok, st.user, st.session, st.token = true, u, sess, token
+		st.accessToken = bearer && looksLikeJWT(token)
 		break
 	}
 	st.authenticated, st.bearer = true, bearer
@@ -120,10 +121,20 @@ func (h *Handler) authenticate(r *http.Request) error {
 
 // lookupToken returns the user and the session a presented token names,
 // or auth.ErrInvalidSession. It is the one place a credential becomes a
-// user: today every token, cookie or bearer, is a session token looked up
-// in the store; a verifier of signed access tokens goes here, beside the
-// lookup, for bearer tokens of its form.
+// user. A bearer token in the form of a JWT is an access token of POST
+// /token: auth verifies it (signature, issuer, audience, times) and checks
+// in the same read that its session is still live, so that a session
+// revoked (logout, password change, an administrator) stops its access
+// tokens at once rather than when they expire. Every other token, cookie
+// or bearer, is a session token looked up in the store.
 func (h *Handler) lookupToken(ctx context.Context, token string, bearer bool) (auth.User, auth.Session, error) {
+	if bearer && looksLikeJWT(token) {
+		u, sess, _, err := h.store.AccessTokenUser(ctx, token)
+		if errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrNoSecretKey) {
+			return auth.User{}, auth.Session{}, auth.ErrInvalidSession
+		}
+		return u, sess, err
+	}
 	return h.store.SessionUser(ctx, token)
 }
 

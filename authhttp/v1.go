@@ -45,6 +45,7 @@ var v1Routes = []v1Route{
 	{"POST", "/users", accessPublic, (*Handler).v1Register},
 	{"POST", "/sessions", accessPublic, (*Handler).v1Login},
 	{"POST", "/sessions/second-factor", accessPublic, (*Handler).v1SecondFactor},
+	{"POST", "/token", accessPublic, (*Handler).v1Token},
 	{"DELETE", "/sessions/current", accessUser, (*Handler).v1Logout},
 
 	{"GET", "/me", accessUser, (*Handler).v1Me},

@@ -110,7 +110,12 @@ func (h *Handler) v1StartSession(w http.ResponseWriter, res auth.LoginResult, to
 // v1Logout ends the request's session, and drops the cookie of a browser.
 func (h *Handler) v1Logout(w http.ResponseWriter, r *http.Request) {
 	st := stateOf(r.Context())
-	if err := h.store.DestroySession(r.Context(), st.token); err != nil {
+	end := func() error { return h.store.DestroySession(r.Context(), st.token) }
+	if st.accessToken {
+		// The session the access token belongs to, with its refresh tokens.
+		end = func() error { return h.store.RevokeSession(r.Context(), st.user.ID, st.session.ID) }
+	}
+	if err := end(); err != nil {
 		h.writeV1Error(w, r, err)
 		return
 	}

@@ -113,8 +113,8 @@ func privateEnough(info fs.FileInfo) bool {
 	return ok && uid == 0 && perm&0o037 == 0
 }
 
-// reencrypt moves the TOTP secrets stored under an older key of the ring to
-// its current one, and logs how many moved: that is how a key is rotated.
+// reencrypt moves the secrets (TOTP secrets, token-signing keys) stored
+// under an older key of the ring to its current one, and logs how many moved: that is how a key is rotated.
 // It runs with a single key too, where it moves nothing but finds secrets
 // under a key that is no longer in the file, whose users cannot log in with
 // a code until it is put back. Neither failure stops the service: every
@@ -123,13 +123,13 @@ func reencrypt(ctx context.Context, store *auth.Store, ring *auth.Keyring, log *
 	moved, err := store.ReencryptSecrets(ctx)
 	switch {
 	case errors.Is(err, auth.ErrNoSecretKey):
-		log.Error("TOTP secrets under a key missing from the key file: their users cannot log in with a code "+
-			"(recovery codes still work); put that key back on a line after the current one",
+		log.Error("secrets under a key missing from the key file: their TOTP users cannot log in with a code "+
+			"(recovery codes still work), and a signing key under it signs nothing; put that key back on a line after the current one",
 			"moved", moved, "err", err.Error())
 	case err != nil:
-		log.Error("re-encrypting TOTP secrets", "moved", moved, "err", err.Error())
+		log.Error("re-encrypting secrets", "moved", moved, "err", err.Error())
 	case len(ring.Keys) > 1:
-		log.Info("re-encrypted TOTP secrets under the current key", "moved", moved, "key_id", ring.Current,
+		log.Info("re-encrypted secrets under the current key", "moved", moved, "key_id", ring.Current,
 			"keys", len(ring.Keys))
 	}
 }

@@ -263,12 +263,12 @@ func TestKeyRotation(t *testing.T) {
 	assert.Contains(t, l["err"], `"old"`, "the missing key's id")
 	require.NotNil(t, logged(lines, "listening"), "the service starts all the same")
 
-	l = logged(start(newLine, oldLine), "re-encrypted TOTP secrets")
+	l = logged(start(newLine, oldLine), "re-encrypted secrets under the current key")
 	require.NotNil(t, l)
 	assert.Equal(t, float64(2), l["moved"], "the factor and the enrollment")
 	assert.Equal(t, "new", l["key_id"])
 
-	l = logged(start(newLine, oldLine), "re-encrypted TOTP secrets")
+	l = logged(start(newLine, oldLine), "re-encrypted secrets under the current key")
 	require.NotNil(t, l)
 	assert.Equal(t, float64(0), l["moved"])
 

@@ -31,7 +31,7 @@ commands:
            update, delete, sessions, revoke-sessions, remove-2fa, import, export
   backup   copy a SQLite database to a file (VACUUM INTO)
   migrate  show the schema version, apply migrations or roll them back
-  keys     re-encrypt TOTP secrets under the key file's current key (keys rotate)
+  keys     re-encrypt secrets under the key file's current key, new token-signing key (keys rotate)
 
 Run "credstore <command> -h" for a command's flags.
 `

@@ -319,9 +319,11 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	// The API v1 beside the Holberton routes, which keep their paths.
+	// The API v1 beside the Holberton routes, which keep their paths, and
+	// the public keys of its access tokens where other services look.
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", http.StripPrefix("/api/v1", handler.V1()))
+	mux.Handle("/.well-known/jwks.json", handler.JWKS())
 	mux.Handle("/", handler)
 	srv := &http.Server{
 		Handler:           mux,

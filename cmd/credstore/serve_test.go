@@ -336,6 +336,11 @@ func TestServeMountsAPIv1(t *testing.T) {
 	status, body := get("/api/v1/me")
 	assert.Equal(t, http.StatusUnauthorized, status)
 	assert.Equal(t, "authentication_required", body["error"].(map[string]any)["code"])
+	status, body = get("/.well-known/jwks.json")
+	assert.Equal(t, http.StatusOK, status)
+	if keys, ok := body["keys"].([]any); assert.True(t, ok, "%v", body) && assert.Len(t, keys, 1) {
+		assert.Equal(t, "EdDSA", keys[0].(map[string]any)["alg"])
+	}
 	status, body = get("/")
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "Bienvenue", body["message"], "the Holberton routes stay at the root")
