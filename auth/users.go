@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/credstore/credstore/db"
 )
@@ -78,9 +81,18 @@ type ListOptions struct {
 	AfterPublicID string
 	// AdminsOnly keeps the administrators.
 	AdminsOnly bool
+	// Search, when not "", keeps the users whose email address (in its
+	// canonical form: lower case, an internationalized domain as its
+	// xn-- A-label) or username starts with it, case-insensitively: what an
+	// administrator types to find an account. At most MaxSearchLen bytes of
+	// valid UTF-8 without control characters.
+	Search string
 	// Limit is the page size: DefaultPageSize when 0, at most MaxPageSize.
 	Limit int
 }
+
+// MaxSearchLen bounds ListOptions.Search: an email address's length.
+const MaxSearchLen = 254
 
 // ListOrder is an order of ListUsers.
 type ListOrder int
@@ -105,6 +117,14 @@ const (
 func (s *Store) ListUsers(ctx context.Context, opts ListOptions) ([]User, error) {
 	limit := opts.Limit
 	probs := problems{}
+	prefix := strings.ToLower(opts.Search)
+	switch {
+	case len(opts.Search) > MaxSearchLen:
+		probs.add("search", fmt.Sprintf("must be at most %d bytes long", MaxSearchLen))
+	case !utf8.ValidString(opts.Search) || strings.ContainsFunc(opts.Search, unicode.IsControl):
+		probs.add("search", "must be text without control characters")
+	}
+	search, prefixLen := prefix != "", int64(utf8.RuneCountInString(prefix))
 	switch {
 	case limit == 0:
 		limit = DefaultPageSize
@@ -125,6 +145,7 @@ func (s *Store) ListUsers(ctx context.Context, opts ListOptions) ([]User, error)
 		}
 		rows, err = s.queries().ListUsers(ctx, db.ListUsersParams{
 			AfterID: opts.AfterID, AdminsOnly: opts.AdminsOnly, MaxRows: int64(limit),
+			Search: search, Prefix: prefix, PrefixLen: prefixLen,
 		})
 	case ByPublicID:
 		if opts.AfterID != 0 {
@@ -141,6 +162,7 @@ func (s *Store) ListUsers(ctx context.Context, opts ListOptions) ([]User, error)
 		}
 		rows, err = s.queries().ListUsersByPublicID(ctx, db.ListUsersByPublicIDParams{
 			AfterPublicID: after, AdminsOnly: opts.AdminsOnly, MaxRows: int64(limit),
+			Search: search, Prefix: prefix, PrefixLen: prefixLen,
 		})
 	default:
 		probs.add("order", "must be ByID or ByPublicID")

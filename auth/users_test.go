@@ -602,3 +602,47 @@ func TestPublicIDFromInjectedSources(t *testing.T) {
 		assert.ErrorIs(t, err, auth.ErrNotFound, "nothing is written without a public id")
 	})
 }
+
+// TestListUsersSearch: Search keeps the users whose canonical email or
+// username starts with it, case-insensitively, in both orders; its
+// characters are never wildcards; bad input is a validation error.
+func TestListUsersSearch(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newStore(t, dsn)
+		for _, r := range []auth.Registration{
+			{Username: "Alice", Email: "alice@example.com", Password: pw("a")},
+			{Username: "al_bert", Email: "Bert@Example.com", Password: pw("b")},
+			{Username: "carol", Email: "c%rol@example.org", Password: pw("c")},
+			{Username: "dan", Email: "dan@bücher.example", Password: pw("d")},
+		} {
+			mustRegister(t, s, r)
+		}
+		found := func(search string, order auth.ListOrder) []string {
+			t.Helper()
+			list, err := s.ListUsers(ctx, auth.ListOptions{Search: search, Order: order})
+			require.NoError(t, err)
+			var emails []string
+			for _, u := range list {
+				emails = append(emails, u.Email)
+			}
+			return emails
+		}
+		for _, order := range []auth.ListOrder{auth.ByID, auth.ByPublicID} {
+			assert.Equal(t, []string{"alice@example.com", "Bert@Example.com"}, found("AL", order), "usernames, any case")
+			assert.Equal(t, []string{"Bert@Example.com"}, found("bert@ex", order), "the canonical address")
+			assert.Equal(t, []string{"c%rol@example.org"}, found("c%", order), "% is a character, not a wildcard")
+			assert.Empty(t, found("_", order), "_ is a character, not a wildcard")
+			assert.Equal(t, []string{"dan@bücher.example"}, found("dan@xn--", order), "an IDN domain as its A-label")
+			assert.Len(t, found("", order), 4)
+		}
+		_, err := s.ListUsers(ctx, auth.ListOptions{Search: "a\x00"})
+		requireValidation(t, err, "search")
+		_, err = s.ListUsers(ctx, auth.ListOptions{Search: "\xff"})
+		requireValidation(t, err, "search")
+		_, err = s.ListUsers(ctx, auth.ListOptions{Search: strings.Repeat("a", auth.MaxSearchLen+1)})
+		requireValidation(t, err, "search")
+	})
+}

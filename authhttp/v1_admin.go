@@ -75,7 +75,8 @@ func (h *Handler) v1AdminListUsers(w http.ResponseWriter, r *http.Request) {
 		h.writeV1Error(w, r, err)
 		return
 	}
-	opts := auth.ListOptions{Order: auth.ByPublicID, AfterPublicID: r.URL.Query().Get("after"), AdminsOnly: admins, Limit: limit}
+	opts := auth.ListOptions{Order: auth.ByPublicID, AfterPublicID: r.URL.Query().Get("after"), AdminsOnly: admins,
+		Search: r.URL.Query().Get("search"), Limit: limit}
 	if opts.Limit == 0 {
 		opts.Limit = auth.DefaultPageSize
 	}

@@ -550,6 +550,10 @@ func TestV1Admin(t *testing.T) {
 		r := a.call("GET", "/admin/users?admins=true", nil)
 		require.Equal(t, http.StatusOK, r.Status)
 		assert.Len(t, r.Body["users"], 1)
+		r = a.call("GET", "/admin/users?search=U", nil)
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+		assert.Len(t, r.Body["users"], 3, "u0, u1 and u2: a prefix of the address, in any case")
+		assert.Contains(t, requireError(t, a.call("GET", "/admin/users?search=%00", nil), 400, "validation_failed"), "search")
 		requireError(t, a.call("GET", "/admin/users?limit=x", nil), 400, "validation_failed")
 		requireError(t, a.call("GET", "/admin/users?limit=5000", nil), 400, "validation_failed")
 

@@ -117,7 +117,10 @@ type Querier interface {
 	ListTOTPFactorsToRekey(ctx context.Context, arg ListTOTPFactorsToRekeyParams) ([]ListTOTPFactorsToRekeyRow, error)
 	ListUserSessions(ctx context.Context, userID int64) ([]Session, error)
 	// Keyset pagination: pass the last id of the previous page (0 for the first).
-	// admins_only keeps the administrators.
+	// admins_only keeps the administrators; with search, only the users whose
+	// canonical email or lower-cased username starts with prefix (of prefix_len
+	// characters: substr, not LIKE, so that no character of it is a wildcard
+	// on either engine).
 	ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error)
 	// Keyset pagination in public-id order, through users_public_id_key: pass the
 	// last public id of the previous page ('' for the first, which sorts before

@@ -278,20 +278,36 @@ const listUsers = `-- name: ListUsers :many
 SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users
 WHERE id > ?1
   AND (NOT CAST(?2 AS BOOLEAN) OR is_admin)
+  AND (NOT CAST(?3 AS BOOLEAN)
+       OR substr(email_canonical, 1, CAST(?4 AS INTEGER)) = CAST(?5 AS TEXT)
+       OR substr(lower(username), 1, CAST(?4 AS INTEGER)) = CAST(?5 AS TEXT))
 ORDER BY id
-LIMIT ?3
+LIMIT ?6
 `
 
 type ListUsersParams struct {
 	AfterID    int64
 	AdminsOnly bool
+	Search     bool
+	PrefixLen  int64
+	Prefix     string
 	MaxRows    int64
 }
 
 // Keyset pagination: pass the last id of the previous page (0 for the first).
-// admins_only keeps the administrators.
+// admins_only keeps the administrators; with search, only the users whose
+// canonical email or lower-cased username starts with prefix (of prefix_len
+// characters: substr, not LIKE, so that no character of it is a wildcard
+// on either engine).
 func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error) {
-	rows, err := q.query(ctx, q.listUsersStmt, listUsers, arg.AfterID, arg.AdminsOnly, arg.MaxRows)
+	rows, err := q.query(ctx, q.listUsersStmt, listUsers,
+		arg.AfterID,
+		arg.AdminsOnly,
+		arg.Search,
+		arg.PrefixLen,
+		arg.Prefix,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -327,13 +343,19 @@ const listUsersByPublicID = `-- name: ListUsersByPublicID :many
 SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users
 WHERE public_id > ?1
   AND (NOT CAST(?2 AS BOOLEAN) OR is_admin)
+  AND (NOT CAST(?3 AS BOOLEAN)
+       OR substr(email_canonical, 1, CAST(?4 AS INTEGER)) = CAST(?5 AS TEXT)
+       OR substr(lower(username), 1, CAST(?4 AS INTEGER)) = CAST(?5 AS TEXT))
 ORDER BY public_id
-LIMIT ?3
+LIMIT ?6
 `
 
 type ListUsersByPublicIDParams struct {
 	AfterPublicID string
 	AdminsOnly    bool
+	Search        bool
+	PrefixLen     int64
+	Prefix        string
 	MaxRows       int64
 }
 
@@ -344,7 +366,14 @@ type ListUsersByPublicIDParams struct {
 // collation orders them as their bytes do: the engine's default is kept, so
 // the unique index serves the scan.
 func (q *Queries) ListUsersByPublicID(ctx context.Context, arg ListUsersByPublicIDParams) ([]User, error) {
-	rows, err := q.query(ctx, q.listUsersByPublicIDStmt, listUsersByPublicID, arg.AfterPublicID, arg.AdminsOnly, arg.MaxRows)
+	rows, err := q.query(ctx, q.listUsersByPublicIDStmt, listUsersByPublicID,
+		arg.AfterPublicID,
+		arg.AdminsOnly,
+		arg.Search,
+		arg.PrefixLen,
+		arg.Prefix,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -44,10 +44,16 @@ SELECT password_hash FROM credentials WHERE user_id = @user_id;
 
 -- name: ListUsers :many
 -- Keyset pagination: pass the last id of the previous page (0 for the first).
--- admins_only keeps the administrators.
+-- admins_only keeps the administrators; with search, only the users whose
+-- canonical email or lower-cased username starts with prefix (of prefix_len
+-- characters: substr, not LIKE, so that no character of it is a wildcard
+-- on either engine).
 SELECT * FROM users
 WHERE id > @after_id
   AND (NOT CAST(@admins_only AS BOOLEAN) OR is_admin)
+  AND (NOT CAST(@search AS BOOLEAN)
+       OR substr(email_canonical, 1, CAST(@prefix_len AS INTEGER)) = CAST(@prefix AS TEXT)
+       OR substr(lower(username), 1, CAST(@prefix_len AS INTEGER)) = CAST(@prefix AS TEXT))
 ORDER BY id
 LIMIT @max_rows;
 
@@ -61,6 +67,9 @@ LIMIT @max_rows;
 SELECT * FROM users
 WHERE public_id > @after_public_id
   AND (NOT CAST(@admins_only AS BOOLEAN) OR is_admin)
+  AND (NOT CAST(@search AS BOOLEAN)
+       OR substr(email_canonical, 1, CAST(@prefix_len AS INTEGER)) = CAST(@prefix AS TEXT)
+       OR substr(lower(username), 1, CAST(@prefix_len AS INTEGER)) = CAST(@prefix AS TEXT))
 ORDER BY public_id
 LIMIT @max_rows;
 

@@ -212,6 +212,7 @@ shows the next page is printed to standard error.
 func usersList(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newUserCmd(ctx, "list", listUsage, 0, getenv, stdin, stdout, stderr)
 	admins := c.fs.Bool("admins", false, "administrators only")
+	search := c.fs.String("search", "", "only users whose email or username starts with this, in any case")
 	limit := c.fs.Int("limit", auth.DefaultPageSize, fmt.Sprintf("users per page, 1 to %d", auth.MaxPageSize))
 	after := c.fs.Int64("after", 0, "the id printed after the previous page (next page)")
 	asJSON := c.fs.Bool("json", false, "print JSON lines")
@@ -225,13 +226,13 @@ func usersList(ctx context.Context, args []string, getenv func(string) string, s
 		return 1
 	}
 	defer c.close()
-	page, err := c.store.ListUsers(c.ctx, auth.ListOptions{AfterID: *after, AdminsOnly: *admins, Limit: *limit})
+	page, err := c.store.ListUsers(c.ctx, auth.ListOptions{AfterID: *after, AdminsOnly: *admins, Search: *search, Limit: *limit})
 	if err != nil {
 		return c.fail(0, nil, err)
 	}
 	more := false
 	if len(page) == *limit { // a full page: is there a next one?
-		next, err := c.store.ListUsers(c.ctx, auth.ListOptions{AfterID: page[len(page)-1].ID, AdminsOnly: *admins, Limit: 1})
+		next, err := c.store.ListUsers(c.ctx, auth.ListOptions{AfterID: page[len(page)-1].ID, AdminsOnly: *admins, Search: *search, Limit: 1})
 		if err != nil {
 			return c.fail(0, nil, err)
 		}
