@@ -2,13 +2,17 @@ package authhttp_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,6 +64,49 @@ func (c *api) decodeReply(resp *http.Response) reply {
 		require.NoError(c.t, json.Unmarshal(raw, &r.Body), "body %q", raw)
 	}
 	return r
+}
+
+// verifyByHand verifies an access token with crypto/ed25519 and the JWK
+// Set alone, independently of the JOSE library credstore uses, and returns
+// its subject.
+func verifyByHand(t *testing.T, jwks []byte, token string, now time.Time) string {
+	t.Helper()
+	var set struct {
+		Keys []struct{ Kty, Crv, Kid, Alg, X string } `json:"keys"`
+	}
+	require.NoError(t, json.Unmarshal(jwks, &set))
+	parts := strings.Split(token, ".")
+	require.Len(t, parts, 3)
+	decode := func(s string) []byte {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		require.NoError(t, err)
+		return b
+	}
+	var header struct{ Alg, Kid, Typ string }
+	require.NoError(t, json.Unmarshal(decode(parts[0]), &header))
+	require.Equal(t, "EdDSA", header.Alg)
+	var key ed25519.PublicKey
+	for _, k := range set.Keys {
+		if k.Kid == header.Kid {
+			require.Equal(t, "OKP", k.Kty)
+			require.Equal(t, "Ed25519", k.Crv)
+			key = ed25519.PublicKey(decode(k.X))
+		}
+	}
+	require.Len(t, key, ed25519.PublicKeySize, "the token's kid is in the set")
+	require.True(t, ed25519.Verify(key, []byte(parts[0]+"."+parts[1]), decode(parts[2])), "the signature verifies")
+	var claims struct {
+		Sub, Iss, Sid any
+		Aud           any
+		Exp, Iat      int64
+	}
+	require.NoError(t, json.Unmarshal(decode(parts[1]), &claims))
+	assert.Equal(t, "credstore", claims.Iss)
+	assert.Contains(t, fmt.Sprint(claims.Aud), "credstore")
+	assert.Greater(t, claims.Exp, now.Unix(), "not expired")
+	assert.LessOrEqual(t, claims.Iat, now.Unix()+60)
+	assert.NotNil(t, claims.Sid)
+	return claims.Sub.(string)
 }
 
 func passwordGrant(username, password string) url.Values {
@@ -116,6 +163,9 @@ func TestV1Tokens(t *testing.T) {
 		claims, err := verifier.Verify(access, svc.Clock.Now())
 		require.NoError(t, err)
 		assert.Equal(t, alice, claims.Subject)
+		// And with nothing but the standard library, as a service in
+		// another language would: RFC 7517 key, RFC 7515 signature.
+		assert.Equal(t, alice, verifyByHand(t, jwks, access, svc.Clock.Now()))
 
 		// Refresh: a new pair, once.
 		r = client.token(refreshGrant(refresh))
