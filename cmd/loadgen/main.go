@@ -8,9 +8,17 @@
 //   - authenticated GET /profile per second against the real server, and
 //     against a minimal handler that does nothing but the same session-lookup
 //     query on the same database; the ratio is what the service's routing,
-//     logging and encoding cost. The minimal handler runs in a child process
-//     (this program, re-executed with -serve-minimal), so that it shares the
-//     cores with the load generator exactly as the real server does.
+//     logging and encoding cost;
+//   - the API v1's GET /api/v1/me per second, authenticated by the session
+//     cookie and by "Authorization: Bearer <session token>", against the
+//     ceiling: a bare net/http handler answering the same route with no
+//     database, writing the very bytes the service answered for one of the
+//     users. Its ratio is everything authentication costs: the session
+//     lookup, the middleware, logging and encoding.
+//
+// The minimal and bare handlers run in a child process (this program,
+// re-executed with -serve-minimal), so that they share the cores with the
+// load generator exactly as the real server does.
 //
 // It drives -c concurrent keep-alive clients and prints requests/s, p50 and
 // p95 for each phase. It only talks to the loopback interface.
@@ -18,6 +26,9 @@
 //	go build -o /tmp/credstore ./cmd/credstore
 //	/tmp/credstore serve -db /tmp/lg.db 2>/dev/null &
 //	go run ./cmd/loadgen -db /tmp/lg.db
+//
+// Without -db the minimal lookup is skipped; the bare ceiling is measured
+// all the same.
 //
 // With -burst N it runs the burst phase instead (burst.go): N clients
 // register at once and retry after each 503 until they succeed; it counts
@@ -92,10 +103,11 @@ func main() {
 	flag.DurationVar(&c.BurstTimeout, "burst-timeout", 3*time.Minute, "time limit of the burst")
 	flag.StringVar(&c.BurstLog, "burst-log", "", "write every attempt of the burst to this CSV file")
 	flag.IntVar(&c.ServerPID, "server-pid", 0, "the server's process id, to read its CPU time during the burst (Linux)")
-	serveMinimalOnly := flag.Bool("serve-minimal", false, "internal: serve the minimal handler on -db, print its address, and wait for stdin to close")
+	serveMinimalOnly := flag.Bool("serve-minimal", false, "internal: serve the minimal and bare handlers, print the address, and wait for stdin to close")
+	bareBody := flag.String("bare-body", "", "internal: the JSON the bare handler answers GET /api/v1/me with")
 	flag.Parse()
 	if *serveMinimalOnly {
-		if err := runMinimalChild(context.Background(), c.DB); err != nil {
+		if err := runMinimalChild(context.Background(), c.DB, []byte(*bareBody)); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen -serve-minimal:", err)
 			os.Exit(1)
 		}
@@ -198,36 +210,55 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		return errors.New("no login succeeded")
 	}
 
-	profileGet := func(base string) func(cl *http.Client, i int) error {
+	authGet := func(base, path string, bearer bool) func(cl *http.Client, i int) error {
 		return func(cl *http.Client, i int) error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/profile", nil)
-			req.AddCookie(&http.Cookie{Name: "session_id", Value: cookies[i%len(cookies)]})
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+			if token := cookies[i%len(cookies)]; bearer {
+				req.Header.Set("Authorization", "Bearer "+token)
+			} else {
+				req.AddCookie(&http.Cookie{Name: "session_id", Value: token})
+			}
 			return expect200(cl.Do(req))
 		}
 	}
-	// GET /profile and the minimal handler alternate in short rounds, so
-	// that other load on the machine weighs on both alike.
-	var minimalAddr string
-	if c.DB != "" {
-		addr, stop, err := startMinimalChild(c.DB)
-		if err != nil {
-			return fmt.Errorf("minimal handler: %w", err)
-		}
-		defer stop()
-		minimalAddr = "http://" + addr
+	// The bare handler answers the bytes the service answers one user.
+	body, err := getBody(ctx, clients[0], c.URL+"/api/v1/me", cookies[0])
+	if err != nil {
+		return fmt.Errorf("GET /api/v1/me: %w", err)
 	}
+	addr, stop, err := startMinimalChild(c.DB, body)
+	if err != nil {
+		return fmt.Errorf("minimal handler: %w", err)
+	}
+	defer stop()
+	child := "http://" + addr
+
+	// The phases alternate in short rounds, so that other load on the
+	// machine weighs on every side of each ratio alike.
 	profile := result{name: "GET /profile"}
 	minimal := result{name: "minimal lookup"}
+	meCookie := result{name: "me cookie"}
+	meBearer := result{name: "me bearer"}
+	// The JWT access-token phase ("me jwt": GET /api/v1/me with
+	// "Authorization: Bearer <access token>" from POST /api/v1/token) goes
+	// here, beside the session-token phases, once the service issues
+	// access tokens; it is judged against the same bare ceiling.
+	bare := result{name: "bare ceiling"}
+	per := c.Duration / time.Duration(rounds)
 	for range rounds {
-		profile.add(drive(ctx, profile.name, clients, 0, c.Duration/time.Duration(rounds), profileGet(c.URL)))
-		if minimalAddr != "" {
-			minimal.add(drive(ctx, minimal.name, clients, 0, c.Duration/time.Duration(rounds), profileGet(minimalAddr)))
+		profile.add(drive(ctx, profile.name, clients, 0, per, authGet(c.URL, "/profile", false)))
+		if c.DB != "" {
+			minimal.add(drive(ctx, minimal.name, clients, 0, per, authGet(child, "/profile", false)))
 		}
+		meCookie.add(drive(ctx, meCookie.name, clients, 0, per, authGet(c.URL, "/api/v1/me", false)))
+		meBearer.add(drive(ctx, meBearer.name, clients, 0, per, authGet(c.URL, "/api/v1/me", true)))
+		bare.add(drive(ctx, bare.name, clients, 0, per, authGet(child, "/api/v1/me", false)))
 	}
 	results := []result{floor, regs, logins, profile}
-	if minimalAddr != "" {
+	if c.DB != "" {
 		results = append(results, minimal)
 	}
+	results = append(results, meCookie, meBearer, bare)
 
 	fmt.Fprintf(out, "\n%-16s %9s %7s %10s %10s %10s\n", "phase", "requests", "errors", "req/s", "p50", "p95")
 	for _, r := range results {
@@ -239,11 +270,13 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nregistrations/s ÷ bare bcrypt/s = %.3f (target >= 0.95)\n", regs.rate()/floor.rate())
 	fmt.Fprintf(out, "logins/s ÷ bare bcrypt/s        = %.3f (target >= 0.95)\n", logins.rate()/floor.rate())
-	if minimalAddr != "" {
+	if c.DB != "" {
 		fmt.Fprintf(out, "profile/s ÷ minimal handler/s   = %.3f (target >= 0.70)\n", profile.rate()/minimal.rate())
 	} else {
 		fmt.Fprintln(out, "profile/s ÷ minimal handler/s   = not measured (pass -db)")
 	}
+	fmt.Fprintf(out, "me cookie/s ÷ bare ceiling/s    = %.3f (target >= 0.85)\n", meCookie.rate()/bare.rate())
+	fmt.Fprintf(out, "me bearer/s ÷ bare ceiling/s    = %.3f (target >= 0.85)\n", meBearer.rate()/bare.rate())
 	for _, r := range results {
 		if r.errors > 0 {
 			return fmt.Errorf("%s: %d requests failed", r.name, r.errors)
@@ -362,65 +395,100 @@ func expect200(resp *http.Response, err error) error {
 	return nil
 }
 
-// serveMinimal serves, on a loopback port of this process, the least a
-// session-authenticated GET can do: read the cookie, hash the token as auth
-// does, run the same prepared session-lookup query, and write the email as
-// JSON. No routing table, logging, or expiry logic.
-func serveMinimal(ctx context.Context, dsn string) (addr string, stop func(), err error) {
-	d, err := database.Open(ctx, dsn)
+// getBody returns the body of a cookie-authenticated GET, failing on any
+// status but 200.
+func getBody(ctx context.Context, cl *http.Client, u, token string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	q, err := db.Prepare(ctx, d.Executor())
+	req.AddCookie(&http.Cookie{Name: "session_id", Value: token})
+	resp, err := cl.Do(req)
 	if err != nil {
-		d.Close()
-		return "", nil, err
+		return nil, err
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie("session_id")
-		if err != nil {
-			http.Error(w, "forbidden", http.StatusForbidden)
-			return
-		}
-		raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
-		if err != nil {
-			http.Error(w, "forbidden", http.StatusForbidden)
-			return
-		}
-		sum := sha256.Sum256(raw)
-		row, err := q.GetSessionUser(r.Context(), hex.EncodeToString(sum[:]))
-		if err != nil {
-			http.Error(w, "forbidden", http.StatusForbidden)
-			return
-		}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return body, err
+}
+
+// serveMinimal serves, on a loopback port of this process, two ceilings.
+//
+// GET /profile (when dsn is set) is the least a session-authenticated GET
+// can do: read the cookie, hash the token as auth does, run the same
+// prepared session-lookup query, and write the email as JSON. No routing
+// table, logging, or expiry logic.
+//
+// GET /api/v1/me is the bare handler: no database at all; it writes body,
+// the reply the service gave for one user, as JSON.
+func serveMinimal(ctx context.Context, dsn string, body []byte) (addr string, stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(struct {
-			Email string `json:"email"`
-		}{row.User.Email})
+		_, _ = w.Write(body)
 	})
+	closeDB := func() {}
+	if dsn != "" {
+		d, err := database.Open(ctx, dsn)
+		if err != nil {
+			return "", nil, err
+		}
+		q, err := db.Prepare(ctx, d.Executor())
+		if err != nil {
+			d.Close()
+			return "", nil, err
+		}
+		closeDB = func() {
+			q.Close()
+			d.Close()
+		}
+		mux.HandleFunc("GET /profile", func(w http.ResponseWriter, r *http.Request) {
+			ck, err := r.Cookie("session_id")
+			if err != nil {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+			raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+			if err != nil {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+			sum := sha256.Sum256(raw)
+			row, err := q.GetSessionUser(r.Context(), hex.EncodeToString(sum[:]))
+			if err != nil {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(struct {
+				Email string `json:"email"`
+			}{row.User.Email})
+		})
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		q.Close()
-		d.Close()
+		closeDB()
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return ln.Addr().String(), func() {
 		_ = srv.Close()
-		q.Close()
-		d.Close()
+		closeDB()
 	}, nil
 }
 
 // startMinimalChild runs this program with -serve-minimal and returns the
 // address it serves on. stop ends the child by closing its stdin.
-func startMinimalChild(dsn string) (addr string, stop func(), err error) {
+func startMinimalChild(dsn string, body []byte) (addr string, stop func(), err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(exe, "-serve-minimal", "-db", dsn)
+	cmd := exec.Command(exe, "-serve-minimal", "-db", dsn, "-bare-body", string(body))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -447,8 +515,8 @@ func startMinimalChild(dsn string) (addr string, stop func(), err error) {
 
 // runMinimalChild is the child's side: serve, print the address, and stop
 // when the parent closes stdin.
-func runMinimalChild(ctx context.Context, dsn string) error {
-	addr, stop, err := serveMinimal(ctx, dsn)
+func runMinimalChild(ctx context.Context, dsn string, body []byte) error {
+	addr, stop, err := serveMinimal(ctx, dsn, body)
 	if err != nil {
 		return err
 	}
