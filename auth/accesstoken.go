@@ -168,7 +168,10 @@ func (s *Store) verifyAccessToken(ctx context.Context, token string) (AccessClai
 		return AccessClaims{}, wrap("verify access token", ErrNoSecretKey)
 	}
 	now := s.now()
-	return verifyToken(token, func(kid string) (ed25519.PublicKey, error) {
+	if c, ok := s.rememberedToken(ctx, token, now); ok {
+		return c, nil
+	}
+	c, err := verifyToken(token, func(kid string) (ed25519.PublicKey, error) {
 		k, ok, err := s.verifyingKey(ctx, kid)
 		switch {
 		case err != nil:
@@ -180,6 +183,10 @@ func (s *Store) verifyAccessToken(ctx context.Context, token string) (AccessClai
 		}
 		return k.key, nil
 	}, tokenExpectations{issuer: s.cfg.TokenIssuer, audience: s.cfg.TokenAudience, now: now, leeway: MaxClockSkew})
+	if err == nil {
+		s.verified.put(token, c, now)
+	}
+	return c, err
 }
 
 // AccessTokenUser verifies an access token as VerifyAccessToken does with

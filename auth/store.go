@@ -22,6 +22,8 @@ type Store struct {
 	dummy []byte // a hash at the configured cost, compared when no user matched
 	gate  *hashGate
 	keys  keys // the signing keys, cached (signing.go)
+	// verified remembers the access tokens that verified (verified.go).
+	verified verifiedTokens
 }
 
 // User is a registered user. It deliberately has no field for the password

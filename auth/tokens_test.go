@@ -626,3 +626,36 @@ func TestSigningKeysEncrypted(t *testing.T) {
 		assert.ErrorIs(t, err, auth.ErrNoSecretKey)
 	})
 }
+
+// TestAccessTokenRememberedChecksAgain: a token verified once is
+// remembered (no second Ed25519 verification), but its times and its key
+// are checked on every use: it expires on time, and a signing key deleted
+// from the database stops the tokens it signed once the key cache (30 s)
+// notices, as it would for a token never seen.
+func TestAccessTokenRememberedChecksAgain(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		clk := testdb.NewClock(t0)
+		s := tokenStore(t, dsn, clk)
+		mustRegister(t, s, reg("alice"))
+		r := mustTokens(t, s, "alice")
+		for range 2 { // the second time from memory
+			_, err := s.VerifyAccessToken(ctx, r.AccessToken, auth.VerifyOptions{})
+			require.NoError(t, err)
+		}
+		clk.Advance(auth.DefaultAccessTokenLifetime + auth.MaxClockSkew + time.Second)
+		_, err := s.VerifyAccessToken(ctx, r.AccessToken, auth.VerifyOptions{})
+		require.ErrorIs(t, err, auth.ErrInvalidToken, "expired, remembered or not")
+
+		r = mustTokens(t, s, "alice")
+		_, err = s.VerifyAccessToken(ctx, r.AccessToken, auth.VerifyOptions{})
+		require.NoError(t, err)
+		_, err = testdb.Raw(t, dsn).Exec("DELETE FROM signing_keys")
+		require.NoError(t, err)
+		clk.Advance(31 * time.Second)
+		_, err = s.VerifyAccessToken(ctx, r.AccessToken, auth.VerifyOptions{})
+		require.ErrorIs(t, err, auth.ErrInvalidToken, "its key is gone")
+	})
+}

@@ -32,6 +32,13 @@ type requestState struct {
 	token         string // the token that authenticated: never logged
 	bearer        bool   // the credential was an Authorization header
 	accessToken   bool   // the credential was an access token (a JWT), not a session token
+
+	// wantTwoFactor asks authenticate to read the user's second-factor
+	// status with a session token's session, in the same query, into
+	// twoFactor (haveTwoFactor then).
+	wantTwoFactor bool
+	haveTwoFactor bool
+	twoFactor     auth.TwoFactorStatus
 }
 
 // stateOf returns the request state in ctx; a zero one when none is there.

@@ -104,7 +104,7 @@ func (h *Handler) authenticate(r *http.Request) error {
 		}
 	}
 	for _, token := range tokens {
-		u, sess, err := h.lookupToken(r.Context(), token, bearer)
+		u, sess, err := h.lookupToken(r.Context(), st, token, bearer)
 		if errors.Is(err, auth.ErrInvalidSession) {
 			continue
 		}
@@ -127,11 +127,22 @@ func (h *Handler) authenticate(r *http.Request) error {
 // revoked (logout, password change, an administrator) stops its access
 // tokens at once rather than when they expire. Every other token, cookie
 // or bearer, is a session token looked up in the store.
-func (h *Handler) lookupToken(ctx context.Context, token string, bearer bool) (auth.User, auth.Session, error) {
+//
+// A route that shows the user's second factor too (GET /me) sets
+// st.wantTwoFactor first, and a session token is then looked up with it in
+// the same read (auth.SessionProfile), into st.twoFactor.
+func (h *Handler) lookupToken(ctx context.Context, st *requestState, token string, bearer bool) (auth.User, auth.Session, error) {
 	if bearer && looksLikeJWT(token) {
 		u, sess, _, err := h.store.AccessTokenUser(ctx, token)
 		if errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrNoSecretKey) {
 			return auth.User{}, auth.Session{}, auth.ErrInvalidSession
+		}
+		return u, sess, err
+	}
+	if st.wantTwoFactor {
+		u, sess, tf, err := h.store.SessionProfile(ctx, token)
+		if err == nil {
+			st.twoFactor, st.haveTwoFactor = tf, true
 		}
 		return u, sess, err
 	}

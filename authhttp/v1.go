@@ -109,6 +109,13 @@ func (h *Handler) newV1() http.Handler {
 			next = h.v1RequireUser(next, true)
 		}
 		switch rt.method + " " + rt.path {
+		case "GET /me":
+			// The user and the second factor in one read (lookupToken).
+			inner := next
+			next = func(w http.ResponseWriter, r *http.Request) {
+				stateOf(r.Context()).wantTwoFactor = true
+				inner(w, r)
+			}
 		case "POST /users":
 			next = h.v1Limited(h.registerLimiter, next)
 		case "POST /sessions":

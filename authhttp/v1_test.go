@@ -435,6 +435,10 @@ func TestV1TwoFactor(t *testing.T) {
 		require.NotEmpty(t, recovery)
 		r = c.call("GET", "/me/second-factor", nil)
 		assert.Equal(t, true, r.Body["totp_enabled"])
+		// GET /me reads it with the session, in one query.
+		r = c.call("GET", "/me", nil)
+		assert.Equal(t, obj{"totp_enabled": true, "enrollment_pending": false, "recovery_codes_left": float64(len(recovery))},
+			r.Body["two_factor"], r.Raw)
 
 		// A login now asks for the second factor.
 		other := svc.api(t)

@@ -10,7 +10,8 @@
 //     query on the same database; the ratio is what the service's routing,
 //     logging and encoding cost;
 //   - the API v1's GET /api/v1/me per second, authenticated by the session
-//     cookie and by "Authorization: Bearer <session token>", against the
+//     cookie, by "Authorization: Bearer <session token>" and by a JWT
+//     access token of POST /api/v1/token, against the
 //     ceiling: a bare net/http handler answering the same route with no
 //     database, writing the very bytes the service answered for one of the
 //     users. Its ratio is everything authentication costs: the session
@@ -210,16 +211,24 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		return errors.New("no login succeeded")
 	}
 
-	authGet := func(base, path string, bearer bool) func(cl *http.Client, i int) error {
+	// Access tokens (JWTs) for the first users, one password grant each.
+	access, err := accessTokens(ctx, clients[0], c.URL, email, password, min(len(clients), registered))
+	if err != nil {
+		return fmt.Errorf("POST /api/v1/token: %w", err)
+	}
+	bearerGet := func(base, path string, bearer bool, tokens []string) func(cl *http.Client, i int) error {
 		return func(cl *http.Client, i int) error {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-			if token := cookies[i%len(cookies)]; bearer {
+			if token := tokens[i%len(tokens)]; bearer {
 				req.Header.Set("Authorization", "Bearer "+token)
 			} else {
 				req.AddCookie(&http.Cookie{Name: "session_id", Value: token})
 			}
 			return expect200(cl.Do(req))
 		}
+	}
+	authGet := func(base, path string, bearer bool) func(cl *http.Client, i int) error {
+		return bearerGet(base, path, bearer, cookies)
 	}
 	// The bare handler answers the bytes the service answers one user.
 	body, err := getBody(ctx, clients[0], c.URL+"/api/v1/me", cookies[0])
@@ -239,10 +248,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	minimal := result{name: "minimal lookup"}
 	meCookie := result{name: "me cookie"}
 	meBearer := result{name: "me bearer"}
-	// The JWT access-token phase ("me jwt": GET /api/v1/me with
-	// "Authorization: Bearer <access token>" from POST /api/v1/token) goes
-	// here, beside the session-token phases, once the service issues
-	// access tokens; it is judged against the same bare ceiling.
+	meJWT := result{name: "me jwt"}
 	bare := result{name: "bare ceiling"}
 	per := c.Duration / time.Duration(rounds)
 	for range rounds {
@@ -252,13 +258,14 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		}
 		meCookie.add(drive(ctx, meCookie.name, clients, 0, per, authGet(c.URL, "/api/v1/me", false)))
 		meBearer.add(drive(ctx, meBearer.name, clients, 0, per, authGet(c.URL, "/api/v1/me", true)))
+		meJWT.add(drive(ctx, meJWT.name, clients, 0, per, bearerGet(c.URL, "/api/v1/me", true, access)))
 		bare.add(drive(ctx, bare.name, clients, 0, per, authGet(child, "/api/v1/me", false)))
 	}
 	results := []result{floor, regs, logins, profile}
 	if c.DB != "" {
 		results = append(results, minimal)
 	}
-	results = append(results, meCookie, meBearer, bare)
+	results = append(results, meCookie, meBearer, meJWT, bare)
 
 	fmt.Fprintf(out, "\n%-16s %9s %7s %10s %10s %10s\n", "phase", "requests", "errors", "req/s", "p50", "p95")
 	for _, r := range results {
@@ -277,6 +284,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "me cookie/s ÷ bare ceiling/s    = %.3f (target >= 0.85)\n", meCookie.rate()/bare.rate())
 	fmt.Fprintf(out, "me bearer/s ÷ bare ceiling/s    = %.3f (target >= 0.85)\n", meBearer.rate()/bare.rate())
+	fmt.Fprintf(out, "me jwt/s ÷ bare ceiling/s       = %.3f (target >= 0.85)\n", meJWT.rate()/bare.rate())
 	for _, r := range results {
 		if r.errors > 0 {
 			return fmt.Errorf("%s: %d requests failed", r.name, r.errors)
@@ -379,6 +387,28 @@ func post(ctx context.Context, cl *http.Client, u string, form url.Values) (*htt
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return cl.Do(req)
+}
+
+// accessTokens gets an access token (POST /api/v1/token, the password
+// grant) for each of the first n users.
+func accessTokens(ctx context.Context, cl *http.Client, base string, email func(int) string, password string, n int) ([]string, error) {
+	tokens := make([]string, 0, n)
+	for i := range n {
+		resp, err := post(ctx, cl, base+"/api/v1/token", url.Values{"grant_type": {"password"}, "username": {email(i)}, "password": {password}})
+		if err != nil {
+			return nil, err
+		}
+		var r struct {
+			AccessToken string `json:"access_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err != nil || r.AccessToken == "" {
+			return nil, fmt.Errorf("status %d (%v)", resp.StatusCode, err)
+		}
+		tokens = append(tokens, r.AccessToken)
+	}
+	return tokens, nil
 }
 
 // expect200 drains and closes the body (so the connection is reused) and
