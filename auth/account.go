@@ -67,22 +67,6 @@ type passwordProof struct {
 	bucket string
 }
 
-// stillPassword is ErrInvalidCredentials unless the user's stored password
-// hash is hash; "" asserts nothing. The caller has locked the user's row.
-func (tx *txn) stillPassword(userID int64, hash string) error {
-	if hash == "" {
-		return nil
-	}
-	current, err := tx.q.GetPasswordHash(tx.ctx, userID)
-	if err != nil {
-		return mapError(err)
-	}
-	if current != hash {
-		return ErrInvalidCredentials // changed since the check
-	}
-	return nil
-}
-
 // DeleteAccount deletes the user's own account, as the user does from a
 // session: password is the current password and, when the user has a TOTP
 // factor, code a current code of it or one of the user's recovery codes
@@ -160,7 +144,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code stri
 		// The password was right; the recovery code was not (one error
 		// for both, counted as a failure like a wrong password).
 		return s.currentPasswordFailed(ctx, t, "wrong_password_or_code", ErrInvalidCredentials)
-	case errors.Is(err, ErrInvalidCredentials):
+	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, errCredentialChanged):
 		return ErrInvalidCredentials
 	}
 	return err

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"strings"
 	"time"
@@ -13,6 +14,24 @@ import (
 // longer the one a password was verified against outside it: a password
 // change, set or reset (or a rehash) committed in between.
 var errCredentialChanged = errors.New("credential changed since it was verified")
+
+// stillPassword is errCredentialChanged unless the user's stored password
+// hash is still verified, the hash a password was checked against outside
+// the transaction (compared in constant time); "" asserts nothing. The
+// caller has locked the user's row.
+func (tx *txn) stillPassword(userID int64, verified string) error {
+	if verified == "" {
+		return nil
+	}
+	current, err := tx.q.GetPasswordHash(tx.ctx, userID)
+	if err != nil {
+		return mapError(err)
+	}
+	if subtle.ConstantTimeCompare([]byte(current), []byte(verified)) != 1 {
+		return errCredentialChanged
+	}
+	return nil
+}
 
 // credentialRetries bounds how often an operation verifies a password again
 // after errCredentialChanged. A rehash keeps the password, so verifying once

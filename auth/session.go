@@ -178,14 +178,8 @@ func (s *Store) createSession(ctx context.Context, userID int64, verified []byte
 				return err
 			}
 		}
-		if verified != nil {
-			current, err := tx.q.GetPasswordHash(tx.ctx, userID)
-			if err != nil {
-				return mapError(err)
-			}
-			if subtle.ConstantTimeCompare([]byte(current), verified) != 1 {
-				return errCredentialChanged
-			}
+		if err := tx.stillPassword(userID, string(verified)); err != nil {
+			return err
 		}
 		row, err = tx.q.CreateSession(tx.ctx, db.CreateSessionParams{
 			UserID:    userID,

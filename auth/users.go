@@ -266,7 +266,9 @@ func (s *Store) updateUser(ctx context.Context, op string, id int64, u UserUpdat
 			return err
 		}
 		if proof != nil {
-			if err := tx.stillPassword(id, proof.hash); err != nil {
+			if err := tx.stillPassword(id, proof.hash); errors.Is(err, errCredentialChanged) {
+				return ErrInvalidCredentials
+			} else if err != nil {
 				return err
 			}
 			if err := tx.clear(proof.bucket); err != nil {
