@@ -126,6 +126,11 @@ func (s *Store) RefreshTokens(ctx context.Context, refreshToken string) (TokenRe
 	}
 	if row.RefreshToken.UsedAt.Valid {
 		if err := s.inTx(ctx, "refresh tokens", func(tx *txn) error {
+			if _, err := tx.lockUser(row.User.ID); errors.Is(err, ErrNotFound) {
+				return nil // the user, their sessions and tokens are gone
+			} else if err != nil {
+				return err
+			}
 			return s.endFamily(tx, row)
 		}); err != nil {
 			return TokenResult{}, err
@@ -143,6 +148,14 @@ func (s *Store) RefreshTokens(ctx context.Context, refreshToken string) (TokenRe
 	var reused bool
 	err = s.inTx(ctx, "refresh tokens", func(tx *txn) error {
 		reused = false
+		// The user's row first, as every transaction that writes a
+		// session does (LockUser), so that this one and a deletion's
+		// cascade wait for each other instead of deadlocking.
+		if _, err := tx.lockUser(row.User.ID); errors.Is(err, ErrNotFound) {
+			return ErrInvalidRefreshToken
+		} else if err != nil {
+			return err
+		}
 		// What was read above is asserted again here: the token is still
 		// live (the update is a compare-and-swap), and its session still
 		// exists and is live.
