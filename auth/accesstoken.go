@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/credstore/credstore/db"
 )
 
 // Access tokens are JWTs (RFC 7519) signed with Ed25519 ("EdDSA", RFC 8037)
@@ -191,27 +193,54 @@ func (s *Store) verifyAccessToken(ctx context.Context, token string) (AccessClai
 
 // AccessTokenUser verifies an access token as VerifyAccessToken does with
 // CheckSession, and returns its user and session with its claims, from the
-// one read of the session: what a handler of an authenticated route needs.
-// The session's Token is empty (the token presented is not the session's).
+// one read of the session (or none: the session is cached as SessionUser
+// caches it): what a handler of an authenticated route needs. The
+// session's Token is empty (the token presented is not the session's).
 //
 // Errors: those of VerifyAccessToken; ErrInvalidToken also when the session
 // has ended or its user is no longer the token's subject.
 func (s *Store) AccessTokenUser(ctx context.Context, token string) (User, Session, AccessClaims, error) {
+	p, c, err := s.accessTokenProfile(ctx, token)
+	return p.user, p.sess, c, err
+}
+
+// AccessTokenProfile is AccessTokenUser returning also the user's
+// second-factor status, from the same read.
+//
+// Errors: those of AccessTokenUser.
+func (s *Store) AccessTokenProfile(ctx context.Context, token string) (User, Session, TwoFactorStatus, AccessClaims, error) {
+	p, c, err := s.accessTokenProfile(ctx, token)
+	return p.user, p.sess, p.tf, c, err
+}
+
+func (s *Store) accessTokenProfile(ctx context.Context, token string) (sessionProfile, AccessClaims, error) {
 	c, err := s.verifyAccessToken(ctx, token)
 	if err != nil {
-		return User{}, Session{}, AccessClaims{}, err
+		return sessionProfile{}, AccessClaims{}, err
 	}
-	row, err := s.queries().GetTokenSession(ctx, c.SessionID)
-	if err = mapError(err); errors.Is(err, ErrNotFound) {
-		return User{}, Session{}, AccessClaims{}, invalidToken("session ended")
-	} else if err != nil {
-		return User{}, Session{}, AccessClaims{}, wrap("verify access token", err)
+	key := cacheKey{id: c.SessionID}
+	now := s.now()
+	p, ok := s.cache.get(ctx, key)
+	if !ok || !s.live(p.sess, now) {
+		// An access token does not record the session's use (refreshing
+		// does), so a remembered session is used until it changes.
+		g := s.cache.generation()
+		row, err := s.queries().GetTokenSessionProfile(ctx, db.GetTokenSessionProfileParams{ID: c.SessionID, Now: now})
+		if err = mapError(err); errors.Is(err, ErrNotFound) {
+			return sessionProfile{}, AccessClaims{}, invalidToken("session ended")
+		} else if err != nil {
+			return sessionProfile{}, AccessClaims{}, wrap("verify access token", err)
+		}
+		p = sessionProfile{user: userFromDB(row.User), sess: sessionFromDB(row.Session), tf: twoFactorStatus(row.Factors, row.Enrollments, row.RecoveryCodes)}
+		if !s.live(p.sess, now) {
+			return sessionProfile{}, AccessClaims{}, invalidToken("session ended")
+		}
+		s.remember(key, p, g)
 	}
-	sess := sessionFromDB(row.Session)
-	if row.User.PublicID != c.Subject || !s.live(sess, s.now()) {
-		return User{}, Session{}, AccessClaims{}, invalidToken("session ended")
+	if p.user.PublicID != c.Subject {
+		return sessionProfile{}, AccessClaims{}, invalidToken("session ended")
 	}
-	return userFromDB(row.User), sess, c, nil
+	return p, c, nil
 }
 
 // JWKSVerifier verifies credstore access tokens with nothing but the JWK

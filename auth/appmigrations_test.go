@@ -72,7 +72,7 @@ func TestAppMigrations(t *testing.T) {
 		assert.Equal(t, 2, latest)
 		var credstoreVersions int
 		require.NoError(t, raw.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&credstoreVersions))
-		assert.Equal(t, 6, credstoreVersions, "credstore's track is its own")
+		assert.Equal(t, 7, credstoreVersions, "credstore's track is its own")
 
 		// Opening again applies nothing.
 		newStore(t, dsn, withAppMigrations(fsys))

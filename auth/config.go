@@ -137,6 +137,26 @@ type Config struct {
 	// it is the caller's job.
 	ResetSender Sender
 
+	// SessionCacheSize is how many session lookups the store remembers in
+	// this process, so that an authenticated request reads no database
+	// (see SessionUser). The store forgets them all whenever it writes
+	// anything a lookup reads, and when another connection commits such a
+	// change (see SessionCacheMaxStale). Default (0): 10,000. A negative
+	// size turns the cache off: every lookup reads the database.
+	SessionCacheSize int
+
+	// SessionCacheMaxStale bounds how long a change committed by another
+	// connection (another process such as the admin command line, another
+	// instance, an application's own transaction) can go unseen by the
+	// cache: a revoked session is refused, a demoted administrator loses
+	// the role, within this time. On SQLite a lookup reads the change
+	// counter when the last read is older; on PostgreSQL a listening
+	// connection receives each change within about a millisecond and
+	// confirms every SessionCacheMaxStale/2 that none was missed (the
+	// cache is bypassed while it cannot). Changes made through this store
+	// take effect at once. Default (0): 100ms.
+	SessionCacheMaxStale time.Duration
+
 	// Logger receives what the store does in the background
 	// (RunHousekeeping); the calls an application makes report through
 	// their errors instead. It is never given a password, hash or token.
@@ -152,6 +172,12 @@ const (
 	DefaultDeviceLifetime      = 90 * 24 * time.Hour
 	DefaultAuditRetention      = 365 * 24 * time.Hour
 	DefaultAccessTokenLifetime = 10 * time.Minute
+)
+
+// Defaults of the cache of session lookups.
+const (
+	DefaultSessionCacheSize     = 10000
+	DefaultSessionCacheMaxStale = 100 * time.Millisecond
 )
 
 // withDefaults validates c and fills in its defaults.
@@ -184,6 +210,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SessionLifetime == 0 {
 		c.SessionLifetime = DefaultSessionLifetime
+	}
+	if c.SessionCacheSize == 0 {
+		c.SessionCacheSize = DefaultSessionCacheSize
+	}
+	if c.SessionCacheMaxStale < 0 {
+		return c, fmt.Errorf("config: session cache max stale %v is negative", c.SessionCacheMaxStale)
+	}
+	if c.SessionCacheMaxStale == 0 {
+		c.SessionCacheMaxStale = DefaultSessionCacheMaxStale
 	}
 	if c.SessionIdleTimeout == 0 {
 		c.SessionIdleTimeout = DefaultSessionIdleTimeout

@@ -225,7 +225,10 @@ func (s *Store) createSession(ctx context.Context, userID int64, verified []byte
 
 // SessionUser returns the user that token authenticates, and the session.
 //
-// It is a single indexed read. When the session's last recorded use is at
+// It is a single indexed read, or none: the store remembers what it read
+// (see Config.SessionCacheSize), forgets it as soon as it changes anything
+// a lookup reads itself, and learns of changes committed by others within
+// Config.SessionCacheMaxStale. When the session's last recorded use is at
 // least SessionTouchInterval old it also records this use, with a
 // conditional update that writes once however many requests race; that
 // bookkeeping is best effort (a failure leaves the request authenticated and
@@ -235,19 +238,23 @@ func (s *Store) createSession(ctx context.Context, userID int64, verified []byte
 // live session (malformed, unknown, revoked, past its absolute lifetime or
 // idle timeout). Other errors are the database's, wrapped.
 func (s *Store) SessionUser(ctx context.Context, token string) (User, Session, error) {
-	hash, ok := tokenHash(token)
-	if !ok {
-		return User{}, Session{}, ErrInvalidSession
+	if s.cache == nil {
+		hash, ok := tokenHash(token)
+		if !ok {
+			return User{}, Session{}, ErrInvalidSession
+		}
+		row, err := s.queries().GetSessionUser(ctx, hash)
+		if err != nil {
+			return User{}, Session{}, sessionLookupError("session user", err)
+		}
+		sess, err := s.liveSession(ctx, row.Session, hash)
+		if err != nil {
+			return User{}, Session{}, err
+		}
+		return userFromDB(row.User), sess, nil
 	}
-	row, err := s.queries().GetSessionUser(ctx, hash)
-	if err != nil {
-		return User{}, Session{}, sessionLookupError("session user", err)
-	}
-	sess, err := s.liveSession(ctx, row.Session, hash)
-	if err != nil {
-		return User{}, Session{}, err
-	}
-	return userFromDB(row.User), sess, nil
+	p, err := s.sessionProfile(ctx, token)
+	return p.user, p.sess, err
 }
 
 // SessionProfile is SessionUser returning also the user's second-factor
@@ -255,20 +262,42 @@ func (s *Store) SessionUser(ctx context.Context, token string) (User, Session, e
 //
 // Errors: those of SessionUser.
 func (s *Store) SessionProfile(ctx context.Context, token string) (User, Session, TwoFactorStatus, error) {
+	p, err := s.sessionProfile(ctx, token)
+	return p.user, p.sess, p.tf, err
+}
+
+func (s *Store) sessionProfile(ctx context.Context, token string) (sessionProfile, error) {
 	hash, ok := tokenHash(token)
 	if !ok {
-		return User{}, Session{}, TwoFactorStatus{}, ErrInvalidSession
+		return sessionProfile{}, ErrInvalidSession
 	}
-	row, err := s.queries().GetSessionProfile(ctx, db.GetSessionProfileParams{Now: s.now(), TokenHash: hash})
+	key := cacheKey{hash: hash}
+	now := s.now()
+	// A remembered session is used while it is live and its use was
+	// recorded recently; otherwise it is read again, and the use recorded.
+	if p, ok := s.cache.get(ctx, key); ok && s.live(p.sess, now) && now.Sub(p.sess.LastSeenAt) < SessionTouchInterval {
+		return p, nil
+	}
+	g := s.cache.generation()
+	row, err := s.queries().GetSessionProfile(ctx, db.GetSessionProfileParams{Now: now, TokenHash: hash})
 	if err != nil {
-		return User{}, Session{}, TwoFactorStatus{}, sessionLookupError("session profile", err)
+		return sessionProfile{}, sessionLookupError("session profile", err)
 	}
 	sess, err := s.liveSession(ctx, row.Session, hash)
 	if err != nil {
-		return User{}, Session{}, TwoFactorStatus{}, err
+		return sessionProfile{}, err
 	}
-	st := TwoFactorStatus{TOTPEnabled: row.Factors > 0, EnrollmentPending: row.Enrollments > 0, RecoveryCodesLeft: int(row.RecoveryCodes)}
-	return userFromDB(row.User), sess, st, nil
+	p := sessionProfile{user: userFromDB(row.User), sess: sess, tf: twoFactorStatus(row.Factors, row.Enrollments, row.RecoveryCodes)}
+	s.remember(key, p, g)
+	return p, nil
+}
+
+// remember puts p into the cache, read after generation returned g; not a
+// user with a pending enrollment, which ends by time rather than by a write.
+func (s *Store) remember(key cacheKey, p sessionProfile, g uint64) {
+	if !p.tf.EnrollmentPending {
+		s.cache.put(key, p, g)
+	}
 }
 
 // sessionLookupError maps the error of a session read: no row is

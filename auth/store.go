@@ -24,6 +24,9 @@ type Store struct {
 	keys  keys // the signing keys, cached (signing.go)
 	// verified remembers the access tokens that verified (verified.go).
 	verified verifiedTokens
+	// cache remembers session lookups (sessioncache.go); nil when
+	// Config.SessionCacheSize disables it.
+	cache *sessionCache
 }
 
 // User is a registered user. It deliberately has no field for the password
@@ -97,13 +100,19 @@ func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
 		d.Close()
 		return nil, fmt.Errorf("prepare queries: %w", err)
 	}
-	return &Store{db: d, cfg: cfg, q: q, dummy: dummy, gate: newHashGate(cfg.MaxConcurrentHashes, cfg.MaxQueuedHashes)}, nil
+	cache, err := newSessionCache(ctx, d, cfg)
+	if err != nil {
+		q.Close()
+		d.Close()
+		return nil, err
+	}
+	return &Store{db: d, cfg: cfg, q: q, dummy: dummy, gate: newHashGate(cfg.MaxConcurrentHashes, cfg.MaxQueuedHashes), cache: cache}, nil
 }
 
 // Close closes the database. A store opened on the application's pool
 // (OpenDB) releases only what it prepared on it; the pool stays open.
 func (s *Store) Close() error {
-	return errors.Join(s.q.Close(), s.db.Close())
+	return errors.Join(s.cache.close(), s.q.Close(), s.db.Close())
 }
 
 // queries returns the accessors for statements outside a transaction.

@@ -479,6 +479,12 @@ type TwoFactorStatus struct {
 	RecoveryCodesLeft int  `json:"recovery_codes_left"`
 }
 
+// twoFactorStatus is the status that the counts of a user's factors,
+// pending enrollments and recovery codes make.
+func twoFactorStatus(factors, enrollments, recoveryCodes int64) TwoFactorStatus {
+	return TwoFactorStatus{TOTPEnabled: factors > 0, EnrollmentPending: enrollments > 0, RecoveryCodesLeft: int(recoveryCodes)}
+}
+
 // TwoFactor returns the user's second-factor status. A user without an
 // account has none.
 func (s *Store) TwoFactor(ctx context.Context, userID int64) (TwoFactorStatus, error) {
@@ -486,5 +492,5 @@ func (s *Store) TwoFactor(ctx context.Context, userID int64) (TwoFactorStatus, e
 	if err != nil {
 		return TwoFactorStatus{}, wrap("two factor status", err)
 	}
-	return TwoFactorStatus{TOTPEnabled: r.Factors > 0, EnrollmentPending: r.Enrollments > 0, RecoveryCodesLeft: int(r.RecoveryCodes)}, nil
+	return twoFactorStatus(r.Factors, r.Enrollments, r.RecoveryCodes), nil
 }

@@ -35,6 +35,11 @@ type txn struct {
 // Called through a TxStore, whose ctx carries the application's
 // transaction, fn runs once in that transaction instead (see inCallerTx).
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *txn) error) error {
+	// Whatever happened, the cache of session lookups forgets what it
+	// holds: it may have changed (sessioncache.go). Within an application's
+	// transaction that is too early to be enough, since the change commits
+	// later; the cache learns of that commit as of any other connection's.
+	defer s.cache.changed()
 	if tx, ok := ctx.Value(callerTxKey{}).(*sql.Tx); ok {
 		return wrap(op, s.inCallerTx(ctx, tx, fn))
 	}

@@ -130,12 +130,16 @@ func (h *Handler) authenticate(r *http.Request) error {
 //
 // A route that shows the user's second factor too (GET /me) sets
 // st.wantTwoFactor first, and a session token is then looked up with it in
-// the same read (auth.SessionProfile), into st.twoFactor.
+// the same read (auth.SessionProfile), into st.twoFactor; an access token
+// always is (auth.AccessTokenProfile).
 func (h *Handler) lookupToken(ctx context.Context, st *requestState, token string, bearer bool) (auth.User, auth.Session, error) {
 	if bearer && looksLikeJWT(token) {
-		u, sess, _, err := h.store.AccessTokenUser(ctx, token)
+		u, sess, tf, _, err := h.store.AccessTokenProfile(ctx, token)
 		if errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrNoSecretKey) {
 			return auth.User{}, auth.Session{}, auth.ErrInvalidSession
+		}
+		if err == nil {
+			st.twoFactor, st.haveTwoFactor = tf, true
 		}
 		return u, sess, err
 	}

@@ -129,7 +129,7 @@ func (h *Handler) v1Me(w http.ResponseWriter, r *http.Request) {
 	u, _ := CurrentUser(r.Context())
 	st := stateOf(r.Context())
 	tf := st.twoFactor
-	if !st.haveTwoFactor { // an access token, or authenticated before the route asked
+	if !st.haveTwoFactor { // authenticated before the route asked
 		var err error
 		if tf, err = h.store.TwoFactor(r.Context(), u.ID); err != nil {
 			h.writeV1Error(w, r, err)

@@ -156,8 +156,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getThrottleStmt, err = db.PrepareContext(ctx, getThrottle); err != nil {
 		return nil, fmt.Errorf("error preparing query GetThrottle: %w", err)
 	}
-	if q.getTokenSessionStmt, err = db.PrepareContext(ctx, getTokenSession); err != nil {
-		return nil, fmt.Errorf("error preparing query GetTokenSession: %w", err)
+	if q.getTokenSessionProfileStmt, err = db.PrepareContext(ctx, getTokenSessionProfile); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTokenSessionProfile: %w", err)
 	}
 	if q.getTwoFactorStatusStmt, err = db.PrepareContext(ctx, getTwoFactorStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTwoFactorStatus: %w", err)
@@ -540,9 +540,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getThrottleStmt: %w", cerr)
 		}
 	}
-	if q.getTokenSessionStmt != nil {
-		if cerr := q.getTokenSessionStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing getTokenSessionStmt: %w", cerr)
+	if q.getTokenSessionProfileStmt != nil {
+		if cerr := q.getTokenSessionProfileStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTokenSessionProfileStmt: %w", cerr)
 		}
 	}
 	if q.getTwoFactorStatusStmt != nil {
@@ -888,7 +888,7 @@ type Queries struct {
 	getTOTPEnrollmentStmt          *sql.Stmt
 	getTOTPFactorStmt              *sql.Stmt
 	getThrottleStmt                *sql.Stmt
-	getTokenSessionStmt            *sql.Stmt
+	getTokenSessionProfileStmt     *sql.Stmt
 	getTwoFactorStatusStmt         *sql.Stmt
 	getUserByEmailStmt             *sql.Stmt
 	getUserByIDStmt                *sql.Stmt
@@ -991,7 +991,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getTOTPEnrollmentStmt:          q.getTOTPEnrollmentStmt,
 		getTOTPFactorStmt:              q.getTOTPFactorStmt,
 		getThrottleStmt:                q.getThrottleStmt,
-		getTokenSessionStmt:            q.getTokenSessionStmt,
+		getTokenSessionProfileStmt:     q.getTokenSessionProfileStmt,
 		getTwoFactorStatusStmt:         q.getTwoFactorStatusStmt,
 		getUserByEmailStmt:             q.getUserByEmailStmt,
 		getUserByIDStmt:                q.getUserByIDStmt,

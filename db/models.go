@@ -33,6 +33,11 @@ type AuditEvent struct {
 	Hash         string
 }
 
+type AuthChange struct {
+	ID int64
+	N  int64
+}
+
 type Credential struct {
 	ID                int64
 	UserID            int64

@@ -85,8 +85,9 @@ type Querier interface {
 	// The cheap check before any work: a bucket locked until later refuses the
 	// attempt without a write.
 	GetThrottle(ctx context.Context, bucket string) (Throttle, error)
-	// What an access token's sid names, with its user: one read by primary key.
-	GetTokenSession(ctx context.Context, id int64) (GetTokenSessionRow, error)
+	// What an access token's sid names, with its user and the user's
+	// second-factor status (as GetSessionProfile): one read by primary key.
+	GetTokenSessionProfile(ctx context.Context, arg GetTokenSessionProfileParams) (GetTokenSessionProfileRow, error)
 	// What GET /profile shows, in one round trip.
 	GetTwoFactorStatus(ctx context.Context, arg GetTwoFactorStatusParams) (GetTwoFactorStatusRow, error)
 	GetUserByEmail(ctx context.Context, emailCanonical string) (User, error)

@@ -160,22 +160,34 @@ func (q *Queries) GetSessionByID(ctx context.Context, id int64) (Session, error)
 	return i, err
 }
 
-const getTokenSession = `-- name: GetTokenSession :one
-SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical
+const getTokenSessionProfile = `-- name: GetTokenSessionProfile :one
+SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical,
+    CAST((SELECT COUNT(*) FROM totp_factors WHERE totp_factors.user_id = sessions.user_id) AS BIGINT) AS factors,
+    CAST((SELECT COUNT(*) FROM totp_enrollments WHERE totp_enrollments.user_id = sessions.user_id AND totp_enrollments.expires_at > ?1) AS BIGINT) AS enrollments,
+    CAST((SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.user_id = sessions.user_id) AS BIGINT) AS recovery_codes
 FROM sessions
 JOIN users ON users.id = sessions.user_id
-WHERE sessions.id = ?1
+WHERE sessions.id = ?2
 `
 
-type GetTokenSessionRow struct {
-	Session Session
-	User    User
+type GetTokenSessionProfileParams struct {
+	Now time.Time
+	ID  int64
 }
 
-// What an access token's sid names, with its user: one read by primary key.
-func (q *Queries) GetTokenSession(ctx context.Context, id int64) (GetTokenSessionRow, error) {
-	row := q.queryRow(ctx, q.getTokenSessionStmt, getTokenSession, id)
-	var i GetTokenSessionRow
+type GetTokenSessionProfileRow struct {
+	Session       Session
+	User          User
+	Factors       int64
+	Enrollments   int64
+	RecoveryCodes int64
+}
+
+// What an access token's sid names, with its user and the user's
+// second-factor status (as GetSessionProfile): one read by primary key.
+func (q *Queries) GetTokenSessionProfile(ctx context.Context, arg GetTokenSessionProfileParams) (GetTokenSessionProfileRow, error) {
+	row := q.queryRow(ctx, q.getTokenSessionProfileStmt, getTokenSessionProfile, arg.Now, arg.ID)
+	var i GetTokenSessionProfileRow
 	err := row.Scan(
 		&i.Session.ID,
 		&i.Session.UserID,
@@ -192,6 +204,9 @@ func (q *Queries) GetTokenSession(ctx context.Context, id int64) (GetTokenSessio
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
 		&i.User.EmailCanonical,
+		&i.Factors,
+		&i.Enrollments,
+		&i.RecoveryCodes,
 	)
 	return i, err
 }

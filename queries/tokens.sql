@@ -32,9 +32,13 @@ WHERE id = @id AND last_seen_at <= @now;
 DELETE FROM sessions
 WHERE id = @id;
 
--- name: GetTokenSession :one
--- What an access token's sid names, with its user: one read by primary key.
-SELECT sqlc.embed(sessions), sqlc.embed(users)
+-- name: GetTokenSessionProfile :one
+-- What an access token's sid names, with its user and the user's
+-- second-factor status (as GetSessionProfile): one read by primary key.
+SELECT sqlc.embed(sessions), sqlc.embed(users),
+    CAST((SELECT COUNT(*) FROM totp_factors WHERE totp_factors.user_id = sessions.user_id) AS BIGINT) AS factors,
+    CAST((SELECT COUNT(*) FROM totp_enrollments WHERE totp_enrollments.user_id = sessions.user_id AND totp_enrollments.expires_at > @now) AS BIGINT) AS enrollments,
+    CAST((SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.user_id = sessions.user_id) AS BIGINT) AS recovery_codes
 FROM sessions
 JOIN users ON users.id = sessions.user_id
 WHERE sessions.id = @id;

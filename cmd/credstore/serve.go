@@ -40,6 +40,10 @@ type serveConfig struct {
 	// negative to keep audit events for ever.
 	AuditRetention time.Duration
 
+	// SessionCacheSize is auth.Config.SessionCacheSize: 0 for auth's
+	// default, negative for no cache.
+	SessionCacheSize int
+
 	// KeyFile holds the keys that encrypt TOTP secrets ("" for the
 	// default: see serveConfig.keyFile); TOTPIssuer names the service in
 	// authenticator apps.
@@ -109,6 +113,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.Addr, "addr", str("CREDSTORE_ADDR", "127.0.0.1:5000"), "listen address (env CREDSTORE_ADDR); port 0 picks a free port")
 	fs.StringVar(&c.DB, "db", str("CREDSTORE_DB", "credstore.db"), "SQLite path or file: URI, or postgres:// URL (env CREDSTORE_DB)")
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", integer("CREDSTORE_BCRYPT_COST", auth.DefaultBcryptCost), "bcrypt cost of new password hashes, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
+	fs.IntVar(&c.SessionCacheSize, "session-cache-size", integer("CREDSTORE_SESSION_CACHE_SIZE", 0), "session lookups remembered in this process; 0: auth's default (10000), -1: none, as behind PgBouncer in transaction mode (env CREDSTORE_SESSION_CACHE_SIZE)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", boolean("CREDSTORE_SECURE_COOKIES"), "mark the session and device cookies Secure; set it behind HTTPS (env CREDSTORE_SECURE_COOKIES)")
 	fs.BoolVar(&c.ExposeResetToken, "expose-reset-token", boolean("CREDSTORE_EXPOSE_RESET_TOKEN"), "return reset tokens in the POST /reset_password reply, for tests; never in production (env CREDSTORE_EXPOSE_RESET_TOKEN)")
 	fs.Func("trusted-origins", "comma-separated origins (https://app.example.com) whose cross-origin browser requests may register, log in or reset; others get 403 (env CREDSTORE_TRUSTED_ORIGINS)", func(v string) error {
@@ -402,11 +407,12 @@ func storeConfig(c serveConfig, keys *auth.Keyring, stdout io.Writer) auth.Confi
 	policy := auth.DefaultPolicy()
 	policy.RequireUsername = false
 	return auth.Config{
-		Policy:         &policy,
-		BcryptCost:     c.BcryptCost,
-		ResetSender:    sender,
-		AuditRetention: c.AuditRetention,
-		SecretKeys:     keys,
-		TOTPIssuer:     c.TOTPIssuer,
+		Policy:           &policy,
+		BcryptCost:       c.BcryptCost,
+		ResetSender:      sender,
+		AuditRetention:   c.AuditRetention,
+		SecretKeys:       keys,
+		TOTPIssuer:       c.TOTPIssuer,
+		SessionCacheSize: c.SessionCacheSize,
 	}
 }

@@ -1,0 +1,227 @@
+package auth_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/database"
+	"github.com/credstore/credstore/internal/testdb"
+)
+
+// cacheStale is the SessionCacheMaxStale of these tests, short so that
+// they wait little; waiting past it is what the bound promises, however
+// slow the machine (a late confirmation only makes the store read the
+// database).
+const cacheStale = 50 * time.Millisecond
+
+func withCacheStale(c *auth.Config) {
+	c.SessionCacheMaxStale = cacheStale
+	c.SecretKeys = &auth.Keyring{Current: "k", Keys: map[string][]byte{"k": make([]byte, 32)}}
+}
+
+// cachedSession registers name, logs in for a session and an access token,
+// and looks both up once so that s remembers them.
+func cachedSession(t *testing.T, s *auth.Store, name string) (auth.User, auth.Session, auth.TokenResult) {
+	t.Helper()
+	ctx := context.Background()
+	u := mustRegister(t, s, reg(name))
+	sess := mustLogin(t, s, name)
+	tok, err := s.IssueTokens(ctx, auth.LoginAttempt{Identifier: name, Password: pw(name)})
+	require.NoError(t, err)
+	_, _, err = s.SessionUser(ctx, sess.Token)
+	require.NoError(t, err)
+	_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
+	require.NoError(t, err)
+	return u, sess, tok
+}
+
+// TestSessionCacheOwnChanges: what the store changes itself is seen by the
+// very next lookup, cached or not, by session token and by access token.
+func TestSessionCacheOwnChanges(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newStore(t, dsn, withCacheStale)
+
+		u, sess, tok := cachedSession(t, s, "alice")
+		_, err := s.UpdateUser(ctx, u.ID, auth.UserUpdate{IsAdmin: ptr(true), Username: ptr("alice2")})
+		require.NoError(t, err)
+		got, _, err := s.SessionUser(ctx, sess.Token)
+		require.NoError(t, err)
+		assert.True(t, got.IsAdmin, "granted at once")
+		assert.Equal(t, "alice2", got.Username)
+		got, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
+		require.NoError(t, err)
+		assert.True(t, got.IsAdmin, "granted at once, by access token")
+
+		_, err = s.UpdateUser(ctx, u.ID, auth.UserUpdate{IsAdmin: ptr(false)})
+		require.NoError(t, err)
+		got, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
+		require.NoError(t, err)
+		assert.False(t, got.IsAdmin, "revoked at once")
+
+		_, err = s.RevokeSessions(ctx, u.ID)
+		require.NoError(t, err)
+		_, _, err = s.SessionUser(ctx, sess.Token)
+		assert.ErrorIs(t, err, auth.ErrInvalidSession, "revoked at once")
+		_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
+		assert.ErrorIs(t, err, auth.ErrInvalidToken, "revoked at once, by access token")
+
+		b, bsess, btok := cachedSession(t, s, "bob")
+		require.NoError(t, s.DeleteUser(ctx, b.ID))
+		_, _, err = s.SessionUser(ctx, bsess.Token)
+		assert.ErrorIs(t, err, auth.ErrInvalidSession, "deleted at once")
+		_, _, _, err = s.AccessTokenUser(ctx, btok.AccessToken)
+		assert.ErrorIs(t, err, auth.ErrInvalidToken)
+
+		_, csess, _ := cachedSession(t, s, "carol")
+		require.NoError(t, s.DestroySession(ctx, csess.Token))
+		_, _, err = s.SessionUser(ctx, csess.Token)
+		assert.ErrorIs(t, err, auth.ErrInvalidSession, "logged out at once")
+	})
+}
+
+// TestSessionCacheOthersChanges: what another store, a statement outside
+// credstore, or an application's transaction commits is seen within
+// SessionCacheMaxStale.
+func TestSessionCacheOthersChanges(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newStore(t, dsn, withCacheStale)
+		other := newStore(t, dsn, withCacheStale)
+		raw := testdb.Raw(t, dsn)
+
+		// Another store (the admin command line, another instance).
+		u, sess, tok := cachedSession(t, s, "dave")
+		_, err := other.UpdateUser(ctx, u.ID, auth.UserUpdate{IsAdmin: ptr(true)})
+		require.NoError(t, err)
+		time.Sleep(2 * cacheStale)
+		got, _, err := s.SessionUser(ctx, sess.Token)
+		require.NoError(t, err)
+		assert.True(t, got.IsAdmin, "another store's grant is seen")
+		_, err = other.RevokeSessions(ctx, u.ID)
+		require.NoError(t, err)
+		time.Sleep(2 * cacheStale)
+		_, _, err = s.SessionUser(ctx, sess.Token)
+		assert.ErrorIs(t, err, auth.ErrInvalidSession, "another store's revocation is seen")
+		_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
+		assert.ErrorIs(t, err, auth.ErrInvalidToken)
+
+		// Plain SQL, from no store at all.
+		e, sess, tok := cachedSession(t, s, "erin")
+		_, err = raw.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", e.ID)
+		require.NoError(t, err)
+		time.Sleep(2 * cacheStale)
+		_, _, err = s.SessionUser(ctx, sess.Token)
+		assert.ErrorIs(t, err, auth.ErrInvalidSession, "a deletion in SQL is seen")
+		_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
+		assert.ErrorIs(t, err, auth.ErrInvalidToken)
+
+		// An application's transaction that commits after credstore's
+		// part of it.
+		f, sess, _ := cachedSession(t, s, "frank")
+		tx, err := raw.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		require.NoError(t, s.WithTx(tx).DeleteUser(ctx, f.ID))
+		_, _, err = s.SessionUser(ctx, sess.Token) // read before the commit: still there
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit())
+		time.Sleep(2 * cacheStale)
+		_, _, err = s.SessionUser(ctx, sess.Token)
+		assert.ErrorIs(t, err, auth.ErrInvalidSession, "the application's commit is seen")
+	})
+}
+
+// TestSessionCacheConcurrentRevocation looks a session up from many
+// goroutines while it is revoked: no lookup that began after the
+// revocation returned may succeed, whatever the cache held.
+func TestSessionCacheConcurrentRevocation(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newStore(t, dsn, withCacheStale)
+		for round := range 5 {
+			name := "gina" + string(rune('a'+round))
+			u, sess, tok := cachedSession(t, s, name)
+			var revoked atomic.Bool
+			var late atomic.Int64 // lookups begun after the revocation returned that succeeded
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			for i := range 4 {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						after := revoked.Load()
+						var err error
+						if i%2 == 0 {
+							_, _, err = s.SessionUser(ctx, sess.Token)
+						} else {
+							_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
+						}
+						if after && err == nil {
+							late.Add(1)
+						}
+					}
+				})
+			}
+			time.Sleep(5 * time.Millisecond)
+			_, err := s.RevokeSessions(ctx, u.ID)
+			require.NoError(t, err)
+			revoked.Store(true)
+			time.Sleep(20 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			assert.Zero(t, late.Load(), "lookups that began after the revocation succeeded")
+		}
+	})
+}
+
+// TestSessionCacheListenerLost ends the PostgreSQL connection that listens
+// for changes, and changes a session while nobody listens: the store must
+// not answer from what it remembered, and recovers.
+func TestSessionCacheListenerLost(t *testing.T) {
+	dsn := testdb.DSN(t, database.Postgres)
+	ctx := context.Background()
+	s := newStore(t, dsn, withCacheStale)
+	raw := testdb.Raw(t, dsn)
+	_, sess, _ := cachedSession(t, s, "hank")
+
+	terminate := func() int {
+		var n int
+		require.NoError(t, raw.QueryRowContext(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = 'credstore session cache'`).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, terminate(), "one listening connection")
+	_, err := raw.ExecContext(ctx, "DELETE FROM sessions WHERE id = ?", sess.ID)
+	require.NoError(t, err)
+	time.Sleep(2 * cacheStale)
+	_, _, err = s.SessionUser(ctx, sess.Token)
+	assert.ErrorIs(t, err, auth.ErrInvalidSession, "a change made while nobody listened is seen")
+
+	// It listens again.
+	require.Eventually(t, func() bool {
+		var n int
+		err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = 'credstore session cache'`).Scan(&n)
+		return err == nil && n == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	_, sess, _ = cachedSession(t, s, "ivy")
+	_, err = raw.ExecContext(ctx, "DELETE FROM sessions WHERE id = ?", sess.ID)
+	require.NoError(t, err)
+	time.Sleep(2 * cacheStale)
+	_, _, err = s.SessionUser(ctx, sess.Token)
+	assert.ErrorIs(t, err, auth.ErrInvalidSession)
+}

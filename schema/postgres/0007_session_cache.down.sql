@@ -1,0 +1,16 @@
+DROP TRIGGER recovery_codes_changed_delete ON recovery_codes;
+DROP TRIGGER recovery_codes_changed_update ON recovery_codes;
+DROP TRIGGER recovery_codes_changed_insert ON recovery_codes;
+DROP TRIGGER totp_enrollments_changed_delete ON totp_enrollments;
+DROP TRIGGER totp_enrollments_changed_update ON totp_enrollments;
+DROP TRIGGER totp_enrollments_changed_insert ON totp_enrollments;
+DROP TRIGGER totp_factors_changed_delete ON totp_factors;
+DROP TRIGGER totp_factors_changed_update ON totp_factors;
+DROP TRIGGER totp_factors_changed_insert ON totp_factors;
+DROP TRIGGER sessions_changed_delete ON sessions;
+DROP TRIGGER sessions_changed_update ON sessions;
+DROP TRIGGER sessions_changed_insert ON sessions;
+DROP TRIGGER users_changed_delete ON users;
+DROP TRIGGER users_changed_update ON users;
+DROP TRIGGER users_changed_insert ON users;
+DROP FUNCTION credstore_auth_changed();

@@ -1,0 +1,16 @@
+DROP TRIGGER recovery_codes_changed_delete;
+DROP TRIGGER recovery_codes_changed_update;
+DROP TRIGGER recovery_codes_changed_insert;
+DROP TRIGGER totp_enrollments_changed_delete;
+DROP TRIGGER totp_enrollments_changed_update;
+DROP TRIGGER totp_enrollments_changed_insert;
+DROP TRIGGER totp_factors_changed_delete;
+DROP TRIGGER totp_factors_changed_update;
+DROP TRIGGER totp_factors_changed_insert;
+DROP TRIGGER sessions_changed_delete;
+DROP TRIGGER sessions_changed_update;
+DROP TRIGGER sessions_changed_insert;
+DROP TRIGGER users_changed_delete;
+DROP TRIGGER users_changed_update;
+DROP TRIGGER users_changed_insert;
+DROP TABLE auth_changes;
