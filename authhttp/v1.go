@@ -131,7 +131,11 @@ func (h *Handler) newV1() http.Handler {
 // that carry no bearer token (see V1).
 func (h *Handler) v1CrossOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, bearer := h.credentials(r); !bearer && unsafeMethod(r.Method) {
+		if !unsafeMethod(r.Method) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if _, bearer := h.credentials(r); !bearer {
 			if err := h.csrf.Check(r); err != nil {
 				h.writeV1Error(w, r, ErrCrossOrigin)
 				return

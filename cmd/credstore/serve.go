@@ -283,7 +283,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "credstore serve: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	buf := newBufferedLog(stderr)
+	defer buf.Close()
+	log := slog.New(flushOnWarn{slog.NewJSONHandler(buf, nil), buf})
 	if err := runServer(ctx, c, log, stdout); err != nil {
 		log.Error("serve failed", "err", err.Error())
 		return 1

@@ -1,0 +1,79 @@
+package authhttp_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/authhttp"
+)
+
+// BenchmarkMe times GET /api/v1/me in process, without the network: what
+// the handler adds to a bare handler that writes the same bytes. The
+// session is looked up in the cache (auth.Config.SessionCacheSize) after
+// the first request; the access log goes to a discarding JSON handler.
+//
+//	go test ./authhttp -run '^$' -bench BenchmarkMe -benchmem
+func BenchmarkMe(b *testing.B) {
+	ctx := context.Background()
+	s, err := auth.OpenMemory(ctx, auth.Config{
+		BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true,
+		SecretKeys: &auth.Keyring{Current: "k", Keys: map[string][]byte{"k": make([]byte, 32)}},
+	})
+	require.NoError(b, err)
+	b.Cleanup(func() { s.Close() })
+	h, err := authhttp.New(s, authhttp.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	require.NoError(b, err)
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", http.StripPrefix("/api/v1", h.V1()))
+
+	_, err = s.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "Secret-alice-42"})
+	require.NoError(b, err)
+	_, sess, err := s.LoginSession(ctx, "alice", "Secret-alice-42")
+	require.NoError(b, err)
+	tok, err := s.IssueTokens(ctx, auth.LoginAttempt{Identifier: "alice", Password: "Secret-alice-42"})
+	require.NoError(b, err)
+
+	get := func(set func(*http.Request)) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/me", nil)
+		r.RemoteAddr = "127.0.0.1:5000"
+		set(r)
+		return r
+	}
+	cookie := get(func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "session_id", Value: sess.Token}) })
+	bearer := get(func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+sess.Token) })
+	jwt := get(func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok.AccessToken) })
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, cookie)
+	require.Equal(b, http.StatusOK, w.Code, w.Body.String())
+	body := w.Body.Bytes()
+	bare := http.NewServeMux()
+	bare.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+		r    *http.Request
+	}{{"bare", bare, cookie}, {"cookie", mux, cookie}, {"bearer", mux, bearer}, {"jwt", mux, jwt}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				c.h.ServeHTTP(w, c.r)
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code, w.Body.String())
+				}
+			}
+		})
+	}
+}
