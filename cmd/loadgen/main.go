@@ -17,6 +17,10 @@
 //     users. Its ratio is everything authentication costs: the session
 //     lookup, the middleware, logging and encoding.
 //
+// With -pocketbase it also measures the nearest route of a PocketBase
+// running beside it, in the same rounds (pocketbase.go), and prints the
+// ratios of GET /api/v1/me to it.
+//
 // The minimal and bare handlers run in a child process (this program,
 // re-executed with -serve-minimal), so that they share the cores with the
 // load generator exactly as the real server does.
@@ -86,6 +90,7 @@ type config struct {
 	BurstTimeout   time.Duration
 	BurstLog       string
 	ServerPID      int
+	PocketBase     string
 }
 
 func main() {
@@ -104,6 +109,7 @@ func main() {
 	flag.DurationVar(&c.BurstTimeout, "burst-timeout", 3*time.Minute, "time limit of the burst")
 	flag.StringVar(&c.BurstLog, "burst-log", "", "write every attempt of the burst to this CSV file")
 	flag.IntVar(&c.ServerPID, "server-pid", 0, "the server's process id, to read its CPU time during the burst (Linux)")
+	flag.StringVar(&c.PocketBase, "pocketbase", "", "base URL of a running PocketBase (loopback only), to measure its authenticated record view beside GET /api/v1/me (see pocketbase.go)")
 	serveMinimalOnly := flag.Bool("serve-minimal", false, "internal: serve the minimal and bare handlers, print the address, and wait for stdin to close")
 	bareBody := flag.String("bare-body", "", "internal: the JSON the bare handler answers GET /api/v1/me with")
 	flag.Parse()
@@ -241,6 +247,12 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	defer stop()
 	child := "http://" + addr
+	var pb *pocketBase
+	if c.PocketBase != "" {
+		if pb, err = newPocketBase(ctx, clients[0], c.PocketBase, run, len(clients)); err != nil {
+			return fmt.Errorf("pocketbase: %w", err)
+		}
+	}
 
 	// The phases alternate in short rounds, so that other load on the
 	// machine weighs on every side of each ratio alike.
@@ -250,6 +262,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	meBearer := result{name: "me bearer"}
 	meJWT := result{name: "me jwt"}
 	bare := result{name: "bare ceiling"}
+	pbView := result{name: "pocketbase view"}
 	per := c.Duration / time.Duration(rounds)
 	for range rounds {
 		profile.add(drive(ctx, profile.name, clients, 0, per, authGet(c.URL, "/profile", false)))
@@ -260,12 +273,18 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		meBearer.add(drive(ctx, meBearer.name, clients, 0, per, authGet(c.URL, "/api/v1/me", true)))
 		meJWT.add(drive(ctx, meJWT.name, clients, 0, per, bearerGet(c.URL, "/api/v1/me", true, access)))
 		bare.add(drive(ctx, bare.name, clients, 0, per, authGet(child, "/api/v1/me", false)))
+		if pb != nil {
+			pbView.add(drive(ctx, pbView.name, clients, 0, per, pb.view(ctx)))
+		}
 	}
 	results := []result{floor, regs, logins, profile}
 	if c.DB != "" {
 		results = append(results, minimal)
 	}
 	results = append(results, meCookie, meBearer, meJWT, bare)
+	if pb != nil {
+		results = append(results, pbView)
+	}
 
 	fmt.Fprintf(out, "\n%-16s %9s %7s %10s %10s %10s\n", "phase", "requests", "errors", "req/s", "p50", "p95")
 	for _, r := range results {
@@ -285,6 +304,10 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	fmt.Fprintf(out, "me cookie/s ÷ bare ceiling/s    = %.3f (target >= 0.85)\n", meCookie.rate()/bare.rate())
 	fmt.Fprintf(out, "me bearer/s ÷ bare ceiling/s    = %.3f (target >= 0.85)\n", meBearer.rate()/bare.rate())
 	fmt.Fprintf(out, "me jwt/s ÷ bare ceiling/s       = %.3f (target >= 0.85)\n", meJWT.rate()/bare.rate())
+	if pb != nil {
+		fmt.Fprintf(out, "me cookie/s ÷ pocketbase view/s = %.2f (target >= 5)\n", meCookie.rate()/pbView.rate())
+		fmt.Fprintf(out, "me jwt/s ÷ pocketbase view/s    = %.2f (target >= 5)\n", meJWT.rate()/pbView.rate())
+	}
 	for _, r := range results {
 		if r.errors > 0 {
 			return fmt.Errorf("%s: %d requests failed", r.name, r.errors)
