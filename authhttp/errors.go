@@ -1,6 +1,7 @@
 package authhttp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/credstore/credstore/auth"
@@ -374,16 +376,34 @@ func retryAfterSeconds(d time.Duration) int {
 	return int(s)
 }
 
-// writeJSON writes v as the JSON reply with status.
+// jsonBuffers holds the buffers replies are encoded into: a reply is
+// written from one and the buffer reused, instead of a new body (and its
+// copy with the newline) on every request.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledJSON bounds the buffers jsonBuffers keeps: a rare large reply
+// (a page of users) does not pin its memory.
+const maxPooledJSON = 64 << 10
+
+// writeJSON writes v as the JSON reply with status, as json.Marshal
+// encodes it, and a newline.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status, body = http.StatusInternalServerError, []byte(`{"message":"internal server error"}`)
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledJSON {
+			jsonBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"message":"internal server error"}` + "\n")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(buf.Bytes())
 }

@@ -58,7 +58,10 @@ func (h *Handler) accessLog(next http.Handler) http.Handler {
 // logs it with its stack. http.ErrAbortHandler keeps its meaning.
 func (h *Handler) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
+		rec, ok := w.(*statusRecorder) // accessLog's, as a rule
+		if !ok {
+			rec = &statusRecorder{ResponseWriter: w}
+		}
 		defer func() {
 			v := recover()
 			if v == nil {

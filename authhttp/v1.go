@@ -98,7 +98,7 @@ func (h *Handler) V1() http.Handler { return h.v1 }
 
 // newV1 builds the API v1's handler.
 func (h *Handler) newV1() http.Handler {
-	mux := http.NewServeMux()
+	mux, known := http.NewServeMux(), http.NewServeMux()
 	for _, rt := range v1Routes {
 		handle := rt.handle
 		var next http.HandlerFunc = func(w http.ResponseWriter, r *http.Request) { handle(h, w, r) }
@@ -122,7 +122,11 @@ func (h *Handler) newV1() http.Handler {
 			next = h.v1Limited(h.loginLimiter, next)
 		}
 		mux.Handle(rt.method+" "+rt.path, next)
+		known.Handle(rt.method+" "+rt.path, next)
 	}
+	// The catch-all: a request no route serves costs the second lookup
+	// (v1Unrouted), one that a route serves only the first.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.v1Unrouted(w, r, known) })
 	h.v1Mux = mux
 	return h.withClient(h.accessLog(h.recoverPanics(h.v1CrossOrigin(h.deadline(http.HandlerFunc(h.routeV1))))))
 }
@@ -191,13 +195,15 @@ func (h *Handler) routeV1(w http.ResponseWriter, r *http.Request) {
 		h.writeV1Error(w, r, errRouteNotFound)
 		return
 	}
-	next, pattern := h.v1Mux.Handler(r)
-	if pattern != "" {
-		// Through the mux, not next: only its ServeHTTP sets the path's
-		// values ({id}).
-		h.v1Mux.ServeHTTP(w, r)
-		return
-	}
+	h.v1Mux.ServeHTTP(w, r)
+}
+
+// v1Unrouted answers a request that no route of known (the routes of
+// v1Mux, without its catch-all) serves: 405 with Allow when a route serves
+// its path with another method, else 404, as the mux's own replies would
+// be but in the API's error shape.
+func (h *Handler) v1Unrouted(w http.ResponseWriter, r *http.Request, known *http.ServeMux) {
+	next, _ := known.Handler(r)
 	probe := &headerProbe{header: http.Header{}}
 	next.ServeHTTP(probe, r)
 	if probe.status == http.StatusMethodNotAllowed {

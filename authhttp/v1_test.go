@@ -360,6 +360,8 @@ func TestV1Account(t *testing.T) {
 		requireError(t, r, 405, "method_not_allowed")
 		assert.Contains(t, r.Header.Get("Allow"), "PATCH")
 		requireError(t, browser.call("GET", "/nowhere", nil), 404, "not_found")
+		requireError(t, browser.call("GET", "/me/", nil), 404, "not_found")
+		requireError(t, browser.call("PATCH", "/", nil), 404, "not_found")
 		requireError(t, browser.call("POST", "/users", `{"email": "`+strings.Repeat("a", authhttp.DefaultMaxBodyBytes)+`"}`), 413, "payload_too_large")
 		rq, _ := http.NewRequest("POST", browser.base+"/users", strings.NewReader("email=a"))
 		rq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
