@@ -42,6 +42,17 @@ func cachedSession(t *testing.T, s *auth.Store, name string) (auth.User, auth.Se
 	return u, sess, tok
 }
 
+// assertEnded asserts that neither sess's token nor its access token tok
+// is accepted any more.
+func assertEnded(t *testing.T, s *auth.Store, sess auth.Session, tok auth.TokenResult, msg string) {
+	t.Helper()
+	ctx := context.Background()
+	_, _, err := s.SessionUser(ctx, sess.Token)
+	assert.ErrorIs(t, err, auth.ErrInvalidSession, msg)
+	_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
+	assert.ErrorIs(t, err, auth.ErrInvalidToken, msg+", by access token")
+}
+
 // TestSessionCacheOwnChanges: what the store changes itself is seen by the
 // very next lookup, cached or not, by session token and by access token.
 func TestSessionCacheOwnChanges(t *testing.T) {
@@ -69,17 +80,11 @@ func TestSessionCacheOwnChanges(t *testing.T) {
 
 		_, err = s.RevokeSessions(ctx, u.ID)
 		require.NoError(t, err)
-		_, _, err = s.SessionUser(ctx, sess.Token)
-		assert.ErrorIs(t, err, auth.ErrInvalidSession, "revoked at once")
-		_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
-		assert.ErrorIs(t, err, auth.ErrInvalidToken, "revoked at once, by access token")
+		assertEnded(t, s, sess, tok, "revoked at once")
 
 		b, bsess, btok := cachedSession(t, s, "bob")
 		require.NoError(t, s.DeleteUser(ctx, b.ID))
-		_, _, err = s.SessionUser(ctx, bsess.Token)
-		assert.ErrorIs(t, err, auth.ErrInvalidSession, "deleted at once")
-		_, _, _, err = s.AccessTokenUser(ctx, btok.AccessToken)
-		assert.ErrorIs(t, err, auth.ErrInvalidToken)
+		assertEnded(t, s, bsess, btok, "deleted at once")
 
 		_, csess, _ := cachedSession(t, s, "carol")
 		require.NoError(t, s.DestroySession(ctx, csess.Token))
@@ -110,20 +115,14 @@ func TestSessionCacheOthersChanges(t *testing.T) {
 		_, err = other.RevokeSessions(ctx, u.ID)
 		require.NoError(t, err)
 		time.Sleep(2 * cacheStale)
-		_, _, err = s.SessionUser(ctx, sess.Token)
-		assert.ErrorIs(t, err, auth.ErrInvalidSession, "another store's revocation is seen")
-		_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
-		assert.ErrorIs(t, err, auth.ErrInvalidToken)
+		assertEnded(t, s, sess, tok, "another store's revocation is seen")
 
 		// Plain SQL, from no store at all.
 		e, sess, tok := cachedSession(t, s, "erin")
 		_, err = raw.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", e.ID)
 		require.NoError(t, err)
 		time.Sleep(2 * cacheStale)
-		_, _, err = s.SessionUser(ctx, sess.Token)
-		assert.ErrorIs(t, err, auth.ErrInvalidSession, "a deletion in SQL is seen")
-		_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
-		assert.ErrorIs(t, err, auth.ErrInvalidToken)
+		assertEnded(t, s, sess, tok, "a deletion in SQL is seen")
 
 		// An application's transaction that commits after credstore's
 		// part of it.
