@@ -309,14 +309,21 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
 		return
 	}
-	probe := &headerProbe{header: http.Header{}}
-	next.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", probe.header.Get("Allow"))
+	if allow, ok := methodNotAllowed(next, r); ok {
+		w.Header().Set("Allow", allow)
 		writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{Message: "method not allowed"})
 		return
 	}
 	writeJSON(w, http.StatusNotFound, ErrorBody{Message: "not found"})
+}
+
+// methodNotAllowed runs the handler a mux gave for a request no route
+// serves (its own 404, 405 or redirect) without writing anything, and
+// reports whether it is the 405, with the methods its Allow header names.
+func methodNotAllowed(muxReply http.Handler, r *http.Request) (allow string, ok bool) {
+	probe := &headerProbe{header: http.Header{}}
+	muxReply.ServeHTTP(probe, r)
+	return probe.header.Get("Allow"), probe.status == http.StatusMethodNotAllowed
 }
 
 // headerProbe records the status and headers of the mux's own 404 or 405

@@ -204,10 +204,8 @@ func (h *Handler) routeV1(w http.ResponseWriter, r *http.Request) {
 // be but in the API's error shape.
 func (h *Handler) v1Unrouted(w http.ResponseWriter, r *http.Request, known *http.ServeMux) {
 	next, _ := known.Handler(r)
-	probe := &headerProbe{header: http.Header{}}
-	next.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", probe.header.Get("Allow"))
+	if allow, ok := methodNotAllowed(next, r); ok {
+		w.Header().Set("Allow", allow)
 		writeJSON(w, http.StatusMethodNotAllowed, V1ErrorBody{Error: V1Error{Code: CodeMethodNotAllowed, Message: "method not allowed"}})
 		return
 	}
