@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -267,11 +268,11 @@ func (s *Store) SessionProfile(ctx context.Context, token string) (User, Session
 }
 
 func (s *Store) sessionProfile(ctx context.Context, token string) (sessionProfile, error) {
-	hash, ok := tokenHash(token)
+	sum, ok := tokenSum(token)
 	if !ok {
 		return sessionProfile{}, ErrInvalidSession
 	}
-	key := cacheKey{hash: hash}
+	key := cacheKey{sum: sum}
 	now := s.now()
 	// A remembered session is used while it is live and its use was
 	// recorded recently; otherwise it is read again, and the use recorded.
@@ -279,6 +280,7 @@ func (s *Store) sessionProfile(ctx context.Context, token string) (sessionProfil
 		return p, nil
 	}
 	g := s.cache.generation()
+	hash := hex.EncodeToString(sum[:])
 	row, err := s.queries().GetSessionProfile(ctx, db.GetSessionProfileParams{Now: now, TokenHash: hash})
 	if err != nil {
 		return sessionProfile{}, sessionLookupError("session profile", err)

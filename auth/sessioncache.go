@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"sync"
 	"sync/atomic"
 
@@ -44,11 +45,11 @@ type sessionCache struct {
 	entries  map[cacheKey]sessionProfile
 }
 
-// cacheKey names a session by the hash of its token, or by its id (access
-// tokens carry the id); hash is empty for the latter.
+// cacheKey names a session by the SHA-256 of its token (tokenSum), or by
+// its id (access tokens carry the id); sum is zero for the latter.
 type cacheKey struct {
-	hash string
-	id   int64
+	sum [sha256.Size]byte
+	id  int64
 }
 
 // sessionProfile is what a session lookup returns.

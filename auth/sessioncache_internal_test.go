@@ -48,7 +48,7 @@ func TestSessionCacheReadsNoDatabase(t *testing.T) {
 		// Look both up until they stay remembered: on PostgreSQL the
 		// notifications of the writes above arrive after them, and each
 		// one empties the cache.
-		hash, _ := tokenHash(sess.Token)
+		sum, _ := tokenSum(sess.Token)
 		claims, err := s.VerifyAccessToken(ctx, tok.AccessToken, VerifyOptions{})
 		require.NoError(t, err)
 		var got User
@@ -59,7 +59,7 @@ func TestSessionCacheReadsNoDatabase(t *testing.T) {
 			_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
 			require.NoError(t, err)
 			time.Sleep(2 * s.cfg.SessionCacheMaxStale)
-			_, ok1 := s.cache.get(ctx, cacheKey{hash: hash})
+			_, ok1 := s.cache.get(ctx, cacheKey{sum: sum})
 			_, ok2 := s.cache.get(ctx, cacheKey{id: claims.SessionID})
 			return ok1 && ok2 && s.cache.generation() == g
 		}, 10*time.Second, time.Millisecond)
@@ -98,8 +98,8 @@ func TestSessionCacheDropsWhatRacedAChange(t *testing.T) {
 		require.NoError(t, err)
 		_, sess, err := s.LoginSession(ctx, "bob", "Secret-bob-42")
 		require.NoError(t, err)
-		hash, _ := tokenHash(sess.Token)
-		key := cacheKey{hash: hash}
+		sum, _ := tokenSum(sess.Token)
+		key := cacheKey{sum: sum}
 
 		g := s.cache.generation()
 		p := sessionProfile{user: User{ID: 1}, sess: Session{ID: sess.ID}}

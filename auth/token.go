@@ -31,15 +31,26 @@ func newToken(random io.Reader) (token, hash string, err error) {
 // something newToken could have made. Rejecting malformed input here keeps
 // garbage out of the database queries.
 func tokenHash(token string) (string, bool) {
-	if len(token) != tokenEncoding.EncodedLen(tokenBytes) {
+	sum, ok := tokenSum(token)
+	if !ok {
 		return "", false
+	}
+	return hex.EncodeToString(sum[:]), true
+}
+
+// tokenSum is tokenHash before its hex encoding, which it spares a lookup
+// that the session cache answers.
+func tokenSum(token string) (sum [sha256.Size]byte, ok bool) {
+	var src [64]byte // a token's bytes, copied without an allocation
+	if len(token) != tokenEncoding.EncodedLen(tokenBytes) || len(token) > len(src) {
+		return sum, false
 	}
 	var b [tokenBytes]byte
-	n, err := tokenEncoding.Decode(b[:], []byte(token))
+	n, err := tokenEncoding.Decode(b[:], src[:copy(src[:], token)])
 	if err != nil || n != tokenBytes {
-		return "", false
+		return sum, false
 	}
-	return hashTokenBytes(b[:]), true
+	return sha256.Sum256(b[:]), true
 }
 
 // hashTokenBytes is the lower-case hex SHA-256 of a token's bytes. A fast
