@@ -136,7 +136,7 @@ func (h *Handler) v1Me(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, v1Me{u, tf})
+	writeMe(w, v1Me{u, tf})
 }
 
 // v1UpdateMe changes the user's username, email or phone; an email change
