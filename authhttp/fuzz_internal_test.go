@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -127,6 +128,33 @@ func FuzzDecodeForm(f *testing.F) {
 						t.Fatalf("%s %s: %q, url.ParseQuery %q", method, field, got[field], want.Get(field))
 					}
 				}
+			}
+		}
+	})
+}
+
+// FuzzCookieValues checks cookieValues against net/http: for any Cookie
+// headers, the values of the cookies of one name, in order and up to the
+// limit, are those r.CookiesNamed gives.
+func FuzzCookieValues(f *testing.F) {
+	f.Add("session_id=abc", "", 4)
+	f.Add(`session_id="abc"; other=1; session_id=def`, "session_id=ghi", 2)
+	f.Add(" session_id = a b ;session_id=\"\";session_id=\";session_id=x\\y; session_id=é", "\tsession_id=z\t", 4)
+	f.Add(";;session_id;session_id=;=v;SESSION_ID=up", "", 4)
+	f.Add("session_id=a;session_id=b;session_id=c", "session_id=d;session_id=e", 1)
+	f.Fuzz(func(t *testing.T, line1, line2 string, limit int) {
+		limit = 1 + (limit&0xff)%6
+		for _, lines := range [][]string{{line1}, {line1, line2}} {
+			header := http.Header{"Cookie": lines}
+			var want []string
+			for _, c := range (&http.Request{Header: header}).CookiesNamed("session_id") {
+				if len(want) < limit {
+					want = append(want, c.Value)
+				}
+			}
+			got := cookieValues(header, "session_id", limit)
+			if len(got) != len(want) || (len(want) > 0 && !slices.Equal(got, want)) {
+				t.Fatalf("cookieValues(%q, %d) = %q, r.CookiesNamed gives %q", lines, limit, got, want)
 			}
 		}
 	})

@@ -218,7 +218,7 @@ func New(store *auth.Store, opts Options) (*Handler, error) {
 	h.registerLimiter = newIPLimiter(h.opts.RegisterLimit, h.opts.Now)
 	h.routes = h.newRoutes()
 	h.v1 = h.newV1()
-	h.service = h.withClient(h.accessLog(h.recoverPanics(h.csrf.Handler(h.deadline(http.HandlerFunc(h.route))))))
+	h.service = h.withClientAndDeadline(h.accessLog(h.recoverPanics(h.csrf.Handler(http.HandlerFunc(h.route)))))
 	return h, nil
 }
 

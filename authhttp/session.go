@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/credstore/credstore/auth"
@@ -98,7 +99,7 @@ func (h *Handler) authenticate(r *http.Request) error {
 		return nil
 	}
 	tokens, bearer := h.credentials(r)
-	if !bearer && len(r.CookiesNamed(h.opts.Cookie.Name)) > 0 && unsafeMethod(r.Method) {
+	if !bearer && unsafeMethod(r.Method) && len(r.CookiesNamed(h.opts.Cookie.Name)) > 0 {
 		if err := h.csrf.Check(r); err != nil {
 			return ErrCrossOrigin
 		}
@@ -205,13 +206,42 @@ func (h *Handler) credentials(r *http.Request) (tokens []string, bearer bool) {
 			return []string{strings.TrimSpace(token)}, true
 		}
 	}
-	cookies := r.CookiesNamed(h.opts.Cookie.Name)
-	if len(cookies) == 0 {
+	tokens = cookieValues(r.Header, h.opts.Cookie.Name, maxSessionCookies)
+	if len(tokens) == 0 {
 		return []string{""}, false
 	}
-	tokens = make([]string, 0, min(len(cookies), maxSessionCookies))
-	for _, c := range cookies[:min(len(cookies), maxSessionCookies)] {
-		tokens = append(tokens, c.Value)
-	}
 	return tokens, false
+}
+
+// cookieValues returns the values of the cookies named name that header
+// carries, at most limit of them, as r.CookiesNamed(name) gives them, but
+// without making a Cookie of each (FuzzCookieValues compares the two).
+// name must be a valid cookie name.
+func cookieValues(header http.Header, name string, limit int) []string {
+	var values []string
+	for _, line := range header["Cookie"] {
+		line = textproto.TrimString(line)
+		for line != "" && len(values) < limit {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			n, v, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(n) != name {
+				continue
+			}
+			// As net/http's parseCookieValue: one pair of double quotes
+			// is taken off, and a value with any other byte than these
+			// is skipped.
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if strings.IndexFunc(v, func(c rune) bool { return c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' }) >= 0 {
+				continue
+			}
+			if values == nil {
+				values = make([]string, 0, 1)
+			}
+			values = append(values, v)
+		}
+	}
+	return values
 }

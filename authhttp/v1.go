@@ -128,7 +128,7 @@ func (h *Handler) newV1() http.Handler {
 	// (v1Unrouted), one that a route serves only the first.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.v1Unrouted(w, r, known) })
 	h.v1Mux = mux
-	return h.withClient(h.accessLog(h.recoverPanics(h.v1CrossOrigin(h.deadline(http.HandlerFunc(h.routeV1))))))
+	return h.withClientAndDeadline(h.accessLog(h.recoverPanics(h.v1CrossOrigin(http.HandlerFunc(h.routeV1)))))
 }
 
 // v1CrossOrigin refuses cross-origin browser requests with unsafe methods
