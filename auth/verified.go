@@ -28,7 +28,7 @@ type verifiedTokens struct {
 }
 
 func (v *verifiedTokens) get(token string) (AccessClaims, bool) {
-	sum := sha256.Sum256([]byte(token))
+	sum := sumString(token)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	c, ok := v.m[sum]
@@ -39,7 +39,7 @@ func (v *verifiedTokens) get(token string) (AccessClaims, bool) {
 // tokens expired at now, and if that frees nothing, everything: a memo,
 // not a record.
 func (v *verifiedTokens) put(token string, c AccessClaims, now time.Time) {
-	sum := sha256.Sum256([]byte(token))
+	sum := sumString(token)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil {
@@ -71,4 +71,15 @@ func (s *Store) rememberedToken(ctx context.Context, token string, now time.Time
 		return AccessClaims{}, false
 	}
 	return c, true
+}
+
+// sumString is the SHA-256 of s, without copying a token of usual size to
+// the heap first (an access token is a few hundred bytes; larger ones are
+// copied).
+func sumString(s string) [sha256.Size]byte {
+	var buf [1024]byte
+	if len(s) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
+	return sha256.Sum256([]byte(s))
 }
