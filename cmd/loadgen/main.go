@@ -86,6 +86,7 @@ type config struct {
 	BcryptHashes   int
 	BcryptParallel int
 	Rounds         int
+	Round          time.Duration
 	Burst          int
 	BurstTimeout   time.Duration
 	BurstLog       string
@@ -101,7 +102,8 @@ func main() {
 	flag.IntVar(&c.Registrations, "registrations", 64, "registrations to send")
 	flag.IntVar(&c.Logins, "logins", 64, "logins to send")
 	flag.DurationVar(&c.Duration, "duration", 20*time.Second, "how long to send GET /profile (and the same to the minimal handler)")
-	flag.IntVar(&c.Rounds, "rounds", 4, "alternate the two sides of each comparison in this many rounds")
+	flag.IntVar(&c.Rounds, "rounds", 4, "alternate the sides of the bcrypt comparisons (bare bcrypt, registrations, logins) in this many rounds")
+	flag.DurationVar(&c.Round, "round", time.Second, "alternate the GET phases in rounds of this long each (-duration ÷ -round rounds)")
 	flag.IntVar(&c.BcryptCost, "bcrypt-cost", 12, "the server's bcrypt cost, for the bare bcrypt floor")
 	flag.IntVar(&c.BcryptHashes, "bcrypt-hashes", 32, "bare bcrypt hashes to time")
 	flag.IntVar(&c.BcryptParallel, "bcrypt-parallel", runtime.NumCPU(), "goroutines hashing at once: the server's parallelism")
@@ -163,6 +165,9 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	if c.Burst > 0 {
 		return runBurst(ctx, c, out)
+	}
+	if c.Round <= 0 || c.Duration <= 0 {
+		return fmt.Errorf("-round %v and -duration %v must be positive", c.Round, c.Duration)
 	}
 	fmt.Fprintf(out, "loadgen: %s, %d clients, GOMAXPROCS %d, %d CPUs\n", c.URL, c.Clients, runtime.GOMAXPROCS(0), runtime.NumCPU())
 
@@ -255,7 +260,12 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 
 	// The phases alternate in short rounds, so that other load on the
-	// machine weighs on every side of each ratio alike.
+	// machine weighs on every side of each ratio alike. A shared machine's
+	// speed drifts by tens of percent over seconds: with rounds of five
+	// seconds, two paths of equal cost measured in one run came out up to
+	// 0.09 apart (as ratios to the ceiling); with rounds of one second,
+	// a few hundredths. (The bcrypt phases keep -rounds: a round must hold
+	// enough hashes to keep every core busy.)
 	profile := result{name: "GET /profile"}
 	minimal := result{name: "minimal lookup"}
 	meCookie := result{name: "me cookie"}
@@ -263,8 +273,8 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	meJWT := result{name: "me jwt"}
 	bare := result{name: "bare ceiling"}
 	pbView := result{name: "pocketbase view"}
-	per := c.Duration / time.Duration(rounds)
-	for range rounds {
+	per := min(c.Round, c.Duration)
+	for range max(1, int(c.Duration/per)) {
 		profile.add(drive(ctx, profile.name, clients, 0, per, authGet(c.URL, "/profile", false)))
 		if c.DB != "" {
 			minimal.add(drive(ctx, minimal.name, clients, 0, per, authGet(child, "/profile", false)))
