@@ -3,6 +3,7 @@ package authhttp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -196,5 +197,48 @@ func TestResetExposedContract(t *testing.T) {
 		r = c.form("POST", "/reset_password", "email", "zelda@example.com")
 		assert.Equal(t, http.StatusForbidden, r.Status)
 		assert.Equal(t, map[string]any{"message": "unknown email"}, r.Body)
+	})
+}
+
+// TestResetBacklogIsBounded: the issues and deliveries left behind by
+// replies are bounded. With a mail server that holds every message, a
+// hundred requests for a hundred accounts are answered 200 and hold the
+// hundred slots; the next request is refused with the fast 503 and its
+// Retry-After, alike for an address with an account and one without, and
+// is logged. Once the messages go out, requests are answered 200 again.
+func TestResetBacklogIsBounded(t *testing.T) {
+	t.Parallel()
+	const slots = 100 // authhttp's maxPendingResets
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		sender := &gateSender{release: make(chan struct{})}
+		h, svc := newHandler(t, dsn, authhttp.Options{}, func(c *auth.Config) { c.ResetSender = sender })
+		svc.URL = startHandler(t, h)
+		c := svc.client(t)
+		email := func(i int) string { return fmt.Sprintf("user%03d@example.com", i) }
+		for i := range slots + 1 {
+			_, err := svc.Store.Register(t.Context(), auth.Registration{Email: email(i), Password: "password-1"})
+			require.NoError(t, err)
+		}
+		for i := range slots {
+			r := c.form("POST", "/reset_password", "email", email(i))
+			require.Equal(t, http.StatusOK, r.Status, "request %d: %s", i, r.Raw)
+		}
+
+		known := c.form("POST", "/reset_password", "email", email(slots))
+		unknown := c.form("POST", "/reset_password", "email", "zelda00@example.com")
+		assert.Equal(t, http.StatusServiceUnavailable, known.Status, known.Raw)
+		assert.Equal(t, "server busy, try again shortly", known.Body["message"], known.Raw)
+		assert.Equal(t, "2", known.Header.Get("Retry-After"))
+		sameResetReply(t, known, unknown, email(slots), "zelda00@example.com")
+		assert.Contains(t, svc.Log.String(), "reset request refused: too many being issued")
+
+		close(sender.release)
+		require.NoError(t, h.Shutdown(t.Context()))
+		assert.Equal(t, slots, sender.count(), "every accepted request delivered, no refused one")
+		r := c.form("POST", "/reset_password", "email", email(slots))
+		assert.Equal(t, http.StatusOK, r.Status, r.Raw)
+		require.NoError(t, h.Shutdown(t.Context()))
+		assert.Equal(t, slots+1, sender.count())
 	})
 }
