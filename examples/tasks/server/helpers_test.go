@@ -132,14 +132,30 @@ func newApp(t *testing.T, dsn string) *app {
 
 // clock is the task service's clock, advanced by hand.
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	next func() // run by the next call of Now, then forgotten
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
+	next := c.next
+	c.next = nil
+	c.mu.Unlock()
+	if next != nil {
+		next()
+	}
+	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
+}
+
+// BeforeNext has the next call of Now run f first: a way into the task
+// service between a request's authentication and its write.
+func (c *clock) BeforeNext(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next = f
 }
 
 func (c *clock) Advance(d time.Duration) {

@@ -104,6 +104,11 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 		n.Description = string(*body.Description)
 	}
 	t, err := h.tasks.Create(r.Context(), owner(r), n)
+	if errors.Is(err, task.ErrOwnerGone) {
+		// The account was deleted while this request ran: its session went
+		// with it, as a request arriving a moment later would find.
+		err = authhttp.ErrAuthenticationRequired
+	}
 	if err != nil {
 		authhttp.WriteError(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -311,6 +312,23 @@ func TestAuthentication(t *testing.T) {
 		assert.Equal(t, http.StatusCreated, r.Status, r.Raw)
 		r = a.bearer(t, alice, "POST", "/tasks", `{"title": "by bearer"}`, crossSite...)
 		assert.Equal(t, http.StatusCreated, r.Status, "no browser sends a bearer token for another site: %s", r.Raw)
+	})
+}
+
+// TestCreateRacesDeletion: an account deleted after a POST /tasks was
+// authenticated, and before its insert, is answered 401, as the request
+// would have been a moment later, not 500; no task is stored.
+func TestCreateRacesDeletion(t *testing.T) {
+	t.Parallel()
+	onEngines(t, func(t *testing.T, dsn string) {
+		a := newApp(t, dsn)
+		alice := a.signUp(t, "alice@example.com")
+		a.Clock.BeforeNext(func() { assert.NoError(t, a.Store.DeleteUser(context.Background(), alice.ID)) })
+		r := a.call(t, &alice, "POST", "/tasks", map[string]any{"title": "raced"})
+		assert.Equal(t, http.StatusUnauthorized, r.Status, r.Raw)
+		var n int
+		require.NoError(t, a.Pool.QueryRow(`SELECT COUNT(*) FROM tasks`).Scan(&n))
+		assert.Zero(t, n)
 	})
 }
 

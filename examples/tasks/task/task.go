@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/credstore/credstore/auth"
 
@@ -17,6 +20,11 @@ import (
 // ErrNotFound means the owner has no task with that id: it does not exist,
 // or it is another user's. It matches auth.ErrNotFound.
 var ErrNotFound = fmt.Errorf("task %w", auth.ErrNotFound)
+
+// ErrOwnerGone means Create was given an owner whose account no longer
+// exists: it was deleted after the request was authenticated, and before
+// the task's row could reference it. Nothing was stored.
+var ErrOwnerGone = errors.New("the task's owner has no account")
 
 // Task is a task as the API shows it. Its ID is the public id; the table's
 // key and the owner's internal id are never shown.
@@ -81,7 +89,7 @@ func (s *Service) now() time.Time {
 
 // Create stores a new task of owner.
 //
-// Errors: *auth.ValidationError, or the database's.
+// Errors: *auth.ValidationError, ErrOwnerGone, or the database's.
 func (s *Service) Create(ctx context.Context, owner int64, n New) (Task, error) {
 	if err := validate(&n.Title, &n.Description); err != nil {
 		return Task{}, fmt.Errorf("create task: %w", err)
@@ -100,6 +108,9 @@ func (s *Service) Create(ctx context.Context, owner int64, n New) (Task, error) 
 		Description: n.Description,
 		Now:         s.now(),
 	})
+	if ownerGone(err) {
+		err = ErrOwnerGone
+	}
 	if err != nil {
 		return Task{}, fmt.Errorf("create task: %w", err)
 	}
@@ -232,4 +243,18 @@ func fromRow(r db.Task) Task {
 		CreatedAt:   r.CreatedAt.UTC(),
 		UpdatedAt:   r.UpdatedAt.UTC(),
 	}
+}
+
+// ownerGone reports whether err is the violation of tasks.user_id's
+// foreign key, the one key of the table: a task's owner was deleted
+// between the request's authentication and its insert, and the row was
+// refused. The drivers say so by code (PostgreSQL's SQLSTATE, SQLite's
+// extended result code).
+func ownerGone(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23503" && pe.ConstraintName == "tasks_user_id_fkey"
+	}
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
