@@ -39,7 +39,10 @@ const (
 	EventLoginFailed    EventType = "login.failed"
 	EventLoginThrottled EventType = "login.throttled" // once per wait: {"retry_at": time, "failures": n, "device": bool}
 
-	EventSessionCreated  EventType = "session.created"    // {"session_id": n}, by CreateSession
+	// By CreateSession, and by ChangePasswordSession and ChangePasswordTokens
+	// ({"session_id": n, "tokens": true} for the latter), after the
+	// password.changed of the same transaction.
+	EventSessionCreated  EventType = "session.created"    // {"session_id": n}
 	EventLoggedOut       EventType = "session.logged_out" // {"session_id": n}
 	EventSessionsRevoked EventType = "session.revoked"    // {"session_id": n} or {"sessions": n}
 

@@ -281,6 +281,74 @@ func TestChangePassword(t *testing.T) {
 	})
 }
 
+// TestChangePasswordRenews: ChangePasswordSession and ChangePasswordTokens
+// end every session of the user, the caller's and its refresh tokens too,
+// and start one new session for the caller, recorded in the audit trail;
+// a refused change ends nothing and starts nothing.
+func TestChangePasswordRenews(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		clk := testdb.NewClock(t0)
+		s := tokenStore(t, dsn, clk)
+		alice := mustRegister(t, s, reg("alice"))
+		old := mustTokens(t, s, "alice")
+		_, other, err := s.LoginSession(ctx, "alice", pw("alice"))
+		require.NoError(t, err)
+		clk.Advance(time.Minute)
+
+		_, _, err = s.ChangePasswordSession(ctx, alice.ID, "not the password", "Brand-new-pass-1")
+		require.ErrorIs(t, err, auth.ErrInvalidCredentials)
+		_, err = s.ChangePasswordTokens(ctx, alice.ID, pw("alice"), "short")
+		requireValidation(t, err, "new_password")
+		list, err := s.ListSessions(ctx, alice.ID)
+		require.NoError(t, err)
+		assert.Len(t, list, 2, "refused changes end no session and start none")
+
+		u, sess, err := s.ChangePasswordSession(ctx, alice.ID, pw("alice"), "Brand-new-pass-1")
+		require.NoError(t, err)
+		assert.Equal(t, clk.Now().UTC().Truncate(time.Microsecond), u.UpdatedAt, "the user as the change left them")
+		assert.Equal(t, alice.PublicID, u.PublicID)
+		_, _, err = s.SessionUser(ctx, other.Token)
+		assert.ErrorIs(t, err, auth.ErrInvalidSession, "the other session ended")
+		_, err = s.RefreshTokens(ctx, old.RefreshToken)
+		assert.Equal(t, auth.ErrInvalidRefreshToken, err, "the token family ended")
+		got, _, err := s.SessionUser(ctx, sess.Token)
+		require.NoError(t, err, "the caller's new session")
+		assert.Equal(t, alice.ID, got.ID)
+
+		clk.Advance(time.Minute)
+		pair, err := s.ChangePasswordTokens(ctx, alice.ID, "Brand-new-pass-1", "Brand-new-pass-2")
+		require.NoError(t, err)
+		_, _, err = s.SessionUser(ctx, sess.Token)
+		assert.ErrorIs(t, err, auth.ErrInvalidSession, "the session of the first change ended at the second")
+		claims, err := s.VerifyAccessToken(ctx, pair.AccessToken, auth.VerifyOptions{CheckSession: true})
+		require.NoError(t, err)
+		assert.Equal(t, alice.PublicID, claims.Subject)
+		assert.Equal(t, pair.SessionID, claims.SessionID)
+		next, err := s.RefreshTokens(ctx, pair.RefreshToken)
+		require.NoError(t, err, "the new family's first refresh token")
+		assert.Equal(t, pair.SessionID, next.SessionID)
+		list, err = s.ListSessions(ctx, alice.ID)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assert.Equal(t, pair.SessionID, list[0].ID)
+
+		events, err := s.AuditEvents(ctx, auth.AuditFilter{UserID: alice.ID, NewestFirst: true, Limit: 4})
+		require.NoError(t, err)
+		types := []auth.EventType{}
+		for _, e := range events {
+			types = append(types, e.Type)
+		}
+		assert.Equal(t, []auth.EventType{auth.EventSessionCreated, auth.EventPasswordChanged, auth.EventSessionCreated, auth.EventPasswordChanged}, types)
+		assert.JSONEq(t, fmt.Sprintf(`{"session_id": %d, "tokens": true}`, pair.SessionID), string(events[0].Detail))
+		assert.JSONEq(t, `{"sessions_ended": 1}`, string(events[1].Detail), "the session of the first change")
+		assert.JSONEq(t, fmt.Sprintf(`{"session_id": %d}`, sess.ID), string(events[2].Detail))
+		assert.JSONEq(t, `{"sessions_ended": 2}`, string(events[3].Detail))
+	})
+}
+
 func TestSetPassword(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {

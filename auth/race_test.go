@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -133,4 +134,107 @@ func TestDeleteRacesPasswordWrites(t *testing.T) {
 			wg.Wait()
 		}
 	})
+}
+
+// hookRand is crypto/rand that runs a function once, before the after-th
+// read since it was armed: a way into a call at the moment it draws a
+// token, when its password has been checked or its transaction has
+// committed.
+type hookRand struct {
+	mu    sync.Mutex
+	after int
+	next  func()
+}
+
+func (h *hookRand) arm(after int, f func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.after, h.next = after, f
+}
+
+// disarm forgets the function and reports whether it ran.
+func (h *hookRand) disarm() (ran bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ran = h.next == nil
+	h.next = nil
+	return ran
+}
+
+func (h *hookRand) Read(p []byte) (int, error) {
+	h.mu.Lock()
+	var f func()
+	if h.next != nil {
+		if h.after--; h.after == 0 {
+			f, h.next = h.next, nil
+		}
+	}
+	h.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return rand.Read(p)
+}
+
+// TestRenewedSessionDoesNotOutliveReset: a password change that keeps its
+// caller signed in (ChangePasswordSession, ChangePasswordTokens) races a
+// reset by the account's owner. The reset lands at each moment the change
+// draws a token, and after it returns. Whatever the order, once the reset
+// has succeeded no session of the user is alive: the change's new session
+// must not be started after the reset committed, as it was when the
+// change's handler called CreateSession after ChangePassword.
+func TestRenewedSessionDoesNotOutliveReset(t *testing.T) {
+	t.Parallel()
+	changes := map[string]func(s *auth.Store, id int64, current, next string) (session, refresh string, err error){
+		"session": func(s *auth.Store, id int64, current, next string) (string, string, error) {
+			_, sess, err := s.ChangePasswordSession(context.Background(), id, current, next)
+			return sess.Token, "", err
+		},
+		"tokens": func(s *auth.Store, id int64, current, next string) (string, string, error) {
+			r, err := s.ChangePasswordTokens(context.Background(), id, current, next)
+			return "", r.RefreshToken, err
+		},
+	}
+	for name, change := range changes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testdb.Run(t, func(t *testing.T, dsn string) {
+				t.Parallel()
+				ctx := context.Background()
+				hook := &hookRand{}
+				s := newStore(t, dsn, withKeys(testKeys("k1")), func(c *auth.Config) { c.Rand = hook })
+				for after := 1; after <= 4; after++ {
+					u := mustRegister(t, s, reg(fmt.Sprint("victim", after)))
+					r, err := s.RequestPasswordReset(ctx, u.Email)
+					require.NoError(t, err)
+					var resetErr error
+					reset := func() { resetErr = s.ResetPassword(ctx, u.Email, r.Token, "password-of-the-owner") }
+					hook.arm(after, reset)
+					session, refresh, changeErr := change(s, u.ID, pw(fmt.Sprint("victim", after)), "password-of-the-thief")
+					if !hook.disarm() {
+						reset() // the change drew fewer tokens: the reset comes after it
+					}
+					if changeErr != nil {
+						require.ErrorIs(t, changeErr, auth.ErrInvalidCredentials, "draw %d: the reset came first", after)
+					}
+					if resetErr != nil {
+						require.NoError(t, changeErr, "draw %d: only a change that committed first may end the reset token", after)
+						require.ErrorIs(t, resetErr, auth.ErrInvalidResetToken)
+						continue
+					}
+					sessions, err := s.ListSessions(ctx, u.ID)
+					require.NoError(t, err)
+					assert.Empty(t, sessions, "draw %d: a session outlived the reset", after)
+					if session != "" {
+						_, _, err = s.SessionUser(ctx, session)
+						assert.ErrorIs(t, err, auth.ErrInvalidSession, "draw %d", after)
+					}
+					if refresh != "" {
+						_, err = s.RefreshTokens(ctx, refresh)
+						assert.Equal(t, auth.ErrInvalidRefreshToken, err, "draw %d", after)
+					}
+				}
+			})
+		})
+	}
 }

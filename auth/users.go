@@ -337,8 +337,11 @@ func changedFields(a, b db.User) []string {
 // ChangePassword replaces the user's password after checking the current
 // one, as a user does for themselves, and ends every session of the user in
 // the same transaction: whoever held a session under the old password is
-// out. Start a new session (CreateSession) for the user who made the change;
-// it also gives them a fresh token.
+// out, the caller too. To keep the caller signed in, use
+// ChangePasswordSession or ChangePasswordTokens, which start their new
+// session in that same transaction; a session started afterwards
+// (CreateSession) would survive a reset or a revocation that committed in
+// between.
 //
 // The write happens only if the stored hash is still the one current was
 // verified against (a compare-and-swap). When it is not, because a login
@@ -352,33 +355,96 @@ func changedFields(a, b db.User) []string {
 // newPassword breaks the policy, reported under "new_password" before any
 // bcrypt work; ErrOverloaded (wrapped) when the store is too busy to hash.
 func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPassword string) error {
+	_, _, err := s.changePassword(ctx, id, current, newPassword, nil)
+	return err
+}
+
+// ChangePasswordSession is ChangePassword for a caller who stays signed in:
+// the transaction that ends every session of the user also starts a new
+// one, which it returns with its token, and with the user as the change
+// left them. Nothing can come between the two: a reset, a revocation or
+// another change that commits after this one ends the new session too.
+//
+// Errors: those of ChangePassword.
+func (s *Store) ChangePasswordSession(ctx context.Context, id int64, current, newPassword string) (User, Session, error) {
+	token, hash, err := newToken(s.cfg.Rand)
+	if err != nil {
+		return User{}, Session{}, wrap("change password", err)
+	}
+	u, row, err := s.changePassword(ctx, id, current, newPassword, &renewal{tokenHash: hash})
+	if err != nil {
+		return User{}, Session{}, err
+	}
+	sess := sessionFromDB(row)
+	sess.Token = token
+	return userFromDB(u), sess, nil
+}
+
+// ChangePasswordTokens is ChangePasswordSession for a client of tokens (see
+// IssueTokens): the session it starts is a new refresh-token family, and it
+// returns the family's first refresh token with an access token. The
+// caller's old family ends with every other session.
+//
+// Errors: those of ChangePassword; ErrNoSecretKey (wrapped) without
+// Config.SecretKeys, before the password is looked at.
+func (s *Store) ChangePasswordTokens(ctx context.Context, id int64, current, newPassword string) (TokenResult, error) {
+	if _, err := s.activeKeys(ctx); err != nil {
+		return TokenResult{}, wrap("change password", err)
+	}
+	_, hash, err := newToken(s.cfg.Rand)
+	if err != nil {
+		return TokenResult{}, wrap("change password", err)
+	}
+	refresh, refreshHash, err := newToken(s.cfg.Rand)
+	if err != nil {
+		return TokenResult{}, wrap("change password", err)
+	}
+	u, row, err := s.changePassword(ctx, id, current, newPassword, &renewal{tokenHash: hash, refreshHash: refreshHash})
+	if err != nil {
+		return TokenResult{}, err
+	}
+	return s.tokenResult(ctx, userFromDB(u), row.ID, refresh)
+}
+
+// renewal is the session a password change starts for its caller in its
+// own transaction: the hash of the session's token, and of the first
+// refresh token of its family for a client of tokens ("" otherwise).
+type renewal struct{ tokenHash, refreshHash string }
+
+// changePassword is ChangePassword, which also starts the session of renew
+// when it is not nil, and returns it with the user.
+func (s *Store) changePassword(ctx context.Context, id int64, current, newPassword string, renew *renewal) (db.User, db.Session, error) {
 	probs := problems{}
 	s.cfg.Policy.checkPassword(probs, FieldNewPassword, newPassword)
 	if err := probs.err(); err != nil {
-		return wrap("change password", err)
+		return db.User{}, db.Session{}, wrap("change password", err)
 	}
 	oldHash, t, verr, err := s.verifyCurrentPassword(ctx, "change password", id, FieldCurrentPassword, current)
 	if err != nil {
-		return err
+		return db.User{}, db.Session{}, err
 	}
 	if verr != nil {
-		return s.currentPasswordFailed(ctx, t, "", verr)
+		return db.User{}, db.Session{}, s.currentPasswordFailed(ctx, t, "", verr)
 	}
 	newHash, err := s.hash(ctx, newPassword)
 	if err != nil {
-		return wrap("change password", err)
+		return db.User{}, db.Session{}, wrap("change password", err)
 	}
+	var (
+		u    db.User
+		sess db.Session
+	)
 	for attempt := 0; ; attempt++ {
 		err = s.inTx(ctx, "change password", func(tx *txn) error {
 			// The user's row first, as every password write does (LockUser).
-			n, err := tx.q.TouchUser(tx.ctx, db.TouchUserParams{ID: id, Now: tx.now})
-			if err != nil {
+			var err error
+			u, err = tx.touchUser(id)
+			if errors.Is(err, ErrNotFound) {
+				return ErrInvalidCredentials // gone since the check
+			} else if err != nil {
 				return err
 			}
-			if n == 0 {
-				return ErrInvalidCredentials // gone since the check
-			}
-			n, err = tx.q.ReplacePasswordHash(tx.ctx, db.ReplacePasswordHashParams{
+			n, err := tx.q.ReplacePasswordHash(tx.ctx, db.ReplacePasswordHashParams{
 				NewHash: string(newHash), OldHash: oldHash, UserID: id, Now: tx.now,
 			})
 			if err != nil {
@@ -395,22 +461,40 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, newPasswo
 				return err
 			}
 			tx.record(EventPasswordChanged, t.subject, map[string]any{"sessions_ended": ended})
+			if renew == nil {
+				return nil
+			}
+			if sess, err = tx.q.CreateSession(tx.ctx, db.CreateSessionParams{
+				UserID: id, TokenHash: renew.tokenHash, Now: tx.now, ExpiresAt: tx.now.Add(s.cfg.SessionLifetime),
+			}); err != nil {
+				return err
+			}
+			detail := map[string]any{"session_id": sess.ID}
+			if renew.refreshHash != "" {
+				if err := tx.q.CreateRefreshToken(tx.ctx, db.CreateRefreshTokenParams{
+					SessionID: sess.ID, TokenHash: renew.refreshHash, Now: tx.now,
+				}); err != nil {
+					return err
+				}
+				detail["tokens"] = true
+			}
+			tx.record(EventSessionCreated, t.subject, detail)
 			return nil
 		})
 		if !errors.Is(err, errCredentialChanged) {
 			break
 		}
 		if attempt == credentialRetries {
-			return ErrInvalidCredentials
+			return db.User{}, db.Session{}, ErrInvalidCredentials
 		}
 		if oldHash, err = s.verifyPassword(ctx, id, FieldCurrentPassword, current); err != nil {
-			return s.currentPasswordFailed(ctx, t, "", err)
+			return db.User{}, db.Session{}, s.currentPasswordFailed(ctx, t, "", err)
 		}
 	}
 	if errors.Is(err, ErrInvalidCredentials) {
-		return ErrInvalidCredentials
+		return db.User{}, db.Session{}, ErrInvalidCredentials
 	}
-	return err
+	return u, sess, err
 }
 
 // verifyCurrentPassword checks a user's current password for an operation

@@ -160,26 +160,37 @@ func (h *Handler) v1UpdateMe(w http.ResponseWriter, r *http.Request) {
 }
 
 // v1ChangePassword changes the user's password, which ends every session
-// of the user, and starts a new one for the caller: a browser gets its
-// cookie, a bearer client its token in the body.
+// of the user, and starts a new one for the caller in the same
+// transaction: a browser gets its cookie, a client of session tokens its
+// token in the body, and a client of access tokens a new pair of tokens,
+// as POST /token gives (its old refresh token ended with its session).
 func (h *Handler) v1ChangePassword(w http.ResponseWriter, r *http.Request) {
 	f, err := h.decodeV1(w, r, required("current_password"), required("new_password"))
 	if err != nil {
 		h.writeV1Error(w, r, err)
 		return
 	}
-	u, _ := CurrentUser(r.Context())
-	if err := h.store.ChangePassword(r.Context(), u.ID, f.str("current_password"), f.str("new_password")); err != nil {
+	st := stateOf(r.Context())
+	current, next := f.str("current_password"), f.str("new_password")
+	if st.accessToken {
+		res, err := h.store.ChangePasswordTokens(r.Context(), st.user.ID, current, next)
+		if errors.Is(err, auth.ErrNoSecretKey) {
+			err = errTokensUnavailable
+		}
+		if err != nil {
+			h.writeV1Error(w, r, refusedAs(errPasswordRefused, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	u, sess, err := h.store.ChangePasswordSession(r.Context(), st.user.ID, current, next)
+	if err != nil {
 		h.writeV1Error(w, r, refusedAs(errPasswordRefused, err))
 		return
 	}
-	sess, err := h.store.CreateSession(r.Context(), u.ID)
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
 	reply := v1Session{User: u, Session: sess}
-	if bearer := stateOf(r.Context()).bearer; bearer {
+	if st.bearer {
 		reply.Token = sess.Token
 	} else {
 		http.SetCookie(w, h.sessionCookie(sess.Token, int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds())))

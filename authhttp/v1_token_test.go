@@ -187,6 +187,28 @@ func TestV1Tokens(t *testing.T) {
 		requireError(t, svc.bearerClient(t, access3).call("GET", "/me", nil), 401, "authentication_required")
 		requireError(t, client.token(refreshGrant(refresh3)), 400, "invalid_grant")
 
+		// Change the password with an access token: the client gets a new
+		// pair, as from POST /token; its old tokens end with every session.
+		r = client.token(passwordGrant("alice@example.com", v1pass))
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+		access4, refresh4 := r.Body["access_token"].(string), r.Body["refresh_token"].(string)
+		r = client.login("alice@example.com", v1pass, true)
+		other := svc.bearerClient(t, r.Body["token"].(string))
+		requireError(t, svc.bearerClient(t, access4).call("POST", "/me/password",
+			obj{"current_password": "wrong", "new_password": "another-pass-42"}), 401, "invalid_credentials")
+		r = svc.bearerClient(t, access4).call("POST", "/me/password", obj{"current_password": v1pass, "new_password": "another-pass-42"})
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+		assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+		assert.Equal(t, "Bearer", r.Body["token_type"])
+		assert.NotContains(t, r.Body, "token", "not a session token")
+		access5, refresh5 := r.Body["access_token"].(string), r.Body["refresh_token"].(string)
+		requireError(t, svc.bearerClient(t, access4).call("GET", "/me", nil), 401, "authentication_required")
+		requireError(t, other.call("GET", "/me", nil), 401, "authentication_required")
+		requireError(t, client.token(refreshGrant(refresh4)), 400, "invalid_grant")
+		require.Equal(t, http.StatusOK, svc.bearerClient(t, access5).call("GET", "/me", nil).Status)
+		r = client.token(refreshGrant(refresh5))
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+
 		// Malformed requests.
 		requireError(t, client.token(url.Values{"grant_type": {"client_credentials"}}), 400, "unsupported_grant_type")
 		requireError(t, client.token(url.Values{}), 400, "validation_failed")
