@@ -23,6 +23,17 @@ type Actor struct {
 	UserID int64 `json:"user_id,omitempty"`
 	// Name is the operating-system user, for ActorOS ("root", "alice").
 	Name string `json:"name,omitempty"`
+	// SessionID, for ActorUser and ActorAdmin, is the session the actor
+	// authenticated with, if they did (0 otherwise). An operation run in a
+	// context whose actor has one re-asserts, first thing in its
+	// transaction, what the request checked before the operation began:
+	// that the session is still there and within its lifetime
+	// (ErrInvalidSession otherwise), and for ActorAdmin that the user is
+	// still an administrator (ErrNotAdmin otherwise). It holds the user's
+	// and the session's row locks until it commits, so that no revocation,
+	// logout, demotion or deletion of the actor can commit in between.
+	// It is not recorded.
+	SessionID int64 `json:"-"`
 }
 
 // ActorKind says what kind of party an Actor is.

@@ -30,6 +30,12 @@ var (
 	// absolute lifetime or idle for too long.
 	ErrInvalidSession = errors.New("invalid or expired session")
 
+	// ErrNotAdmin means an operation run for an administrator
+	// (Actor.Kind ActorAdmin with a SessionID) found, in its transaction,
+	// that the user is no longer one: demoted, or deleted, since the
+	// request was authenticated. Nothing was written.
+	ErrNotAdmin = errors.New("the acting user is not an administrator")
+
 	// ErrSessionNotFound means the user has no session with that id.
 	ErrSessionNotFound = errors.New("session not found")
 

@@ -45,6 +45,9 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *txn) error) err
 	}
 	err := s.db.InTx(ctx, func(ex database.Executor) error {
 		tx := &txn{ctx: ctx, q: db.New(ex), now: s.now()}
+		if err := tx.assertActor(); err != nil {
+			return err
+		}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -70,7 +73,10 @@ func (s *Store) inCallerTx(ctx context.Context, tx *sql.Tx, fn func(tx *txn) err
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	t := &txn{ctx: ctx, q: db.New(ex), now: s.now()}
-	err := fn(t)
+	err := t.assertActor()
+	if err == nil {
+		err = fn(t)
+	}
 	if err == nil {
 		err = t.appendEvents()
 	}
@@ -97,6 +103,38 @@ func (tx *txn) lockUser(id int64) (db.User, error) {
 	}
 	u, err := tx.q.GetUserByID(tx.ctx, id)
 	return u, mapError(err)
+}
+
+// assertActor re-asserts, for an actor who authenticated with a session
+// (Actor.SessionID), what the request checked before the transaction began:
+// the session is still alive, and an ActorAdmin is still an administrator.
+// It takes the actor's row lock (as LockUser), which every demotion,
+// revocation and deletion of the actor takes first too, and the session's,
+// which a logout needs to delete it: none of them can commit between this
+// check and the transaction's commit. Without such an actor it does
+// nothing.
+func (tx *txn) assertActor() error {
+	a, ok := actorFrom(tx.ctx)
+	if !ok || a.SessionID == 0 || (a.Kind != ActorUser && a.Kind != ActorAdmin) {
+		return nil
+	}
+	u, err := tx.lockUser(a.UserID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return ErrInvalidSession // the user went, and their sessions with them
+	case err != nil:
+		return err
+	}
+	n, err := tx.q.LockLiveSession(tx.ctx, db.LockLiveSessionParams{ID: a.SessionID, UserID: a.UserID, Now: tx.now})
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return ErrInvalidSession
+	case a.Kind == ActorAdmin && !u.IsAdmin:
+		return ErrNotAdmin
+	}
+	return nil
 }
 
 // touchUser is lockUser that also moves the user's updated_at, as a

@@ -66,6 +66,8 @@ var statuses = []struct {
 	// (ErrAuthenticationRequired) instead.
 	{auth.ErrInvalidSession, http.StatusForbidden, CodeInvalidSession, "no valid session"},
 	{ErrAdminRequired, http.StatusForbidden, CodeForbidden, ErrAdminRequired.Error()},
+	// An administrator demoted while their request ran.
+	{auth.ErrNotAdmin, http.StatusForbidden, CodeForbidden, ErrAdminRequired.Error()},
 	{ErrCrossOrigin, http.StatusForbidden, CodeCrossOrigin, ErrCrossOrigin.Error()},
 	{auth.ErrInvalidResetToken, http.StatusForbidden, CodeInvalidResetToken, "invalid or expired reset token"},
 	// The token endpoint's (RFC 6749 §5.2 names the code invalid_grant).
@@ -210,7 +212,8 @@ const (
 //	auth.ErrInvalidCredentials                 401
 //	ErrAuthenticationRequired                  401
 //	auth.ErrInvalidSession                     403
-//	ErrAdminRequired, ErrCrossOrigin           403
+//	ErrAdminRequired, auth.ErrNotAdmin         403
+//	ErrCrossOrigin                             403
 //	auth.ErrInvalidResetToken                  403
 //	auth.ErrSecondFactorRequired               401
 //	auth.ErrNotFound, auth.ErrSessionNotFound  404
@@ -310,8 +313,14 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 	writeJSON(w, reply.Status, reply.Body)
 }
 
-// writeV1Error is writeError in the API v1's shape (V1ErrorBody).
+// writeV1Error is writeError in the API v1's shape (V1ErrorBody). A
+// session that ended while the request ran (auth.ErrInvalidSession from
+// a write, see v1RequireUser) is the API's 401, as the next request with
+// it gets.
 func (h *Handler) writeV1Error(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, auth.ErrInvalidSession) {
+		err = ErrAuthenticationRequired
+	}
 	reply := logError(r, err, h.log, h.opts.RequestTimeout)
 	if reply.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(reply.RetryAfter))

@@ -153,3 +153,35 @@ func TestReplyErrorTwoFactor(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyErrorActorEnded: a write refused because the request's session
+// ended, or its administrator was demoted, while the request ran
+// (auth.Actor.SessionID) is answered as the next request would be: the
+// API's 401 authentication_required, and 403 forbidden. Neither is logged
+// as an error.
+func TestReplyErrorActorEnded(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		err    error
+		status int
+		body   string
+	}{
+		{"session ended", fmt.Errorf("set password: %w", auth.ErrInvalidSession), 401,
+			`{"error":{"code":"authentication_required","message":"authentication required"}}`},
+		{"demoted", fmt.Errorf("delete user: %w", auth.ErrNotAdmin), 403,
+			`{"error":{"code":"forbidden","message":"administrator required"}}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			log := &testdb.Buffer{}
+			a := &Handler{log: slog.New(slog.NewJSONHandler(log, nil))}
+			w := httptest.NewRecorder()
+			a.writeV1Error(w, httptest.NewRequest("PUT", "/admin/users/x/password", nil), tc.err)
+			assert.Equal(t, tc.status, w.Code)
+			assert.JSONEq(t, tc.body, w.Body.String())
+			assert.NotContains(t, log.String(), `"level":"ERROR"`)
+		})
+	}
+}

@@ -152,7 +152,13 @@ func (h *Handler) v1CrossOrigin(next http.Handler) http.Handler {
 // v1RequireUser answers 401 authentication_required without a valid
 // session and, when admin is set, 403 forbidden for a user who is not an
 // administrator. An administrator's calls are recorded in the audit trail
-// as the administrator's (auth.ActorAdmin).
+// as the administrator's (auth.ActorAdmin), and a user's writes as the
+// user's (auth.ActorUser). Both name the request's session: auth checks
+// again, in the transaction of each write, that it is alive and that the
+// administrator still is one, so that a write cannot commit after a
+// revocation or demotion that committed while the request ran (a 401, a
+// 403). Safe methods name no actor: they write nothing, and GET /me stays
+// free of the context it would cost.
 func (h *Handler) v1RequireUser(next http.HandlerFunc, admin bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h.authenticate(r); err != nil {
@@ -168,7 +174,9 @@ func (h *Handler) v1RequireUser(next http.HandlerFunc, admin bool) http.HandlerF
 			h.writeV1Error(w, r, ErrAdminRequired)
 			return
 		case admin:
-			r = r.WithContext(auth.WithActor(r.Context(), auth.Actor{Kind: auth.ActorAdmin, UserID: st.user.ID}))
+			r = r.WithContext(auth.WithActor(r.Context(), auth.Actor{Kind: auth.ActorAdmin, UserID: st.user.ID, SessionID: st.session.ID}))
+		case unsafeMethod(r.Method):
+			r = r.WithContext(auth.WithActor(r.Context(), auth.Actor{Kind: auth.ActorUser, UserID: st.user.ID, SessionID: st.session.ID}))
 		}
 		next(w, r)
 	}

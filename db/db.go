@@ -219,6 +219,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.lockAuditChainStmt, err = db.PrepareContext(ctx, lockAuditChain); err != nil {
 		return nil, fmt.Errorf("error preparing query LockAuditChain: %w", err)
 	}
+	if q.lockLiveSessionStmt, err = db.PrepareContext(ctx, lockLiveSession); err != nil {
+		return nil, fmt.Errorf("error preparing query LockLiveSession: %w", err)
+	}
 	if q.lockThrottleStmt, err = db.PrepareContext(ctx, lockThrottle); err != nil {
 		return nil, fmt.Errorf("error preparing query LockThrottle: %w", err)
 	}
@@ -645,6 +648,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing lockAuditChainStmt: %w", cerr)
 		}
 	}
+	if q.lockLiveSessionStmt != nil {
+		if cerr := q.lockLiveSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockLiveSessionStmt: %w", cerr)
+		}
+	}
 	if q.lockThrottleStmt != nil {
 		if cerr := q.lockThrottleStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lockThrottleStmt: %w", cerr)
@@ -909,6 +917,7 @@ type Queries struct {
 	listUsersByPublicIDStmt        *sql.Stmt
 	listUsersWithHashesStmt        *sql.Stmt
 	lockAuditChainStmt             *sql.Stmt
+	lockLiveSessionStmt            *sql.Stmt
 	lockThrottleStmt               *sql.Stmt
 	lockUserStmt                   *sql.Stmt
 	markThrottleLoggedStmt         *sql.Stmt
@@ -1012,6 +1021,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listUsersByPublicIDStmt:        q.listUsersByPublicIDStmt,
 		listUsersWithHashesStmt:        q.listUsersWithHashesStmt,
 		lockAuditChainStmt:             q.lockAuditChainStmt,
+		lockLiveSessionStmt:            q.lockLiveSessionStmt,
 		lockThrottleStmt:               q.lockThrottleStmt,
 		lockUserStmt:                   q.lockUserStmt,
 		markThrottleLoggedStmt:         q.markThrottleLoggedStmt,

@@ -136,6 +136,13 @@ type Querier interface {
 	ListUsersWithHashes(ctx context.Context, arg ListUsersWithHashesParams) ([]ListUsersWithHashesRow, error)
 	// The chain's row lock, for the purge, which moves the anchor.
 	LockAuditChain(ctx context.Context) (int64, error)
+	// Takes the row lock of a user's session and reports whether it is there
+	// and within its lifetime. An operation done through the session
+	// (auth.Actor.SessionID) holds the lock until it commits, so that a logout
+	// or revocation of the session, which deletes the row, waits for it. The
+	// cache of session lookups does not watch last_seen_at (0007), so setting
+	// it to itself notifies nothing.
+	LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (int64, error)
 	// Creates the bucket if it is new and returns it; on PostgreSQL the row stays
 	// locked until the transaction ends, so concurrent attempts on one bucket are
 	// counted one after the other and none slips past the limit. A new bucket is

@@ -238,6 +238,31 @@ func (q *Queries) ListUserSessions(ctx context.Context, userID int64) ([]Session
 	return items, nil
 }
 
+const lockLiveSession = `-- name: LockLiveSession :execrows
+UPDATE sessions SET last_seen_at = last_seen_at
+WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3
+`
+
+type LockLiveSessionParams struct {
+	ID     int64
+	UserID int64
+	Now    time.Time
+}
+
+// Takes the row lock of a user's session and reports whether it is there
+// and within its lifetime. An operation done through the session
+// (auth.Actor.SessionID) holds the lock until it commits, so that a logout
+// or revocation of the session, which deletes the row, waits for it. The
+// cache of session lookups does not watch last_seen_at (0007), so setting
+// it to itself notifies nothing.
+func (q *Queries) LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (int64, error) {
+	result, err := q.exec(ctx, q.lockLiveSessionStmt, lockLiveSession, arg.ID, arg.UserID, arg.Now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const purgeSessions = `-- name: PurgeSessions :execrows
 DELETE FROM sessions
 WHERE expires_at <= ?1 OR last_seen_at <= ?2

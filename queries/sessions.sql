@@ -59,3 +59,13 @@ SELECT sqlc.embed(sessions), sqlc.embed(users),
 FROM sessions
 JOIN users ON users.id = sessions.user_id
 WHERE sessions.token_hash = @token_hash;
+
+-- name: LockLiveSession :execrows
+-- Takes the row lock of a user's session and reports whether it is there
+-- and within its lifetime. An operation done through the session
+-- (auth.Actor.SessionID) holds the lock until it commits, so that a logout
+-- or revocation of the session, which deletes the row, waits for it. The
+-- cache of session lookups does not watch last_seen_at (0007), so setting
+-- it to itself notifies nothing.
+UPDATE sessions SET last_seen_at = last_seen_at
+WHERE id = @id AND user_id = @user_id AND expires_at > @now;
