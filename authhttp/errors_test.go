@@ -18,6 +18,15 @@ import (
 	"github.com/credstore/credstore/internal/testdb"
 )
 
+// replyTo answers r with err by write (writeError or writeV1Error) of a
+// Handler that logs to the returned buffer.
+func replyTo(err error, r *http.Request, write func(*Handler, http.ResponseWriter, *http.Request, error)) (*httptest.ResponseRecorder, *testdb.Buffer) {
+	log := &testdb.Buffer{}
+	w := httptest.NewRecorder()
+	write(&Handler{log: slog.New(slog.NewJSONHandler(log, nil))}, w, r, err)
+	return w, log
+}
+
 // TestReplyErrorUnavailable: auth.ErrOverloaded, wrapped as auth returns
 // it, and any failure after the request's context ended, are 503 with
 // Retry-After and the JSON body, and not logged as errors. A context error
@@ -41,11 +50,7 @@ func TestReplyErrorUnavailable(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			log := &testdb.Buffer{}
-			a := &Handler{log: slog.New(slog.NewJSONHandler(log, nil))}
-			w := httptest.NewRecorder()
-			r := httptest.NewRequestWithContext(tc.ctx, "POST", "/users", nil)
-			a.writeError(w, r, tc.err)
+			w, log := replyTo(tc.err, httptest.NewRequestWithContext(tc.ctx, "POST", "/users", nil), (*Handler).writeError)
 			assert.Equal(t, tc.status, w.Code)
 			assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
 			if tc.status == http.StatusServiceUnavailable {
@@ -87,10 +92,7 @@ func TestReplyErrorThrottled(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			log := &testdb.Buffer{}
-			a := &Handler{log: slog.New(slog.NewJSONHandler(log, nil))}
-			w := httptest.NewRecorder()
-			a.writeError(w, httptest.NewRequest("POST", "/sessions", nil), tc.err)
+			w, log := replyTo(tc.err, httptest.NewRequest("POST", "/sessions", nil), (*Handler).writeError)
 			assert.Equal(t, http.StatusTooManyRequests, w.Code)
 			assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
 			assert.Equal(t, strconv.Itoa(tc.want), w.Header().Get("Retry-After"))
@@ -127,10 +129,7 @@ func TestReplyErrorTwoFactor(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			log := &testdb.Buffer{}
-			a := &Handler{log: slog.New(slog.NewJSONHandler(log, nil))}
-			w := httptest.NewRecorder()
-			a.writeError(w, httptest.NewRequest("POST", "/profile/totp", nil), tc.err)
+			w, log := replyTo(tc.err, httptest.NewRequest("POST", "/profile/totp", nil), (*Handler).writeError)
 			assert.Equal(t, tc.status, w.Code)
 			assert.JSONEq(t, fmt.Sprintf(`{"message":%q}`, tc.message), w.Body.String())
 			assert.Empty(t, w.Header().Get("Retry-After"))
@@ -175,10 +174,7 @@ func TestReplyErrorActorEnded(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			log := &testdb.Buffer{}
-			a := &Handler{log: slog.New(slog.NewJSONHandler(log, nil))}
-			w := httptest.NewRecorder()
-			a.writeV1Error(w, httptest.NewRequest("PUT", "/admin/users/x/password", nil), tc.err)
+			w, log := replyTo(tc.err, httptest.NewRequest("PUT", "/admin/users/x/password", nil), (*Handler).writeV1Error)
 			assert.Equal(t, tc.status, w.Code)
 			assert.JSONEq(t, tc.body, w.Body.String())
 			assert.NotContains(t, log.String(), `"level":"ERROR"`)
