@@ -82,7 +82,7 @@ func TestActorReasserted(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, events, 1)
 		assert.Equal(t, auth.EventPasswordSet, events[0].Type)
-		assert.Equal(t, auth.Actor{Kind: auth.ActorAdmin, UserID: root.ID}, events[0].Actor, "the session is not recorded")
+		assert.Equal(t, auth.Actor{Kind: auth.ActorAdmin, UserID: root.ID, PublicID: root.PublicID}, events[0].Actor, "the session is not recorded")
 
 		// A user's own writes: refused once the session is gone, done while
 		// it lives, even the one that ends it.
@@ -101,7 +101,7 @@ func TestActorReasserted(t *testing.T) {
 		require.NoError(t, err)
 		events, err = s.AuditEvents(ctx, auth.AuditFilter{UserID: bob.ID, NewestFirst: true, Limit: 1})
 		require.NoError(t, err)
-		assert.Equal(t, auth.Actor{Kind: auth.ActorUser, UserID: bob.ID}, events[0].Actor, "the user's own change, not the system's")
+		assert.Equal(t, auth.Actor{Kind: auth.ActorUser, UserID: bob.ID, PublicID: bob.PublicID}, events[0].Actor, "the user's own change, not the system's")
 		require.NoError(t, s.RevokeSession(user, bob.ID, bobs.ID), "a logout ends the session it is made through")
 
 		// An administrator deleting their own account; then their session

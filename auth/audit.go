@@ -147,12 +147,17 @@ func (tx *txn) appendEvents() error {
 			PrevHash:    head.LastHash,
 			ActorUserID: sql.NullInt64{Int64: a.UserID, Valid: a.UserID != 0},
 		}
+		if a.UserID != 0 {
+			if row.ActorPublicID, err = tx.publicIDOf(a.UserID, e.subject); err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
+		}
 		if e.subject != nil {
 			row.UserID = sql.NullInt64{Int64: e.subject.id, Valid: true}
 			row.UserPublicID = e.subject.publicID
 		}
 		row.Hash = eventHash(eventFields(row.ID, row.OccurredAt, row.Type, row.UserID, row.UserPublicID,
-			row.ActorKind, row.ActorUserID, row.ActorName, row.ClientIp, row.UserAgent, row.Detail, row.PrevHash))
+			row.ActorKind, row.ActorUserID, row.ActorPublicID, row.ActorName, row.ClientIp, row.UserAgent, row.Detail, row.PrevHash))
 		if err := tx.q.InsertAuditEvent(tx.ctx, row); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
@@ -161,6 +166,27 @@ func (tx *txn) appendEvents() error {
 		}
 	}
 	return nil
+}
+
+// publicIDOf is the public id of the user id who acts in an event about
+// subject: the subject's own, the actor's that assertActor read, or one
+// read now (and kept for the transaction's other events); "" for a user
+// who is gone.
+func (tx *txn) publicIDOf(id int64, subject *userRef) (string, error) {
+	switch {
+	case subject != nil && subject.id == id:
+		return subject.publicID, nil
+	case tx.actor != nil && tx.actor.id == id:
+		return tx.actor.publicID, nil
+	}
+	u, err := tx.q.GetUserByID(tx.ctx, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	tx.actor = refOf(u)
+	return u.PublicID, nil
 }
 
 // ErrInvalidActor means the context named an actor (WithActor) that is not
@@ -182,19 +208,28 @@ func (a Actor) check() error {
 }
 
 // eventFields lists what an event's hash covers, in order: everything but
-// the hash itself, the previous event's hash included.
+// the hash itself, the previous event's hash included. The actor's public
+// id is listed only when there is one: events written before migration
+// 0008 have none, and their hashes, which did not cover it, still verify.
+// A list with it and one without never encode alike (eventHash), so
+// neither adding one to an old event nor removing one from a new event
+// goes unnoticed.
 func eventFields(id int64, at time.Time, typ string, userID sql.NullInt64, publicID, actorKind string,
-	actorUserID sql.NullInt64, actorName, ip, ua, detail, prevHash string) []string {
+	actorUserID sql.NullInt64, actorPublicID, actorName, ip, ua, detail, prevHash string) []string {
 	optional := func(n sql.NullInt64) string {
 		if !n.Valid {
 			return ""
 		}
 		return strconv.FormatInt(n.Int64, 10)
 	}
-	return []string{
+	fields := []string{
 		"credstore audit v1", strconv.FormatInt(id, 10), at.UTC().Format(time.RFC3339Nano), typ,
-		optional(userID), publicID, actorKind, optional(actorUserID), actorName, ip, ua, detail, prevHash,
+		optional(userID), publicID, actorKind, optional(actorUserID),
 	}
+	if actorPublicID != "" {
+		fields = append(fields, actorPublicID)
+	}
+	return append(fields, actorName, ip, ua, detail, prevHash)
 }
 
 // eventHash is the hex SHA-256 of fields, each written with its length so
@@ -239,7 +274,7 @@ func eventFromDB(r db.AuditEvent) AuditEvent {
 		Type:         EventType(r.Type),
 		UserID:       r.UserID.Int64,
 		UserPublicID: r.UserPublicID,
-		Actor:        Actor{Kind: ActorKind(r.ActorKind), UserID: r.ActorUserID.Int64, Name: r.ActorName},
+		Actor:        Actor{Kind: ActorKind(r.ActorKind), UserID: r.ActorUserID.Int64, PublicID: r.ActorPublicID, Name: r.ActorName},
 		Client:       Client{IP: r.ClientIp, UserAgent: r.UserAgent},
 		Detail:       json.RawMessage(r.Detail),
 		Hash:         r.Hash,
@@ -410,7 +445,7 @@ func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) 
 				return r, &AuditChainError{EventID: e.ID, Reason: "does not chain to the event before it"}
 			}
 			want := eventHash(eventFields(e.ID, e.OccurredAt, e.Type, e.UserID, e.UserPublicID, e.ActorKind,
-				e.ActorUserID, e.ActorName, e.ClientIp, e.UserAgent, e.Detail, e.PrevHash))
+				e.ActorUserID, e.ActorPublicID, e.ActorName, e.ClientIp, e.UserAgent, e.Detail, e.PrevHash))
 			if subtle.ConstantTimeCompare([]byte(e.Hash), []byte(want)) != 1 {
 				return r, &AuditChainError{EventID: e.ID, Reason: "its fields do not match its hash"}
 			}

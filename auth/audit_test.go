@@ -135,7 +135,9 @@ func assertEvents(t *testing.T, want []wantEvent, got []auth.AuditEvent) {
 	}
 }
 
-func self(u auth.User) auth.Actor { return auth.Actor{Kind: auth.ActorUser, UserID: u.ID} }
+func self(u auth.User) auth.Actor {
+	return auth.Actor{Kind: auth.ActorUser, UserID: u.ID, PublicID: u.PublicID}
+}
 
 var (
 	anonymous = auth.Actor{Kind: auth.ActorAnonymous}
@@ -244,7 +246,7 @@ func TestAuditRecordsCommittedChanges(t *testing.T) {
 		require.NoError(t, err)
 		expect(auth.EventLoginSucceeded, &alice, self(alice), fmt.Sprintf(`{"session_id": %d, "device": "none"}`, sess5.ID))
 		require.NoError(t, s.SetPassword(admin, alice.ID, "New-password-6"))
-		expect(auth.EventPasswordSet, &alice, auth.Actor{Kind: auth.ActorAdmin, UserID: root.ID}, `{"sessions_ended": 1}`)
+		expect(auth.EventPasswordSet, &alice, auth.Actor{Kind: auth.ActorAdmin, UserID: root.ID, PublicID: root.PublicID}, `{"sessions_ended": 1}`)
 		keep("New-password-6", hashOf(alice), sess5.Token)
 
 		reset, err := s.RequestPasswordReset(ctx, "ALICE@example.com")
@@ -266,7 +268,7 @@ func TestAuditRecordsCommittedChanges(t *testing.T) {
 		expect(auth.EventAdminGranted, &alice, system, `{}`)
 
 		require.NoError(t, s.DeleteUser(admin, alice.ID))
-		expect(auth.EventUserDeleted, &alice, auth.Actor{Kind: auth.ActorAdmin, UserID: root.ID}, `{}`)
+		expect(auth.EventUserDeleted, &alice, auth.Actor{Kind: auth.ActorAdmin, UserID: root.ID, PublicID: root.PublicID}, `{}`)
 
 		events := allEvents(t, s)
 		assertEvents(t, want, events)
@@ -445,7 +447,7 @@ func TestAuditClientAndActor(t *testing.T) {
 		assert.Equal(t, anonymous, events[1].Actor)
 		assert.Equal(t, auth.Actor{Kind: auth.ActorOS, Name: "root"}, events[2].Actor)
 		assert.Equal(t, auth.Client{}, events[2].Client)
-		assert.Equal(t, auth.Actor{Kind: auth.ActorAdmin, UserID: ann.ID}, events[3].Actor)
+		assert.Equal(t, auth.Actor{Kind: auth.ActorAdmin, UserID: ann.ID, PublicID: ann.PublicID}, events[3].Actor)
 		assert.Equal(t, browser, events[3].Client)
 
 		e := events[4]
@@ -554,6 +556,8 @@ func TestAuditChain(t *testing.T) {
 			{name: "subject removed", tamper: []string{`UPDATE audit_events SET user_id = NULL, user_public_id = '' WHERE id = 2`}, eventID: 2},
 			{name: "actor changed", tamper: []string{`UPDATE audit_events SET actor_kind = 'system', actor_user_id = NULL WHERE id = 5`}, eventID: 5},
 			{name: "type changed", tamper: []string{`UPDATE audit_events SET type = 'login.succeeded' WHERE id = 4`}, eventID: 4},
+			{name: "actor's public id changed", tamper: []string{`UPDATE audit_events SET actor_public_id = user_public_id || 'x' WHERE id = 5`}, eventID: 5},
+			{name: "actor's public id removed", tamper: []string{`UPDATE audit_events SET actor_public_id = '' WHERE id = 5`}, eventID: 5},
 			{name: "prev_hash changed", tamper: []string{`UPDATE audit_events SET prev_hash = '` + otherHash + `' WHERE id = 3`}, eventID: 3},
 			{name: "hash changed", tamper: []string{`UPDATE audit_events SET hash = '` + otherHash + `' WHERE id = 3`}, eventID: 3},
 			{name: "first row deleted", tamper: []string{`DELETE FROM audit_events WHERE id = 1`}, eventID: 1},

@@ -21,6 +21,11 @@ type Actor struct {
 	Kind ActorKind `json:"kind"`
 	// UserID is the acting user's id, for ActorUser and ActorAdmin.
 	UserID int64 `json:"user_id,omitempty"`
+	// PublicID is the acting user's public id, in the events the store
+	// returns (AuditEvents): recorded with the event, it outlives the user,
+	// and is "" for events written before migration 0008. WithActor
+	// ignores it: the store records the public id of UserID.
+	PublicID string `json:"public_id,omitempty"`
 	// Name is the operating-system user, for ActorOS ("root", "alice").
 	Name string `json:"name,omitempty"`
 	// SessionID, for ActorUser and ActorAdmin, is the session the actor

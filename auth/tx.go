@@ -21,6 +21,7 @@ type txn struct {
 	q      *db.Queries
 	now    time.Time
 	events []pendingEvent
+	actor  *userRef // the acting user, once read (assertActor, publicIDOf)
 }
 
 // inTx runs fn in a write transaction for the operation op, then appends
@@ -134,6 +135,7 @@ func (tx *txn) assertActor() error {
 	case a.Kind == ActorAdmin && !u.IsAdmin:
 		return ErrNotAdmin
 	}
+	tx.actor = refOf(u)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package authhttp
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -215,14 +216,40 @@ func (h *Handler) v1AdminAudit(w http.ResponseWriter, r *http.Request) {
 		limit = auth.DefaultPageSize
 	}
 	page := struct {
-		Events     []auth.AuditEvent `json:"events"`
-		NextCursor int64             `json:"next_cursor,omitempty"`
-	}{Events: events}
+		Events     []v1AuditEvent `json:"events"`
+		NextCursor int64          `json:"next_cursor,omitempty"`
+	}{Events: make([]v1AuditEvent, len(events))}
+	for i, e := range events {
+		page.Events[i] = v1AuditEvent{
+			ID: e.ID, Time: e.Time, Type: e.Type, UserPublicID: e.UserPublicID,
+			Actor:  v1Actor{Kind: e.Actor.Kind, PublicID: e.Actor.PublicID, Name: e.Actor.Name},
+			Client: e.Client, Detail: e.Detail, Hash: e.Hash,
+		}
+	}
 	if len(events) == limit {
 		page.NextCursor = events[len(events)-1].ID
 	}
-	if page.Events == nil {
-		page.Events = []auth.AuditEvent{}
-	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// v1AuditEvent is an audit event as the API shows it: auth.AuditEvent
+// without the store's internal user ids, which no route takes. The users
+// are named by their public ids, kept with the event, which outlives them.
+type v1AuditEvent struct {
+	ID           int64           `json:"id"`
+	Time         time.Time       `json:"time"`
+	Type         auth.EventType  `json:"type"`
+	UserPublicID string          `json:"user_public_id,omitempty"`
+	Actor        v1Actor         `json:"actor"`
+	Client       auth.Client     `json:"client"`
+	Detail       json.RawMessage `json:"detail"`
+	Hash         string          `json:"hash"`
+}
+
+// v1Actor is auth.Actor by public id. PublicID is "" for an event written
+// before the store kept it (migration 0008).
+type v1Actor struct {
+	Kind     auth.ActorKind `json:"kind"`
+	PublicID string         `json:"public_id,omitempty"`
+	Name     string         `json:"name,omitempty"`
 }

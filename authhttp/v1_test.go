@@ -600,10 +600,15 @@ func TestV1Admin(t *testing.T) {
 		events := r.Body["events"].([]any)
 		require.Len(t, events, 2)
 		for _, e := range events {
-			actor := e.(map[string]any)["actor"].(map[string]any)
-			assert.Equal(t, "admin", actor["kind"])
-			assert.EqualValues(t, root.ID, actor["user_id"])
+			event := e.(map[string]any)
+			assert.Equal(t, map[string]any{"kind": "admin", "public_id": root.PublicID}, event["actor"],
+				"the administrator by public id, which GET /admin/users/{id} takes")
+			assert.Equal(t, eveID, event["user_public_id"])
+			assert.NotContains(t, event, "user_id", "no internal id")
 		}
+		r = a.call("GET", "/admin/users/"+events[0].(map[string]any)["actor"].(map[string]any)["public_id"].(string), nil)
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+		assert.Equal(t, root.Email, r.Body["email"])
 		r = a.call("GET", "/admin/audit?limit=1", nil)
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
 		cursor := r.Body["next_cursor"].(float64)

@@ -102,27 +102,28 @@ func (q *Queries) GetAuditChain(ctx context.Context) (AuditChain, error) {
 const insertAuditEvent = `-- name: InsertAuditEvent :exec
 INSERT INTO audit_events (
     id, occurred_at, type, user_id, user_public_id, actor_kind, actor_user_id,
-    actor_name, client_ip, user_agent, detail, prev_hash, hash
+    actor_public_id, actor_name, client_ip, user_agent, detail, prev_hash, hash
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5, ?6, ?7,
-    ?8, ?9, ?10, ?11, ?12, ?13
+    ?8, ?9, ?10, ?11, ?12, ?13, ?14
 )
 `
 
 type InsertAuditEventParams struct {
-	ID           int64
-	OccurredAt   time.Time
-	Type         string
-	UserID       sql.NullInt64
-	UserPublicID string
-	ActorKind    string
-	ActorUserID  sql.NullInt64
-	ActorName    string
-	ClientIp     string
-	UserAgent    string
-	Detail       string
-	PrevHash     string
-	Hash         string
+	ID            int64
+	OccurredAt    time.Time
+	Type          string
+	UserID        sql.NullInt64
+	UserPublicID  string
+	ActorKind     string
+	ActorUserID   sql.NullInt64
+	ActorPublicID string
+	ActorName     string
+	ClientIp      string
+	UserAgent     string
+	Detail        string
+	PrevHash      string
+	Hash          string
 }
 
 func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventParams) error {
@@ -134,6 +135,7 @@ func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventPara
 		arg.UserPublicID,
 		arg.ActorKind,
 		arg.ActorUserID,
+		arg.ActorPublicID,
 		arg.ActorName,
 		arg.ClientIp,
 		arg.UserAgent,
@@ -166,7 +168,7 @@ func (q *Queries) LastAuditEventBefore(ctx context.Context, before time.Time) (L
 }
 
 const listAuditEvents = `-- name: ListAuditEvents :many
-SELECT id, occurred_at, type, user_id, user_public_id, actor_kind, actor_user_id, actor_name, client_ip, user_agent, detail, prev_hash, hash FROM audit_events
+SELECT id, occurred_at, type, user_id, user_public_id, actor_kind, actor_user_id, actor_name, client_ip, user_agent, detail, prev_hash, hash, actor_public_id FROM audit_events
 WHERE id > ?1
   AND (CAST(?2 AS BIGINT) = 0 OR user_id = CAST(?2 AS BIGINT))
   AND (CAST(?3 AS TEXT) = '' OR replace(CAST(?3 AS TEXT), ',' || type || ',', '') <> CAST(?3 AS TEXT))
@@ -219,6 +221,7 @@ func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams
 			&i.Detail,
 			&i.PrevHash,
 			&i.Hash,
+			&i.ActorPublicID,
 		); err != nil {
 			return nil, err
 		}
@@ -234,7 +237,7 @@ func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams
 }
 
 const listAuditEventsDesc = `-- name: ListAuditEventsDesc :many
-SELECT id, occurred_at, type, user_id, user_public_id, actor_kind, actor_user_id, actor_name, client_ip, user_agent, detail, prev_hash, hash FROM audit_events
+SELECT id, occurred_at, type, user_id, user_public_id, actor_kind, actor_user_id, actor_name, client_ip, user_agent, detail, prev_hash, hash, actor_public_id FROM audit_events
 WHERE id < ?1
   AND (CAST(?2 AS BIGINT) = 0 OR user_id = CAST(?2 AS BIGINT))
   AND (CAST(?3 AS TEXT) = '' OR replace(CAST(?3 AS TEXT), ',' || type || ',', '') <> CAST(?3 AS TEXT))
@@ -284,6 +287,7 @@ func (q *Queries) ListAuditEventsDesc(ctx context.Context, arg ListAuditEventsDe
 			&i.Detail,
 			&i.PrevHash,
 			&i.Hash,
+			&i.ActorPublicID,
 		); err != nil {
 			return nil, err
 		}

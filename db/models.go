@@ -18,19 +18,20 @@ type AuditChain struct {
 }
 
 type AuditEvent struct {
-	ID           int64
-	OccurredAt   time.Time
-	Type         string
-	UserID       sql.NullInt64
-	UserPublicID string
-	ActorKind    string
-	ActorUserID  sql.NullInt64
-	ActorName    string
-	ClientIp     string
-	UserAgent    string
-	Detail       string
-	PrevHash     string
-	Hash         string
+	ID            int64
+	OccurredAt    time.Time
+	Type          string
+	UserID        sql.NullInt64
+	UserPublicID  string
+	ActorKind     string
+	ActorUserID   sql.NullInt64
+	ActorName     string
+	ClientIp      string
+	UserAgent     string
+	Detail        string
+	PrevHash      string
+	Hash          string
+	ActorPublicID string
 }
 
 type AuthChange struct {

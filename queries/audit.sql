@@ -16,10 +16,10 @@ WHERE id = 1;
 -- name: InsertAuditEvent :exec
 INSERT INTO audit_events (
     id, occurred_at, type, user_id, user_public_id, actor_kind, actor_user_id,
-    actor_name, client_ip, user_agent, detail, prev_hash, hash
+    actor_public_id, actor_name, client_ip, user_agent, detail, prev_hash, hash
 ) VALUES (
     @id, @occurred_at, @type, sqlc.narg(user_id), @user_public_id, @actor_kind, sqlc.narg(actor_user_id),
-    @actor_name, @client_ip, @user_agent, @detail, @prev_hash, @hash
+    @actor_public_id, @actor_name, @client_ip, @user_agent, @detail, @prev_hash, @hash
 );
 
 -- name: GetAuditChain :one
