@@ -337,11 +337,7 @@ func TestChangePasswordRenews(t *testing.T) {
 
 		events, err := s.AuditEvents(ctx, auth.AuditFilter{UserID: alice.ID, NewestFirst: true, Limit: 4})
 		require.NoError(t, err)
-		types := []auth.EventType{}
-		for _, e := range events {
-			types = append(types, e.Type)
-		}
-		assert.Equal(t, []auth.EventType{auth.EventSessionCreated, auth.EventPasswordChanged, auth.EventSessionCreated, auth.EventPasswordChanged}, types)
+		assert.Equal(t, []auth.EventType{auth.EventSessionCreated, auth.EventPasswordChanged, auth.EventSessionCreated, auth.EventPasswordChanged}, typesOf(events))
 		assert.JSONEq(t, fmt.Sprintf(`{"session_id": %d, "tokens": true}`, pair.SessionID), string(events[0].Detail))
 		assert.JSONEq(t, `{"sessions_ended": 1}`, string(events[1].Detail), "the session of the first change")
 		assert.JSONEq(t, fmt.Sprintf(`{"session_id": %d}`, sess.ID), string(events[2].Detail))
