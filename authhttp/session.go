@@ -99,7 +99,7 @@ func (h *Handler) authenticate(r *http.Request) error {
 		return nil
 	}
 	tokens, bearer := h.credentials(r)
-	if !bearer && unsafeMethod(r.Method) && len(r.CookiesNamed(h.opts.Cookie.Name)) > 0 {
+	if !bearer && unsafeMethod(r.Method) && len(cookieValues(r.Header, h.opts.Cookie.Name, 1)) > 0 {
 		if err := h.csrf.Check(r); err != nil {
 			return ErrCrossOrigin
 		}
