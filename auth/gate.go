@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+
+	"github.com/credstore/credstore/internal/testhook"
 )
 
 // hashGate bounds the bcrypt work in flight. bcrypt is the one expensive
@@ -30,22 +32,30 @@ func (g *hashGate) enter(ctx context.Context) (leave func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	leave = func() { <-g.running }
+	if err := g.wait(ctx); err != nil {
+		return nil, err
+	}
+	testhook.HashTurn(ctx)
+	return func() { <-g.running }, nil
+}
+
+// wait takes a turn, queueing for one if there is room in the queue.
+func (g *hashGate) wait(ctx context.Context) error {
 	select {
 	case g.running <- struct{}{}:
-		return leave, nil
+		return nil
 	default:
 	}
 	select {
 	case g.waiting <- struct{}{}:
 	default:
-		return nil, ErrOverloaded
+		return ErrOverloaded
 	}
 	defer func() { <-g.waiting }()
 	select {
 	case g.running <- struct{}{}:
-		return leave, nil
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }

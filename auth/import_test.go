@@ -152,11 +152,15 @@ func TestExportUsers(t *testing.T) {
 		policy := auth.DefaultPolicy()
 		policy.RequireUsername = false
 		s := newStore(t, dsn, withPolicy(policy))
+		// Existing hashes: the rows are written without bcrypt, which the
+		// export does not exercise (TestImportUsers hashes plaintext).
+		hash, err := bcrypt.GenerateFromPassword([]byte("hashed-password-1"), bcrypt.MinCost)
+		require.NoError(t, err)
 		var rows []auth.ImportedUser
 		for i := range 1200 { // more than one page
-			rows = append(rows, auth.ImportedUser{Line: i + 1, Email: fmt.Sprintf("u%d@example.com", i), Password: pw(fmt.Sprint(i))})
+			rows = append(rows, auth.ImportedUser{Line: i + 1, Email: fmt.Sprintf("u%d@example.com", i), PasswordHash: string(hash)})
 		}
-		_, err := s.ImportUsers(ctx, rows, auth.ImportOptions{})
+		_, err = s.ImportUsers(ctx, rows, auth.ImportOptions{})
 		require.NoError(t, err)
 		raw := testdb.Raw(t, dsn)
 

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 
 	"golang.org/x/crypto/bcrypt"
@@ -20,6 +21,30 @@ func hashPassword(password string, cost int) ([]byte, error) {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	return h, nil
+}
+
+// dummyHash returns the hash a login compares against when no user
+// matched, so that it takes as long as a wrong password. bcrypt's work
+// depends on the cost and the salt alone, not on whether the password
+// matches, so the hash is made at the minimum cost and then labelled with
+// cost: comparing against it runs bcrypt at cost, as a real hash would, and
+// opening a store costs no hash at the configured cost (a command that
+// never hashes, such as credstore audit, starts at once).
+func dummyHash(cost int) ([]byte, error) {
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("dummy hash: cost %d out of range", cost)
+	}
+	secret := make([]byte, 32) // no password matches a hash of random bytes
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("dummy hash: %w", err)
+	}
+	h, err := bcrypt.GenerateFromPassword(secret, bcrypt.MinCost)
+	if err != nil {
+		return nil, fmt.Errorf("dummy hash: %w", err)
+	}
+	// "$2a$04$" + salt and hash: the cost is the two digits after the
+	// second '$'.
+	return fmt.Appendf(nil, "%s%02d%s", h[:4], cost, h[6:]), nil
 }
 
 // passwordMatches compares in constant time (bcrypt's own comparison uses

@@ -13,19 +13,23 @@ import (
 
 	"github.com/credstore/credstore/auth"
 	"github.com/credstore/credstore/internal/testdb"
+	"github.com/credstore/credstore/internal/testhook"
 )
 
 // TestResetEndsConcurrentLogins: logins with a stolen password race the
 // victim's reset. Once the reset has returned and the logins have ended, no
 // session may be alive: a login that verified the old password before the
-// reset committed must not commit its session after it. bcrypt at cost 8
-// makes each login's check slow enough that resets land inside it.
+// reset committed must not commit its session after it. The first login to
+// get its turn at the hash gate (it has read the old hash) runs the whole
+// reset before it compares, so in every round at least one login verifies
+// the old password across the reset's commit, on any machine; the others
+// race it freely.
 func TestResetEndsConcurrentLogins(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
-		s := newStore(t, dsn, func(c *auth.Config) { c.BcryptCost = 8 })
+		s := newStore(t, dsn, func(c *auth.Config) { c.MaxConcurrentHashes = 8 }) // the reset hashes while a login holds a turn
 		u := mustRegister(t, s, reg("victim"))
 		for round := range 4 {
 			old, next := pw(fmt.Sprint("victim", round)), pw(fmt.Sprint("victim", round+1))
@@ -34,13 +38,18 @@ func TestResetEndsConcurrentLogins(t *testing.T) {
 			}
 			r, err := s.RequestPasswordReset(ctx, u.Email)
 			require.NoError(t, err)
+			var once sync.Once
+			resetErr := errors.New("the reset did not run")
+			loginCtx := testhook.With(ctx, &testhook.Hooks{HashTurn: func(context.Context) {
+				once.Do(func() { resetErr = s.ResetPassword(ctx, u.Email, r.Token, next) })
+			}})
 			var wg sync.WaitGroup
 			start := make(chan struct{})
 			for range 4 {
 				wg.Go(func() {
 					<-start
 					for range 3 {
-						_, _, err := s.LoginSession(ctx, "victim", old)
+						_, _, err := s.LoginSession(loginCtx, "victim", old)
 						if err != nil && !errors.Is(err, auth.ErrInvalidCredentials) {
 							t.Errorf("login: %v", err)
 						}
@@ -48,8 +57,8 @@ func TestResetEndsConcurrentLogins(t *testing.T) {
 				})
 			}
 			close(start)
-			require.NoError(t, s.ResetPassword(ctx, u.Email, r.Token, next))
 			wg.Wait()
+			require.NoError(t, resetErr)
 			sessions, err := s.ListSessions(ctx, u.ID)
 			require.NoError(t, err)
 			require.Empty(t, sessions, "round %d: sessions made with the old password outlived the reset", round)

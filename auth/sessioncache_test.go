@@ -141,7 +141,9 @@ func TestSessionCacheOthersChanges(t *testing.T) {
 
 // TestSessionCacheConcurrentRevocation looks a session up from many
 // goroutines while it is revoked: no lookup that began after the
-// revocation returned may succeed, whatever the cache held.
+// revocation returned may succeed, whatever the cache held. Each goroutine
+// makes at least one lookup before the revocation and one after it, however
+// the machine schedules them.
 func TestSessionCacheConcurrentRevocation(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
@@ -150,36 +152,48 @@ func TestSessionCacheConcurrentRevocation(t *testing.T) {
 		for round := range 5 {
 			name := "gina" + string(rune('a'+round))
 			u, sess, tok := cachedSession(t, s, name)
+			const workers = 4
 			var revoked atomic.Bool
 			var late atomic.Int64 // lookups begun after the revocation returned that succeeded
-			var wg sync.WaitGroup
+			var before, after, wg sync.WaitGroup
+			before.Add(workers)
+			after.Add(workers)
 			stop := make(chan struct{})
-			for i := range 4 {
+			for i := range workers {
 				wg.Go(func() {
+					var sawBefore, sawAfter bool
 					for {
 						select {
 						case <-stop:
 							return
 						default:
 						}
-						after := revoked.Load()
+						began := revoked.Load()
 						var err error
 						if i%2 == 0 {
 							_, _, err = s.SessionUser(ctx, sess.Token)
 						} else {
 							_, _, _, err = s.AccessTokenUser(ctx, tok.AccessToken)
 						}
-						if after && err == nil {
+						if began && err == nil {
 							late.Add(1)
+						}
+						if !began && !sawBefore {
+							sawBefore = true
+							before.Done()
+						}
+						if began && !sawAfter {
+							sawAfter = true
+							after.Done()
 						}
 					}
 				})
 			}
-			time.Sleep(5 * time.Millisecond)
+			before.Wait()
 			_, err := s.RevokeSessions(ctx, u.ID)
 			require.NoError(t, err)
 			revoked.Store(true)
-			time.Sleep(20 * time.Millisecond)
+			after.Wait()
 			close(stop)
 			wg.Wait()
 			assert.Zero(t, late.Load(), "lookups that began after the revocation succeeded")
@@ -189,7 +203,8 @@ func TestSessionCacheConcurrentRevocation(t *testing.T) {
 
 // TestSessionCacheListenerLost ends the PostgreSQL connection that listens
 // for changes, and changes a session while nobody listens: the store must
-// not answer from what it remembered, and recovers.
+// not answer from what it remembered, and recovers. It waits for the
+// listening connection to be made (and made again) rather than for time.
 func TestSessionCacheListenerLost(t *testing.T) {
 	dsn := testdb.DSN(t, database.Postgres)
 	ctx := context.Background()
@@ -197,26 +212,52 @@ func TestSessionCacheListenerLost(t *testing.T) {
 	raw := testdb.Raw(t, dsn)
 	_, sess, _ := cachedSession(t, s, "hank")
 
-	terminate := func() int {
-		var n int
-		require.NoError(t, raw.QueryRowContext(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE datname = current_database() AND application_name = 'credstore session cache'`).Scan(&n))
-		return n
+	listening := func(n int) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, testdb.Patience)
+		defer cancel()
+		require.NoError(t, auth.WaitCacheListening(wctx, s, n))
 	}
-	require.Equal(t, 1, terminate(), "one listening connection")
+	listening(1)
+	listeners := func() []int {
+		t.Helper()
+		rows, err := raw.QueryContext(ctx, `SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = 'credstore session cache'`)
+		require.NoError(t, err)
+		defer rows.Close()
+		var pids []int
+		for rows.Next() {
+			var pid int
+			require.NoError(t, rows.Scan(&pid))
+			pids = append(pids, pid)
+		}
+		require.NoError(t, rows.Err())
+		return pids
+	}
+	first := listeners()
+	require.Len(t, first, 1, "one listening connection")
+	var ok bool
+	require.NoError(t, raw.QueryRowContext(ctx, "SELECT pg_terminate_backend(?)", first[0]).Scan(&ok))
+	require.True(t, ok)
 	_, err := raw.ExecContext(ctx, "DELETE FROM sessions WHERE id = ?", sess.ID)
 	require.NoError(t, err)
+	// Past the bound, whatever the watcher did meanwhile: either it is
+	// listening again (and forgot everything when it was back) or the
+	// cache reads the database.
 	time.Sleep(2 * cacheStale)
 	_, _, err = s.SessionUser(ctx, sess.Token)
 	assert.ErrorIs(t, err, auth.ErrInvalidSession, "a change made while nobody listened is seen")
 
 	// It listens again.
-	require.Eventually(t, func() bool {
-		var n int
-		err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND application_name = 'credstore session cache'`).Scan(&n)
-		return err == nil && n == 1
-	}, 10*time.Second, 20*time.Millisecond)
+	listening(2)
+	// The ended backend may still be on its way out.
+	var again []int
+	for _, pid := range listeners() {
+		if pid != first[0] {
+			again = append(again, pid)
+		}
+	}
+	assert.Len(t, again, 1, "one new listening connection")
 	_, sess, _ = cachedSession(t, s, "ivy")
 	_, err = raw.ExecContext(ctx, "DELETE FROM sessions WHERE id = ?", sess.ID)
 	require.NoError(t, err)

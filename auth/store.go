@@ -90,7 +90,7 @@ func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
-	dummy, err := hashPassword("credstore dummy password", cfg.BcryptCost)
+	dummy, err := dummyHash(cfg.BcryptCost)
 	if err != nil {
 		d.Close()
 		return nil, err

@@ -32,6 +32,7 @@ func TestCrossOrigin(t *testing.T) {
 		r := c.form("POST", "/reset_password", "email", "alice@example.com")
 		require.Equal(t, http.StatusOK, r.Status)
 		token := r.Body["reset_token"].(string)
+		svc.delivered(t)
 		mailBefore := svc.Mail.String()
 
 		hostile := map[string]http.Header{
@@ -71,6 +72,7 @@ func TestCrossOrigin(t *testing.T) {
 				assert.Equal(t, http.StatusOK, c.withCookie("GET", "/profile", cookie).Status, "still logged in")
 
 				refused(c.formWith(h, "POST", "/reset_password", "email", "alice@example.com"))
+				svc.delivered(t)
 				assert.Equal(t, mailBefore, svc.Mail.String(), "no reset message")
 				refused(c.formWith(h, "PUT", "/reset_password", "email", "alice@example.com", "reset_token", token, "new_password", "password-m"))
 				_, err = svc.Store.Login(ctx, "alice@example.com", "password-a")

@@ -127,7 +127,7 @@ func TestResetMessageWithoutExposure(t *testing.T) {
 		assert.Equal(t, "a@example.com", r.Body["email"])
 		assert.NotContains(t, r.Body, "reset_token")
 		// The message is delivered after the reply.
-		require.Eventually(t, func() bool { return strings.Contains(svc.Mail.String(), "end of message") }, 10*time.Second, 5*time.Millisecond)
+		svc.delivered(t)
 		mail := svc.Mail.String()
 		assert.Contains(t, mail, "To: a@example.com")
 		i := strings.Index(mail, "\n    ")

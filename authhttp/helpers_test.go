@@ -28,6 +28,18 @@ type service struct {
 	Store *auth.Store
 	Log   *testdb.Buffer // the server's log
 	Mail  *testdb.Buffer // what the console sender printed
+
+	handler *authhttp.Handler
+}
+
+// delivered waits until the handler has delivered every reset message it
+// accepted so far (they go out after the reply): a test reads svc.Mail
+// after the event, not after a guess at how long delivery takes.
+func (s *service) delivered(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testdb.Patience)
+	defer cancel()
+	require.NoError(t, s.handler.Shutdown(ctx), "reset messages delivered")
 }
 
 // startService opens a store on dsn as credstore serve configures it
@@ -41,11 +53,16 @@ func startService(t *testing.T, dsn string, opts authhttp.Options, cfgOpts ...fu
 }
 
 // startHandler serves h on a real socket until t ends, and returns its
-// URL. At the end it waits for h's reset messages too, before the store
-// closes (cleanups run last first).
-func startHandler(t *testing.T, h *authhttp.Handler) string {
+// URL; wrap, if given, wraps h (to put test hooks on each request). At the
+// end it waits for h's reset messages too, before the store closes
+// (cleanups run last first).
+func startHandler(t *testing.T, h *authhttp.Handler, wrap ...func(http.Handler) http.Handler) string {
 	t.Helper()
-	srv := httptest.NewServer(h)
+	var served http.Handler = h
+	for _, w := range wrap {
+		served = w(served)
+	}
+	srv := httptest.NewServer(served)
 	t.Cleanup(func() {
 		srv.Close()
 		assert.NoError(t, h.Shutdown(context.Background()))
@@ -74,6 +91,7 @@ func newHandler(t *testing.T, dsn string, opts authhttp.Options, cfgOpts ...func
 	opts.Logger = slog.New(slog.NewJSONHandler(svc.Log, nil))
 	h, err := authhttp.New(store, opts)
 	require.NoError(t, err)
+	svc.handler = h
 	return h, svc
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/credstore/credstore/auth"
 	"github.com/credstore/credstore/authhttp"
 	"github.com/credstore/credstore/internal/testdb"
+	"github.com/credstore/credstore/internal/testhook"
 )
 
 // busy is the body of every 503.
@@ -35,6 +35,33 @@ func assertNoServerErrors(t *testing.T, log string) {
 	assert.NotContains(t, log, `"level":"ERROR"`, "an overload or a deadline is not a server error")
 }
 
+// hooked returns a wrapper that puts hooks on the context of every
+// request, and a channel that gets a value each time a request's handler
+// returns: the moments the tests below wait for.
+func hooked(hooks *testhook.Hooks) (wrap func(http.Handler) http.Handler, served <-chan string) {
+	ch := make(chan string, 64)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() { ch <- r.Method + " " + r.URL.Path }()
+			next.ServeHTTP(w, r.WithContext(testhook.With(r.Context(), hooks)))
+		})
+	}, ch
+}
+
+// within receives from ch, failing t if nothing comes within
+// testdb.Patience (a bound against a hang, not a timing assumption).
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(testdb.Patience):
+		t.Fatalf("%s: nothing within %v", what, testdb.Patience)
+		var zero T
+		return zero
+	}
+}
+
 // TestOverloadedIs503: with auth's hash gate full (one hash at a time, no
 // queue), concurrent registrations and logins that find no room get 503
 // with Retry-After and the JSON body, at once and without side effect: no
@@ -44,11 +71,27 @@ func TestOverloadedIs503(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, authhttp.Options{}, func(c *auth.Config) {
-			c.BcryptCost = 10 // tens of milliseconds a hash: the requests overlap
+		// The first request to get the gate's one turn holds it until
+		// every other request of the burst has its reply: those find the
+		// gate full, whatever the machine's speed.
+		var (
+			mu      sync.Mutex
+			release chan struct{} // closed when the rest of the burst is answered
+		)
+		wrap, _ := hooked(&testhook.Hooks{HashTurn: func(context.Context) {
+			mu.Lock()
+			r := release
+			release = nil
+			mu.Unlock()
+			if r != nil {
+				<-r
+			}
+		}})
+		h, svc := newHandler(t, dsn, authhttp.Options{}, func(c *auth.Config) {
 			c.MaxConcurrentHashes = 1
 			c.MaxQueuedHashes = -1
 		})
+		svc.URL = startHandler(t, h, wrap)
 		const n = 8
 		burst := func(do func(c *client, i int) reply) []reply {
 			replies := make([]reply, n)
@@ -56,15 +99,22 @@ func TestOverloadedIs503(t *testing.T) {
 			for i := range clients {
 				clients[i] = svc.client(t)
 			}
-			start := make(chan struct{})
+			r := make(chan struct{})
+			mu.Lock()
+			release = r
+			mu.Unlock()
+			answered := make(chan struct{}, n)
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {
-					<-start
 					replies[i] = do(clients[i], i)
+					answered <- struct{}{}
 				})
 			}
-			close(start)
+			for range n - 1 {
+				within(t, answered, "a reply while the gate is held")
+			}
+			close(r)
 			wg.Wait()
 			return replies
 		}
@@ -88,8 +138,8 @@ func TestOverloadedIs503(t *testing.T) {
 				t.Errorf("registration %d: %d %s", i, r.Status, r.Raw)
 			}
 		}
-		require.Positive(t, ok, "one registration at least holds the gate")
-		require.Positive(t, refused, "the others find it full")
+		require.Equal(t, 1, ok, "one registration holds the gate")
+		require.Equal(t, n-1, refused, "the others find it full")
 
 		// Every account exists from here on (registered one at a time).
 		for i, r := range replies {
@@ -119,8 +169,8 @@ func TestOverloadedIs503(t *testing.T) {
 				t.Errorf("login %d: %d %s", i, r.Status, r.Raw)
 			}
 		}
-		assert.Positive(t, ok)
-		assert.Positive(t, refused)
+		assert.Equal(t, 1, ok)
+		assert.Equal(t, n-1, refused)
 		assertNoServerErrors(t, svc.Log.String())
 		assertNoSecrets(t, svc.Log.String(), "password-1")
 	})
@@ -130,13 +180,15 @@ func TestOverloadedIs503(t *testing.T) {
 // request is hashing, the request's work is abandoned before its
 // transaction commits, and the reply is a 503, logged as a warning rather
 // than a server error. Without the deadline each of these requests would
-// succeed.
+// succeed. Each request holds its turn at the hash gate until its deadline
+// has passed, so the deadline passes while it hashes on any machine.
 func TestDeadlineAbandonsWork(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, authhttp.Options{RequestTimeout: 20 * time.Millisecond, ExposeResetToken: true},
-			func(c *auth.Config) { c.BcryptCost = 11 }) // about 100 ms a hash, several deadlines
+		wrap, _ := hooked(&testhook.Hooks{HashTurn: func(ctx context.Context) { <-ctx.Done() }})
+		h, svc := newHandler(t, dsn, authhttp.Options{RequestTimeout: 20 * time.Millisecond, ExposeResetToken: true})
+		svc.URL = startHandler(t, h, wrap)
 		ctx := t.Context()
 		c := svc.client(t)
 
@@ -156,8 +208,8 @@ func TestDeadlineAbandonsWork(t *testing.T) {
 
 		// The reset hashes the new password and misses its deadline, so the
 		// token is not spent and the password not changed. (The token is
-		// asked of the store: even a request without bcrypt can miss a 20 ms
-		// deadline on a busy machine.)
+		// asked of the store: a request without bcrypt can miss a 20 ms
+		// deadline too, on a busy machine.)
 		reset, err := svc.Store.RequestPasswordReset(ctx, "bob@example.com")
 		require.NoError(t, err)
 		token := reset.Token
@@ -177,19 +229,29 @@ func TestDeadlineAbandonsWork(t *testing.T) {
 
 // TestClientGoneAbandonsWork: a client that hangs up while its
 // registration hashes leaves no account behind, and the server does not
-// call that an error. The request's context ends with the connection.
+// call that an error. The request's context ends with the connection. The
+// registration holds its turn at the hash gate until the server has seen
+// the client go, so the hang-up lands while it hashes on any machine.
 func TestClientGoneAbandonsWork(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		svc := startService(t, dsn, authhttp.Options{RequestTimeout: -1}, func(c *auth.Config) { c.BcryptCost = 11 })
-		// Hang up 10 ms after the whole request is sent, while the server
-		// hashes (about 100 ms at cost 11).
+		hashing := make(chan struct{}, 1)
+		wrap, served := hooked(&testhook.Hooks{HashTurn: func(ctx context.Context) {
+			hashing <- struct{}{}
+			<-ctx.Done()
+		}})
+		h, svc := newHandler(t, dsn, authhttp.Options{RequestTimeout: -1})
+		svc.URL = startHandler(t, h, wrap)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { time.AfterFunc(10*time.Millisecond, cancel) },
-		})
+		go func() {
+			select {
+			case <-hashing:
+				cancel() // hang up
+			case <-ctx.Done():
+			}
+		}()
 		req, err := http.NewRequestWithContext(ctx, "POST", svc.URL+"/users",
 			strings.NewReader("email=gone%40example.com&password=password-1"))
 		require.NoError(t, err)
@@ -200,10 +262,7 @@ func TestClientGoneAbandonsWork(t *testing.T) {
 			t.Fatalf("the client got a reply (%d) before hanging up", resp.StatusCode)
 		}
 
-		// Wait for the handler to finish: the access log has its line.
-		require.Eventually(t, func() bool {
-			return strings.Contains(svc.Log.String(), `"path":"/users"`)
-		}, 10*time.Second, 5*time.Millisecond)
+		assert.Equal(t, "POST /users", within(t, served, "the handler returns"))
 		_, err = svc.Store.UserByEmail(t.Context(), "gone@example.com")
 		assert.ErrorIs(t, err, auth.ErrNotFound, "the abandoned registration did not commit")
 		assert.Contains(t, svc.Log.String(), "request abandoned: client gone")

@@ -26,7 +26,7 @@ func (fakeTerminal) IsTerminal() bool { return true }
 // -yes, and rolls back exactly N; on every engine.
 func TestMigrateCommand(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
+	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
 		env := func(k string) string {

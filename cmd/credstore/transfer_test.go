@@ -23,7 +23,7 @@ func testEnv(extra map[string]string) func(string) string {
 	return func(k string) string { return extra[k] }
 }
 
-// TestUsersImportExport: 10,000 lines (2,000 under -race), some invalid, import with exact
+// TestUsersImportExport: 10,000 lines (1,000 under -race), some invalid, import with exact
 // counts, every rejected line named, and no user without a credential; a
 // dry run writes nothing; an export with hashes imports into another
 // database and its users log in there with their passwords.
@@ -40,10 +40,10 @@ func TestUsersImportExport(t *testing.T) {
 		// passwords (hashed on every core), and eight kinds of bad line.
 		// Ten thousand lines; under the race detector, which makes every
 		// SQLite statement many times slower and finds nothing more in a
-		// longer import, two thousand.
+		// longer import, a thousand (ten batches, a bad line in most).
 		lines, tenth := 10000, 1000
 		if raceEnabled {
-			lines, tenth = 2000, 200
+			lines, tenth = 1000, 100
 		}
 		var in bytes.Buffer
 		bad := map[int]string{} // line → the field the rejection names

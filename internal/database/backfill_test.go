@@ -20,7 +20,7 @@ import (
 // valid get a placeholder no login can reach.
 func TestBackfillEmailCanonical(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
+	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
 		d, err := database.Open(ctx, dsn)

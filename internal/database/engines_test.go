@@ -50,7 +50,7 @@ func publicID(n int) string {
 // same constraint name, which is what the auth package maps to a field.
 func TestConstraintOfEveryEngine(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
+	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
 		d := open(t, dsn)
@@ -138,7 +138,7 @@ func TestConstraintOfEveryEngine(t *testing.T) {
 // same moment: all of them open it, and the schema is applied once.
 func TestOpenConcurrently(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
+	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		const instances = 4
 		var (
@@ -173,7 +173,7 @@ func TestOpenConcurrently(t *testing.T) {
 // TestMigrateDownAndUpEveryEngine runs the down steps to an empty schema and back.
 func TestMigrateDownAndUpEveryEngine(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
+	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
 		d := open(t, dsn)
@@ -205,7 +205,7 @@ func TestMigrateDownAndUpEveryEngine(t *testing.T) {
 // same instant, in UTC, on every engine.
 func TestTimesRoundTrip(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
+	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
 		d := open(t, dsn)
@@ -235,7 +235,7 @@ func TestInTxRetriesRealDeadlock(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d := open(t, testdb.DSN(t, database.Postgres))
+	d := open(t, testdb.EmptyDSN(t, database.Postgres))
 	_, err := d.SQL().ExecContext(ctx, "CREATE TABLE deadlock_rows (id integer PRIMARY KEY, n integer NOT NULL)")
 	require.NoError(t, err)
 	_, err = d.SQL().ExecContext(ctx, "INSERT INTO deadlock_rows (id, n) VALUES (1, 0), (2, 0)")
@@ -314,7 +314,7 @@ func show(t *testing.T, d *database.DB, setting string) string {
 // and idle-in-transaction timeouts, unless the URL sets them.
 func TestPostgresTimeouts(t *testing.T) {
 	t.Parallel()
-	dsn := testdb.DSN(t, database.Postgres)
+	dsn := testdb.EmptyDSN(t, database.Postgres)
 
 	d := open(t, dsn)
 	assert.Equal(t, "10s", show(t, d, "lock_timeout"))
@@ -337,7 +337,7 @@ func TestPostgresTimeouts(t *testing.T) {
 func TestPostgresLockTimeout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := open(t, withParams(t, testdb.DSN(t, database.Postgres), "lock_timeout", "200ms"))
+	d := open(t, withParams(t, testdb.EmptyDSN(t, database.Postgres), "lock_timeout", "200ms"))
 	id, err := insertUser(ctx, d.Executor(), publicID(0), "alice", "alice@example.com", nil)
 	require.NoError(t, err)
 

@@ -74,7 +74,7 @@ func shape(t *testing.T, d *database.DB) []string {
 // latest: every .down.sql undoes its .up.sql, on both engines.
 func TestEveryDownMigrationEveryEngine(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
+	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
 		d, err := database.OpenNoMigrate(ctx, dsn)
@@ -109,7 +109,7 @@ func TestEveryDownMigrationEveryEngine(t *testing.T) {
 // finds, where Open migrates it to the latest.
 func TestOpenNoMigrate(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
+	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
 		d, err := database.OpenNoMigrate(ctx, dsn)
@@ -139,7 +139,7 @@ func TestOpenNoMigrate(t *testing.T) {
 // TestMigrations lists what is applied and what is pending.
 func TestMigrations(t *testing.T) {
 	t.Parallel()
-	testdb.Run(t, func(t *testing.T, dsn string) {
+	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
 		t.Parallel()
 		ctx := context.Background()
 		d, err := database.OpenNoMigrate(ctx, dsn)

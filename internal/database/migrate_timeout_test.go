@@ -31,7 +31,7 @@ func TestMigrationIgnoresRequestTimeouts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			base := testdb.DSN(t, database.Postgres)
+			base := testdb.EmptyDSN(t, database.Postgres)
 			other, err := sql.Open("pgx", base)
 			require.NoError(t, err)
 			defer other.Close()

@@ -94,8 +94,8 @@ var knownDifferences = map[string]string{
 // two schemas as the engines' catalogs report them.
 func TestSchemaParity(t *testing.T) {
 	t.Parallel()
-	lite := describeSQLite(t, testdb.Raw(t, testdb.DSN(t, database.SQLite)))
-	pg := describePostgres(t, testdb.Raw(t, testdb.DSN(t, database.Postgres)))
+	lite := describeSQLite(t, testdb.Raw(t, testdb.EmptyDSN(t, database.SQLite)))
+	pg := describePostgres(t, testdb.Raw(t, testdb.EmptyDSN(t, database.Postgres)))
 
 	var unexpected []string
 	seen := map[string]bool{}
@@ -516,8 +516,8 @@ func TestMappedConstraintsExist(t *testing.T) {
 		name string
 		desc func() schemaDesc
 	}{
-		{"sqlite", func() schemaDesc { return describeSQLite(t, testdb.Raw(t, testdb.DSN(t, database.SQLite))) }},
-		{"postgres", func() schemaDesc { return describePostgres(t, testdb.Raw(t, testdb.DSN(t, database.Postgres))) }},
+		{"sqlite", func() schemaDesc { return describeSQLite(t, testdb.Raw(t, testdb.EmptyDSN(t, database.SQLite))) }},
+		{"postgres", func() schemaDesc { return describePostgres(t, testdb.Raw(t, testdb.EmptyDSN(t, database.Postgres))) }},
 	}
 	for _, e := range engines {
 		s := e.desc()

@@ -23,7 +23,7 @@ import (
 func TestRuntimeRoleOpensMigratedDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := testdb.DSN(t, database.Postgres)
+	dsn := testdb.EmptyDSN(t, database.Postgres)
 	owner, err := database.Open(ctx, dsn) // migrates
 	require.NoError(t, err)
 	t.Cleanup(func() { owner.Close() })

@@ -65,6 +65,11 @@ type Watcher struct {
 	// PostgreSQL.
 	stop context.CancelFunc
 	done chan struct{}
+	// listens counts the connections the watcher has listened on;
+	// listened is closed, and replaced, each time it grows.
+	lmu      sync.Mutex
+	listens  int
+	listened chan struct{}
 }
 
 // Watch starts watching the changes committed to what session lookups
@@ -98,7 +103,7 @@ func (d *DB) Watch(ctx context.Context, maxStale time.Duration, changed func()) 
 	lc.RuntimeParams["application_name"] = WatcherApplicationName
 	lc.OnNotification = func(*pgconn.PgConn, *pgconn.Notification) { changed() }
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	w.stop, w.done = stop, make(chan struct{})
+	w.stop, w.done, w.listened = stop, make(chan struct{}), make(chan struct{})
 	go w.listen(runCtx, lc)
 	return w, nil
 }
@@ -132,6 +137,30 @@ func (w *Watcher) Fresh(ctx context.Context) bool {
 	}
 	w.confirmed.Store(start)
 	return true
+}
+
+// WaitListening waits until the watcher has listened on n connections in
+// all, or ctx ends: the first one is made after Watch returns, and one more
+// after each connection that failed. It lets a test that ends the
+// connection on purpose wait for the moment it is back, however slow the
+// machine. On SQLite, which listens on nothing, it returns at once.
+func (w *Watcher) WaitListening(ctx context.Context, n int) error {
+	if w.engine == SQLite {
+		return nil
+	}
+	for {
+		w.lmu.Lock()
+		got, listened := w.listens, w.listened
+		w.lmu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-listened:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the watcher to listen (%d of %d connections): %w", got, n, context.Cause(ctx))
+		}
+	}
 }
 
 // Close stops watching.
@@ -187,6 +216,11 @@ func (w *Watcher) listenOnce(ctx context.Context, cfg *pgconn.Config) bool {
 	// Notifications were not delivered while nobody listened.
 	w.changed()
 	w.confirmed.Store(start)
+	w.lmu.Lock()
+	w.listens++
+	close(w.listened)
+	w.listened = make(chan struct{})
+	w.lmu.Unlock()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, w.maxStale/2)
 		err := conn.WaitForNotification(wctx) // OnNotification has called changed

@@ -5,7 +5,10 @@
 // variable CREDSTORE_TEST_POSTGRES_URL holds a connection URL for a role that
 // may create databases; each test gets a database of its own, created on that
 // server and dropped when the test ends, so several runs can share one
-// server. A database whose drop fails is left for a later run to sweep once
+// server. A test's PostgreSQL database is a copy (CREATE DATABASE ...
+// TEMPLATE) of one that the test process migrated once, so that hundreds of
+// tests do not each run every migration; tests of the migrations themselves
+// ask for an empty database (EmptyDSN, RunEmpty). A database whose drop fails is left for a later run to sweep once
 // it is an hour old. Without the variable the PostgreSQL subtests are skipped with a
 // message saying how to enable them, except under CI=true, where they fail:
 // CI must never pass by skipping an engine.
@@ -52,30 +55,58 @@ func Engines() []database.Engine {
 	return []database.Engine{database.SQLite, database.Postgres}
 }
 
-// DSN returns the DSN of a fresh, empty database of engine e that is removed
-// when tb ends. For PostgreSQL without PostgresURLEnv it skips tb (fails it
-// under CI=true).
+// DSN returns the DSN of a fresh database of engine e that is removed when
+// tb ends. On PostgreSQL it is already migrated to the latest version (a
+// copy of the process's template); on SQLite it is a new file that the first
+// Open creates and migrates. Either way, what auth.Open, database.Open or
+// Raw then finds is the same: the latest schema and no rows but those the
+// migrations seed. A test that opens it without migrating, or that tests
+// the migrations, wants EmptyDSN. For PostgreSQL without PostgresURLEnv it
+// skips tb (fails it under CI=true).
 func DSN(tb testing.TB, e database.Engine) string {
+	tb.Helper()
+	return dsn(tb, e, true)
+}
+
+// EmptyDSN is DSN for a database with no schema at all (version 0), for the
+// tests of migrations and of opening without migrating.
+func EmptyDSN(tb testing.TB, e database.Engine) string {
+	tb.Helper()
+	return dsn(tb, e, false)
+}
+
+func dsn(tb testing.TB, e database.Engine, migrated bool) string {
 	tb.Helper()
 	switch e {
 	case database.SQLite:
 		return filepath.Join(tb.TempDir(), "credstore.db")
 	case database.Postgres:
-		return postgresDSN(tb)
+		return postgresDSN(tb, migrated)
 	}
 	tb.Fatalf("testdb: unknown engine %q", e)
 	return ""
 }
 
 // Run runs fn as one subtest per engine, named after the engine, each with
-// the DSN of a fresh database. The postgres subtest is always there: without
-// PostgresURLEnv it is skipped with SkipMessage, so a run says what it left
-// out.
+// the DSN of a fresh database (DSN). The postgres subtest is always there:
+// without PostgresURLEnv it is skipped with SkipMessage, so a run says what
+// it left out.
 func Run(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Helper()
+	run(t, true, fn)
+}
+
+// RunEmpty is Run with empty databases (EmptyDSN).
+func RunEmpty(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Helper()
+	run(t, false, fn)
+}
+
+func run(t *testing.T, migrated bool, fn func(t *testing.T, dsn string)) {
 	t.Helper()
 	for _, e := range []database.Engine{database.SQLite, database.Postgres} {
 		t.Run(string(e), func(t *testing.T) {
-			fn(t, DSN(t, e))
+			fn(t, dsn(t, e, migrated))
 		})
 	}
 }
@@ -357,27 +388,98 @@ func dropOrLog(tb testing.TB, db *sql.DB, dsn, name string) {
 	}
 }
 
-func postgresDSN(tb testing.TB) string {
+func postgresDSN(tb testing.TB, migrated bool) string {
 	tb.Helper()
 	serverURL := PostgresURL(tb)
 	db, err := adminDB(tb, serverURL)
 	if err != nil {
 		tb.Fatalf("testdb: connect to %s: %v", PostgresURLEnv, err)
 	}
+	create := "CREATE DATABASE %s"
+	if migrated {
+		tmpl, err := migratedTemplate(db, serverURL)
+		if err != nil {
+			tb.Fatalf("testdb: %v", err)
+		}
+		create += " TEMPLATE " + tmpl
+	}
 	name, err := dbName(time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	u, err := url.Parse(serverURL)
+	dsn, err := databaseURL(serverURL, name)
 	if err != nil {
-		tb.Fatalf("testdb: %s is not a URL", PostgresURLEnv)
+		tb.Fatal(err)
 	}
-	u.Path = "/" + name
-	dsn := u.String()
-	if _, err := db.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
+	if err := createDatabase(context.Background(), db, fmt.Sprintf(create, name)); err != nil {
 		tb.Fatalf("testdb: create database: %v", err)
 	}
 	pools.track(dsn)
 	tb.Cleanup(func() { dropOrLog(tb, db, dsn, name) })
 	return dsn
+}
+
+// databaseURL is serverURL naming the database name.
+func databaseURL(serverURL, name string) (string, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", fmt.Errorf("testdb: %s is not a URL", PostgresURLEnv)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// createDatabase runs a CREATE DATABASE statement, retrying for a while
+// when its template is still in use (55006): the connections that migrated
+// the template may still be leaving the server when the first copy is made.
+func createDatabase(ctx context.Context, db *sql.DB, stmt string) error {
+	deadline := time.Now().Add(dropTimeout)
+	for {
+		_, err := db.ExecContext(ctx, stmt)
+		if err == nil || database.SQLState(err) != "55006" || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10*time.Millisecond + time.Duration(mrand.Int64N(int64(10*time.Millisecond))))
+	}
+}
+
+// template is the migrated database this test process copies for each
+// test: made once, on first use, and never dropped by this process (it is
+// in use until the process ends), so a later run sweeps it like any
+// leftover once it is LeftoverAge old.
+var template struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// migratedTemplate returns the name of the process's template, making it
+// on first use: a database migrated by database.Open, which is then closed,
+// since PostgreSQL copies only a database nobody is connected to.
+func migratedTemplate(db *sql.DB, serverURL string) (string, error) {
+	template.once.Do(func() {
+		name, err := dbName(time.Now())
+		if err == nil {
+			err = makeTemplate(db, serverURL, name)
+		}
+		template.name, template.err = name, err
+	})
+	return template.name, template.err
+}
+
+func makeTemplate(db *sql.DB, serverURL, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return fmt.Errorf("create template database: %w", err)
+	}
+	dsn, err := databaseURL(serverURL, name)
+	if err != nil {
+		return err
+	}
+	d, err := database.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("migrate template database: %w", err)
+	}
+	return d.Close()
 }

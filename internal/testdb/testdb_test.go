@@ -119,7 +119,7 @@ func TestCleanupClosesPoolsFirst(t *testing.T) {
 	t.Parallel()
 	PostgresURL(t)
 	rec := &recordingTB{TB: t}
-	dsn := postgresDSN(rec)
+	dsn := postgresDSN(rec, true)
 	name := nameOf(t, dsn)
 	require.True(t, databaseExists(t, name))
 
@@ -159,7 +159,7 @@ func TestCleanupNeverFails(t *testing.T) {
 func TestDropDatabaseRetriesWhileInUse(t *testing.T) {
 	t.Parallel()
 	rec := &recordingTB{TB: t}
-	dsn := postgresDSN(rec)
+	dsn := postgresDSN(rec, true)
 	t.Cleanup(rec.runCleanups)
 	name := nameOf(t, dsn)
 	db, err := adminDB(t, PostgresURL(t))
