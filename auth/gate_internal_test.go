@@ -28,7 +28,7 @@ func TestHashGate(t *testing.T) {
 		queued <- err
 	}()
 	// Wait until the second caller sits in the queue.
-	require.Eventually(t, func() bool { return len(g.waiting) == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(g.waiting) == 1 }, testdb.Patience, time.Millisecond)
 
 	_, err = g.enter(ctx)
 	assert.ErrorIs(t, err, ErrOverloaded, "a third caller is refused at once: one running, one queued")
@@ -45,7 +45,7 @@ func TestHashGate(t *testing.T) {
 		_, err := g.enter(cctx)
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return len(g.waiting) == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(g.waiting) == 1 }, testdb.Patience, time.Millisecond)
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
 	assert.Len(t, g.waiting, 0, "it left the queue")

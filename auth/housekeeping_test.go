@@ -56,15 +56,15 @@ func housekeeping(s *auth.Store, every time.Duration, records <-chan slog.Record
 	}
 }
 
-// next returns the next record, failing the test when none comes within a
-// minute: a bound against a hang, not a timing assumption.
+// next returns the next record, failing the test when none comes within
+// testdb.Patience: a bound against a hang, not a timing assumption.
 func next(t *testing.T, records <-chan slog.Record) slog.Record {
 	t.Helper()
 	select {
 	case r := <-records:
 		return r
-	case <-time.After(time.Minute):
-		t.Fatal("no log record within a minute")
+	case <-time.After(testdb.Patience):
+		t.Fatal("no log record within testdb.Patience")
 		return slog.Record{}
 	}
 }

@@ -62,7 +62,7 @@ func TestSessionCacheReadsNoDatabase(t *testing.T) {
 			_, ok1 := s.cache.get(ctx, cacheKey{sum: sum})
 			_, ok2 := s.cache.get(ctx, cacheKey{id: claims.SessionID})
 			return ok1 && ok2 && s.cache.generation() == g
-		}, 10*time.Second, time.Millisecond)
+		}, testdb.Patience, time.Millisecond)
 
 		restore := withoutDatabase(t, s)
 		got2, gotSess, tf, err := s.SessionProfile(ctx, sess.Token)
@@ -116,7 +116,7 @@ func TestSessionCacheDropsWhatRacedAChange(t *testing.T) {
 			s.cache.put(key, p, s.cache.generation())
 			_, ok := s.cache.get(ctx, key)
 			return ok
-		}, 10*time.Second, time.Millisecond)
+		}, testdb.Patience, time.Millisecond)
 		s.cache.changed()
 		_, ok = s.cache.get(ctx, key)
 		assert.False(t, ok, "a change forgets what was remembered")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credstore/credstore/internal/testdb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +48,7 @@ func TestLazyDeadlineAsWithDeadlineCause(t *testing.T) {
 		t.Helper()
 		select {
 		case <-ctx.Done():
-		case <-time.After(10 * time.Second):
+		case <-time.After(testdb.Patience):
 			t.Fatal("the context did not end")
 		}
 	}

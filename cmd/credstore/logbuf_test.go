@@ -21,7 +21,7 @@ func TestBufferedLog(t *testing.T) {
 
 	log.Info("request", "path", "/a")
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), `"path":"/a"`) },
-		10*time.Second, time.Millisecond, "an info line is written within the interval")
+		testdb.Patience, time.Millisecond, "an info line is written within the interval")
 
 	log.Info("request", "path", "/b")
 	log.With("k", "v").Warn("trouble")

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/credstore/credstore/auth"
+	"github.com/credstore/credstore/internal/testdb"
 )
 
 // terminalRun is the binary running on a pseudo-terminal, and everything
@@ -65,7 +66,7 @@ func (r *terminalRun) output() string {
 // waitFor waits until the program has written s.
 func (r *terminalRun) waitFor(s string) {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(testdb.Patience)
 	for !strings.Contains(r.output(), s) {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("waiting for %q; the terminal shows %q", s, r.output())
@@ -79,7 +80,7 @@ func (r *terminalRun) waitFor(s string) {
 // so the test waits for the program to turn echo off rather than sleep.
 func (r *terminalRun) typeHidden(line string) {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(testdb.Patience)
 	for {
 		tio, err := unix.IoctlGetTermios(int(r.ptmx.Fd()), unix.TCGETS)
 		require.NoError(r.t, err)

@@ -172,7 +172,7 @@ func startLogEnv(t *testing.T, env map[string]string, args ...string) ([]map[str
 	args = append([]string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "c.db")}, args...)
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, io.Discard, stderr) }()
-	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), `"msg":"listening"`) }, 30*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), `"msg":"listening"`) }, testdb.Patience, 10*time.Millisecond,
 		"the server starts: %s", stderr)
 	cancel()
 	require.Equal(t, 0, <-done, stderr.String())
@@ -295,7 +295,7 @@ func TestServeHousekeeps(t *testing.T) {
 	args := []string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "c.db")}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, stderr) }()
-	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), `"msg":"housekeeping"`) }, 30*time.Second,
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), `"msg":"housekeeping"`) }, testdb.Patience,
 		10*time.Millisecond, "the first run is at start: %s", stderr)
 	cancel()
 	require.Equal(t, 0, <-done, stderr.String())
@@ -321,7 +321,7 @@ func TestServeMountsAPIv1(t *testing.T) {
 			}
 		}
 		return addr != ""
-	}, 30*time.Second, 10*time.Millisecond, "the server starts: %s", stderr)
+	}, testdb.Patience, 10*time.Millisecond, "the server starts: %s", stderr)
 	get := func(path string) (int, map[string]any) {
 		resp, err := http.Get("http://" + addr + path)
 		require.NoError(t, err)

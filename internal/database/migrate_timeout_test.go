@@ -53,7 +53,7 @@ func TestMigrationIgnoresRequestTimeouts(t *testing.T) {
 			}()
 
 			// Wait until the migration waits for the lock.
-			deadline := time.Now().Add(30 * time.Second)
+			deadline := time.Now().Add(testdb.Patience)
 			for {
 				var waiting int
 				require.NoError(t, other.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_locks l
