@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -100,15 +99,16 @@ func TestConcurrentRegisterSameValue(t *testing.T) {
 }
 
 // TestConcurrentMixedLoad runs 8 goroutines of registrations, logins,
-// updates, password changes and deletes against one file database for about
-// two seconds. The only errors allowed are the typed ones the operations
-// document; "database is locked" (SQLITE_BUSY) in particular must never
-// surface.
+// updates, password changes and deletes against one file database, 50
+// operations each (a count, not a duration: a slow machine runs the same
+// load, only later). The only errors allowed are the typed ones the
+// operations document; "database is locked" (SQLITE_BUSY) in particular
+// must never surface.
 func TestConcurrentMixedLoad(t *testing.T) {
 	t.Parallel()
 	testdb.Run(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), testdb.Patience)
 		defer cancel()
 		s := newStore(t, dsn)
 		const seeded = 20
@@ -116,8 +116,7 @@ func TestConcurrentMixedLoad(t *testing.T) {
 			mustRegister(t, s, reg(fmt.Sprintf("seed%d", i)))
 		}
 
-		const workers = 8
-		deadline := time.Now().Add(2 * time.Second)
+		const workers, perWorker = 8, 50
 		var (
 			mu         sync.Mutex
 			ops        = map[string]int{}
@@ -145,7 +144,7 @@ func TestConcurrentMixedLoad(t *testing.T) {
 				// Names from a small shared pool, so that workers collide.
 				name := func() string { return fmt.Sprintf("n%d", rng.IntN(40)) }
 				id := func() int64 { return 1 + rng.Int64N(seeded+60) }
-				for n := 0; time.Now().Before(deadline) && ctx.Err() == nil; n++ {
+				for range perWorker {
 					switch rng.IntN(6) {
 					case 0:
 						nm := name()
@@ -182,7 +181,7 @@ func TestConcurrentMixedLoad(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		require.NoError(t, ctx.Err(), "the load must finish well within its bound")
+		require.NoError(t, ctx.Err(), "the load finished (a hang, not slowness, takes testdb.Patience)")
 
 		total := 0
 		for _, n := range ops {
