@@ -50,6 +50,7 @@ func FuzzValidateRegistration(f *testing.F) {
 	f.Add("", "\uff41@example.com", "+1", strings.Repeat("x", 73))
 	f.Add("c d", "a\u200b@example.com", "15551230001", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8")
 	f.Add("eve@", "\u0430lice@example.com", "+0555", "Ab1\x00Ab1\x00Ab1\x00Ab1")
+	f.Add("zed", "zed\uff20example.com", "", "password-z")
 	cfg, err := Config{}.withDefaults()
 	if err != nil {
 		f.Fatal(err)
@@ -79,6 +80,11 @@ func FuzzValidateRegistration(f *testing.F) {
 		}
 		if canonical == "" || !utf8.ValidString(canonical) || strings.Count(canonical, "@") != 1 {
 			t.Fatalf("accepted %q with canonical form %q", email, canonical)
+		}
+		// The address as typed is stored too: it must pass the schema's
+		// users_email_check (3 to 254 characters, an '@' after the first).
+		if n := utf8.RuneCountInString(email); n < 3 || n > 254 || strings.IndexByte(email, '@') < 1 {
+			t.Fatalf("accepted %q, which users_email_check refuses", email)
 		}
 		if len(password) > MaxPasswordBytes || strings.ContainsRune(password, 0) || !utf8.ValidString(password) {
 			t.Fatalf("accepted password %q", password)

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -346,4 +347,65 @@ func TestUpdateUserValidation(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestValidationCoversTheSchema: what validation accepts, the database's
+// CHECK constraints accept too, as typed and as canonical, so that a value
+// that folds into syntax (a fullwidth '＠', a small '﹫', fullwidth digits
+// or dots) is either stored or refused as a *ValidationError, never a
+// database error (a 500 for the client). Registration and an update go
+// through the same validation; both are tried on every engine.
+func TestValidationCoversTheSchema(t *testing.T) {
+	t.Parallel()
+	emails := []string{
+		"zed\uff20example.com",           // fullwidth commercial at
+		"zed\ufe6bexample.com",           // small commercial at
+		"zed\uff20\uff20example.com",     // two of them
+		"\uff02zed\uff02@example.com",    // fullwidth quotes
+		"zed@example\uff0ecom",           // fullwidth full stop
+		"zed@example\u3002com",           // ideographic full stop
+		"\uff5a\uff45\uff44@example.com", // fullwidth letters
+		"zed@\uff45\uff58.com",           // fullwidth domain letters
+	}
+	usernames := []string{"\uff5a\uff45\uff44", "zed\uff20x", "zed\uff3fx", "z\u00e9d"}
+	phones := []string{"\uff0b\uff11\uff15\uff15\uff15\uff11\uff12\uff13\uff10\uff10\uff10\uff11", "+1555123\uff10\uff10\uff11"}
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s := newStore(t, dsn, withPolicy(func() auth.Policy { p := auth.DefaultPolicy(); p.RequireUsername = false; return p }()))
+		base := mustRegister(t, s, auth.Registration{Email: "base@example.com", Password: pw("base")})
+		check := func(what string, err error) {
+			t.Helper()
+			if err == nil {
+				return
+			}
+			var v *auth.ValidationError
+			assert.True(t, errors.As(err, &v) || errors.Is(err, auth.ErrDuplicate),
+				"%s: want nil, a *ValidationError or ErrDuplicate (several fold to one address), got %v", what, err)
+		}
+		for _, e := range emails {
+			_, err := s.Register(ctx, auth.Registration{Email: e, Password: pw("zed")})
+			check(fmt.Sprintf("register email %q", e), err)
+			_, err = s.UpdateUser(ctx, base.ID, auth.UserUpdate{Email: ptr(e)})
+			check(fmt.Sprintf("update email %q", e), err)
+		}
+		for i, u := range usernames {
+			_, err := s.Register(ctx, auth.Registration{Username: u, Email: fmt.Sprintf("u%d@example.com", i), Password: pw("zed")})
+			check(fmt.Sprintf("register username %q", u), err)
+			_, err = s.UpdateUser(ctx, base.ID, auth.UserUpdate{Username: ptr(u)})
+			check(fmt.Sprintf("update username %q", u), err)
+		}
+		for i, p := range phones {
+			_, err := s.Register(ctx, auth.Registration{Email: fmt.Sprintf("p%d@example.com", i), Phone: p, Password: pw("zed")})
+			check(fmt.Sprintf("register phone %q", p), err)
+			_, err = s.UpdateUser(ctx, base.ID, auth.UserUpdate{Phone: ptr(p)})
+			check(fmt.Sprintf("update phone %q", p), err)
+		}
+		// The refusal comes before any hash: the address with '＠' is
+		// refused as an email, with no other field at fault.
+		_, err := s.Register(ctx, auth.Registration{Email: emails[0], Password: pw("zed")})
+		var v *auth.ValidationError
+		require.ErrorAs(t, err, &v)
+		assert.Contains(t, v.Fields, auth.FieldEmail)
+	})
 }

@@ -48,6 +48,8 @@ func TestBadInput(t *testing.T) {
 			{"register: empty values", "POST", "/users", form, "email=&password=", 400, "invalid input", []string{"email", "password"}},
 			{"register: missing password", "POST", "/users", form, "email=carol%40example.com", 400, "invalid input", []string{"password"}},
 			{"register: bad email, short password, bad phone", "POST", "/users", form, "email=carol&password=short&phone=12", 400, "invalid input", []string{"email", "password", "phone"}},
+			{"register: fullwidth at sign", "POST", "/users", form, "email=zed%EF%BC%A0example.com&password=password-z", 400, "invalid input", []string{"email"}},
+			{"register: small commercial at", "POST", "/users", form, "email=zed%EF%B9%ABexample.com&password=password-z", 400, "invalid input", []string{"email"}},
 			{"register: duplicate in another case", "POST", "/users", form, "email=ALICE%40example.com&password=password-x", 400, "email already registered", nil},
 			{"register: wrong content type", "POST", "/users", "text/plain", "email=carol%40example.com&password=password-c", 415, "", nil},
 			{"register: unparsable content type", "POST", "/users", "not a/type;;", "x", 415, "", nil},

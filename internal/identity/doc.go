@@ -34,7 +34,9 @@
 //     '>', '(' and ')', that is quoted local parts, display names, angle
 //     brackets and comments (ErrNotBare); any white space, the White_Space
 //     property or a Z category, so U+00A0 and U+3000 too (ErrSpace); other
-//     than exactly one '@' (ErrAt). The address is split at that '@'.
+//     than exactly one '@', which must be typed as '@' itself: a fullwidth
+//     '＠' or a small '﹫' in its place is refused, since the address as
+//     typed is where mail goes (ErrAt). The address is split at that '@'.
 //  4. Local part, mapped by the PRECIS UsernameCaseMapped profile of
 //     RFC 8265 (golang.org/x/text/secure/precis): width mapping, Unicode
 //     lower case, NFC, and the Identifier class, which refuses non-ASCII

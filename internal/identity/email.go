@@ -45,7 +45,11 @@ func Email(s string) (canonical string, err error) {
 	if strings.IndexFunc(m, isSpace) >= 0 {
 		return "", refuse(ErrSpace)
 	}
-	if strings.Count(m, "@") != 1 {
+	// One '@' after width mapping, and typed as '@': the address as typed
+	// is what mail goes to and what the database stores (its CHECK wants
+	// an '@'), so a fullwidth '＠' or a small '﹫' standing in for it is
+	// refused, not folded into syntax.
+	if strings.Count(m, "@") != 1 || strings.Count(s, "@") != 1 {
 		return "", refuse(ErrAt)
 	}
 	at := strings.LastIndexByte(m, '@')

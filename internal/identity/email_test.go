@@ -53,6 +53,9 @@ var refusedCases = []struct {
 	{"no at", "alice.example.com", identity.ErrAt},
 	{"two ats", "a@b@c.com", identity.ErrAt},
 	{"fullwidth second at", "a\uff20b@c.com", identity.ErrAt},
+	{"fullwidth at alone", "zed\uff20example.com", identity.ErrAt},
+	{"small commercial at alone", "zed\ufe6bexample.com", identity.ErrAt},
+	{"fullwidth at and dots", "\uff41\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d", identity.ErrAt},
 
 	// The local part.
 	{"empty local part", "@example.com", identity.ErrLocalLength},
@@ -167,7 +170,7 @@ var acceptedCases = []struct {
 	{"upper-case A-label domain", "bob@XN--BCHER-KVA.EXAMPLE", "bob@xn--bcher-kva.example"},
 	{"NFD U-label domain", "bob@bu\u0308cher.example", "bob@xn--bcher-kva.example"},
 	{"fullwidth", "\uff41\uff4c\uff49\uff43\uff45@example.com", "alice@example.com"},
-	{"fullwidth at and dots", "\uff41\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d", "a@example.com"},
+	{"fullwidth dots", "\uff41@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d", "a@example.com"},
 	{"ideographic full stop in domain", "a@example\u3002com", "a@example.com"},
 	{"Turkish dotted capital I", "ADM\u0130N@example.com", "admin@example.com"},
 	{"dotless i", "adm\u0131n@example.com", "admin@example.com"},
