@@ -166,16 +166,27 @@ func unsafeMethod(method string) bool {
 
 // session returns the user and the session of the request: those
 // Authenticate found when it ran, else the first of the request's
-// credentials that names a live session, or auth.ErrInvalidSession.
-func (h *Handler) session(r *http.Request) (auth.User, auth.Session, error) {
+// credentials that names a live session, or auth.ErrInvalidSession. For a
+// method that may change state it returns the request with the session
+// named as its actor (auth.Actor.SessionID), so that the store's
+// transaction re-asserts the session before it writes, as the API v1's
+// routes do: a session revoked by another process while the cache still
+// answered for it, or after the lookup, is refused there.
+func (h *Handler) session(r *http.Request) (*http.Request, auth.User, auth.Session, error) {
 	if err := h.authenticate(r); err != nil {
-		return auth.User{}, auth.Session{}, err
+		return r, auth.User{}, auth.Session{}, err
 	}
 	st := stateOf(r.Context())
 	if !st.ok {
-		return auth.User{}, auth.Session{}, auth.ErrInvalidSession
+		return r, auth.User{}, auth.Session{}, auth.ErrInvalidSession
 	}
-	return st.user, st.session, nil
+	if unsafeMethod(r.Method) {
+		// The write's transaction re-asserts the session: the lookup above
+		// may have been answered by the session cache, or have raced a
+		// revocation, a logout or a deletion.
+		r = r.WithContext(auth.WithActor(r.Context(), auth.Actor{Kind: auth.ActorUser, UserID: st.user.ID, SessionID: st.session.ID}))
+	}
+	return r, st.user, st.session, nil
 }
 
 // maxSessionCookies bounds the session cookies tried for one request, and

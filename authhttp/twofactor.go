@@ -42,7 +42,7 @@ func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request) {
 // its secret, as text and as the otpauth:// URI that GET
 // /profile/totp/qr.png draws. A new enrollment replaces a pending one.
 func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
-	u, _, err := h.session(r)
+	r, u, _, err := h.session(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -65,7 +65,7 @@ type totpEnrollment struct {
 // The image holds the secret: like the JSON replies that carry one, it is
 // never stored by a cache.
 func (h *Handler) totpQR(w http.ResponseWriter, r *http.Request) {
-	u, _, err := h.session(r)
+	r, u, _, err := h.session(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -93,7 +93,7 @@ func writePNG(w http.ResponseWriter, img []byte) {
 // current code of its secret, and returns the first recovery codes. The
 // user's other sessions end; this one stays.
 func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
-	u, sess, err := h.session(r)
+	r, u, sess, err := h.session(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -116,7 +116,7 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 // password and a current code. The user's other sessions end; this one
 // stays.
 func (h *Handler) removeTOTP(w http.ResponseWriter, r *http.Request) {
-	u, sess, err := h.session(r)
+	r, u, sess, err := h.session(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -137,7 +137,7 @@ func (h *Handler) removeTOTP(w http.ResponseWriter, r *http.Request) {
 // set, given their password and a current code. The user's other sessions
 // end; this one stays.
 func (h *Handler) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	u, sess, err := h.session(r)
+	r, u, sess, err := h.session(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -394,3 +394,50 @@ func TestTwoFactorNotConfigured(t *testing.T) {
 		assert.NotContains(t, log, `"level":"ERROR"`)
 	})
 }
+
+// TestRevokedSessionWritesNothing: a session that another process (the
+// admin command line, a second instance) revoked is refused by every
+// Holberton route that writes, even while this service's session cache
+// still answers for it: the write's transaction re-asserts the session.
+// On SQLite the cache here confirms the change counter only hourly, so it
+// surely answers; on PostgreSQL the revocation's notification usually
+// arrives first, and the reply must be the same either way.
+func TestRevokedSessionWritesNothing(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		slow := func(c *auth.Config) { c.SessionCacheMaxStale = time.Hour }
+		svc := startService(t, dsn, authhttp.Options{}, withTOTPKeys, slow)
+		ctx := t.Context()
+		c := svc.client(t)
+		require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", "vic@example.com", "password", "password-v").Status)
+		require.Equal(t, http.StatusOK, c.form("POST", "/sessions", "email", "vic@example.com", "password", "password-v").Status)
+		u, err := svc.Store.UserByEmail(ctx, "vic@example.com")
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, c.form("GET", "/profile").Status, "the session is looked up, and remembered")
+
+		other, err := auth.Open(ctx, dsn, auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true})
+		require.NoError(t, err)
+		defer other.Close()
+		n, err := other.RevokeSessions(ctx, u.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n)
+
+		raw := testdb.Raw(t, dsn)
+		for _, w := range []struct{ method, path string }{
+			{"POST", "/profile/totp"},
+			{"POST", "/profile/totp/confirm"},
+			{"DELETE", "/profile/totp"},
+			{"POST", "/profile/recovery_codes"},
+		} {
+			r := c.form(w.method, w.path, "code", "123456", "password", "password-v")
+			none := svc.client(t).form(w.method, w.path, "code", "123456", "password", "password-v")
+			assert.Equal(t, http.StatusForbidden, none.Status, "%s %s without a session: %s", w.method, w.path, none.Raw)
+			assert.Equal(t, none.Status, r.Status, "%s %s: %s", w.method, w.path, r.Raw)
+			assert.Equal(t, none.Body, r.Body, "%s %s: as without a session", w.method, w.path)
+		}
+		var pending int
+		require.NoError(t, raw.QueryRowContext(ctx, "SELECT COUNT(*) FROM totp_enrollments").Scan(&pending))
+		assert.Zero(t, pending, "no secret was handed out for a revoked session")
+	})
+}
