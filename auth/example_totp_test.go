@@ -49,7 +49,7 @@ func ExampleStore_CompleteLogin() {
 		}
 		return code
 	}
-	recovery, err := store.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: phone()})
+	recovery, err := store.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: phone(), Password: "hunter2!"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -134,9 +134,20 @@ func resetMessage(r PasswordReset, lifetime time.Duration) Message {
 	}
 }
 
+// RecentFactorWindow is how recently a second factor must have been
+// confirmed for a password reset to flag it in its audit event
+// ("recent_factor"): see ResetPassword.
+const RecentFactorWindow = 24 * time.Hour
+
 // ResetPassword sets a new password for the account with this email if
 // token is that account's live reset token, spends the token, and ends every
-// session of the user. The cheap checks come first: the new password against
+// session of the user. It keeps the user's second factor: the mailbox alone
+// must not get around it. Every factor was confirmed with the account's
+// password (ConfirmTOTP), so a factor the owner does not know was put there
+// by someone who had their password; the reset's audit event says
+// "second_factor": true, and "recent_factor": true when the factor was
+// confirmed within RecentFactorWindow, for an operator to check with the
+// owner and, if so, remove (credstore users remove-2fa). The cheap checks come first: the new password against
 // the policy, then the token (a read), and only then bcrypt; a refused
 // password or token costs no hashing and leaves the token as it was.
 // Spending is one conditional delete in the transaction that sets the
@@ -215,7 +226,19 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 		if err != nil {
 			return mapError(err)
 		}
-		tx.record(EventPasswordReset, refOf(u), map[string]any{"sessions_ended": ended})
+		detail := map[string]any{"sessions_ended": ended}
+		// The reset keeps the second factor (the mailbox alone must not
+		// get around it); a factor confirmed shortly before, possibly by
+		// someone who had the old password, is flagged for the operator.
+		if f, err := tx.q.GetTOTPFactor(tx.ctx, pr.UserID); err == nil {
+			detail["second_factor"] = true
+			if tx.now.Sub(f.EnabledAt) < RecentFactorWindow {
+				detail["recent_factor"] = true
+			}
+		} else if err = mapError(err); !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		tx.record(EventPasswordReset, refOf(u), detail)
 		return nil
 	})
 	if errors.Is(err, ErrInvalidResetToken) {

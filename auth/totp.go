@@ -203,10 +203,10 @@ func (s *Store) pendingSecret(ctx context.Context, userID int64) ([]byte, db.Tot
 type TOTPConfirmation struct {
 	// Code is a current code of the pending secret, from the user's app.
 	Code string
-	// Password is the user's password, required when they already have an
-	// active factor, which the confirmation replaces: a session alone (a
-	// stolen one) must not be enough to swap the owner's factor for
-	// someone else's.
+	// Password is the user's password, always required: a session alone
+	// (a stolen one) must not be enough to put a factor on the account,
+	// whether it is the first one (which would lock the owner out behind
+	// the thief's device) or a replacement.
 	Password string
 	// KeepSessionID is the session making the change, which stays; every
 	// other session of the user ends.
@@ -214,15 +214,15 @@ type TOTPConfirmation struct {
 }
 
 // ConfirmTOTP activates the user's pending enrollment if c.Code is a
-// current code of its secret, replacing any factor the user had (which
-// takes c.Password as well), and returns a new set of RecoveryCodeCount
-// recovery codes (the old set, if any, is void). Every other session of the
-// user but c.KeepSessionID ends, and so does any pending login challenge.
-// The code confirmed is spent: it cannot log in.
+// current code of its secret and c.Password is the user's password,
+// replacing any factor the user had, and returns a new set of
+// RecoveryCodeCount recovery codes (the old set, if any, is void). Every
+// other session of the user but c.KeepSessionID ends, and so does any
+// pending login challenge. The code confirmed is spent: it cannot log in.
 //
 // Errors: ErrInvalidCode when the code is wrong (the enrollment stays, for
-// another try); ErrInvalidCredentials when a factor is active and the
-// password is wrong (throttled like a password change); ErrNoEnrollment;
+// another try); ErrInvalidCredentials when the password is wrong or
+// changed meanwhile (throttled like a password change); ErrNoEnrollment;
 // ErrNoSecretKey.
 func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmation) ([]string, error) {
 	secret, e, err := s.pendingSecret(ctx, userID)
@@ -234,21 +234,18 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 		return nil, ErrInvalidCode
 	}
 	f, err := s.queries().GetTOTPFactor(ctx, userID)
-	replacing := err == nil
 	if err = mapError(err); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, wrap("confirm totp", err)
 	}
-	if replacing && f.SecretCt == e.SecretCt {
+	if err == nil && f.SecretCt == e.SecretCt {
 		return nil, wrap("confirm totp", ErrNoEnrollment) // this enrollment, confirmed by a concurrent call
 	}
-	if replacing {
-		_, t, verr, err := s.verifyCurrentPassword(ctx, "confirm totp", userID, FieldPassword, c.Password)
-		if err != nil {
-			return nil, err
-		}
-		if verr != nil {
-			return nil, s.currentPasswordFailed(ctx, t, "", verr)
-		}
+	hash, t, verr, err := s.verifyCurrentPassword(ctx, "confirm totp", userID, FieldPassword, c.Password)
+	if err != nil {
+		return nil, err
+	}
+	if verr != nil {
+		return nil, s.currentPasswordFailed(ctx, t, "", verr)
 	}
 	codes, hashes, err := newRecoveryCodes(s.cfg.Rand)
 	if err != nil {
@@ -259,6 +256,13 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 		if err != nil {
 			return err
 		}
+		// The password verified above is still the user's: a reset or a
+		// change that committed meanwhile voids this confirmation.
+		if err := tx.stillPassword(userID, hash); errors.Is(err, errCredentialChanged) {
+			return ErrInvalidCredentials
+		} else if err != nil {
+			return err
+		}
 		n, err := tx.q.ConsumeTOTPEnrollment(tx.ctx, db.ConsumeTOTPEnrollmentParams{UserID: userID, SecretCt: e.SecretCt, Now: tx.now})
 		if err != nil {
 			return err
@@ -266,13 +270,15 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 		if n == 0 {
 			return ErrNoEnrollment // replaced or spent meanwhile
 		}
-		if _, err := tx.q.GetTOTPFactor(tx.ctx, userID); err == nil && !replacing {
-			return ErrInvalidCredentials // a factor appeared meanwhile: its replacement needs the password
+		_, err = tx.q.GetTOTPFactor(tx.ctx, userID)
+		replacing := err == nil
+		if err = mapError(err); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
 		}
-		if replacing {
-			if err := tx.clear(accountBucket(scopeChange, userID)); err != nil {
-				return err
-			}
+		// The password was right: the attempt's bucket starts again, as
+		// ChangePassword's does.
+		if err := tx.clear(accountBucket(scopeChange, userID)); err != nil {
+			return err
 		}
 		if err := tx.q.UpsertTOTPFactor(tx.ctx, db.UpsertTOTPFactorParams{
 			UserID: userID, KeyID: e.KeyID, SecretCt: e.SecretCt, LastStep: int64(step), Now: tx.now,

@@ -346,7 +346,7 @@ func TestSecondFactorRehashBetweenCheckAndChallenge(t *testing.T) {
 		require.NoError(t, err)
 		c, err := totp.GenerateCode(e.Secret, time.Now())
 		require.NoError(t, err)
-		_, err = s.ConfirmTOTP(ctx, u.ID, TOTPConfirmation{Code: c})
+		_, err = s.ConfirmTOTP(ctx, u.ID, TOTPConfirmation{Code: c, Password: "password-a"})
 		require.NoError(t, err)
 
 		attempt := LoginAttempt{Identifier: "alice", Password: "password-a"}

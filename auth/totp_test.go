@@ -88,9 +88,11 @@ func wrongCode(t *testing.T, secret string, at time.Time) string {
 func mustEnroll(t *testing.T, s *auth.Store, clk *testdb.Clock, userID int64) (string, []string) {
 	t.Helper()
 	ctx := context.Background()
+	u, err := s.User(ctx, userID)
+	require.NoError(t, err)
 	e, err := s.EnrollTOTP(ctx, userID)
 	require.NoError(t, err)
-	recovery, err := s.ConfirmTOTP(ctx, userID, auth.TOTPConfirmation{Code: code(t, e.Secret, clk.Now())})
+	recovery, err := s.ConfirmTOTP(ctx, userID, auth.TOTPConfirmation{Code: code(t, e.Secret, clk.Now()), Password: pw(u.Username)})
 	require.NoError(t, err)
 	require.Len(t, recovery, auth.RecoveryCodeCount)
 	clk.Advance(totpStep)
@@ -223,19 +225,26 @@ func TestTOTPEnrollment(t *testing.T) {
 		t.Run("wrong code", func(t *testing.T) {
 			for _, c := range []string{wrongCode(t, e.Secret, clk.Now()), "", "12345", "1234567", "abcdef",
 				code(t, e.Secret, clk.Now().Add(2*totpStep)), code(t, e.Secret, clk.Now().Add(-2*totpStep))} {
-				_, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: c})
+				_, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: c, Password: pw(alice.Username)})
 				require.ErrorIs(t, err, auth.ErrInvalidCode, "code %q", c)
 			}
 			assert.Equal(t, auth.TwoFactorStatus{EnrollmentPending: true}, status(t, s, alice.ID), "the enrollment stays")
-			_, err := s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: "123456"})
+			_, err := s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: "123456", Password: pw(bob.Username)})
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment)
 		})
 
 		var recovery []string
 		confirmed := code(t, e.Secret, clk.Now())
 		t.Run("confirm", func(t *testing.T) {
+			// The first factor takes the password too: a session alone (a
+			// stolen one) must not put the thief's device on the account.
+			for _, wrong := range []string{"", "wrong password"} {
+				_, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: confirmed, Password: wrong})
+				require.Equal(t, auth.ErrInvalidCredentials, err, "password %q", wrong)
+			}
+			assert.Equal(t, auth.TwoFactorStatus{EnrollmentPending: true}, status(t, s, alice.ID), "nothing changed")
 			var err error
-			recovery, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: " " + confirmed + " "})
+			recovery, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: " " + confirmed + " ", Password: pw(alice.Username)})
 			require.NoError(t, err)
 			require.Len(t, recovery, auth.RecoveryCodeCount)
 			seen := map[string]bool{}
@@ -247,7 +256,7 @@ func TestTOTPEnrollment(t *testing.T) {
 			assert.Equal(t, auth.TwoFactorStatus{TOTPEnabled: true, RecoveryCodesLeft: 10}, status(t, s, alice.ID))
 			_, err = s.TOTPEnrollmentQR(ctx, alice.ID, 256)
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment, "spent by the confirmation")
-			_, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: confirmed})
+			_, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: confirmed, Password: pw(alice.Username)})
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment)
 		})
 
@@ -275,7 +284,7 @@ func TestTOTPEnrollment(t *testing.T) {
 			_, err = s.TOTPEnrollmentQR(ctx, bob.ID, 64)
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment, "expired")
 			assert.Equal(t, auth.TwoFactorStatus{}, status(t, s, bob.ID))
-			_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, e1.Secret, clk.Now())})
+			_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, e1.Secret, clk.Now()), Password: pw(bob.Username)})
 			assert.ErrorIs(t, err, auth.ErrNoEnrollment, "an expired enrollment cannot be confirmed")
 			purged, err := s.PurgeExpired(ctx)
 			require.NoError(t, err)
@@ -288,9 +297,9 @@ func TestTOTPEnrollment(t *testing.T) {
 			e3, err := s.EnrollTOTP(ctx, bob.ID)
 			require.NoError(t, err)
 			assert.NotEqual(t, e2.Secret, e3.Secret)
-			_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, e2.Secret, clk.Now())})
+			_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, e2.Secret, clk.Now()), Password: pw(bob.Username)})
 			assert.ErrorIs(t, err, auth.ErrInvalidCode, "the replaced enrollment's secret")
-			_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, e3.Secret, clk.Now())})
+			_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, e3.Secret, clk.Now()), Password: pw(bob.Username)})
 			require.NoError(t, err)
 			assert.True(t, status(t, s, bob.ID).TOTPEnabled)
 			clk.Advance(totpStep)
@@ -740,7 +749,7 @@ func TestSecondFactorConcurrentCodes(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					<-start
-					sets[i], errs[i] = s.ConfirmTOTP(ctx, u.ID, auth.TOTPConfirmation{Code: c})
+					sets[i], errs[i] = s.ConfirmTOTP(ctx, u.ID, auth.TOTPConfirmation{Code: c, Password: pw(u.Username)})
 				})
 			}
 			close(start)
@@ -792,6 +801,21 @@ func TestSecondFactorAfterPasswordReset(t *testing.T) {
 		require.Equal(t, auth.ErrInvalidCredentials, err, "the old password")
 		_, err = s.CompleteLogin(ctx, auth.SecondFactor{Challenge: ch, Code: code(t, secret, clk.Now())})
 		require.NoError(t, err)
+		// The reset's event flags a factor confirmed within a day, for the
+		// operator; a day later it says only that there is one.
+		resets := func() []auth.AuditEvent {
+			events, err := s.AuditEvents(ctx, auth.AuditFilter{UserID: alice.ID, Types: []auth.EventType{auth.EventPasswordReset}})
+			require.NoError(t, err)
+			return events
+		}
+		require.Len(t, resets(), 1)
+		assert.JSONEq(t, `{"sessions_ended": 0, "second_factor": true, "recent_factor": true}`, string(resets()[0].Detail))
+		clk.Advance(auth.RecentFactorWindow)
+		r, err = s.RequestPasswordReset(ctx, "alice@example.com")
+		require.NoError(t, err)
+		require.NoError(t, s.ResetPassword(ctx, "alice@example.com", r.Token, "Reset-password-1"))
+		require.Len(t, resets(), 2)
+		assert.JSONEq(t, `{"sessions_ended": 1, "second_factor": true}`, string(resets()[1].Detail))
 
 		require.NoError(t, s.SetPassword(ctx, alice.ID, "Set-password-1"))
 		_, err = s.Login(ctx, "alice", "Set-password-1")
@@ -931,7 +955,7 @@ func TestTOTPNothingSecretStored(t *testing.T) {
 		secrets.add("otpauth URI", []byte(e.URI))
 		secrets.check(t, "rows, pending enrollment", dumpRows(t, raw, dsn))
 
-		recovery, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: code(t, e.Secret, clk.Now())})
+		recovery, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: code(t, e.Secret, clk.Now()), Password: pw(alice.Username)})
 		require.NoError(t, err)
 		secrets.recovery(recovery)
 		clk.Advance(totpStep)
@@ -1070,7 +1094,7 @@ func TestTOTPSecretBoundToUser(t *testing.T) {
 		require.NoError(t, err)
 		_, err = raw.ExecContext(ctx, "UPDATE totp_enrollments SET secret_ct = (SELECT secret_ct FROM totp_enrollments WHERE user_id = ?1) WHERE user_id = ?2", alice.ID, bob.ID)
 		require.NoError(t, err)
-		_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, aliceNext.Secret, clk.Now())})
+		_, err = s.ConfirmTOTP(ctx, bob.ID, auth.TOTPConfirmation{Code: code(t, aliceNext.Secret, clk.Now()), Password: pw(bob.Username)})
 		require.Error(t, err)
 		t.Logf("confirming a moved enrollment: %v", err)
 		_, err = s.TOTPEnrollmentQR(ctx, bob.ID, 64)
@@ -1158,7 +1182,7 @@ func TestReencryptSecrets(t *testing.T) {
 		require.NoError(t, complete(t, c, "dave", daveSecret))
 		_, err = c.TOTPEnrollmentQR(ctx, carol.ID, 64)
 		require.NoError(t, err, "the pending enrollment moved too")
-		_, err = c.ConfirmTOTP(ctx, carol.ID, auth.TOTPConfirmation{Code: code(t, pending.Secret, clk.Now())})
+		_, err = c.ConfirmTOTP(ctx, carol.ID, auth.TOTPConfirmation{Code: code(t, pending.Secret, clk.Now()), Password: pw(carol.Username)})
 		require.NoError(t, err)
 		clk.Advance(totpStep)
 
@@ -1237,7 +1261,7 @@ func TestSecondFactorSessionsAndAudit(t *testing.T) {
 		keep(e.Secret, e.URI)
 		expect(auth.EventTOTPEnrollmentStarted, self(alice), `{}`)
 		sessions(a1, a2, a3)
-		codes, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: cur(e.Secret), KeepSessionID: a1.ID})
+		codes, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: cur(e.Secret), Password: pw(alice.Username), KeepSessionID: a1.ID})
 		require.NoError(t, err)
 		keep(codes...)
 		expect(auth.EventTOTPEnrolled, self(alice), `{"sessions_ended": 2, "replaced": false}`)
@@ -1352,7 +1376,7 @@ func TestSecondFactorSessionsAndAudit(t *testing.T) {
 		require.NoError(t, err)
 		keep(e2.Secret, e2.URI)
 		expect(auth.EventTOTPEnrollmentStarted, self(alice), `{}`)
-		codes3, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: cur(e2.Secret), KeepSessionID: a6.ID})
+		codes3, err := s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: cur(e2.Secret), Password: pw(alice.Username), KeepSessionID: a6.ID})
 		require.NoError(t, err)
 		keep(codes3...)
 		expect(auth.EventTOTPEnrolled, self(alice), `{"sessions_ended": 1, "replaced": false}`)
@@ -1557,7 +1581,7 @@ func TestKeyringConfig(t *testing.T) {
 	e, err := s.EnrollTOTP(ctx, alice.ID)
 	require.NoError(t, err)
 	clear(mine)
-	_, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: code(t, e.Secret, clk.Now())})
+	_, err = s.ConfirmTOTP(ctx, alice.ID, auth.TOTPConfirmation{Code: code(t, e.Secret, clk.Now()), Password: pw(alice.Username)})
 	require.NoError(t, err, "the store's copy of the key is intact")
 }
 

@@ -90,15 +90,15 @@ func writePNG(w http.ResponseWriter, img []byte) {
 }
 
 // confirmTOTP makes the pending enrollment the user's factor, given a
-// current code of its secret, and returns the first recovery codes. The
-// user's other sessions end; this one stays.
+// current code of its secret and the user's password (a session alone must
+// not put a factor on the account), and returns the first recovery codes.
+// The user's other sessions end; this one stays.
 func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 	r, u, sess, err := h.session(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	// The password is needed only to replace an active factor.
 	f, err := h.decode(w, r, "code", "password")
 	if err != nil {
 		h.writeError(w, r, err)
@@ -106,7 +106,7 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 	}
 	codes, err := h.store.ConfirmTOTP(r.Context(), u.ID, auth.TOTPConfirmation{Code: f["code"], Password: f["password"], KeepSessionID: sess.ID})
 	if err != nil {
-		h.writeError(w, r, err)
+		h.writeError(w, r, refusedAs(errPasswordRefused, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, recoveryCodes{codes})

@@ -66,14 +66,15 @@ func (c *client) raw(method, path string) (*http.Response, []byte) {
 	return resp, body
 }
 
-// enroll turns on TOTP for the client's logged-in user through the API
-// and returns the user's phone and recovery codes.
-func enroll(t *testing.T, svc *service, c *client) (phone, []string) {
+// enroll turns on TOTP for the client's logged-in user, whose password is
+// password, through the API and returns the user's phone and recovery
+// codes.
+func enroll(t *testing.T, svc *service, c *client, password string) (phone, []string) {
 	t.Helper()
 	r := c.form("POST", "/profile/totp")
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	p := phone{t: t, svc: svc, secret: r.Body["secret"].(string)}
-	r = c.form("POST", "/profile/totp/confirm", "code", p.next())
+	r = c.form("POST", "/profile/totp/confirm", "code", p.next(), "password", password)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	return p, recoveryCodesOf(t, r)
 }
@@ -160,11 +161,19 @@ func TestTwoFactorFlow(t *testing.T) {
 			assert.Equal(t, map[string]any{"message": "invalid or expired code"}, r.Body)
 		}
 		confirmCode := p.next()
-		r = c.form("POST", "/profile/totp/confirm", "code", confirmCode)
+		// A session alone (a stolen one) cannot put a factor on the
+		// account: the password is asked for the first factor too.
+		for _, wrong := range [][]string{{"code", confirmCode}, {"code", confirmCode, "password", "wrong-password"}} {
+			r = c.form("POST", "/profile/totp/confirm", wrong...)
+			assert.Equal(t, http.StatusUnauthorized, r.Status, r.Raw)
+			assert.Equal(t, map[string]any{"message": "invalid password"}, r.Body)
+		}
+		profile(false, 0)
+		r = c.form("POST", "/profile/totp/confirm", "code", confirmCode, "password", pass)
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
 		recovery := recoveryCodesOf(t, r)
 		assert.Equal(t, http.StatusNotFound, c.form("GET", "/profile/totp/qr.png").Status, "the enrollment is spent")
-		assert.Equal(t, http.StatusNotFound, c.form("POST", "/profile/totp/confirm", "code", confirmCode).Status)
+		assert.Equal(t, http.StatusNotFound, c.form("POST", "/profile/totp/confirm", "code", confirmCode, "password", pass).Status)
 		profile(true, auth.RecoveryCodeCount)
 
 		// A login in two steps; the code that confirmed is spent.
@@ -270,7 +279,7 @@ func TestTwoFactorRefusals(t *testing.T) {
 			c := svc.client(t)
 			require.Equal(t, http.StatusOK, c.form("POST", "/users", "email", email, "password", "password-"+email).Status)
 			require.Equal(t, http.StatusOK, c.form("POST", "/sessions", "email", email, "password", "password-"+email).Status)
-			p, _ := enroll(t, svc, c)
+			p, _ := enroll(t, svc, c, "password-"+email)
 			return c, p
 		}
 
@@ -344,7 +353,7 @@ func TestTwoFactorRefusals(t *testing.T) {
 				assert.Empty(t, r.Header.Values("Set-Cookie"))
 			}
 			refused(c.formWith(evil, "POST", "/profile/totp"))
-			refused(c.formWith(evil, "POST", "/profile/totp/confirm", "code", p.next()))
+			refused(c.formWith(evil, "POST", "/profile/totp/confirm", "code", p.next(), "password", "password-"+email))
 			refused(c.formWith(evil, "DELETE", "/profile/totp", "password", "password-"+email, "code", p.next()))
 			refused(c.formWith(evil, "POST", "/profile/recovery_codes", "password", "password-"+email, "code", p.next()))
 			st, err := svc.Store.TwoFactor(ctx, u.ID)

@@ -301,7 +301,7 @@ func (h *Handler) v1TOTPQR(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) v1ConfirmTOTP(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("code"), optional("password"))
+	f, err := h.decodeV1(w, r, required("code"), required("password"))
 	if err != nil {
 		h.writeV1Error(w, r, err)
 		return
@@ -310,7 +310,7 @@ func (h *Handler) v1ConfirmTOTP(w http.ResponseWriter, r *http.Request) {
 	sess, _ := CurrentSession(r.Context())
 	codes, err := h.store.ConfirmTOTP(r.Context(), u.ID, auth.TOTPConfirmation{Code: f.str("code"), Password: f.str("password"), KeepSessionID: sess.ID})
 	if err != nil {
-		h.writeV1Error(w, r, err)
+		h.writeV1Error(w, r, refusedAs(errPasswordRefused, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, recoveryCodes{codes})

@@ -237,7 +237,7 @@ func TestV1TokensSecondFactor(t *testing.T) {
 		r := user.call("POST", "/me/second-factor/totp", nil)
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
 		p := phone{t: t, svc: svc, secret: r.Body["secret"].(string)}
-		require.Equal(t, http.StatusOK, user.call("POST", "/me/second-factor/totp/confirm", obj{"code": p.next()}).Status)
+		require.Equal(t, http.StatusOK, user.call("POST", "/me/second-factor/totp/confirm", obj{"code": p.next(), "password": v1pass}).Status)
 
 		client := svc.api(t)
 		client.http.Jar = nil

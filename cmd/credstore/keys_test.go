@@ -243,7 +243,7 @@ func TestKeyRotation(t *testing.T) {
 		if i == 0 {
 			code, err := totp.GenerateCode(e.Secret, time.Now())
 			require.NoError(t, err)
-			_, err = store.ConfirmTOTP(ctx, u.ID, auth.TOTPConfirmation{Code: code})
+			_, err = store.ConfirmTOTP(ctx, u.ID, auth.TOTPConfirmation{Code: code, Password: "password-x"})
 			require.NoError(t, err)
 		}
 	}

@@ -278,7 +278,7 @@ func TestUsersCommands(t *testing.T) {
 		require.NoError(t, err)
 		totpCode, err := totp.GenerateCode(enrollment.Secret, time.Now())
 		require.NoError(t, err)
-		_, err = s.ConfirmTOTP(context.Background(), alice.ID, auth.TOTPConfirmation{Code: totpCode})
+		_, err = s.ConfirmTOTP(context.Background(), alice.ID, auth.TOTPConfirmation{Code: totpCode, Password: newPassword})
 		require.NoError(t, err)
 		code, out, _ = e.cli("", "users", "get", "-id", jsonID(alice.ID))
 		require.Equal(t, 0, code)
