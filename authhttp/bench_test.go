@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -70,6 +72,48 @@ func BenchmarkMe(b *testing.B) {
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				c.h.ServeHTTP(w, c.r)
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code, w.Body.String())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMeStaleBound times GET /api/v1/me by cookie on a SQLite file
+// with the session cache's default bound (auth.DefaultSessionCacheMaxStale:
+// the change counter is read at most once per bound) and with a bound of a
+// nanosecond (read on every request, so that another process's revocation
+// is seen at once): what closing the window would cost a request.
+//
+//	go test ./authhttp -run '^$' -bench BenchmarkMeStaleBound -benchmem -count 5
+func BenchmarkMeStaleBound(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		stale time.Duration
+	}{{"default", 0}, {"every-request", time.Nanosecond}} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := auth.Open(ctx, filepath.Join(b.TempDir(), "credstore.db"), auth.Config{
+				BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true, SessionCacheMaxStale: c.stale,
+			})
+			require.NoError(b, err)
+			b.Cleanup(func() { s.Close() })
+			h, err := authhttp.New(s, authhttp.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+			require.NoError(b, err)
+			mux := http.NewServeMux()
+			mux.Handle("/api/v1/", http.StripPrefix("/api/v1", h.V1()))
+			_, err = s.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "Secret-alice-42"})
+			require.NoError(b, err)
+			_, sess, err := s.LoginSession(ctx, "alice", "Secret-alice-42")
+			require.NoError(b, err)
+			r := httptest.NewRequest(http.MethodGet, "/api/v1/me", nil)
+			r.RemoteAddr = "127.0.0.1:5000"
+			r.AddCookie(&http.Cookie{Name: "session_id", Value: sess.Token})
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				mux.ServeHTTP(w, r)
 				if w.Code != http.StatusOK {
 					b.Fatal(w.Code, w.Body.String())
 				}
