@@ -133,7 +133,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code stri
 		if _, err := tx.q.DeleteUser(tx.ctx, id); err != nil {
 			return err
 		}
-		if err := tx.clear(accountBucket(scopeChange, id)); err != nil {
+		if err := tx.clear(changeBucket(tx.ctx, id)); err != nil {
 			return err
 		}
 		tx.record(EventUserDeleted, refOf(u), nil)

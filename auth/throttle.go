@@ -41,6 +41,21 @@ func accountBucket(scope string, userID int64) string {
 	return scope + ":u:" + strconv.FormatInt(userID, 10)
 }
 
+// changeBucket is the bucket of the attempts to prove the current password
+// of userID before a change (a password change, a second factor's
+// confirmation or removal, an account's deletion). A request made in a
+// session (an Actor naming the user and a session) counts in that
+// session's bucket: a thief who holds a stolen session and guesses wrong
+// throttles that session, not the owner's own sessions and their right
+// password. A thief cannot multiply sessions without the password. A call
+// without one (the store used directly) counts in the account's bucket.
+func changeBucket(ctx context.Context, userID int64) string {
+	if a, ok := actorFrom(ctx); ok && a.UserID == userID && a.SessionID != 0 {
+		return scopeChange + ":s:" + strconv.FormatInt(a.SessionID, 10)
+	}
+	return accountBucket(scopeChange, userID)
+}
+
 // deviceBucket is the bucket of the attempts that present a device token.
 func deviceBucket(deviceID int64) string {
 	return scopeLogin + ":d:" + strconv.FormatInt(deviceID, 10)

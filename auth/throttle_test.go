@@ -336,6 +336,38 @@ func TestThrottleChangePassword(t *testing.T) {
 	})
 }
 
+// TestThrottleChangePasswordPerSession: wrong current passwords sent from
+// one session (a thief's, stolen) throttle that session, not the owner's:
+// the owner, in a session of their own, changes the password with the right
+// one at once; the thief's session stays throttled.
+func TestThrottleChangePasswordPerSession(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		clk := testdb.NewClock(t0)
+		s := newStore(t, dsn, withClock(clk), withDefaultThrottles)
+		u := mustRegister(t, s, reg("alice"))
+		in := func(sess auth.Session) context.Context {
+			return auth.WithActor(ctx, auth.Actor{Kind: auth.ActorUser, UserID: u.ID, SessionID: sess.ID})
+		}
+		stolen, err := s.CreateSession(ctx, u.ID)
+		require.NoError(t, err)
+		own, err := s.CreateSession(ctx, u.ID)
+		require.NoError(t, err)
+		for range auth.DefaultLoginThrottle().FreeFailures + 1 {
+			err := s.ChangePassword(in(stolen), u.ID, "a guess", "thief-password-1")
+			require.True(t, errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled), "%v", err)
+		}
+		require.ErrorIs(t, s.ChangePassword(in(stolen), u.ID, pw("alice"), "thief-password-1"), auth.ErrThrottled,
+			"the session that guessed waits, even with the right password")
+		require.NoError(t, s.ChangePassword(in(own), u.ID, pw("alice"), "new-password-1"),
+			"the owner's session is not held back by the thief's guesses")
+		_, err = s.Login(ctx, "alice", "new-password-1")
+		require.NoError(t, err)
+	})
+}
+
 // TestThrottleResetRequests: reset requests count per account, for
 // addresses without an account too, so nobody can flood a mailbox.
 func TestThrottleResetRequests(t *testing.T) {

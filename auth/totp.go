@@ -277,7 +277,7 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 		}
 		// The password was right: the attempt's bucket starts again, as
 		// ChangePassword's does.
-		if err := tx.clear(accountBucket(scopeChange, userID)); err != nil {
+		if err := tx.clear(changeBucket(tx.ctx, userID)); err != nil {
 			return err
 		}
 		if err := tx.q.UpsertTOTPFactor(tx.ctx, db.UpsertTOTPFactorParams{
@@ -402,7 +402,7 @@ func (s *Store) removeTOTP(ctx context.Context, op string, userID, keep int64, f
 			}
 			// The password and code were right: the attempt's bucket
 			// starts again, as ChangePassword's does.
-			if err := tx.clear(accountBucket(scopeChange, userID)); err != nil {
+			if err := tx.clear(changeBucket(tx.ctx, userID)); err != nil {
 				return err
 			}
 		}
@@ -459,7 +459,7 @@ func (s *Store) RegenerateRecoveryCodes(ctx context.Context, userID int64, passw
 		if n == 0 {
 			return ErrInvalidCredentials
 		}
-		if err := tx.clear(accountBucket(scopeChange, userID)); err != nil {
+		if err := tx.clear(changeBucket(tx.ctx, userID)); err != nil {
 			return err
 		}
 		if err := tx.replaceRecoveryCodes(userID, hashes); err != nil {

@@ -509,7 +509,7 @@ func (s *Store) changePassword(ctx context.Context, id int64, current, newPasswo
 // The caller clears t's bucket in the transaction that acts on a success,
 // and records a failure with currentPasswordFailed.
 func (s *Store) verifyCurrentPassword(ctx context.Context, op string, userID int64, field, password string) (hash string, t throttle, verr, err error) {
-	t = throttle{bucket: accountBucket(scopeChange, userID), policy: s.cfg.LoginThrottle, refused: EventPasswordChangeThrottled, operation: op}
+	t = throttle{bucket: changeBucket(ctx, userID), policy: s.cfg.LoginThrottle, refused: EventPasswordChangeThrottled, operation: op}
 	if u, err := s.queries().GetUserByID(ctx, userID); err == nil {
 		t.subject = refOf(u)
 	}
