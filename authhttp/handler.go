@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,7 +110,13 @@ type Options struct {
 // CookieOptions are the session cookie's name and attributes. The cookie
 // is always HttpOnly.
 type CookieOptions struct {
-	// Name: default DefaultCookieName.
+	// Name: default DefaultCookieName, the Holberton contract's. Served
+	// over HTTPS, a name beginning with "__Host-" (such as
+	// "__Host-session_id") makes browsers keep the cookie for this host
+	// alone, Secure, with Path=/ and no Domain: no sibling subdomain can
+	// then set a session cookie ahead of the user's own (cookie tossing).
+	// Such a name needs Secure, Path "/" and no Domain; "__Secure-" needs
+	// Secure. New refuses the options otherwise.
 	Name string
 	// Secure makes browsers send the cookie over HTTPS only. Set it
 	// whenever the service is reached over HTTPS.
@@ -235,6 +242,14 @@ func (c CookieOptions) withDefaults() (CookieOptions, error) {
 	}
 	if c.SameSite == http.SameSiteNoneMode && !c.Secure {
 		return c, errors.New("authhttp: cookie: SameSite=None needs Secure")
+	}
+	// The cookie prefixes of RFC 6265bis: a browser drops a cookie that
+	// breaks its prefix's rule, which would log every user out silently.
+	switch {
+	case strings.HasPrefix(c.Name, "__Host-") && (!c.Secure || c.Domain != "" || c.Path != "/"):
+		return c, errors.New("authhttp: cookie: a __Host- name needs Secure, Path \"/\" and no Domain")
+	case strings.HasPrefix(c.Name, "__Secure-") && !c.Secure:
+		return c, errors.New("authhttp: cookie: a __Secure- name needs Secure")
 	}
 	probe := &http.Cookie{Name: c.Name, Value: "x", Path: c.Path, Domain: c.Domain}
 	if err := probe.Valid(); err != nil {

@@ -70,6 +70,14 @@ func startHandler(t *testing.T, h *authhttp.Handler, wrap ...func(http.Handler) 
 	return srv.URL
 }
 
+// startHandlerOn serves served (a mux that mounts h, say) on a real
+// socket until t ends, and returns its URL; at the end it waits for h's
+// reset messages, as startHandler does.
+func startHandlerOn(t *testing.T, h *authhttp.Handler, served http.Handler) string {
+	t.Helper()
+	return startHandler(t, h, func(http.Handler) http.Handler { return served })
+}
+
 // newHandler is startService without the socket: the API's handler, for
 // tests that set what a socket cannot (the peer's address).
 func newHandler(t *testing.T, dsn string, opts authhttp.Options, cfgOpts ...func(*auth.Config)) (*authhttp.Handler, *service) {

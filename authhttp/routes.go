@@ -123,8 +123,14 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request) {
 		err = auth.ErrInvalidSession
 	)
 	tokens, _ := h.credentials(r)
-	if rs := stateOf(r.Context()); rs.authenticated {
-		tokens = []string{rs.token}
+	if rs := stateOf(r.Context()); rs.authenticated || len(tokens) > 1 {
+		// Several cookies: authenticate decides which one speaks, and
+		// none when they name two users (a tossed cookie).
+		if err := h.authenticate(r); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		tokens = []string{stateOf(r.Context()).token}
 	}
 	for _, token := range tokens {
 		if u, _, st, err = h.store.SessionProfile(r.Context(), token); !errors.Is(err, auth.ErrInvalidSession) {

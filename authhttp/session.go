@@ -112,9 +112,25 @@ func (h *Handler) authenticate(r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if st.ok {
+			// A later cookie names a live session too. Of the same user, the
+			// first stays; of another user, one of the two was planted
+			// (cookie tossing from a sibling subdomain, which can put the
+			// attacker's session ahead of the victim's): the request is
+			// answered as neither.
+			if u.ID != st.user.ID {
+				h.log.WarnContext(r.Context(), "session cookies of two users; treated as unauthenticated",
+					"users", []string{st.user.PublicID, u.PublicID})
+				st.ok, st.user, st.session, st.token = false, auth.User{}, auth.Session{}, ""
+				break
+			}
+			continue
+		}
 		st.ok, st.user, st.session, st.token = true, u, sess, token
 		st.accessToken = bearer && looksLikeJWT(token)
-		break
+		if bearer {
+			break // one bearer token at most
+		}
 	}
 	st.authenticated, st.bearer = true, bearer
 	return nil

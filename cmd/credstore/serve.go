@@ -27,6 +27,7 @@ type serveConfig struct {
 	DB               string
 	BcryptCost       int
 	SecureCookies    bool
+	CookieName       string // "": authhttp.DefaultCookieName
 	ExposeResetToken bool
 	TrustedOrigins   []string // origins whose cross-origin browser requests may change state
 
@@ -115,6 +116,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", integer("CREDSTORE_BCRYPT_COST", auth.DefaultBcryptCost), "bcrypt cost of new password hashes, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
 	fs.IntVar(&c.SessionCacheSize, "session-cache-size", integer("CREDSTORE_SESSION_CACHE_SIZE", 0), "session lookups remembered in this process; 0: auth's default (10000), -1: none, as behind PgBouncer in transaction mode (env CREDSTORE_SESSION_CACHE_SIZE)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", boolean("CREDSTORE_SECURE_COOKIES"), "mark the session and device cookies Secure; set it behind HTTPS (env CREDSTORE_SECURE_COOKIES)")
+	fs.StringVar(&c.CookieName, "cookie-name", str("CREDSTORE_COOKIE_NAME", ""), "name of the session cookie; empty: session_id. Behind HTTPS, __Host-session_id binds it to this host, so that no sibling subdomain can set one (needs -secure-cookies) (env CREDSTORE_COOKIE_NAME)")
 	fs.BoolVar(&c.ExposeResetToken, "expose-reset-token", boolean("CREDSTORE_EXPOSE_RESET_TOKEN"), "return reset tokens in the POST /reset_password reply, for tests; never in production (env CREDSTORE_EXPOSE_RESET_TOKEN)")
 	fs.Func("trusted-origins", "comma-separated origins (https://app.example.com) whose cross-origin browser requests may register, log in or reset; others get 403 (env CREDSTORE_TRUSTED_ORIGINS)", func(v string) error {
 		c.TrustedOrigins = splitOrigins(v)
@@ -310,7 +312,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	}
 
 	handler, err := authhttp.New(store, authhttp.Options{
-		Cookie:           authhttp.CookieOptions{Secure: c.SecureCookies},
+		Cookie:           authhttp.CookieOptions{Name: c.CookieName, Secure: c.SecureCookies},
 		ExposeResetToken: c.ExposeResetToken,
 		RequestTimeout:   requestTimeout,
 		TrustedOrigins:   c.TrustedOrigins,

@@ -47,6 +47,12 @@ func TestParseServe(t *testing.T) {
 			want: serveConfig{Addr: ":9000", DB: "x.db", BcryptCost: 14, TOTPIssuer: "credstore", ExposeResetToken: true},
 		},
 		{
+			name: "a __Host- cookie name, by flag and by environment",
+			args: []string{"-cookie-name", "__Host-session_id", "-secure-cookies"},
+			env:  map[string]string{"CREDSTORE_COOKIE_NAME": "other"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore", SecureCookies: true, CookieName: "__Host-session_id"},
+		},
+		{
 			name: "SMTP password from the environment only",
 			args: []string{"-smtp-addr", "mail.example.com:587", "-smtp-from", "noreply@example.com", "-smtp-user", "u"},
 			env:  map[string]string{"CREDSTORE_SMTP_PASSWORD": "s3cret"},
