@@ -50,7 +50,7 @@ const (
 	EventPasswordChangeFailed    EventType = "password.change_failed"    // {"reason": ...}: a wrong current password
 	EventPasswordChangeThrottled EventType = "password.change_throttled" // once per wait
 	EventPasswordSet             EventType = "password.set"              // by an administrator: {"sessions_ended": n}
-	EventResetRequested          EventType = "password.reset_requested"  // {} ({"unknown_account": true} without a user)
+	EventResetRequested          EventType = "password.reset_requested"  // {} ({"unknown_account": true} without a user: at most one a minute, with "not_recorded_before": n)
 	EventResetThrottled          EventType = "password.reset_throttled"  // once per wait
 	EventPasswordReset           EventType = "password.reset"            // {"sessions_ended": n}
 

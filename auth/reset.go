@@ -83,7 +83,15 @@ func (s *Store) IssuePasswordReset(ctx context.Context, email string) (PasswordR
 			return err
 		}
 		if !found {
-			tx.recordBy(EventResetRequested, nil, Actor{Kind: ActorAnonymous}, map[string]any{"unknown_account": true})
+			// Anyone can send these, as fast as they like: at most one a
+			// minute is recorded, with the count of those that were not.
+			if record, skipped := s.unknownResets.admit(tx.now); record {
+				detail := map[string]any{"unknown_account": true}
+				if skipped > 0 {
+					detail["not_recorded_before"] = skipped
+				}
+				tx.recordBy(EventResetRequested, nil, Actor{Kind: ActorAnonymous}, detail)
+			}
 			return nil
 		}
 		r = PasswordReset{UserID: u.ID, Email: u.Email, Token: token, ExpiresAt: tx.now.Add(s.cfg.ResetTokenLifetime)}

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -202,5 +203,43 @@ func TestPasswordResetDeliveryFailure(t *testing.T) {
 		r, err := s.RequestPasswordReset(ctx, "alice@example.com")
 		assert.ErrorIs(t, err, boom)
 		assert.NotContains(t, err.Error(), r.Token, "the error does not carry the token")
+	})
+}
+
+// TestResetRequestsForNoAccountBounded: a flood of reset requests for
+// addresses without an account (anyone can send them) adds at most one
+// event a minute to the audit trail, which is kept for a year; the next
+// one says how many were not recorded. Requests for an account are all
+// recorded.
+func TestResetRequestsForNoAccountBounded(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		clk := testdb.NewClock(t0)
+		s := newStore(t, dsn, withClock(clk))
+		alice := mustRegister(t, s, reg("alice"))
+		requested := func() []auth.AuditEvent {
+			events, err := s.AuditEvents(ctx, auth.AuditFilter{Types: []auth.EventType{auth.EventResetRequested}})
+			require.NoError(t, err)
+			return events
+		}
+		for i := range 200 {
+			_, err := s.RequestPasswordReset(ctx, fmt.Sprintf("nobody%d@example.com", i))
+			require.ErrorIs(t, err, auth.ErrNotFound)
+		}
+		_, err := s.RequestPasswordReset(ctx, alice.Email)
+		require.NoError(t, err)
+		events := requested()
+		require.Len(t, events, 2, "one for the 200 without an account, one for alice")
+		assert.JSONEq(t, `{"unknown_account": true}`, string(events[0].Detail))
+		assert.Equal(t, alice.ID, events[1].UserID)
+
+		clk.Advance(time.Minute)
+		_, err = s.RequestPasswordReset(ctx, "nobody-else@example.com")
+		require.ErrorIs(t, err, auth.ErrNotFound)
+		events = requested()
+		require.Len(t, events, 3)
+		assert.JSONEq(t, `{"unknown_account": true, "not_recorded_before": 199}`, string(events[2].Detail))
 	})
 }

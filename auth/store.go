@@ -27,6 +27,9 @@ type Store struct {
 	// cache remembers session lookups (sessioncache.go); nil when
 	// Config.SessionCacheSize disables it.
 	cache *sessionCache
+	// unknownResets bounds the audit events of reset requests for
+	// addresses without an account (noise.go).
+	unknownResets eventWindow
 }
 
 // User is a registered user. It deliberately has no field for the password

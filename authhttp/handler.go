@@ -96,6 +96,17 @@ type Options struct {
 	// in TrustedProxies every client shares the proxy's address.
 	LoginLimit    Limit
 	RegisterLimit Limit
+	// LoginLimit also bounds the second step of a login (POST
+	// /sessions/mfa, POST /api/v1/sessions/second-factor) and the token
+	// endpoint (POST /api/v1/token), which are logins too: a login with a
+	// second factor costs two requests of it.
+	//
+	// ResetLimit bounds the password-reset routes (POST and PUT
+	// /reset_password, POST /api/v1/password-reset and its /confirm) per
+	// client address, likewise. Without it one client sending requests for
+	// addresses without accounts fills the work a reset request leaves
+	// after its reply, and everybody else's reset requests get 503.
+	ResetLimit Limit
 
 	// Logger receives the access log and server errors. Default:
 	// slog.Default().
@@ -146,7 +157,7 @@ type Handler struct {
 	v1Mux   *http.ServeMux
 
 	// The per-IP limits, shared by the Holberton routes and the API v1.
-	loginLimiter, registerLimiter *ipLimiter
+	loginLimiter, registerLimiter, resetLimiter *ipLimiter
 
 	// Reset messages being delivered after their reply (see
 	// requestReset): a slot each, at most maxPendingResets.
@@ -186,8 +197,8 @@ type Handler struct {
 // Allow), as JSON; cross-origin browser requests that change state get 403;
 // panics become a JSON 500 that reveals nothing. Every request's context
 // carries its client (auth.WithClient: address and User-Agent) for auth's
-// audit trail. With Options.LoginLimit or RegisterLimit, a client over its
-// limit gets 429.
+// audit trail. With Options.LoginLimit, RegisterLimit or ResetLimit, a
+// client over its limit gets 429.
 //
 // The only errors are invalid Options: a TrustedOrigins or TrustedProxies
 // entry, a limit, or the cookie's name or attributes.
@@ -214,7 +225,7 @@ func New(store *auth.Store, opts Options) (*Handler, error) {
 		return nil, err
 	}
 	opts.TrustedProxies = proxies
-	if err := errors.Join(opts.LoginLimit.check("LoginLimit"), opts.RegisterLimit.check("RegisterLimit")); err != nil {
+	if err := errors.Join(opts.LoginLimit.check("LoginLimit"), opts.RegisterLimit.check("RegisterLimit"), opts.ResetLimit.check("ResetLimit")); err != nil {
 		return nil, err
 	}
 	h := &Handler{store: store, opts: opts, log: opts.Logger, resetSlots: make(chan struct{}, maxPendingResets)}
@@ -223,6 +234,7 @@ func New(store *auth.Store, opts Options) (*Handler, error) {
 	}
 	h.loginLimiter = newIPLimiter(h.opts.LoginLimit, h.opts.Now)
 	h.registerLimiter = newIPLimiter(h.opts.RegisterLimit, h.opts.Now)
+	h.resetLimiter = newIPLimiter(h.opts.ResetLimit, h.opts.Now)
 	h.routes = h.newRoutes()
 	h.v1 = h.newV1()
 	h.service = h.withClientAndDeadline(h.accessLog(h.recoverPanics(h.csrf.Handler(http.HandlerFunc(h.route)))))
@@ -261,23 +273,22 @@ func (c CookieOptions) withDefaults() (CookieOptions, error) {
 // newRoutes is the service's routes on a ServeMux.
 func (h *Handler) newRoutes() *http.ServeMux {
 	mux := http.NewServeMux()
-	// POST /sessions/mfa is not under LoginLimit: it costs no bcrypt, and
-	// each challenge, which only a right password gets, dies after
-	// auth.MaxChallengeFailures wrong codes, so POST /sessions's limit
-	// already bounds the codes one address can try.
+	// Every anonymous route that costs work is under a per-IP limit (when
+	// set): registration; a login and its second step (each challenge
+	// also dies after auth.MaxChallengeFailures wrong codes); a reset.
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("POST /users", limited(h.registerLimiter, h.register))
 	mux.HandleFunc("POST /sessions", limited(h.loginLimiter, h.login))
 	mux.HandleFunc("DELETE /sessions", h.logout)
-	mux.HandleFunc("POST /sessions/mfa", h.completeLogin)
+	mux.HandleFunc("POST /sessions/mfa", limited(h.loginLimiter, h.completeLogin))
 	mux.HandleFunc("GET /profile", h.profile)
 	mux.HandleFunc("POST /profile/totp", h.enrollTOTP)
 	mux.HandleFunc("DELETE /profile/totp", h.removeTOTP)
 	mux.HandleFunc("GET /profile/totp/qr.png", h.totpQR)
 	mux.HandleFunc("POST /profile/totp/confirm", h.confirmTOTP)
 	mux.HandleFunc("POST /profile/recovery_codes", h.regenerateRecoveryCodes)
-	mux.HandleFunc("POST /reset_password", h.requestReset)
-	mux.HandleFunc("PUT /reset_password", h.resetPassword)
+	mux.HandleFunc("POST /reset_password", limited(h.resetLimiter, h.requestReset))
+	mux.HandleFunc("PUT /reset_password", limited(h.resetLimiter, h.resetPassword))
 	return mux
 }
 

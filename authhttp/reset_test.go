@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -240,5 +241,73 @@ func TestResetBacklogIsBounded(t *testing.T) {
 		assert.Equal(t, http.StatusOK, r.Status, r.Raw)
 		require.NoError(t, h.Shutdown(t.Context()))
 		assert.Equal(t, slots+1, sender.count())
+	})
+}
+
+// TestResetFloodOneClient: one client flooding POST /reset_password (8
+// connections, 300 requests for accounts' addresses, whose messages the
+// mail server holds) does not deny resets to everybody else: Options'
+// ResetLimit stops it at its limit with 429, so the work a reset leaves
+// after its reply stays within bounds, and another client's 30 requests all
+// get 200. Without the limit the flood fills that work's 100 slots and the
+// other client gets 503 (TestResetBacklogIsBounded).
+func TestResetFloodOneClient(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		const flood, mine, workers = 300, 30, 8
+		sender := &gateSender{release: make(chan struct{})}
+		h, svc := newHandler(t, dsn, authhttp.Options{
+			ResetLimit:     authhttp.Limit{N: 30, Per: time.Minute}, // credstore serve's default
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		}, func(c *auth.Config) { c.ResetSender = sender })
+		svc.URL = startHandler(t, h)
+		t.Cleanup(func() { close(sender.release) }) // before the handler's Shutdown, which waits for the deliveries
+		for i := range 100 {
+			_, err := svc.Store.Register(t.Context(), auth.Registration{Email: fmt.Sprintf("target%03d@example.com", i), Password: "password-1"})
+			require.NoError(t, err)
+		}
+		_, err := svc.Store.Register(t.Context(), auth.Registration{Email: "me@example.com", Password: "password-1"})
+		require.NoError(t, err)
+
+		// reset sends POST /reset_password for email as the client at ip
+		// (through the trusted proxy's X-Forwarded-For).
+		reset := func(ip, email string) reply {
+			return svc.client(t).formWith(http.Header{"X-Forwarded-For": {ip}}, "POST", "/reset_password", "email", email)
+		}
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		jobs := make(chan int)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := range jobs {
+					r := reset("203.0.113.66", fmt.Sprintf("target%03d@example.com", i%100))
+					mu.Lock()
+					statuses[r.Status]++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Go(func() {
+			for i := range flood {
+				jobs <- i
+			}
+			close(jobs)
+		})
+		ok := 0
+		for range mine {
+			r := reset("198.51.100.7", "me@example.com")
+			if r.Status == http.StatusOK {
+				ok++
+			} else {
+				t.Logf("my reset request: %d %s", r.Status, r.Raw)
+			}
+		}
+		wg.Wait()
+		assert.Equal(t, mine, ok, "every reset request of the other client is answered 200")
+		assert.Positive(t, statuses[http.StatusTooManyRequests], "the flood is limited: %v", statuses)
+		assert.Zero(t, statuses[http.StatusServiceUnavailable], "the flood never fills the slots: %v", statuses)
+		assert.LessOrEqual(t, statuses[http.StatusOK], 60, "about its limit of 30 (a minute's refill at most): %v", statuses)
 	})
 }

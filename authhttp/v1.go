@@ -118,8 +118,10 @@ func (h *Handler) newV1() http.Handler {
 			}
 		case "POST /users":
 			next = h.v1Limited(h.registerLimiter, next)
-		case "POST /sessions":
+		case "POST /sessions", "POST /sessions/second-factor", "POST /token":
 			next = h.v1Limited(h.loginLimiter, next)
+		case "POST /password-reset", "POST /password-reset/confirm":
+			next = h.v1Limited(h.resetLimiter, next)
 		}
 		mux.Handle(rt.method+" "+rt.path, next)
 		known.Handle(rt.method+" "+rt.path, next)

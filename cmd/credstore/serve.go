@@ -21,6 +21,13 @@ import (
 	"github.com/credstore/credstore/internal/database"
 )
 
+// defaultResetIPLimit is serve's per-IP limit of password-reset requests:
+// on by default, unlike the login and registration limits, because one
+// client flooding the reset route with unknown addresses would otherwise
+// make everybody's reset requests fail (503). 30 a minute is far above what
+// a person sends.
+var defaultResetIPLimit = authhttp.Limit{N: 30, Per: time.Minute}
+
 // serveConfig is the configuration of "credstore serve".
 type serveConfig struct {
 	Addr             string
@@ -35,6 +42,7 @@ type serveConfig struct {
 	// proxies whose X-Forwarded-For names the client they count.
 	LoginIPLimit    authhttp.Limit
 	RegisterIPLimit authhttp.Limit
+	ResetIPLimit    authhttp.Limit
 	TrustedProxies  []netip.Prefix
 
 	// AuditRetention is auth.Config.AuditRetention: 0 for auth's default,
@@ -145,6 +153,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 	limitFlag("login-ip-limit", "CREDSTORE_LOGIN_IP_LIMIT", "logins (POST /sessions)", &c.LoginIPLimit)
 	limitFlag("register-ip-limit", "CREDSTORE_REGISTER_IP_LIMIT", "registrations (POST /users)", &c.RegisterIPLimit)
+	c.ResetIPLimit = defaultResetIPLimit
+	limitFlag("reset-ip-limit", "CREDSTORE_RESET_IP_LIMIT", "password resets (POST and PUT /reset_password, /api/v1/password-reset), default "+defaultResetIPLimit.String()+"; set -trusted-proxies behind a proxy", &c.ResetIPLimit)
 	proxies := func(v string) (err error) { c.TrustedProxies, err = parseProxies(v); return err }
 	parsed("CREDSTORE_TRUSTED_PROXIES", proxies)
 	fs.Func("trusted-proxies", "comma-separated `addresses` or CIDR networks of the reverse proxies in front of the service, whose X-Forwarded-For is believed; empty: none, the header is ignored (env CREDSTORE_TRUSTED_PROXIES)", proxies)
@@ -319,6 +329,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		TrustedProxies:   c.TrustedProxies,
 		LoginLimit:       c.LoginIPLimit,
 		RegisterLimit:    c.RegisterIPLimit,
+		ResetLimit:       c.ResetIPLimit,
 		Logger:           log,
 	})
 	if err != nil {
@@ -346,7 +357,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	log.Info("listening", "addr", ln.Addr().String(), "db", database.Redact(c.DB), "bcrypt_cost", c.BcryptCost,
 		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "",
 		"trusted_origins", c.TrustedOrigins, "trusted_proxies", c.TrustedProxies,
-		"login_ip_limit", c.LoginIPLimit.String(), "register_ip_limit", c.RegisterIPLimit.String(),
+		"login_ip_limit", c.LoginIPLimit.String(), "register_ip_limit", c.RegisterIPLimit.String(), "reset_ip_limit", c.ResetIPLimit.String(),
 		"audit_retention", c.auditRetention(), "two_factor", keys != nil, "key_file", c.keyFile(),
 		"totp_issuer", c.TOTPIssuer)
 	if c.SMTPAddr != "" {

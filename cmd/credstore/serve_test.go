@@ -27,6 +27,9 @@ func TestParseServe(t *testing.T) {
 		env     map[string]string
 		want    serveConfig
 		wantErr bool
+		// resetOff: the case turns the reset limit off; every other case
+		// that leaves want.ResetIPLimit zero expects serve's default.
+		resetOff bool
 	}{
 		{
 			name: "defaults: a fresh clone serves credstore.db on 127.0.0.1:5000",
@@ -45,6 +48,17 @@ func TestParseServe(t *testing.T) {
 			args: []string{"-addr", ":9000", "-db", "x.db", "-bcrypt-cost", "14", "-secure-cookies=false", "-expose-reset-token"},
 			env:  map[string]string{"CREDSTORE_ADDR": "127.0.0.1:8080", "CREDSTORE_SECURE_COOKIES": "true"},
 			want: serveConfig{Addr: ":9000", DB: "x.db", BcryptCost: 14, TOTPIssuer: "credstore", ExposeResetToken: true},
+		},
+		{
+			name:     "the reset limit, off by flag",
+			args:     []string{"-reset-ip-limit", ""},
+			want:     serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore"},
+			resetOff: true,
+		},
+		{
+			name: "the reset limit, from the environment",
+			env:  map[string]string{"CREDSTORE_RESET_IP_LIMIT": "5/m"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore", ResetIPLimit: authhttp.Limit{N: 5, Per: time.Minute}},
 		},
 		{
 			name: "a __Host- cookie name, by flag and by environment",
@@ -149,6 +163,9 @@ func TestParseServe(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			if tc.want.ResetIPLimit == (authhttp.Limit{}) && !tc.resetOff {
+				tc.want.ResetIPLimit = defaultResetIPLimit // on unless a case turns it off
+			}
 			assert.Equal(t, tc.want, got)
 		})
 	}
