@@ -230,7 +230,7 @@ func TestTimesRoundTrip(t *testing.T) {
 // opposite order, each waiting until the other holds its first row, so that
 // PostgreSQL must abort one of them as a deadlock victim (after its
 // deadlock_timeout, 1s by default). InTx runs the victim again, and both
-// commit.
+// commit, each update applied once.
 func TestInTxRetriesRealDeadlock(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -274,7 +274,12 @@ func TestInTxRetriesRealDeadlock(t *testing.T) {
 	for range 2 {
 		require.NoError(t, <-errs, "both transactions commit")
 	}
-	assert.Equal(t, int32(3), attemptsA.Load()+attemptsB.Load(), "exactly one was a deadlock victim and ran again")
+	// At least one was a deadlock victim and ran again. Usually exactly
+	// one; on a busy server the deadlock checks of both can run before
+	// either victim has left, and both run again (seen once in CI with four
+	// CPU-burning loops beside it): what matters is that every attempt
+	// that failed ran again and the effects below are applied once.
+	assert.GreaterOrEqual(t, attemptsA.Load()+attemptsB.Load(), int32(3), "a deadlock victim ran again")
 
 	rows, err := d.SQL().QueryContext(ctx, "SELECT n FROM deadlock_rows ORDER BY id")
 	require.NoError(t, err)
