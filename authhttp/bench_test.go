@@ -29,16 +29,7 @@ func BenchmarkMe(b *testing.B) {
 		SecretKeys: &auth.Keyring{Current: "k", Keys: map[string][]byte{"k": make([]byte, 32)}},
 	})
 	require.NoError(b, err)
-	b.Cleanup(func() { s.Close() })
-	h, err := authhttp.New(s, authhttp.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	require.NoError(b, err)
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", http.StripPrefix("/api/v1", h.V1()))
-
-	_, err = s.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "Secret-alice-42"})
-	require.NoError(b, err)
-	_, sess, err := s.LoginSession(ctx, "alice", "Secret-alice-42")
-	require.NoError(b, err)
+	mux, sess := benchAPI(b, s)
 	tok, err := s.IssueTokens(ctx, auth.LoginAttempt{Identifier: "alice", Password: "Secret-alice-42"})
 	require.NoError(b, err)
 
@@ -98,15 +89,7 @@ func BenchmarkMeStaleBound(b *testing.B) {
 				BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true, SessionCacheMaxStale: c.stale,
 			})
 			require.NoError(b, err)
-			b.Cleanup(func() { s.Close() })
-			h, err := authhttp.New(s, authhttp.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-			require.NoError(b, err)
-			mux := http.NewServeMux()
-			mux.Handle("/api/v1/", http.StripPrefix("/api/v1", h.V1()))
-			_, err = s.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "Secret-alice-42"})
-			require.NoError(b, err)
-			_, sess, err := s.LoginSession(ctx, "alice", "Secret-alice-42")
-			require.NoError(b, err)
+			mux, sess := benchAPI(b, s)
 			r := httptest.NewRequest(http.MethodGet, "/api/v1/me", nil)
 			r.RemoteAddr = "127.0.0.1:5000"
 			r.AddCookie(&http.Cookie{Name: "session_id", Value: sess.Token})
@@ -120,4 +103,22 @@ func BenchmarkMeStaleBound(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchAPI serves s's API v1 under /api/v1/ (the access log discarded),
+// closes s when b ends, and returns the handler and a session of a user,
+// alice, registered for the benchmark.
+func benchAPI(b *testing.B, s *auth.Store) (http.Handler, auth.Session) {
+	b.Helper()
+	b.Cleanup(func() { s.Close() })
+	h, err := authhttp.New(s, authhttp.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	require.NoError(b, err)
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", http.StripPrefix("/api/v1", h.V1()))
+	ctx := context.Background()
+	_, err = s.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "Secret-alice-42"})
+	require.NoError(b, err)
+	_, sess, err := s.LoginSession(ctx, "alice", "Secret-alice-42")
+	require.NoError(b, err)
+	return mux, sess
 }
