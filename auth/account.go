@@ -51,7 +51,10 @@ func (s *Store) UpdateOwnUser(ctx context.Context, id int64, currentPassword str
 		if verr != nil {
 			return User{}, s.currentPasswordFailed(ctx, t, "", verr)
 		}
-		proof = &passwordProof{hash: hash, bucket: t.bucket}
+		proof = &passwordProof{bucket: t.bucket, provenPassword: provenPassword{
+			userID: id, field: FieldCurrentPassword, password: currentPassword, hash: hash,
+			failed: func(err error) error { return s.currentPasswordFailed(ctx, t, "", err) },
+		}}
 	}
 	if _, named := actorFrom(ctx); !named {
 		ctx = WithActor(ctx, Actor{Kind: ActorUser, UserID: id})
@@ -59,11 +62,11 @@ func (s *Store) UpdateOwnUser(ctx context.Context, id int64, currentPassword str
 	return s.updateUser(ctx, "update own user", id, u, proof)
 }
 
-// passwordProof is a current password verified before a transaction: the
-// hash it matched, which the transaction re-asserts, and the throttle
-// bucket the check counted in, which it clears.
+// passwordProof is a current password verified before a transaction, which
+// the transaction re-asserts, and the throttle bucket the check counted in,
+// which it clears.
 type passwordProof struct {
-	hash   string
+	provenPassword
 	bucket string
 }
 
@@ -113,7 +116,26 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code stri
 		}
 		hash, t = h, tr
 	}
-	err = s.inTx(ctx, op, func(tx *txn) error {
+	p := provenPassword{userID: id, field: FieldPassword, password: password, hash: hash}
+	err = s.whileProven(ctx, op, p, func(hash string) error { return s.deleteAccount(ctx, id, hash, rcHash) })
+	switch {
+	case errors.Is(err, errWrongCode):
+		// The password was right; the recovery code was not (one error
+		// for both, counted as a failure like a wrong password).
+		return s.currentPasswordFailed(ctx, t, "wrong_password_or_code", ErrInvalidCredentials)
+	case errors.Is(err, ErrInvalidCredentials):
+		return ErrInvalidCredentials
+	}
+	return err
+}
+
+// deleteAccount is DeleteAccount's transaction: it deletes the user if
+// their password hash is still hash (errCredentialChanged otherwise),
+// spending the recovery code of hash rcHash when it is set (errWrongCode
+// when it is not one of theirs).
+func (s *Store) deleteAccount(ctx context.Context, id int64, hash, rcHash string) error {
+	const op = "delete account"
+	return s.inTx(ctx, op, func(tx *txn) error {
 		u, err := tx.lockUser(id)
 		if err != nil {
 			return err
@@ -139,15 +161,6 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64, password, code stri
 		tx.record(EventUserDeleted, refOf(u), nil)
 		return nil
 	})
-	switch {
-	case errors.Is(err, errWrongCode):
-		// The password was right; the recovery code was not (one error
-		// for both, counted as a failure like a wrong password).
-		return s.currentPasswordFailed(ctx, t, "wrong_password_or_code", ErrInvalidCredentials)
-	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, errCredentialChanged):
-		return ErrInvalidCredentials
-	}
-	return err
 }
 
 // RevokeOtherSessions ends every session of the user but keepSessionID, as

@@ -39,6 +39,60 @@ func (tx *txn) stillPassword(userID int64, verified string) error {
 // can exhaust it, and then the password given is not reliably current.
 const credentialRetries = 2
 
+// invalidOr is ErrInvalidCredentials, unwrapped, for an error that is it
+// or ErrNotFound (the user deleted since the check), and err otherwise.
+func invalidOr(err error) error {
+	if errors.Is(err, ErrInvalidCredentials) || errors.Is(err, ErrNotFound) {
+		return ErrInvalidCredentials
+	}
+	return err
+}
+
+// provenPassword is a password verified outside a transaction: whose it is,
+// the password itself (to verify again) and the hash it matched, which the
+// transaction that acts on it re-asserts (stillPassword).
+type provenPassword struct {
+	userID   int64
+	field    string // names the password in a *ValidationError
+	password string
+	hash     string
+	// failed, when set, is what a password that no longer verifies
+	// returns, given the verification's error (to record the failure).
+	failed func(error) error
+}
+
+// whileProven runs act, a transaction that re-asserts the hash it is given,
+// with p's hash. When act finds the hash changed (errCredentialChanged: a
+// password written since the check), the password is verified again
+// against the hash stored now and act runs again with it: a rehash kept the
+// password, a change did not. This is the one place that retries.
+//
+// Errors: act's; ErrInvalidCredentials (unwrapped, or what p.failed makes
+// of it) when the password no longer matches or the retries run out; the
+// verification's others (ErrOverloaded, the database's) wrapped with op.
+func (s *Store) whileProven(ctx context.Context, op string, p provenPassword, act func(hash string) error) error {
+	hash := p.hash
+	for attempt := 0; ; attempt++ {
+		err := act(hash)
+		switch {
+		case !errors.Is(err, errCredentialChanged):
+			return err
+		case attempt == credentialRetries:
+			return ErrInvalidCredentials
+		}
+		hash, err = s.verifyPassword(ctx, p.userID, p.field, p.password)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrInvalidCredentials) && p.failed != nil:
+			return p.failed(err)
+		case errors.Is(err, ErrInvalidCredentials):
+			return ErrInvalidCredentials
+		default:
+			return wrap(op, err)
+		}
+	}
+}
+
 // Login authenticates a user by username, or by email (by its canonical
 // form, so in any case, width or normalisation) when identifier contains
 // '@', and returns the user.
@@ -50,9 +104,11 @@ const credentialRetries = 2
 // character or with invalid UTF-8 is refused with an error that is
 // ErrInvalidCredentials and also a *ValidationError saying so. ErrOverloaded
 // (wrapped) means the store was too busy to try. *ThrottledError
-// (ErrThrottled) means the account, or the identifier when it names none,
-// has failed too often lately (Config.LoginThrottle): the attempt was refused
-// before bcrypt, and RetryAt says when the next will be evaluated. Other
+// (ErrThrottled) means the identifier has failed too often lately
+// (Config.LoginThrottle): the attempt was refused before bcrypt, and RetryAt
+// says when the next will be evaluated. While the account's own bucket waits
+// (its other identifier failed too often), the password is not evaluated
+// and the attempt fails with ErrInvalidCredentials; see authenticate. Other
 // errors are the database's, wrapped.
 //
 // Every attempt, failed or not, is recorded in the audit trail.
@@ -68,7 +124,7 @@ func (s *Store) Login(ctx context.Context, identifier, password string) (User, e
 		return User{}, err
 	}
 	err = s.inTx(ctx, "login", func(tx *txn) error {
-		if err := tx.clear(v.throttle.bucket); err != nil {
+		if err := tx.clear(v.throttle.bucket, v.throttle.shared); err != nil {
 			return err
 		}
 		tx.record(EventLoginSucceeded, refOf(v.user), map[string]any{"device": v.deviceState()})
@@ -102,12 +158,25 @@ func (v verified) deviceState() string {
 // bucket refuses it before any work), then counts it, then compares the
 // password, and records a failure in the audit trail. A success is recorded
 // by the caller, in the transaction that acts on it, which also clears the
-// bucket.
+// buckets.
 //
 // Every failure costs one bcrypt comparison, whether or not the identifier
 // names an account, and the throttle treats an identifier that names no
-// account exactly as one that does (its own bucket, the same policy), so
-// neither the errors, nor their timing, nor the throttling tell them apart.
+// account exactly as one that does, so neither the errors, nor their
+// timing, nor the throttling tell them apart:
+//
+//   - Every attempt counts in the identifier's own bucket, and only that
+//     bucket refuses with ErrThrottled.
+//   - An attempt with an identifier that names an account also counts in
+//     the account's bucket, shared by its username and its address, which
+//     bounds the guesses at one password whichever identifier they use.
+//     While that bucket waits, the password is not evaluated: the attempt
+//     is compared against the dummy hash and refused with
+//     ErrInvalidCredentials, as for an unknown identifier. A 429 for the
+//     address after failures by the username would tell that they name
+//     one account.
+//   - An attempt that presents the account's device token counts in that
+//     device's bucket only: its owner is not locked out by strangers.
 func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, error) {
 	row, hash, err := s.loginRow(ctx, a.Identifier)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -123,10 +192,10 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, err
 	if row != nil {
 		v.user = *row
 		t.subject = refOf(*row)
-		t.bucket = accountBucket(scopeLogin, row.ID)
+		t.shared = accountBucket(scopeLogin, row.ID)
 		if d, ok := s.deviceOf(ctx, a.DeviceToken, row.ID); ok {
 			v.device = &d
-			t.bucket, t.device = deviceBucket(d.ID), true
+			t.bucket, t.shared, t.device = deviceBucket(d.ID), "", true
 		}
 	} else {
 		hash = s.dummy
@@ -141,7 +210,10 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, err
 	if err != nil {
 		return verified{}, wrap("login", err)
 	}
-	if err := s.reserve(ctx, t); err != nil {
+	held := false
+	if err := s.reserve(ctx, t); errors.As(err, new(errSharedWaiting)) {
+		held, hash = true, s.dummy
+	} else if err != nil {
 		leave()
 		return verified{}, err
 	}
@@ -155,6 +227,8 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, err
 		reason, failure = "invalid_input", inputErr
 	case row == nil:
 		reason = "unknown_account"
+	case held:
+		reason = "account_throttled"
 	case !ok:
 		reason = "wrong_password"
 	}

@@ -12,9 +12,11 @@ import (
 
 // requireSecondFactor returns nil when the verified user has no second
 // factor; otherwise it issues a login challenge and returns it as
-// *SecondFactorRequiredError. The attempt's throttle bucket is not cleared:
-// only the second factor completes the login, so a stolen password does
-// not buy unthrottled guesses at codes.
+// *SecondFactorRequiredError. The account's throttle bucket (or the
+// device's) is not cleared: only the second factor completes the login, so
+// a stolen password does not buy unthrottled guesses at codes. The
+// identifier's own bucket is: the password was right, and the challenge
+// does not know which identifier its login typed.
 func (s *Store) requireSecondFactor(ctx context.Context, v verified) error {
 	_, err := s.queries().GetTOTPFactor(ctx, v.user.ID)
 	switch err = mapError(err); {
@@ -23,7 +25,7 @@ func (s *Store) requireSecondFactor(ctx context.Context, v verified) error {
 	case err != nil:
 		return wrap("login", err)
 	}
-	token, hash, err := newToken(s.cfg.Rand)
+	token, tokenHash, err := newToken(s.cfg.Rand)
 	if err != nil {
 		return wrap("login", err)
 	}
@@ -31,26 +33,17 @@ func (s *Store) requireSecondFactor(ctx context.Context, v verified) error {
 	if v.device != nil {
 		deviceID = v.device.ID
 	}
-	for attempt := 0; ; attempt++ {
-		expires, err := s.createChallenge(ctx, v, hash, deviceID)
-		switch {
-		case err == nil:
-			return &SecondFactorRequiredError{Challenge: token, ExpiresAt: expires}
-		case errors.Is(err, ErrNotFound):
-			return ErrInvalidCredentials
-		case !errors.Is(err, errCredentialChanged):
-			return err
-		case attempt == credentialRetries:
-			return ErrInvalidCredentials
-		}
-		// As sessionFor does: a concurrent rehash keeps the password, a
-		// change does not. Verify against the hash stored now.
-		h, err := s.verifyPassword(ctx, v.user.ID, FieldPassword, v.password)
-		if err != nil {
-			return credentialsOr("login", err)
-		}
-		v.hash = []byte(h)
+	var expires time.Time
+	p := provenPassword{userID: v.user.ID, field: FieldPassword, password: v.password, hash: string(v.hash)}
+	err = s.whileProven(ctx, "login", p, func(hash string) error {
+		v.hash = []byte(hash)
+		expires, err = s.createChallenge(ctx, v, tokenHash, deviceID)
+		return err
+	})
+	if err != nil {
+		return invalidOr(err)
 	}
+	return &SecondFactorRequiredError{Challenge: token, ExpiresAt: expires}
 }
 
 // createChallenge stores a login challenge for the verified user, if the
@@ -69,6 +62,11 @@ func (s *Store) createChallenge(ctx context.Context, v verified, hash string, de
 		}
 		if subtle.ConstantTimeCompare([]byte(cred.PasswordHash), v.hash) != 1 {
 			return errCredentialChanged
+		}
+		if v.throttle.shared != "" {
+			if err := tx.clear(v.throttle.bucket); err != nil {
+				return err
+			}
 		}
 		expires = tx.now.Add(ChallengeLifetime)
 		ch, err := tx.q.CreateMFAChallenge(tx.ctx, db.CreateMFAChallengeParams{
@@ -190,7 +188,7 @@ func (s *Store) completeLogin(ctx context.Context, a SecondFactor, issueDevice b
 		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, "wrong_"+method)
 	}
 
-	g := &grant{throttle: t.bucket, device: device, presentToken: a.DeviceToken, issueDevice: issueDevice, refreshHash: refreshHash}
+	g := &grant{throttle: t, device: device, presentToken: a.DeviceToken, issueDevice: issueDevice, refreshHash: refreshHash}
 	g.secondFactor = func(tx *txn, u db.User) (map[string]any, error) {
 		cred, err := tx.q.GetCredential(tx.ctx, u.ID)
 		if err != nil {

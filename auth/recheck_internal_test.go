@@ -109,6 +109,20 @@ func TestRehashBetweenCheckAndWrite(t *testing.T) {
 		assert.NotEmpty(t, r.Session.Token)
 		assert.Equal(t, u.ID, r.User.ID)
 
+		// The same for an operation that proves the current password before
+		// its transaction (an address change here; ConfirmTOTP,
+		// ChangePassword and DeleteAccount retry through the same
+		// whileProven).
+		hash, tr, verr, err := s.verifyCurrentPassword(ctx, "update own user", u.ID, FieldCurrentPassword, "password-a")
+		require.NoError(t, err)
+		require.NoError(t, verr)
+		rehashSamePassword([]byte(hash))
+		got, err := s.updateUser(ctx, "update own user", u.ID, UserUpdate{Email: ptrTo("alice2@example.com")},
+			&passwordProof{bucket: tr.bucket, provenPassword: provenPassword{
+				userID: u.ID, field: FieldCurrentPassword, password: "password-a", hash: hash,
+			}})
+		require.NoError(t, err, "the password is still right: verified again against the new hash")
+		assert.Equal(t, "alice2@example.com", got.Email)
 	})
 }
 
@@ -132,7 +146,9 @@ func TestOwnUpdateAfterPasswordWrite(t *testing.T) {
 		require.NoError(t, s.SetPassword(ctx, u.ID, "password-new"))
 		// ...and the address change that acts on the check is refused.
 		_, err = s.updateUser(ctx, "update own user", u.ID, UserUpdate{Email: ptrTo("attacker@example.com")},
-			&passwordProof{hash: hash, bucket: tr.bucket})
+			&passwordProof{bucket: tr.bucket, provenPassword: provenPassword{
+				userID: u.ID, field: FieldCurrentPassword, password: "password-old", hash: hash,
+			}})
 		require.ErrorIs(t, err, ErrInvalidCredentials)
 		got, err := s.User(ctx, u.ID)
 		require.NoError(t, err)

@@ -79,7 +79,7 @@ func (s *Store) IssuePasswordReset(ctx context.Context, email string) (PasswordR
 	// an account too (which are recorded without a user), so that the
 	// replies and their pace are the same for both.
 	err = s.inTx(ctx, "request password reset", func(tx *txn) error {
-		if err := tx.count(t); err != nil {
+		if err := tx.count(t.bucket, t.policy); err != nil {
 			return err
 		}
 		if !found {
@@ -222,17 +222,18 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 		if err != nil {
 			return err
 		}
-		// Proof of control of the address: the account's login and reset
-		// buckets start again.
-		if err := tx.clear(accountBucket(scopeLogin, pr.UserID)); err != nil {
-			return err
-		}
-		if err := tx.clear(accountBucket(scopeReset, pr.UserID)); err != nil {
-			return err
-		}
 		u, err := tx.q.GetUserByID(tx.ctx, pr.UserID)
 		if err != nil {
 			return mapError(err)
+		}
+		// Proof of control of the address: the account's login and reset
+		// buckets start again, and those of its identifiers.
+		buckets := []string{accountBucket(scopeLogin, pr.UserID), accountBucket(scopeReset, pr.UserID), identifierBucket(scopeLogin, u.Email)}
+		if u.Username.Valid {
+			buckets = append(buckets, identifierBucket(scopeLogin, u.Username.String))
+		}
+		if err := tx.clear(buckets...); err != nil {
+			return err
 		}
 		detail := map[string]any{"sessions_ended": ended}
 		// The reset keeps the second factor (the mailbox alone must not

@@ -91,36 +91,24 @@ func (s *Store) login(ctx context.Context, a LoginAttempt, issueDevice bool, ref
 // hash is still the one its password matched; when it is not, it verifies
 // the password again against the hash now stored.
 func (s *Store) sessionFor(ctx context.Context, v verified, a LoginAttempt, issueDevice bool, refreshHash string) (LoginResult, error) {
-	g := &grant{throttle: v.throttle.bucket, device: v.device, presentToken: a.DeviceToken, issueDevice: issueDevice, refreshHash: refreshHash}
-	for attempt := 0; ; attempt++ {
-		sess, dev, err := s.createSession(ctx, v.user.ID, v.hash, g)
-		switch {
-		case err == nil:
-			return LoginResult{User: userFromDB(v.user), Session: sess, DeviceToken: dev.token, DeviceExpiresAt: dev.expiresAt}, nil
-		case errors.Is(err, ErrNotFound):
-			return LoginResult{}, ErrInvalidCredentials
-		case !errors.Is(err, errCredentialChanged):
-			return LoginResult{}, err
-		case attempt == credentialRetries:
-			return LoginResult{}, ErrInvalidCredentials
-		}
-		// The hash changed after the check: a concurrent rehash keeps the
-		// password, a change does not. Verify against what is stored now.
-		h, err := s.verifyPassword(ctx, v.user.ID, FieldPassword, a.Password)
-		if err != nil {
-			if errors.Is(err, ErrInvalidCredentials) {
-				return LoginResult{}, ErrInvalidCredentials
-			}
-			return LoginResult{}, wrap("login", err)
-		}
-		v.hash = []byte(h)
+	g := &grant{throttle: v.throttle, device: v.device, presentToken: a.DeviceToken, issueDevice: issueDevice, refreshHash: refreshHash}
+	var res LoginResult
+	p := provenPassword{userID: v.user.ID, field: FieldPassword, password: a.Password, hash: string(v.hash)}
+	err := s.whileProven(ctx, "login", p, func(hash string) error {
+		sess, dev, err := s.createSession(ctx, v.user.ID, []byte(hash), g)
+		res = LoginResult{User: userFromDB(v.user), Session: sess, DeviceToken: dev.token, DeviceExpiresAt: dev.expiresAt}
+		return err
+	})
+	if err != nil {
+		return LoginResult{}, invalidOr(err)
 	}
+	return res, nil
 }
 
 // grant is what a successful login does besides creating its session:
 // clear its throttle bucket, and renew or issue a device token.
 type grant struct {
-	throttle     string
+	throttle     throttle   // its buckets are cleared
 	device       *db.Device // the token presented, to renew
 	presentToken string     // and the token itself
 	issueDevice  bool       // issue one when none was presented
@@ -195,7 +183,7 @@ func (s *Store) createSession(ctx context.Context, userID int64, verified []byte
 			tx.record(EventSessionCreated, refOf(u), map[string]any{"session_id": row.ID})
 			return nil
 		}
-		if err := tx.clear(g.throttle); err != nil {
+		if err := tx.clear(g.throttle.bucket, g.throttle.shared); err != nil {
 			return err
 		}
 		var state string

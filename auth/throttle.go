@@ -22,7 +22,14 @@ const (
 // throttle is the bucket an attempt is counted in, and what to record when
 // the bucket refuses it.
 type throttle struct {
-	bucket    string
+	bucket string
+	// shared, when set, is a second bucket the attempt also counts in: the
+	// account's, shared by the identifiers that name it (its username and
+	// its address). A waiting shared bucket does not refuse the attempt
+	// with ErrThrottled, which would tell which identifiers name one
+	// account; the attempt is refused as a wrong password, unevaluated
+	// (see authenticate).
+	shared    string
 	policy    ThrottlePolicy
 	refused   EventType // recorded once per wait
 	subject   *userRef  // the account, when the identifier names one
@@ -61,8 +68,8 @@ func deviceBucket(deviceID int64) string {
 	return scopeLogin + ":d:" + strconv.FormatInt(deviceID, 10)
 }
 
-// identifierBucket is the bucket of an identifier that names no account.
-// It holds the SHA-256 of the identifier's normal form (its canonical email
+// identifierBucket is the bucket of the attempts made with one identifier,
+// whether or not it names an account. It holds the SHA-256 of the identifier's normal form (its canonical email
 // form; a username as it is; anything else as typed), never the identifier:
 // people type their passwords into the username box. The same normal form
 // as an account's makes "Alice@Example.com" and "alice@example.com" one
@@ -118,19 +125,44 @@ func (errWaiting) Error() string { return "throttle bucket is waiting" }
 // holds the policy under concurrency: of a hundred simultaneous guesses,
 // exactly as many are evaluated as the policy allows, because each one
 // takes its turn on the bucket's row before bcrypt runs.
+//
+// With a shared bucket, the attempt counts in both, in one transaction. A
+// waiting shared bucket returns errSharedWaiting, and the count in t's own
+// bucket stands: the attempt is refused as a wrong password would be.
 func (s *Store) reserve(ctx context.Context, t throttle) error {
-	err := s.inTx(ctx, t.operation, func(tx *txn) error { return tx.count(t) })
+	var sharedWaiting bool
+	err := s.inTx(ctx, t.operation, func(tx *txn) error {
+		sharedWaiting = false
+		if err := tx.count(t.bucket, t.policy); err != nil || t.shared == "" {
+			return err
+		}
+		err := tx.count(t.shared, t.policy)
+		if errors.As(err, new(errWaiting)) {
+			sharedWaiting = true // and the own count commits
+			return nil
+		}
+		return err
+	})
 	var w errWaiting
-	if errors.As(err, &w) {
+	switch {
+	case errors.As(err, &w):
 		return s.refuse(ctx, t, w.row, s.now())
+	case err == nil && sharedWaiting:
+		return errSharedWaiting{}
 	}
 	return err
 }
 
-// count counts one attempt in t's bucket in this transaction, or returns
+// errSharedWaiting means an attempt was counted in its own bucket but its
+// shared bucket is waiting.
+type errSharedWaiting struct{}
+
+func (errSharedWaiting) Error() string { return "shared throttle bucket is waiting" }
+
+// count counts one attempt in bucket in this transaction, or returns
 // errWaiting when the bucket is waiting.
-func (tx *txn) count(t throttle) error {
-	row, err := tx.q.LockThrottle(tx.ctx, db.LockThrottleParams{Bucket: t.bucket, Now: tx.now, Unlocked: timeMin})
+func (tx *txn) count(bucket string, policy ThrottlePolicy) error {
+	row, err := tx.q.LockThrottle(tx.ctx, db.LockThrottleParams{Bucket: bucket, Now: tx.now, Unlocked: timeMin})
 	if err != nil {
 		return err
 	}
@@ -150,21 +182,29 @@ func (tx *txn) count(t throttle) error {
 	// whose clock was read a moment before this one's must not find the
 	// bucket waiting until now.
 	lockedUntil := timeMin
-	if d := t.policy.delay(failures); d > 0 {
+	if d := policy.delay(failures); d > 0 {
 		lockedUntil = tx.now.Add(d)
 	}
-	if windowFailures >= int64(t.policy.DailyFailures) {
+	if windowFailures >= int64(policy.DailyFailures) {
 		lockedUntil = later(lockedUntil, windowStart.Add(ThrottleWindow))
 	}
 	return tx.q.UpdateThrottle(tx.ctx, db.UpdateThrottleParams{
-		Bucket: t.bucket, Failures: failures, WindowStart: windowStart, WindowFailures: windowFailures,
+		Bucket: bucket, Failures: failures, WindowStart: windowStart, WindowFailures: windowFailures,
 		LockedUntil: lockedUntil, Now: tx.now,
 	})
 }
 
-// clear deletes a bucket: the attempt succeeded.
-func (tx *txn) clear(bucket string) error {
-	return tx.q.DeleteThrottle(tx.ctx, bucket)
+// clear deletes buckets: the attempt succeeded.
+func (tx *txn) clear(buckets ...string) error {
+	for _, b := range buckets {
+		if b == "" {
+			continue
+		}
+		if err := tx.q.DeleteThrottle(tx.ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // refuse returns the *ThrottledError of a waiting bucket, recording the

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -180,6 +181,76 @@ func TestThrottleUnknownIdentifier(t *testing.T) {
 		_, err2 := s.Login(ctx, "BOB@example.com", "wrong password")
 		assert.Equal(t, reply(err2), reply(err))
 		assert.ErrorIs(t, err, auth.ErrThrottled)
+	})
+}
+
+// TestThrottleDoesNotLinkIdentifiers: failures by an account's username
+// make its address answer exactly as an address of no account, or of
+// another account, answers: the account's shared bucket must not tell an
+// attacker which address belongs to the username. It still bounds the
+// guesses at the password: while it waits, not even the right password is
+// evaluated, by either identifier.
+func TestThrottleDoesNotLinkIdentifiers(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		clk := testdb.NewClock(t0)
+		s := newStore(t, dsn, withClock(clk), withDefaultThrottles)
+		mustRegister(t, s, reg("lnkuser"))
+		mustRegister(t, s, reg("other"))
+		reply := func(err error) string {
+			var te *auth.ThrottledError
+			if errors.As(err, &te) {
+				return te.Error()
+			}
+			return err.Error()
+		}
+		for i := range 6 {
+			_, err := s.Login(ctx, "lnkuser", "wrong password")
+			require.Error(t, err, "failure %d", i+1)
+		}
+		_, err := s.Login(ctx, "lnkuser", "wrong password")
+		require.ErrorIs(t, err, auth.ErrThrottled, "the username's own bucket waits")
+
+		// The linked address, another account's and no account's: the same
+		// replies, attempt after attempt, until each waits in its turn.
+		// The first attempt at the linked address has the right password:
+		// while the account's bucket waits, the password is not evaluated
+		// through the address either.
+		addrs := []string{"LnkUser@Example.com", "other@example.com", "nobody@example.com"}
+		steps := []time.Duration{0, 300 * time.Millisecond, time.Second}
+		for i := range 12 {
+			var replies []string
+			for j, a := range addrs {
+				password := "wrong password"
+				if i == 0 && j == 0 {
+					password = pw("lnkuser")
+				}
+				_, err := s.Login(ctx, a, password)
+				require.Error(t, err, "attempt %d at %s", i, a)
+				replies = append(replies, reply(err))
+			}
+			require.Equal(t, replies[2], replies[0], "attempt %d: the linked address", i)
+			require.Equal(t, replies[2], replies[1], "attempt %d: another account's address", i)
+			clk.Advance(steps[i%len(steps)])
+		}
+
+		clk.Advance(time.Hour) // every wait above is over
+		_, err = s.Login(ctx, "lnkuser@example.com", pw("lnkuser"))
+		require.NoError(t, err, "the right password works once the account's wait is over")
+		_, err = s.Login(ctx, "lnkuser", pw("lnkuser"))
+		require.NoError(t, err)
+
+		reasons := map[string]int{}
+		failed, err := s.AuditEvents(ctx, auth.AuditFilter{Types: []auth.EventType{auth.EventLoginFailed}, Limit: auth.MaxPageSize})
+		require.NoError(t, err)
+		for _, e := range failed {
+			var d struct{ Reason string }
+			require.NoError(t, json.Unmarshal(e.Detail, &d))
+			reasons[d.Reason]++
+		}
+		assert.Positive(t, reasons["account_throttled"], "the trail says why the address's attempts failed: %v", reasons)
 	})
 }
 
@@ -428,7 +499,7 @@ func TestThrottlePurge(t *testing.T) {
 		clk.Advance(auth.ThrottleWindow + time.Hour)
 		c, err = s.PurgeExpired(ctx)
 		require.NoError(t, err)
-		assert.EqualValues(t, 2, c.Throttles, "alice's and nobody's buckets")
+		assert.EqualValues(t, 3, c.Throttles, "alice's account and username buckets, and nobody's")
 		assert.Zero(t, c.Devices)
 		_, err = s.Login(ctx, "nobody", "guess")
 		require.ErrorIs(t, err, auth.ErrInvalidCredentials, "a forgotten bucket starts again")

@@ -251,16 +251,31 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 	if err != nil {
 		return nil, wrap("confirm totp", err)
 	}
-	err = s.inTx(ctx, "confirm totp", func(tx *txn) error {
+	p := provenPassword{
+		userID: userID, field: FieldPassword, password: c.Password, hash: hash,
+		failed: func(err error) error { return s.currentPasswordFailed(ctx, t, "", err) },
+	}
+	err = s.whileProven(ctx, "confirm totp", p, func(hash string) error {
+		return s.confirmTOTP(ctx, userID, c, e, step, hashes, hash)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// confirmTOTP is ConfirmTOTP's transaction: it stores the enrollment e as
+// the user's factor, with step as its last accepted step and hashes as its
+// recovery codes, if the user's password hash is still hash
+// (errCredentialChanged otherwise: a reset or a change that committed
+// meanwhile voids the confirmation; a rehash is retried by the caller).
+func (s *Store) confirmTOTP(ctx context.Context, userID int64, c TOTPConfirmation, e db.TotpEnrollment, step uint64, hashes []string, hash string) error {
+	return s.inTx(ctx, "confirm totp", func(tx *txn) error {
 		u, err := tx.lockUser(userID)
 		if err != nil {
 			return err
 		}
-		// The password verified above is still the user's: a reset or a
-		// change that committed meanwhile voids this confirmation.
-		if err := tx.stillPassword(userID, hash); errors.Is(err, errCredentialChanged) {
-			return ErrInvalidCredentials
-		} else if err != nil {
+		if err := tx.stillPassword(userID, hash); err != nil {
 			return err
 		}
 		n, err := tx.q.ConsumeTOTPEnrollment(tx.ctx, db.ConsumeTOTPEnrollmentParams{UserID: userID, SecretCt: e.SecretCt, Now: tx.now})
@@ -295,10 +310,6 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 		tx.record(EventTOTPEnrolled, refOf(u), map[string]any{"sessions_ended": ended, "replaced": replacing})
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return codes, nil
 }
 
 // endOtherSessions ends every session of the user but keep, and every
@@ -368,11 +379,14 @@ func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, 
 // Errors: ErrInvalidCredentials for a wrong password or code (one error for
 // both, throttled like a password change); ErrNoSecondFactor.
 func (s *Store) RemoveTOTP(ctx context.Context, userID int64, password, code string, keepSessionID int64) error {
-	step, f, _, err := s.checkSecondFactor(ctx, "remove totp", userID, password, code)
+	step, f, hash, err := s.checkSecondFactor(ctx, "remove totp", userID, password, code)
 	if err != nil {
 		return err
 	}
-	return s.removeTOTP(ctx, "remove totp", userID, keepSessionID, &f, step)
+	p := provenPassword{userID: userID, field: FieldPassword, password: password, hash: hash}
+	return s.whileProven(ctx, "remove totp", p, func(hash string) error {
+		return s.removeTOTP(ctx, "remove totp", userID, keepSessionID, &f, step, hash)
+	})
 }
 
 // AdminRemoveTOTP removes the user's TOTP factor and recovery codes without
@@ -382,13 +396,19 @@ func (s *Store) RemoveTOTP(ctx context.Context, userID int64, password, code str
 //
 // Errors: ErrNoSecondFactor; ErrNotFound.
 func (s *Store) AdminRemoveTOTP(ctx context.Context, userID int64) error {
-	return s.removeTOTP(ctx, "admin remove totp", userID, 0, nil, 0)
+	return s.removeTOTP(ctx, "admin remove totp", userID, 0, nil, 0, "")
 }
 
-func (s *Store) removeTOTP(ctx context.Context, op string, userID, keep int64, f *db.TotpFactor, step uint64) error {
+// removeTOTP removes the user's factor; with f set, only if it is still f,
+// spending step, and if the user's password hash is still proven
+// (errCredentialChanged otherwise).
+func (s *Store) removeTOTP(ctx context.Context, op string, userID, keep int64, f *db.TotpFactor, step uint64, proven string) error {
 	return s.inTx(ctx, op, func(tx *txn) error {
 		u, err := tx.lockUser(userID)
 		if err != nil {
+			return err
+		}
+		if err := tx.stillPassword(userID, proven); err != nil {
 			return err
 		}
 		if f != nil {
@@ -439,7 +459,7 @@ func (s *Store) removeTOTP(ctx context.Context, op string, userID, keep int64, f
 // Errors: ErrInvalidCredentials for a wrong password or code;
 // ErrNoSecondFactor.
 func (s *Store) RegenerateRecoveryCodes(ctx context.Context, userID int64, password, code string, keepSessionID int64) ([]string, error) {
-	step, f, _, err := s.checkSecondFactor(ctx, "regenerate recovery codes", userID, password, code)
+	step, f, hash, err := s.checkSecondFactor(ctx, "regenerate recovery codes", userID, password, code)
 	if err != nil {
 		return nil, err
 	}
@@ -447,9 +467,27 @@ func (s *Store) RegenerateRecoveryCodes(ctx context.Context, userID int64, passw
 	if err != nil {
 		return nil, wrap("regenerate recovery codes", err)
 	}
-	err = s.inTx(ctx, "regenerate recovery codes", func(tx *txn) error {
+	p := provenPassword{userID: userID, field: FieldPassword, password: password, hash: hash}
+	err = s.whileProven(ctx, "regenerate recovery codes", p, func(hash string) error {
+		return s.regenerateRecoveryCodes(ctx, userID, f, step, hashes, keepSessionID, hash)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// regenerateRecoveryCodes is RegenerateRecoveryCodes' transaction: it
+// replaces the user's codes with hashes if the factor is still f (spending
+// step) and the user's password hash is still proven (errCredentialChanged
+// otherwise).
+func (s *Store) regenerateRecoveryCodes(ctx context.Context, userID int64, f db.TotpFactor, step uint64, hashes []string, keep int64, proven string) error {
+	return s.inTx(ctx, "regenerate recovery codes", func(tx *txn) error {
 		u, err := tx.lockUser(userID)
 		if err != nil {
+			return err
+		}
+		if err := tx.stillPassword(userID, proven); err != nil {
 			return err
 		}
 		n, err := tx.q.SpendTOTPStep(tx.ctx, db.SpendTOTPStepParams{Step: int64(step), UserID: userID, SecretCt: f.SecretCt})
@@ -465,17 +503,13 @@ func (s *Store) RegenerateRecoveryCodes(ctx context.Context, userID int64, passw
 		if err := tx.replaceRecoveryCodes(userID, hashes); err != nil {
 			return err
 		}
-		ended, err := tx.endOtherSessions(userID, keepSessionID)
+		ended, err := tx.endOtherSessions(userID, keep)
 		if err != nil {
 			return err
 		}
 		tx.record(EventRecoveryCodesRegenerated, refOf(u), map[string]any{"sessions_ended": ended})
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return codes, nil
 }
 
 // TwoFactorStatus is what a user has of the second factor.

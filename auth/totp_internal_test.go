@@ -364,3 +364,49 @@ func TestSecondFactorRehashBetweenCheckAndChallenge(t *testing.T) {
 		require.ErrorAs(t, err, &sf, "the password is still right: a challenge, not %v", err)
 	})
 }
+
+// TestFactorChangeAfterPasswordWrite: removing the factor or regenerating
+// the recovery codes checks the password and a code outside the
+// transaction; a password written between the check and the transaction
+// (the owner's reset of a stolen password) voids the check, and a rehash of
+// the same password does not.
+func TestFactorChangeAfterPasswordWrite(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		s, err := Open(ctx, dsn, Config{
+			BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true,
+			SecretKeys: &Keyring{Current: "k1", Keys: map[string][]byte{"k1": bytes.Repeat([]byte{1}, 32)}},
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		u, err := s.Register(ctx, Registration{Username: "alice", Email: "alice@example.com", Password: "password-a"})
+		require.NoError(t, err)
+		e, err := s.EnrollTOTP(ctx, u.ID)
+		require.NoError(t, err)
+		c, err := totp.GenerateCode(e.Secret, time.Now().Add(-30*time.Second))
+		require.NoError(t, err)
+		_, err = s.ConfirmTOTP(ctx, u.ID, TOTPConfirmation{Code: c, Password: "password-a"})
+		require.NoError(t, err)
+		c, err = totp.GenerateCode(e.Secret, time.Now())
+		require.NoError(t, err)
+
+		step, f, hash, err := s.checkSecondFactor(ctx, "remove totp", u.ID, "password-a", c)
+		require.NoError(t, err)
+		require.NoError(t, s.SetPassword(ctx, u.ID, "password-b"))
+		err = s.removeTOTP(ctx, "remove totp", u.ID, 0, &f, step, hash)
+		require.ErrorIs(t, err, errCredentialChanged)
+		err = s.regenerateRecoveryCodes(ctx, u.ID, f, step, nil, 0, hash)
+		require.ErrorIs(t, err, errCredentialChanged)
+		st, err := s.TwoFactor(ctx, u.ID)
+		require.NoError(t, err)
+		assert.True(t, st.TOTPEnabled, "the factor stays")
+		assert.Equal(t, RecoveryCodeCount, st.RecoveryCodesLeft, "and its codes")
+
+		// Through the exported methods, whose retry verifies the password
+		// again: the old one no longer works, the new one does.
+		require.ErrorIs(t, s.RemoveTOTP(ctx, u.ID, "password-a", c, 0), ErrInvalidCredentials)
+		require.NoError(t, s.RemoveTOTP(ctx, u.ID, "password-b", c, 0))
+	})
+}

@@ -1714,3 +1714,35 @@ func TestSessionProfile(t *testing.T) {
 		assert.Equal(t, auth.ErrInvalidSession, err, "idle too long")
 	})
 }
+
+// TestSecondFactorLoginsClearThrottle: every login attempt counts in its
+// identifier's bucket and the account's until it succeeds. A two-factor
+// login's password stage must clear the identifier's (the challenge does
+// not know which identifier was typed) and its second factor the
+// account's, or a user who logs in correctly six times in a row is made to
+// wait the seventh.
+func TestSecondFactorLoginsClearThrottle(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		ctx := context.Background()
+		clk := testdb.NewClock(t0)
+		s := newStore(t, dsn, withClock(clk), withKeys(testKeys("k1")), withDefaultThrottles)
+		alice := mustRegister(t, s, reg("alice"))
+		secret, _ := mustEnroll(t, s, clk, alice.ID)
+
+		for i := range 2 * auth.DefaultLoginThrottle().FreeFailures {
+			identifier := []string{"alice", "Alice@Example.com"}[i%2]
+			ch := challengeOf(t, s, auth.LoginAttempt{Identifier: identifier, Password: pw("alice")})
+			_, err := s.CompleteLogin(ctx, auth.SecondFactor{Challenge: ch, Code: code(t, secret, clk.Now())})
+			require.NoError(t, err, "login %d, as %s", i+1, identifier)
+			clk.Advance(totpStep)
+		}
+		// Five wrong passwords after them are all evaluated.
+		for i := range auth.DefaultLoginThrottle().FreeFailures {
+			_, err := s.Login(ctx, "alice", "wrong password")
+			require.ErrorIs(t, err, auth.ErrInvalidCredentials, "failure %d", i+1)
+			require.NotErrorIs(t, err, auth.ErrThrottled, "failure %d", i+1)
+		}
+	})
+}

@@ -258,57 +258,63 @@ func (s *Store) updateUser(ctx context.Context, op string, id int64, u UserUpdat
 		}
 	}
 	var updated db.User
-	err := s.inTx(ctx, op, func(tx *txn) error {
-		// Lock, then read: the address this update replaces is the one
-		// committed last, not one read before a concurrent change.
-		before, err := tx.lockUser(id)
-		if err != nil {
-			return err
-		}
-		if proof != nil {
-			if err := tx.stillPassword(id, proof.hash); errors.Is(err, errCredentialChanged) {
-				return ErrInvalidCredentials
-			} else if err != nil {
-				return err
-			}
-			if err := tx.clear(proof.bucket); err != nil {
-				return err
-			}
-		}
-		params.Now = tx.now
-		updated, err = tx.q.UpdateUser(tx.ctx, params)
-		if err != nil {
-			return mapError(err)
-		}
-		ref := refOf(updated)
-		detail := map[string]any{"fields": changedFields(before, updated)}
-		if updated.EmailCanonical != before.EmailCanonical {
-			if _, err := tx.q.DeleteUserPasswordResets(tx.ctx, id); err != nil {
-				return err
-			}
-			ended, err := tx.q.DeleteOtherUserSessions(tx.ctx, db.DeleteOtherUserSessionsParams{UserID: id, KeepID: u.KeepSessionID})
+	update := func(proven string) error {
+		return s.inTx(ctx, op, func(tx *txn) error {
+			// Lock, then read: the address this update replaces is the one
+			// committed last, not one read before a concurrent change.
+			before, err := tx.lockUser(id)
 			if err != nil {
 				return err
 			}
-			detail["sessions_ended"] = ended
-		}
-		if len(detail["fields"].([]string)) > 0 {
-			tx.recordBy(EventUserUpdated, ref, Actor{Kind: ActorSystem}, detail)
-		}
-		if hash != nil {
-			if err := tx.setPassword(ref, hash, u.KeepSessionID); err != nil {
-				return err
+			if proof != nil {
+				if err := tx.stillPassword(id, proven); err != nil {
+					return err
+				}
+				if err := tx.clear(proof.bucket); err != nil {
+					return err
+				}
 			}
-		}
-		if before.IsAdmin != updated.IsAdmin {
-			typ := EventAdminRevoked
-			if updated.IsAdmin {
-				typ = EventAdminGranted
+			params.Now = tx.now
+			updated, err = tx.q.UpdateUser(tx.ctx, params)
+			if err != nil {
+				return mapError(err)
 			}
-			tx.recordBy(typ, ref, Actor{Kind: ActorSystem}, nil)
-		}
-		return nil
-	})
+			ref := refOf(updated)
+			detail := map[string]any{"fields": changedFields(before, updated)}
+			if updated.EmailCanonical != before.EmailCanonical {
+				if _, err := tx.q.DeleteUserPasswordResets(tx.ctx, id); err != nil {
+					return err
+				}
+				ended, err := tx.q.DeleteOtherUserSessions(tx.ctx, db.DeleteOtherUserSessionsParams{UserID: id, KeepID: u.KeepSessionID})
+				if err != nil {
+					return err
+				}
+				detail["sessions_ended"] = ended
+			}
+			if len(detail["fields"].([]string)) > 0 {
+				tx.recordBy(EventUserUpdated, ref, Actor{Kind: ActorSystem}, detail)
+			}
+			if hash != nil {
+				if err := tx.setPassword(ref, hash, u.KeepSessionID); err != nil {
+					return err
+				}
+			}
+			if before.IsAdmin != updated.IsAdmin {
+				typ := EventAdminRevoked
+				if updated.IsAdmin {
+					typ = EventAdminGranted
+				}
+				tx.recordBy(typ, ref, Actor{Kind: ActorSystem}, nil)
+			}
+			return nil
+		})
+	}
+	var err error
+	if proof != nil {
+		err = s.whileProven(ctx, op, proof.provenPassword, update)
+	} else {
+		err = update("")
+	}
 	if err != nil {
 		return User{}, err
 	}
@@ -434,8 +440,12 @@ func (s *Store) changePassword(ctx context.Context, id int64, current, newPasswo
 		u    db.User
 		sess db.Session
 	)
-	for attempt := 0; ; attempt++ {
-		err = s.inTx(ctx, "change password", func(tx *txn) error {
+	p := provenPassword{
+		userID: id, field: FieldCurrentPassword, password: current, hash: oldHash,
+		failed: func(err error) error { return s.currentPasswordFailed(ctx, t, "", err) },
+	}
+	err = s.whileProven(ctx, "change password", p, func(oldHash string) error {
+		return s.inTx(ctx, "change password", func(tx *txn) error {
 			// The user's row first, as every password write does (LockUser).
 			var err error
 			u, err = tx.touchUser(id)
@@ -481,16 +491,7 @@ func (s *Store) changePassword(ctx context.Context, id int64, current, newPasswo
 			tx.record(EventSessionCreated, t.subject, detail)
 			return nil
 		})
-		if !errors.Is(err, errCredentialChanged) {
-			break
-		}
-		if attempt == credentialRetries {
-			return db.User{}, db.Session{}, ErrInvalidCredentials
-		}
-		if oldHash, err = s.verifyPassword(ctx, id, FieldCurrentPassword, current); err != nil {
-			return db.User{}, db.Session{}, s.currentPasswordFailed(ctx, t, "", err)
-		}
-	}
+	})
 	if errors.Is(err, ErrInvalidCredentials) {
 		return db.User{}, db.Session{}, ErrInvalidCredentials
 	}
