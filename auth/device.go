@@ -53,7 +53,8 @@ const maxDevicesPerUser = 20
 // when the attempt's bucket is waiting; a throttled attempt costs no bcrypt
 // work and says nothing about the password.
 func (s *Store) LoginWithDevice(ctx context.Context, a LoginAttempt) (LoginResult, error) {
-	return s.login(ctx, a, true, "")
+	g, err := s.passwordLogin(ctx, a, outDevice)
+	return g.result(), err
 }
 
 // deviceOf returns the live device token with this value if it belongs to
@@ -77,21 +78,21 @@ func (s *Store) deviceOf(ctx context.Context, token string, userID int64) (db.De
 	return d, true
 }
 
-// grantDevice renews the device token a successful login presented, or
-// issues the new one (token, hash) when it presented none or its token
-// expired meanwhile. state says which, for the audit trail.
-func (s *Store) grantDevice(tx *txn, userID int64, g *grant, token, hash string) (dev deviceGrant, state string, err error) {
+// grantDevice renews the device token p presented, or issues the new one
+// (token, hash) when issue is set and p presented none or its token expired
+// meanwhile. state says which, for the audit trail.
+func (s *Store) grantDevice(tx *txn, userID int64, p proof, issue bool, token, hash string) (dev deviceGrant, state string, err error) {
 	expires := tx.now.Add(s.cfg.DeviceLifetime)
-	if g.device != nil {
-		n, err := tx.q.RenewDevice(tx.ctx, db.RenewDeviceParams{ID: g.device.ID, UserID: userID, Now: tx.now, ExpiresAt: expires})
+	if p.device != nil {
+		n, err := tx.q.RenewDevice(tx.ctx, db.RenewDeviceParams{ID: p.device.ID, UserID: userID, Now: tx.now, ExpiresAt: expires})
 		if err != nil {
 			return deviceGrant{}, "", err
 		}
 		if n == 1 {
-			return deviceGrant{token: g.presentToken, expiresAt: expires}, "known", nil
+			return deviceGrant{token: p.deviceToken, expiresAt: expires}, "known", nil
 		}
 	}
-	if !g.issueDevice {
+	if !issue {
 		return deviceGrant{}, "none", nil
 	}
 	if _, err := tx.q.CreateDevice(tx.ctx, db.CreateDeviceParams{UserID: userID, TokenHash: hash, Now: tx.now, ExpiresAt: expires}); err != nil {

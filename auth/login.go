@@ -116,42 +116,8 @@ func (s *Store) whileProven(ctx context.Context, op string, p provenPassword, ac
 // A correct password stored at a cost below the store's is rehashed at the
 // store's cost on the way through.
 func (s *Store) Login(ctx context.Context, identifier, password string) (User, error) {
-	v, err := s.authenticate(ctx, LoginAttempt{Identifier: identifier, Password: password})
-	if err != nil {
-		return User{}, err
-	}
-	if err := s.requireSecondFactor(ctx, v); err != nil {
-		return User{}, err
-	}
-	err = s.inTx(ctx, "login", func(tx *txn) error {
-		if err := tx.clear(v.throttle.bucket, v.throttle.shared); err != nil {
-			return err
-		}
-		tx.record(EventLoginSucceeded, refOf(v.user), map[string]any{"device": v.deviceState()})
-		return nil
-	})
-	if err != nil {
-		return User{}, err
-	}
-	return userFromDB(v.user), nil
-}
-
-// verified is a login attempt whose password matched.
-type verified struct {
-	user     db.User
-	password string // to verify again after a concurrent rehash
-	hash     []byte // the hash the password matched: the new one if it rehashed
-	throttle throttle
-	device   *db.Device // the device token presented, when it is the account's
-}
-
-// deviceState says which device token the attempt presented, for the audit
-// trail.
-func (v verified) deviceState() string {
-	if v.device != nil {
-		return "known"
-	}
-	return "none"
+	g, err := s.passwordLogin(ctx, LoginAttempt{Identifier: identifier, Password: password}, outUser)
+	return g.user, err
 }
 
 // authenticate checks a login attempt: the throttle first (a waiting
@@ -177,10 +143,10 @@ func (v verified) deviceState() string {
 //     one account.
 //   - An attempt that presents the account's device token counts in that
 //     device's bucket only: its owner is not locked out by strangers.
-func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, error) {
+func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (proof, error) {
 	row, hash, err := s.loginRow(ctx, a.Identifier)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return verified{}, wrap("login", err)
+		return proof{}, wrap("login", err)
 	}
 	t := throttle{
 		bucket:    identifierBucket(scopeLogin, a.Identifier),
@@ -188,34 +154,34 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, err
 		refused:   EventLoginThrottled,
 		operation: "login",
 	}
-	v := verified{}
+	p := proof{}
 	if row != nil {
-		v.user = *row
+		p.user = *row
 		t.subject = refOf(*row)
 		t.shared = accountBucket(scopeLogin, row.ID)
 		if d, ok := s.deviceOf(ctx, a.DeviceToken, row.ID); ok {
-			v.device = &d
+			p.device, p.deviceToken = &d, a.DeviceToken
 			t.bucket, t.shared, t.device = deviceBucket(d.ID), "", true
 		}
 	} else {
 		hash = s.dummy
 	}
-	v.throttle = t
+	p.throttle = t
 	if err := s.check(ctx, t); err != nil {
-		return verified{}, err
+		return proof{}, err
 	}
 	// A turn at the hash gate before the attempt is counted: an attempt
 	// refused for overload is not a guess and must not count as one.
 	leave, err := s.gate.enter(ctx)
 	if err != nil {
-		return verified{}, wrap("login", err)
+		return proof{}, wrap("login", err)
 	}
 	held := false
 	if err := s.reserve(ctx, t); errors.As(err, new(errSharedWaiting)) {
 		held, hash = true, s.dummy
 	} else if err != nil {
 		leave()
-		return verified{}, err
+		return proof{}, err
 	}
 	ok := passwordMatches(hash, a.Password)
 	leave()
@@ -234,17 +200,17 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (verified, err
 	}
 	if reason != "" {
 		if err := s.recordFailure(ctx, t, EventLoginFailed, reason, Actor{Kind: ActorAnonymous}); err != nil {
-			return verified{}, wrap("login", err)
+			return proof{}, wrap("login", err)
 		}
-		return verified{}, failure
+		return proof{}, failure
 	}
-	v.hash, v.password = hash, a.Password
 	if needsRehash(hash, s.cfg.BcryptCost) {
 		if newHash, ok := s.rehash(ctx, row.ID, hash, a.Password); ok {
-			v.hash = newHash
+			hash = newHash
 		}
 	}
-	return v, nil
+	p.password = &provenPassword{userID: row.ID, field: FieldPassword, password: a.Password, hash: string(hash)}
+	return p, nil
 }
 
 // recordFailure records a failed attempt counted in t's bucket. The

@@ -17,8 +17,8 @@ import (
 // a stolen password does not buy unthrottled guesses at codes. The
 // identifier's own bucket is: the password was right, and the challenge
 // does not know which identifier its login typed.
-func (s *Store) requireSecondFactor(ctx context.Context, v verified) error {
-	_, err := s.queries().GetTOTPFactor(ctx, v.user.ID)
+func (s *Store) requireSecondFactor(ctx context.Context, p proof) error {
+	_, err := s.queries().GetTOTPFactor(ctx, p.user.ID)
 	switch err = mapError(err); {
 	case errors.Is(err, ErrNotFound):
 		return nil
@@ -30,14 +30,12 @@ func (s *Store) requireSecondFactor(ctx context.Context, v verified) error {
 		return wrap("login", err)
 	}
 	var deviceID int64
-	if v.device != nil {
-		deviceID = v.device.ID
+	if p.device != nil {
+		deviceID = p.device.ID
 	}
 	var expires time.Time
-	p := provenPassword{userID: v.user.ID, field: FieldPassword, password: v.password, hash: string(v.hash)}
-	err = s.whileProven(ctx, "login", p, func(hash string) error {
-		v.hash = []byte(hash)
-		expires, err = s.createChallenge(ctx, v, tokenHash, deviceID)
+	err = s.whileProven(ctx, "login", *p.password, func(hash string) error {
+		expires, err = s.createChallenge(ctx, p, hash, tokenHash, deviceID)
 		return err
 	})
 	if err != nil {
@@ -46,13 +44,13 @@ func (s *Store) requireSecondFactor(ctx context.Context, v verified) error {
 	return &SecondFactorRequiredError{Challenge: token, ExpiresAt: expires}
 }
 
-// createChallenge stores a login challenge for the verified user, if the
-// stored hash is still the one the password matched (errCredentialChanged
-// otherwise), bound to the password's change time.
-func (s *Store) createChallenge(ctx context.Context, v verified, hash string, deviceID int64) (time.Time, error) {
+// createChallenge stores a login challenge, whose token has the hash
+// tokenHash, for the user of p if their stored hash is still proven
+// (errCredentialChanged otherwise), bound to the password's change time.
+func (s *Store) createChallenge(ctx context.Context, p proof, proven, tokenHash string, deviceID int64) (time.Time, error) {
 	var expires time.Time
 	err := s.inTx(ctx, "login", func(tx *txn) error {
-		u, err := tx.lockUser(v.user.ID)
+		u, err := tx.lockUser(p.user.ID)
 		if err != nil {
 			return err
 		}
@@ -60,17 +58,17 @@ func (s *Store) createChallenge(ctx context.Context, v verified, hash string, de
 		if err != nil {
 			return mapError(err)
 		}
-		if subtle.ConstantTimeCompare([]byte(cred.PasswordHash), v.hash) != 1 {
+		if subtle.ConstantTimeCompare([]byte(cred.PasswordHash), []byte(proven)) != 1 {
 			return errCredentialChanged
 		}
-		if v.throttle.shared != "" {
-			if err := tx.clear(v.throttle.bucket); err != nil {
+		if p.throttle.shared != "" {
+			if err := tx.clear(p.throttle.bucket); err != nil {
 				return err
 			}
 		}
 		expires = tx.now.Add(ChallengeLifetime)
 		ch, err := tx.q.CreateMFAChallenge(tx.ctx, db.CreateMFAChallengeParams{
-			UserID: u.ID, TokenHash: hash, PasswordChangedAt: cred.PasswordChangedAt, DeviceID: deviceID,
+			UserID: u.ID, TokenHash: tokenHash, PasswordChangedAt: cred.PasswordChangedAt, DeviceID: deviceID,
 			Now: tx.now, ExpiresAt: expires,
 		})
 		if err != nil {
@@ -108,65 +106,61 @@ var errWrongCode = errors.New("wrong second factor")
 // or dead challenge; wrong, replayed or spent code), *ThrottledError, and
 // the database's.
 func (s *Store) CompleteLogin(ctx context.Context, a SecondFactor) (LoginResult, error) {
-	return s.completeLogin(ctx, a, true, "")
+	g, err := s.secondFactorLogin(ctx, a, outDevice)
+	return g.result(), err
 }
 
-// completeLogin is CompleteLogin, issuing a device token when issueDevice
-// is set and the session's first refresh token when refreshHash is.
-func (s *Store) completeLogin(ctx context.Context, a SecondFactor, issueDevice bool, refreshHash string) (LoginResult, error) {
-	hash, ok := tokenHash(a.Challenge)
-	if !ok {
-		return LoginResult{}, ErrInvalidCredentials
-	}
-	ch, err := s.queries().GetMFAChallenge(ctx, hash)
-	switch err = mapError(err); {
-	case errors.Is(err, ErrNotFound):
-		return LoginResult{}, ErrInvalidCredentials
-	case err != nil:
-		return LoginResult{}, wrap("login", err)
-	}
-	now := s.now()
-	if subtle.ConstantTimeCompare([]byte(ch.TokenHash), []byte(hash)) != 1 || !now.Before(ch.ExpiresAt) ||
-		ch.Failures >= MaxChallengeFailures || ch.CreatedAt.After(now.Add(MaxClockSkew)) {
-		return LoginResult{}, ErrInvalidCredentials
+// factorProof is a second factor verified against a login's challenge,
+// for the grant stage to spend: the challenge (consumed), and the TOTP
+// step or the recovery code's hash it matched.
+type factorProof struct {
+	challenge db.MfaChallenge
+	factor    db.TotpFactor
+	method    string // "totp" or "recovery_code", for the audit trail
+	step      uint64 // the TOTP code's step, spent
+	rcHash    string // the recovery code's hash, spent
+}
+
+// verifySecondFactor is the verify stage of a login's second step: the
+// challenge is live, the attempt is counted in the account's throttle
+// bucket (or the device's), and the code matches the user's factor. A
+// wrong code counts against the challenge (failChallenge).
+func (s *Store) verifySecondFactor(ctx context.Context, a SecondFactor) (proof, error) {
+	ch, err := s.liveChallenge(ctx, a.Challenge)
+	if err != nil {
+		return proof{}, err
 	}
 	u, err := s.queries().GetUserByID(ctx, ch.UserID)
 	if err != nil {
-		return LoginResult{}, credentialsOr("login", mapError(err))
+		return proof{}, credentialsOr("login", mapError(err))
 	}
-	t := throttle{
+	p := proof{user: u, throttle: throttle{
 		bucket: accountBucket(scopeLogin, u.ID), policy: s.cfg.LoginThrottle, refused: EventLoginThrottled,
 		subject: refOf(u), operation: "login",
-	}
-	var device *db.Device
+	}}
 	if d, ok := s.deviceOf(ctx, a.DeviceToken, u.ID); ok && d.ID == ch.DeviceID {
-		device = &d
+		p.device, p.deviceToken = &d, a.DeviceToken
 	}
 	if ch.DeviceID != 0 {
-		t.bucket, t.device = deviceBucket(ch.DeviceID), true
+		p.throttle.bucket, p.throttle.device = deviceBucket(ch.DeviceID), true
 	}
-	if err := s.check(ctx, t); err != nil {
-		return LoginResult{}, err
+	if err := s.check(ctx, p.throttle); err != nil {
+		return proof{}, err
 	}
-	if err := s.reserve(ctx, t); err != nil {
-		return LoginResult{}, err
+	if err := s.reserve(ctx, p.throttle); err != nil {
+		return proof{}, err
 	}
 	f, err := s.queries().GetTOTPFactor(ctx, u.ID)
 	if err = mapError(err); errors.Is(err, ErrNotFound) {
-		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, "factor_removed") // removed meanwhile
+		return proof{}, s.failChallenge(ctx, p.throttle, ch.ID, "factor_removed") // removed meanwhile
 	} else if err != nil {
-		return LoginResult{}, wrap("login", err)
+		return proof{}, wrap("login", err)
 	}
-
-	method := "totp"
-	var (
-		step   uint64
-		rcHash string
-		match  bool
-	)
+	fp := factorProof{challenge: ch, factor: f, method: "totp"}
+	var match bool
 	if a.RecoveryCode != "" {
-		method = "recovery_code"
-		rcHash, match = recoveryCodeHash(a.RecoveryCode)
+		fp.method = "recovery_code"
+		fp.rcHash, match = recoveryCodeHash(a.RecoveryCode)
 	} else {
 		secret, err := s.cfg.SecretKeys.open(u.ID, f.KeyID, f.SecretCt)
 		if err != nil {
@@ -175,78 +169,95 @@ func (s *Store) completeLogin(ctx context.Context, a SecondFactor, issueDevice b
 			// is counted and recorded like a wrong code, so the trail shows
 			// the operator why this user cannot log in. A missing key is
 			// also the server's error, and returned as such.
-			ferr := s.failChallenge(ctx, t, ch.ID, "secret_unreadable")
+			ferr := s.failChallenge(ctx, p.throttle, ch.ID, "secret_unreadable")
 			if errors.Is(err, ErrNoSecretKey) {
-				return LoginResult{}, wrap("login", err)
+				return proof{}, wrap("login", err)
 			}
-			return LoginResult{}, ferr
+			return proof{}, ferr
 		}
-		step, match = matchTOTP(secret, strings.TrimSpace(a.Code), now, defaultTOTP)
-		match = match && int64(step) > f.LastStep
+		fp.step, match = matchTOTP(secret, strings.TrimSpace(a.Code), s.now(), defaultTOTP)
+		match = match && int64(fp.step) > f.LastStep
 	}
 	if !match {
-		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, "wrong_"+method)
+		return proof{}, s.failChallenge(ctx, p.throttle, ch.ID, "wrong_"+fp.method)
 	}
+	p.factor = &fp
+	return p, nil
+}
 
-	g := &grant{throttle: t, device: device, presentToken: a.DeviceToken, issueDevice: issueDevice, refreshHash: refreshHash}
-	g.secondFactor = func(tx *txn, u db.User) (map[string]any, error) {
-		cred, err := tx.q.GetCredential(tx.ctx, u.ID)
-		if err != nil {
-			return nil, mapError(err)
-		}
-		if !cred.PasswordChangedAt.Equal(ch.PasswordChangedAt) {
-			return nil, ErrInvalidCredentials // the password was changed, set or reset since
-		}
-		n, err := tx.q.ConsumeMFAChallenge(tx.ctx, db.ConsumeMFAChallengeParams{ID: ch.ID, MaxFailures: MaxChallengeFailures, Now: tx.now})
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return nil, ErrInvalidCredentials // spent, dead or expired meanwhile
-		}
-		detail := map[string]any{"second_factor": method}
-		if method == "totp" {
-			n, err := tx.q.SpendTOTPStep(tx.ctx, db.SpendTOTPStepParams{Step: int64(step), UserID: u.ID, SecretCt: f.SecretCt})
-			if err != nil {
-				return nil, err
-			}
-			if n == 0 {
-				return nil, errWrongCode // the code was spent meanwhile
-			}
-			return detail, nil
-		}
-		n, err = tx.q.SpendRecoveryCode(tx.ctx, db.SpendRecoveryCodeParams{UserID: u.ID, CodeHash: rcHash})
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return nil, errWrongCode
-		}
-		ended, err := tx.endOtherSessions(u.ID, 0)
-		if err != nil {
-			return nil, err
-		}
-		left, err := tx.q.CountRecoveryCodes(tx.ctx, u.ID)
-		if err != nil {
-			return nil, err
-		}
-		tx.record(EventRecoveryCodeUsed, refOf(u), map[string]any{"sessions_ended": ended, "left": left})
-		return detail, nil
+// liveChallenge returns the login challenge whose token is token, if it is
+// live: not expired, not dead of failures, not from a clock far ahead.
+// Every other case is ErrInvalidCredentials.
+func (s *Store) liveChallenge(ctx context.Context, token string) (db.MfaChallenge, error) {
+	hash, ok := tokenHash(token)
+	if !ok {
+		return db.MfaChallenge{}, ErrInvalidCredentials
 	}
-	sess, dev, err := s.createSession(ctx, u.ID, nil, g)
-	switch {
-	case errors.Is(err, errWrongCode):
-		return LoginResult{}, s.failChallenge(ctx, t, ch.ID, "wrong_"+method)
-	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrNotFound):
-		return LoginResult{}, ErrInvalidCredentials
+	ch, err := s.queries().GetMFAChallenge(ctx, hash)
+	switch err = mapError(err); {
+	case errors.Is(err, ErrNotFound):
+		return db.MfaChallenge{}, ErrInvalidCredentials
 	case err != nil:
-		return LoginResult{}, err
+		return db.MfaChallenge{}, wrap("login", err)
 	}
-	u2, err := s.queries().GetUserByID(ctx, u.ID)
+	now := s.now()
+	if subtle.ConstantTimeCompare([]byte(ch.TokenHash), []byte(hash)) != 1 || !now.Before(ch.ExpiresAt) ||
+		ch.Failures >= MaxChallengeFailures || ch.CreatedAt.After(now.Add(MaxClockSkew)) {
+		return db.MfaChallenge{}, ErrInvalidCredentials
+	}
+	return ch, nil
+}
+
+// spendFactor is the grant stage's part of a second factor, in the
+// transaction that starts the session, after the user's row is locked: it
+// re-asserts the challenge (the password unchanged since it was issued, the
+// challenge still live) and consumes it, spends the TOTP step or the
+// recovery code (errWrongCode when a concurrent login spent it first), and
+// adds to detail what the login.succeeded event says of it. A recovery
+// code also ends every other session of the user.
+func (tx *txn) spendFactor(u db.User, fp factorProof, detail map[string]any) error {
+	cred, err := tx.q.GetCredential(tx.ctx, u.ID)
 	if err != nil {
-		u2 = u
+		return mapError(err)
 	}
-	return LoginResult{User: userFromDB(u2), Session: sess, DeviceToken: dev.token, DeviceExpiresAt: dev.expiresAt}, nil
+	if !cred.PasswordChangedAt.Equal(fp.challenge.PasswordChangedAt) {
+		return ErrInvalidCredentials // the password was changed, set or reset since
+	}
+	n, err := tx.q.ConsumeMFAChallenge(tx.ctx, db.ConsumeMFAChallengeParams{ID: fp.challenge.ID, MaxFailures: MaxChallengeFailures, Now: tx.now})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrInvalidCredentials // spent, dead or expired meanwhile
+	}
+	detail["second_factor"] = fp.method
+	if fp.method == "totp" {
+		n, err := tx.q.SpendTOTPStep(tx.ctx, db.SpendTOTPStepParams{Step: int64(fp.step), UserID: u.ID, SecretCt: fp.factor.SecretCt})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errWrongCode // the code was spent meanwhile
+		}
+		return nil
+	}
+	n, err = tx.q.SpendRecoveryCode(tx.ctx, db.SpendRecoveryCodeParams{UserID: u.ID, CodeHash: fp.rcHash})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errWrongCode
+	}
+	ended, err := tx.endOtherSessions(u.ID, 0)
+	if err != nil {
+		return err
+	}
+	left, err := tx.q.CountRecoveryCodes(tx.ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	tx.record(EventRecoveryCodeUsed, refOf(u), map[string]any{"sessions_ended": ended, "left": left})
+	return nil
 }
 
 // failChallenge counts a wrong code against the challenge (which dies at

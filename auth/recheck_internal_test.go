@@ -62,9 +62,9 @@ func TestNoSessionAfterPasswordWrite(t *testing.T) {
 				// ...the victim changes it...
 				w.write(t, s, u)
 				// ...and the attacker's login goes on to make its session.
-				_, err = s.sessionFor(ctx, v, attempt, true, "")
+				_, err = s.grant(ctx, v, outDevice)
 				assert.ErrorIs(t, err, ErrInvalidCredentials)
-				_, _, err = s.createSession(ctx, u.ID, v.hash, nil)
+				_, err = s.grantSession(ctx, v, outSession, v.password.hash)
 				assert.ErrorIs(t, err, errCredentialChanged)
 
 				sessions, err := s.ListSessions(ctx, u.ID)
@@ -103,11 +103,11 @@ func TestRehashBetweenCheckAndWrite(t *testing.T) {
 		attempt := LoginAttempt{Identifier: "alice", Password: "password-a"}
 		v, err := s.authenticate(ctx, attempt)
 		require.NoError(t, err)
-		rehashSamePassword(v.hash)
-		r, err := s.sessionFor(ctx, v, attempt, false, "")
+		rehashSamePassword([]byte(v.password.hash))
+		r, err := s.grant(ctx, v, outSession)
 		require.NoError(t, err, "the password is still right: verified again against the new hash")
-		assert.NotEmpty(t, r.Session.Token)
-		assert.Equal(t, u.ID, r.User.ID)
+		assert.NotEmpty(t, r.session.Token)
+		assert.Equal(t, u.ID, r.user.ID)
 
 		// The same for an operation that proves the current password before
 		// its transaction (an address change here; ConfirmTOTP,

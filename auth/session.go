@@ -54,8 +54,39 @@ func (s Session) IdleExpiresAt(idle time.Duration) time.Time {
 //
 // Errors: ErrNotFound when the user does not exist.
 func (s *Store) CreateSession(ctx context.Context, userID int64) (Session, error) {
-	sess, _, err := s.createSession(ctx, userID, nil, nil)
-	return sess, err
+	token, hash, err := newToken(s.cfg.Rand)
+	if err != nil {
+		return Session{}, wrap("create session", err)
+	}
+	var row db.Session
+	err = s.inTx(ctx, "create session", func(tx *txn) error {
+		// The user's row first (see LockUser in queries/users.sql), so a
+		// password write and this insert see each other in one order on
+		// both engines.
+		u, err := tx.lockUser(userID)
+		if err != nil {
+			return err
+		}
+		if row, err = tx.insertSession(userID, hash, s.cfg.SessionLifetime); err != nil {
+			return err
+		}
+		tx.record(EventSessionCreated, refOf(u), map[string]any{"session_id": row.ID})
+		return nil
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	sess := sessionFromDB(row)
+	sess.Token = token
+	return sess, nil
+}
+
+// insertSession inserts a session of the user whose token has the hash
+// tokenHash, for lifetime from now.
+func (tx *txn) insertSession(userID int64, tokenHash string, lifetime time.Duration) (db.Session, error) {
+	return tx.q.CreateSession(tx.ctx, db.CreateSessionParams{
+		UserID: userID, TokenHash: tokenHash, Now: tx.now, ExpiresAt: tx.now.Add(lifetime),
+	})
 }
 
 // LoginSession logs a user in as Login does and starts a session for them.
@@ -69,147 +100,8 @@ func (s *Store) CreateSession(ctx context.Context, userID int64) (Session, error
 // when the password changed or the user went while it was being checked;
 // *ThrottledError when the account's bucket is waiting).
 func (s *Store) LoginSession(ctx context.Context, identifier, password string) (User, Session, error) {
-	r, err := s.login(ctx, LoginAttempt{Identifier: identifier, Password: password}, false, "")
-	return r.User, r.Session, err
-}
-
-// login authenticates a and creates its session, and a device token when
-// issueDevice is set and a presented none, and the session's first refresh
-// token when refreshHash (its hash) is set.
-func (s *Store) login(ctx context.Context, a LoginAttempt, issueDevice bool, refreshHash string) (LoginResult, error) {
-	v, err := s.authenticate(ctx, a)
-	if err != nil {
-		return LoginResult{}, err
-	}
-	if err := s.requireSecondFactor(ctx, v); err != nil {
-		return LoginResult{}, err
-	}
-	return s.sessionFor(ctx, v, a, issueDevice, refreshHash)
-}
-
-// sessionFor creates the session of the verified attempt a, if the user's
-// hash is still the one its password matched; when it is not, it verifies
-// the password again against the hash now stored.
-func (s *Store) sessionFor(ctx context.Context, v verified, a LoginAttempt, issueDevice bool, refreshHash string) (LoginResult, error) {
-	g := &grant{throttle: v.throttle, device: v.device, presentToken: a.DeviceToken, issueDevice: issueDevice, refreshHash: refreshHash}
-	var res LoginResult
-	p := provenPassword{userID: v.user.ID, field: FieldPassword, password: a.Password, hash: string(v.hash)}
-	err := s.whileProven(ctx, "login", p, func(hash string) error {
-		sess, dev, err := s.createSession(ctx, v.user.ID, []byte(hash), g)
-		res = LoginResult{User: userFromDB(v.user), Session: sess, DeviceToken: dev.token, DeviceExpiresAt: dev.expiresAt}
-		return err
-	})
-	if err != nil {
-		return LoginResult{}, invalidOr(err)
-	}
-	return res, nil
-}
-
-// grant is what a successful login does besides creating its session:
-// clear its throttle bucket, and renew or issue a device token.
-type grant struct {
-	throttle     throttle   // its buckets are cleared
-	device       *db.Device // the token presented, to renew
-	presentToken string     // and the token itself
-	issueDevice  bool       // issue one when none was presented
-	refreshHash  string     // the hash of the session's first refresh token, if any
-
-	// secondFactor, when set, runs first in the session's transaction,
-	// after the user's row is locked: it spends the second factor the
-	// login gave, and returns what the login.succeeded event adds.
-	secondFactor func(tx *txn, u db.User) (map[string]any, error)
-}
-
-// deviceGrant is a device token a login handed out or renewed.
-type deviceGrant struct {
-	token     string
-	expiresAt time.Time
-}
-
-// createSession inserts a session for the user. With verified set, only if
-// the user's stored hash is still verified: errCredentialChanged otherwise.
-// It locks the user's row first (see LockUser in queries/users.sql), so a
-// password write and this insert see each other in one order on both
-// engines. With g set it is a login's success: it also clears the throttle
-// bucket and renews or issues the device token, and is recorded as
-// EventLoginSucceeded rather than EventSessionCreated.
-//
-// Errors: ErrNotFound when the user does not exist.
-func (s *Store) createSession(ctx context.Context, userID int64, verified []byte, g *grant) (Session, deviceGrant, error) {
-	token, hash, err := newToken(s.cfg.Rand)
-	if err != nil {
-		return Session{}, deviceGrant{}, wrap("create session", err)
-	}
-	var devToken, devHash string
-	if g != nil && (g.issueDevice || g.device != nil) {
-		// Drawn outside the transaction, in case the presented one has
-		// expired meanwhile and a new one is needed.
-		if devToken, devHash, err = newToken(s.cfg.Rand); err != nil {
-			return Session{}, deviceGrant{}, wrap("create session", err)
-		}
-	}
-	var (
-		row db.Session
-		dev deviceGrant
-	)
-	op := "create session"
-	if g != nil {
-		op = "login"
-	}
-	err = s.inTx(ctx, op, func(tx *txn) error {
-		u, err := tx.lockUser(userID)
-		if err != nil {
-			return err
-		}
-		var extra map[string]any
-		if g != nil && g.secondFactor != nil {
-			if extra, err = g.secondFactor(tx, u); err != nil {
-				return err
-			}
-		}
-		if err := tx.stillPassword(userID, string(verified)); err != nil {
-			return err
-		}
-		row, err = tx.q.CreateSession(tx.ctx, db.CreateSessionParams{
-			UserID:    userID,
-			TokenHash: hash,
-			Now:       tx.now,
-			ExpiresAt: tx.now.Add(s.cfg.SessionLifetime),
-		})
-		if err != nil {
-			return err
-		}
-		if g == nil {
-			tx.record(EventSessionCreated, refOf(u), map[string]any{"session_id": row.ID})
-			return nil
-		}
-		if err := tx.clear(g.throttle.bucket, g.throttle.shared); err != nil {
-			return err
-		}
-		var state string
-		dev, state, err = s.grantDevice(tx, u.ID, g, devToken, devHash)
-		if err != nil {
-			return err
-		}
-		detail := map[string]any{"session_id": row.ID, "device": state}
-		if g.refreshHash != "" {
-			if err := tx.q.CreateRefreshToken(tx.ctx, db.CreateRefreshTokenParams{SessionID: row.ID, TokenHash: g.refreshHash, Now: tx.now}); err != nil {
-				return err
-			}
-			detail["tokens"] = true
-		}
-		for k, v := range extra {
-			detail[k] = v
-		}
-		tx.record(EventLoginSucceeded, refOf(u), detail)
-		return nil
-	})
-	if err != nil {
-		return Session{}, deviceGrant{}, err
-	}
-	sess := sessionFromDB(row)
-	sess.Token = token
-	return sess, dev, nil
+	g, err := s.passwordLogin(ctx, LoginAttempt{Identifier: identifier, Password: password}, outSession)
+	return g.user, g.session, err
 }
 
 // SessionUser returns the user that token authenticates, and the session.

@@ -62,18 +62,8 @@ type TokenResult struct {
 // Errors: those of LoginSession; ErrNoSecretKey (wrapped) without
 // Config.SecretKeys, before the password is looked at.
 func (s *Store) IssueTokens(ctx context.Context, a LoginAttempt) (TokenResult, error) {
-	if _, err := s.activeKeys(ctx); err != nil {
-		return TokenResult{}, wrap("issue tokens", err)
-	}
-	refresh, hash, err := newToken(s.cfg.Rand)
-	if err != nil {
-		return TokenResult{}, wrap("issue tokens", err)
-	}
-	r, err := s.login(ctx, a, false, hash)
-	if err != nil {
-		return TokenResult{}, err
-	}
-	return s.tokenResult(ctx, r.User, r.Session.ID, refresh)
+	g, err := s.passwordLogin(ctx, a, outTokens)
+	return s.tokensOf(ctx, g, err)
 }
 
 // CompleteTokenLogin completes a password grant that returned
@@ -83,18 +73,16 @@ func (s *Store) IssueTokens(ctx context.Context, a LoginAttempt) (TokenResult, e
 // Errors: those of CompleteLogin; ErrNoSecretKey (wrapped) without
 // Config.SecretKeys.
 func (s *Store) CompleteTokenLogin(ctx context.Context, a SecondFactor) (TokenResult, error) {
-	if _, err := s.activeKeys(ctx); err != nil {
-		return TokenResult{}, wrap("issue tokens", err)
-	}
-	refresh, hash, err := newToken(s.cfg.Rand)
-	if err != nil {
-		return TokenResult{}, wrap("issue tokens", err)
-	}
-	r, err := s.completeLogin(ctx, a, false, hash)
+	g, err := s.secondFactorLogin(ctx, a, outTokens)
+	return s.tokensOf(ctx, g, err)
+}
+
+// tokensOf signs the access token of a login granted outTokens.
+func (s *Store) tokensOf(ctx context.Context, g granted, err error) (TokenResult, error) {
 	if err != nil {
 		return TokenResult{}, err
 	}
-	return s.tokenResult(ctx, r.User, r.Session.ID, refresh)
+	return s.tokenResult(ctx, g.user, g.session.ID, g.refresh)
 }
 
 // RefreshTokens is the refresh-token grant: it exchanges a live refresh
@@ -125,14 +113,7 @@ func (s *Store) RefreshTokens(ctx context.Context, refreshToken string) (TokenRe
 		return TokenResult{}, ErrInvalidRefreshToken
 	}
 	if row.RefreshToken.UsedAt.Valid {
-		if err := s.inTx(ctx, "refresh tokens", func(tx *txn) error {
-			if _, err := tx.lockUser(row.User.ID); errors.Is(err, ErrNotFound) {
-				return nil // the user, their sessions and tokens are gone
-			} else if err != nil {
-				return err
-			}
-			return s.endFamily(tx, row)
-		}); err != nil {
+		if err := s.inTx(ctx, "refresh tokens", func(tx *txn) error { return s.endReusedFamily(tx, row) }); err != nil {
 			return TokenResult{}, err
 		}
 		return TokenResult{}, ErrRefreshTokenReused
@@ -147,40 +128,9 @@ func (s *Store) RefreshTokens(ctx context.Context, refreshToken string) (TokenRe
 	}
 	var reused bool
 	err = s.inTx(ctx, "refresh tokens", func(tx *txn) error {
-		reused = false
-		// The user's row first, as every transaction that writes a
-		// session does (LockUser), so that this one and a deletion's
-		// cascade wait for each other instead of deadlocking.
-		if _, err := tx.lockUser(row.User.ID); errors.Is(err, ErrNotFound) {
-			return ErrInvalidRefreshToken
-		} else if err != nil {
-			return err
-		}
-		// What was read above is asserted again here: the token is still
-		// live (the update is a compare-and-swap), and its session still
-		// exists and is live.
-		n, err := tx.q.UseRefreshToken(tx.ctx, db.UseRefreshTokenParams{Now: sql.NullTime{Time: tx.now, Valid: true}, ID: row.RefreshToken.ID})
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			// Exchanged meanwhile by a concurrent refresh: reuse as well.
-			reused = true
-			return s.endFamily(tx, row)
-		}
-		sess, err := tx.q.GetSessionByID(tx.ctx, row.Session.ID)
-		if err = mapError(err); errors.Is(err, ErrNotFound) {
-			return ErrInvalidRefreshToken
-		} else if err != nil {
-			return err
-		}
-		if !s.live(sessionFromDB(sess), tx.now) {
-			return ErrInvalidRefreshToken
-		}
-		if _, err := tx.q.RefreshSession(tx.ctx, db.RefreshSessionParams{Now: tx.now, ID: sess.ID}); err != nil {
-			return err
-		}
-		return tx.q.CreateRefreshToken(tx.ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: nextHash, Now: tx.now})
+		var err error
+		reused, err = s.exchange(tx, row, nextHash)
+		return err
 	})
 	switch {
 	case errors.Is(err, ErrInvalidRefreshToken):
@@ -191,6 +141,56 @@ func (s *Store) RefreshTokens(ctx context.Context, refreshToken string) (TokenRe
 		return TokenResult{}, ErrRefreshTokenReused
 	}
 	return s.tokenResult(ctx, userFromDB(row.User), row.Session.ID, next)
+}
+
+// endReusedFamily is the transaction of a refresh token presented after
+// it was exchanged: its family ends, unless the user is gone already.
+func (s *Store) endReusedFamily(tx *txn, row db.GetRefreshTokenRow) error {
+	if _, err := tx.lockUser(row.User.ID); errors.Is(err, ErrNotFound) {
+		return nil // the user, their sessions and tokens are gone
+	} else if err != nil {
+		return err
+	}
+	return s.endFamily(tx, row)
+}
+
+// exchange is the transaction of a refresh: it marks the token of row used
+// and adds the next one (nextHash) to its session, which counts as a use of
+// the session. reused reports a token exchanged meanwhile by a concurrent
+// refresh, whose family then ends. ErrInvalidRefreshToken: the user or the
+// session ended since the token was read.
+func (s *Store) exchange(tx *txn, row db.GetRefreshTokenRow, nextHash string) (reused bool, err error) {
+	// The user's row first, as every transaction that writes a session
+	// does (LockUser), so that this one and a deletion's cascade wait for
+	// each other instead of deadlocking.
+	if _, err := tx.lockUser(row.User.ID); errors.Is(err, ErrNotFound) {
+		return false, ErrInvalidRefreshToken
+	} else if err != nil {
+		return false, err
+	}
+	// What was read before is asserted again here: the token is still live
+	// (the update is a compare-and-swap), and its session still exists and
+	// is live.
+	n, err := tx.q.UseRefreshToken(tx.ctx, db.UseRefreshTokenParams{Now: sql.NullTime{Time: tx.now, Valid: true}, ID: row.RefreshToken.ID})
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		return true, s.endFamily(tx, row)
+	}
+	sess, err := tx.q.GetSessionByID(tx.ctx, row.Session.ID)
+	if err = mapError(err); errors.Is(err, ErrNotFound) {
+		return false, ErrInvalidRefreshToken
+	} else if err != nil {
+		return false, err
+	}
+	if !s.live(sessionFromDB(sess), tx.now) {
+		return false, ErrInvalidRefreshToken
+	}
+	if _, err := tx.q.RefreshSession(tx.ctx, db.RefreshSessionParams{Now: tx.now, ID: sess.ID}); err != nil {
+		return false, err
+	}
+	return false, tx.q.CreateRefreshToken(tx.ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: nextHash, Now: tx.now})
 }
 
 // endFamily ends the session of a reused refresh token, with its every

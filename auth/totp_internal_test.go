@@ -355,7 +355,7 @@ func TestSecondFactorRehashBetweenCheckAndChallenge(t *testing.T) {
 		h, err := hashPassword("password-a", 5)
 		require.NoError(t, err)
 		require.NoError(t, s.inTx(ctx, "rehash", func(tx *txn) error {
-			n, err := tx.q.RehashPassword(ctx, db.RehashPasswordParams{NewHash: string(h), OldHash: string(v.hash), UserID: u.ID})
+			n, err := tx.q.RehashPassword(ctx, db.RehashPasswordParams{NewHash: string(h), OldHash: v.password.hash, UserID: u.ID})
 			require.EqualValues(t, 1, n)
 			return err
 		}))
