@@ -33,7 +33,9 @@ const (
 	EventAdminRevoked   EventType = "admin.revoked"   // {}
 
 	EventLoginSucceeded EventType = "login.succeeded" // {"session_id": n, "device": "known"|"new"|"none"}
-	// EventLoginFailed: {"reason": "wrong_password"|"unknown_account"|"invalid_input", "device": bool}.
+	// EventLoginFailed: {"reason": "wrong_password"|"unknown_account"|"invalid_input"|"account_throttled", "device": bool}.
+	// account_throttled: the account's bucket was waiting, so the password
+	// was not evaluated (see the throttle in README.md).
 	// For an identifier that names no account the event has no user, and
 	// the identifier is not recorded (people type passwords into it).
 	EventLoginFailed    EventType = "login.failed"
@@ -438,16 +440,8 @@ func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) 
 					prevID, prevHash = now.AnchorID, now.AnchorHash
 				}
 			}
-			if e.ID != prevID+1 {
-				return r, &AuditChainError{EventID: prevID + 1, Reason: "missing"}
-			}
-			if subtle.ConstantTimeCompare([]byte(e.PrevHash), []byte(prevHash)) != 1 {
-				return r, &AuditChainError{EventID: e.ID, Reason: "does not chain to the event before it"}
-			}
-			want := eventHash(eventFields(e.ID, e.OccurredAt, e.Type, e.UserID, e.UserPublicID, e.ActorKind,
-				e.ActorUserID, e.ActorPublicID, e.ActorName, e.ClientIp, e.UserAgent, e.Detail, e.PrevHash))
-			if subtle.ConstantTimeCompare([]byte(e.Hash), []byte(want)) != 1 {
-				return r, &AuditChainError{EventID: e.ID, Reason: "its fields do not match its hash"}
+			if err := verifyEvent(e, prevID, prevHash); err != nil {
+				return r, err
 			}
 			if r.Events == 0 {
 				r.FirstID = e.ID
@@ -459,33 +453,55 @@ func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) 
 	if head.LastID > 0 && subtle.ConstantTimeCompare([]byte(prevHash), []byte(head.LastHash)) != 1 {
 		return r, &AuditChainError{EventID: head.LastID, Reason: "is not the event the chain's head names"}
 	}
-	// No row may lie outside the chain: at or below the anchor (the purge
-	// deletes those and moves the anchor in one transaction) or above the
-	// head (an event and the head's advance commit together). The rows are
-	// read before the head is read again, so an event committed meanwhile
-	// is under the head read after it.
+	return r, s.checkNoStrayEvents(ctx, head.AnchorID, prevID)
+}
+
+// verifyEvent checks e, the event read after the one with prevID and
+// prevHash: its id follows on, it chains to that event's hash, and its own
+// hash covers its fields. The hashes are compared in constant time.
+func verifyEvent(e db.AuditEvent, prevID int64, prevHash string) error {
+	if e.ID != prevID+1 {
+		return &AuditChainError{EventID: prevID + 1, Reason: "missing"}
+	}
+	if subtle.ConstantTimeCompare([]byte(e.PrevHash), []byte(prevHash)) != 1 {
+		return &AuditChainError{EventID: e.ID, Reason: "does not chain to the event before it"}
+	}
+	want := eventHash(eventFields(e.ID, e.OccurredAt, e.Type, e.UserID, e.UserPublicID, e.ActorKind,
+		e.ActorUserID, e.ActorPublicID, e.ActorName, e.ClientIp, e.UserAgent, e.Detail, e.PrevHash))
+	if subtle.ConstantTimeCompare([]byte(e.Hash), []byte(want)) != 1 {
+		return &AuditChainError{EventID: e.ID, Reason: "its fields do not match its hash"}
+	}
+	return nil
+}
+
+// checkNoStrayEvents returns *AuditChainError for a row that lies outside
+// the chain VerifyAuditChain walked from anchorID to lastID. No row may lie
+// at or below the anchor (the purge deletes those and moves the anchor in
+// one transaction) or above the head (an event and the head's advance
+// commit together). The rows are read before the head is read again, so an
+// event committed meanwhile is under the head read after it.
+func (s *Store) checkNoStrayEvents(ctx context.Context, anchorID, lastID int64) error {
+	q := s.queries()
 	bounds, err := q.AuditEventIDBounds(ctx)
 	if err != nil {
-		return r, wrap("verify audit chain", err)
+		return wrap("verify audit chain", err)
 	}
-	if bounds.Events > 0 && bounds.MinID <= head.AnchorID {
-		return r, &AuditChainError{EventID: bounds.MinID, Reason: "lies before the first event the chain covers"}
+	if bounds.Events > 0 && bounds.MinID <= anchorID {
+		return &AuditChainError{EventID: bounds.MinID, Reason: "lies before the first event the chain covers"}
 	}
 	now, err := q.GetAuditChain(ctx)
 	if err != nil {
-		return r, wrap("verify audit chain", err)
+		return wrap("verify audit chain", err)
 	}
-	if prevID < now.LastID {
-		prevID = now.LastID
-	}
-	above, err := q.ListAuditEvents(ctx, db.ListAuditEventsParams{AfterID: prevID, Since: timeMin, Until: timeMax, MaxRows: 1})
+	lastID = max(lastID, now.LastID)
+	above, err := q.ListAuditEvents(ctx, db.ListAuditEventsParams{AfterID: lastID, Since: timeMin, Until: timeMax, MaxRows: 1})
 	if err != nil {
-		return r, wrap("verify audit chain", err)
+		return wrap("verify audit chain", err)
 	}
 	if len(above) > 0 {
-		return r, &AuditChainError{EventID: above[0].ID, Reason: "lies after the last event the chain's head names"}
+		return &AuditChainError{EventID: above[0].ID, Reason: "lies after the last event the chain's head names"}
 	}
-	return r, nil
+	return nil
 }
 
 // auditPurgeBatch bounds the events one purge transaction deletes, so that

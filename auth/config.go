@@ -180,18 +180,42 @@ const (
 	DefaultSessionCacheMaxStale = 100 * time.Millisecond
 )
 
-// withDefaults validates c and fills in its defaults.
+// withDefaults validates c and fills in its defaults, one group of settings
+// at a time. The groups run in a fixed order, so that a Config wrong in
+// several ways always reports the same problem first.
 func (c Config) withDefaults() (Config, error) {
-	if c.Policy == nil {
-		p := DefaultPolicy()
-		c.Policy = &p
-	} else {
-		p := *c.Policy // a copy, so a caller's later edits change nothing
-		c.Policy = &p
+	for _, fill := range []func(*Config) error{
+		(*Config).fillPolicy,
+		(*Config).fillBcryptCost,
+		(*Config).fillDependencies,
+		(*Config).fillSessionCache,
+		(*Config).fillThrottles,
+		(*Config).fillSecretKeys,
+		(*Config).fillTokenNames,
+		(*Config).fillLifetimes,
+		(*Config).fillHashLimits,
+	} {
+		if err := fill(&c); err != nil {
+			return c, err
+		}
 	}
-	if err := c.Policy.check(); err != nil {
-		return c, err
+	return c, nil
+}
+
+// fillPolicy takes a copy of the policy (DefaultPolicy when there is none),
+// so that a caller's later edits change nothing, and checks it.
+func (c *Config) fillPolicy() error {
+	p := DefaultPolicy()
+	if c.Policy != nil {
+		p = *c.Policy
 	}
+	c.Policy = &p
+	return c.Policy.check()
+}
+
+// fillBcryptCost accepts a cost below DefaultBcryptCost only when the
+// configuration admits it is a test's.
+func (c *Config) fillBcryptCost() error {
 	if c.BcryptCost == 0 {
 		c.BcryptCost = DefaultBcryptCost
 	}
@@ -200,59 +224,75 @@ func (c Config) withDefaults() (Config, error) {
 		minCost = bcrypt.MinCost
 	}
 	if c.BcryptCost < minCost || c.BcryptCost > bcrypt.MaxCost {
-		return c, fmt.Errorf("config: bcrypt cost %d is outside %d..%d", c.BcryptCost, minCost, bcrypt.MaxCost)
+		return fmt.Errorf("config: bcrypt cost %d is outside %d..%d", c.BcryptCost, minCost, bcrypt.MaxCost)
 	}
+	return nil
+}
+
+// fillDependencies fills in what the store uses from outside: the clock, the
+// source of randomness and the logger. Any value is valid.
+func (c *Config) fillDependencies() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Reader
 	}
-	if c.SessionLifetime == 0 {
-		c.SessionLifetime = DefaultSessionLifetime
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
+	return nil
+}
+
+// fillSessionCache fills in the size and staleness of the cache of session
+// lookups. A negative size is valid (no cache); a negative staleness is not.
+func (c *Config) fillSessionCache() error {
 	if c.SessionCacheSize == 0 {
 		c.SessionCacheSize = DefaultSessionCacheSize
 	}
 	if c.SessionCacheMaxStale < 0 {
-		return c, fmt.Errorf("config: session cache max stale %v is negative", c.SessionCacheMaxStale)
+		return fmt.Errorf("config: session cache max stale %v is negative", c.SessionCacheMaxStale)
 	}
 	if c.SessionCacheMaxStale == 0 {
 		c.SessionCacheMaxStale = DefaultSessionCacheMaxStale
 	}
-	if c.SessionIdleTimeout == 0 {
-		c.SessionIdleTimeout = DefaultSessionIdleTimeout
-	}
-	if c.ResetTokenLifetime == 0 {
-		c.ResetTokenLifetime = DefaultResetTokenLifetime
-	}
+	return nil
+}
+
+// fillThrottles fills in the login and reset throttles and reports the
+// problems of both at once.
+func (c *Config) fillThrottles() error {
 	if c.LoginThrottle == (ThrottlePolicy{}) {
 		c.LoginThrottle = DefaultLoginThrottle()
 	}
 	if c.ResetThrottle == (ThrottlePolicy{}) {
 		c.ResetThrottle = DefaultResetThrottle()
 	}
-	if err := errors.Join(c.LoginThrottle.check("LoginThrottle"), c.ResetThrottle.check("ResetThrottle")); err != nil {
-		return c, err
-	}
+	return errors.Join(c.LoginThrottle.check("LoginThrottle"), c.ResetThrottle.check("ResetThrottle"))
+}
+
+// fillSecretKeys checks the keyring, when there is one, and takes a copy of
+// it, so that a caller's later edits change nothing.
+func (c *Config) fillSecretKeys() error {
 	if err := c.SecretKeys.check(); err != nil {
-		return c, err
+		return err
 	}
-	if c.SecretKeys != nil {
-		k := Keyring{Current: c.SecretKeys.Current, Keys: make(map[string][]byte, len(c.SecretKeys.Keys))}
-		for id, key := range c.SecretKeys.Keys { // a copy: a caller's later edits change nothing
-			k.Keys[id] = append([]byte(nil), key...)
-		}
-		c.SecretKeys = &k
+	if c.SecretKeys == nil {
+		return nil
 	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
+	k := Keyring{Current: c.SecretKeys.Current, Keys: make(map[string][]byte, len(c.SecretKeys.Keys))}
+	for id, key := range c.SecretKeys.Keys {
+		k.Keys[id] = append([]byte(nil), key...)
 	}
+	c.SecretKeys = &k
+	return nil
+}
+
+// fillTokenNames fills in the names the store gives itself in access tokens
+// and authenticator apps. Any name is valid.
+func (c *Config) fillTokenNames() error {
 	if c.TOTPIssuer == "" {
 		c.TOTPIssuer = "credstore"
-	}
-	if c.AccessTokenLifetime == 0 {
-		c.AccessTokenLifetime = DefaultAccessTokenLifetime
 	}
 	if c.TokenIssuer == "" {
 		c.TokenIssuer = "credstore"
@@ -260,12 +300,50 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TokenAudience == "" {
 		c.TokenAudience = "credstore"
 	}
+	return nil
+}
+
+// fillLifetimes fills in how long sessions, tokens, devices and audit events
+// last, then checks each against the bounds its field's comment gives.
+func (c *Config) fillLifetimes() error {
+	if c.SessionLifetime == 0 {
+		c.SessionLifetime = DefaultSessionLifetime
+	}
+	if c.SessionIdleTimeout == 0 {
+		c.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	if c.ResetTokenLifetime == 0 {
+		c.ResetTokenLifetime = DefaultResetTokenLifetime
+	}
+	if c.AccessTokenLifetime == 0 {
+		c.AccessTokenLifetime = DefaultAccessTokenLifetime
+	}
 	if c.DeviceLifetime == 0 {
 		c.DeviceLifetime = DefaultDeviceLifetime
 	}
 	if c.AuditRetention == 0 {
 		c.AuditRetention = DefaultAuditRetention
 	}
+	switch {
+	case c.SessionLifetime < time.Second:
+		return fmt.Errorf("config: session lifetime %v is below one second", c.SessionLifetime)
+	case c.SessionIdleTimeout < 2*SessionTouchInterval:
+		return fmt.Errorf("config: session idle timeout %v is below %v", c.SessionIdleTimeout, 2*SessionTouchInterval)
+	case c.ResetTokenLifetime < time.Second:
+		return fmt.Errorf("config: reset token lifetime %v is below one second", c.ResetTokenLifetime)
+	case c.AccessTokenLifetime < time.Second || c.AccessTokenLifetime > 24*time.Hour:
+		return fmt.Errorf("config: access token lifetime %v is outside one second to one day", c.AccessTokenLifetime)
+	case c.DeviceLifetime < time.Hour:
+		return fmt.Errorf("config: device lifetime %v is below one hour", c.DeviceLifetime)
+	case c.AuditRetention > 0 && c.AuditRetention < ThrottleWindow:
+		return fmt.Errorf("config: audit retention %v is below one day", c.AuditRetention)
+	}
+	return nil
+}
+
+// fillHashLimits fills in how many bcrypt hashes run at once and how many
+// wait for a turn; a negative queue means none.
+func (c *Config) fillHashLimits() error {
 	if c.MaxConcurrentHashes == 0 {
 		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
 	}
@@ -275,23 +353,10 @@ func (c Config) withDefaults() (Config, error) {
 	case c.MaxQueuedHashes < 0:
 		c.MaxQueuedHashes = 0
 	}
-	switch {
-	case c.SessionLifetime < time.Second:
-		return c, fmt.Errorf("config: session lifetime %v is below one second", c.SessionLifetime)
-	case c.SessionIdleTimeout < 2*SessionTouchInterval:
-		return c, fmt.Errorf("config: session idle timeout %v is below %v", c.SessionIdleTimeout, 2*SessionTouchInterval)
-	case c.ResetTokenLifetime < time.Second:
-		return c, fmt.Errorf("config: reset token lifetime %v is below one second", c.ResetTokenLifetime)
-	case c.AccessTokenLifetime < time.Second || c.AccessTokenLifetime > 24*time.Hour:
-		return c, fmt.Errorf("config: access token lifetime %v is outside one second to one day", c.AccessTokenLifetime)
-	case c.DeviceLifetime < time.Hour:
-		return c, fmt.Errorf("config: device lifetime %v is below one hour", c.DeviceLifetime)
-	case c.AuditRetention > 0 && c.AuditRetention < ThrottleWindow:
-		return c, fmt.Errorf("config: audit retention %v is below one day", c.AuditRetention)
-	case c.MaxConcurrentHashes < 1:
-		return c, fmt.Errorf("config: MaxConcurrentHashes %d is below 1", c.MaxConcurrentHashes)
+	if c.MaxConcurrentHashes < 1 {
+		return fmt.Errorf("config: MaxConcurrentHashes %d is below 1", c.MaxConcurrentHashes)
 	}
-	return c, nil
+	return nil
 }
 
 // Policy holds the validation rules of registrations and updates. Start

@@ -103,39 +103,9 @@ func (s *Store) ImportUsers(ctx context.Context, rows []ImportedUser, opts Impor
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	results := make([]ImportResult, len(rows))
-	canonical := make([]string, len(rows))
-	var valid []int
-	seen := map[string]int{} // field + "\x00" + value → first row holding it
-	for i, r := range rows {
-		results[i].Line = r.Line
-		c, err := s.validateImport(r)
-		if err == nil {
-			err = firstHolder(seen, i, r, c)
-		}
-		if err != nil {
-			results[i].Err = err
-			continue
-		}
-		canonical[i] = c
-		valid = append(valid, i)
-	}
+	results, canonical, valid := s.validateRows(rows)
 	if opts.DryRun {
-		for n, i := range valid {
-			if err := s.checkTaken(ctx, rows[i], canonical[i]); err != nil {
-				if !errors.Is(err, ErrDuplicate) {
-					return results[:i], wrap("import users", err)
-				}
-				results[i].Err = err
-			}
-			if opts.Progress != nil && (n+1)%opts.BatchSize == 0 {
-				opts.Progress(n+1, len(rows))
-			}
-		}
-		if opts.Progress != nil {
-			opts.Progress(len(rows), len(rows))
-		}
-		return results, nil
+		return s.dryRunImport(ctx, rows, canonical, valid, results, opts)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -153,21 +123,8 @@ func (s *Store) ImportUsers(ctx context.Context, rows []ImportedUser, opts Impor
 				return results[:b.rows[0]], wrap("import users", hashes[i].err)
 			}
 		}
-		err := s.insertImported(ctx, rows, canonical, hashes, b.rows, results)
-		var dup *DuplicateError
-		if errors.As(err, &dup) {
-			// A row of the batch holds a value taken meanwhile: write the
-			// rows one by one to find it and keep the others.
-			for _, i := range b.rows {
-				err := s.insertImported(ctx, rows, canonical, hashes, []int{i}, results)
-				if errors.As(err, &dup) {
-					results[i].Err = dup
-				} else if err != nil {
-					return results[:i], err
-				}
-			}
-		} else if err != nil {
-			return results[:b.rows[0]], err
+		if stop, err := s.commitBatch(ctx, rows, canonical, hashes, b.rows, results); err != nil {
+			return results[:stop], err
 		}
 		settled += len(b.rows)
 		if opts.Progress != nil {
@@ -178,6 +135,79 @@ func (s *Store) ImportUsers(ctx context.Context, rows []ImportedUser, opts Impor
 		opts.Progress(len(rows), len(rows))
 	}
 	return results, nil
+}
+
+// validateRows checks every row on its own (validateImport) and against the
+// rows before it (firstHolder), before anything is read or written. It
+// returns a result per row, with the error of each rejected one, the
+// canonical email of each valid one, and the indexes of the valid rows in
+// order.
+func (s *Store) validateRows(rows []ImportedUser) (results []ImportResult, canonical []string, valid []int) {
+	results = make([]ImportResult, len(rows))
+	canonical = make([]string, len(rows))
+	seen := map[string]int{} // field + "\x00" + value → first row holding it
+	for i, r := range rows {
+		results[i].Line = r.Line
+		c, err := s.validateImport(r)
+		if err == nil {
+			err = firstHolder(seen, i, r, c)
+		}
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		canonical[i] = c
+		valid = append(valid, i)
+	}
+	return results, canonical, valid
+}
+
+// dryRunImport completes the results of a dry run: each valid row is
+// rejected when a user holds one of its values already (checkTaken), and
+// nothing is hashed or written. Progress is reported per batch, as a real
+// import would.
+func (s *Store) dryRunImport(ctx context.Context, rows []ImportedUser, canonical []string, valid []int, results []ImportResult, opts ImportOptions) ([]ImportResult, error) {
+	for n, i := range valid {
+		if err := s.checkTaken(ctx, rows[i], canonical[i]); err != nil {
+			if !errors.Is(err, ErrDuplicate) {
+				return results[:i], wrap("import users", err)
+			}
+			results[i].Err = err
+		}
+		if opts.Progress != nil && (n+1)%opts.BatchSize == 0 {
+			opts.Progress(n+1, len(rows))
+		}
+	}
+	if opts.Progress != nil {
+		opts.Progress(len(rows), len(rows))
+	}
+	return results, nil
+}
+
+// commitBatch writes the rows at idx, whose passwords are hashed, in one
+// transaction. When a row of the batch holds a value that a user took
+// meanwhile (a *DuplicateError), the batch is rolled back whole and its rows
+// written again one per transaction, so that the duplicate is rejected and
+// the rows beside it are kept. Any other error stops the import: commitBatch
+// then returns the index of the first row it did not settle, up to which
+// the results are final.
+func (s *Store) commitBatch(ctx context.Context, rows []ImportedUser, canonical []string, hashes []importHash, idx []int, results []ImportResult) (int, error) {
+	var dup *DuplicateError
+	switch err := s.insertImported(ctx, rows, canonical, hashes, idx, results); {
+	case err == nil:
+		return 0, nil
+	case !errors.As(err, &dup):
+		return idx[0], err
+	}
+	for _, i := range idx {
+		err := s.insertImported(ctx, rows, canonical, hashes, []int{i}, results)
+		if errors.As(err, &dup) {
+			results[i].Err = dup
+		} else if err != nil {
+			return i, err
+		}
+	}
+	return 0, nil
 }
 
 // validateImport checks an imported row as Register checks a registration,

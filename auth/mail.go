@@ -91,12 +91,25 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	c, err := s.connect(ctx, host)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return s.deliver(c, host, m)
+}
+
+// connect dials the server and secures the session before anything else is
+// said: TLS from the first byte with ImplicitTLS, STARTTLS otherwise, which
+// the server must offer, since the message and the password must never go
+// in clear. The connection's deadline is ctx's.
+func (s *SMTPSender) connect(ctx context.Context, host string) (*smtp.Client, error) {
 	tlsConf := s.TLSConfig
 	if tlsConf == nil {
 		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
-
 	var conn net.Conn
+	var err error
 	if s.ImplicitTLS {
 		d := tls.Dialer{Config: tlsConf}
 		conn, err = d.DialContext(ctx, "tcp", s.Addr)
@@ -105,27 +118,34 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 		conn, err = d.DialContext(ctx, "tcp", s.Addr)
 	}
 	if err != nil {
-		return fmt.Errorf("smtp: dial: %w", err)
+		return nil, fmt.Errorf("smtp: dial: %w", err)
 	}
 	deadline, _ := ctx.Deadline()
 	if err := conn.SetDeadline(deadline); err != nil {
 		conn.Close()
-		return fmt.Errorf("smtp: %w", err)
+		return nil, fmt.Errorf("smtp: %w", err)
 	}
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
 		conn.Close()
-		return smtpError("greeting", err)
+		return nil, smtpError("greeting", err)
 	}
-	defer c.Close()
 	if !s.ImplicitTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return errors.New("smtp: server does not offer STARTTLS; refusing to send in clear")
+			c.Close()
+			return nil, errors.New("smtp: server does not offer STARTTLS; refusing to send in clear")
 		}
 		if err := c.StartTLS(tlsConf); err != nil {
-			return smtpError("STARTTLS", err)
+			c.Close()
+			return nil, smtpError("STARTTLS", err)
 		}
 	}
+	return c, nil
+}
+
+// deliver authenticates, when there is a Username, and sends m over c, a
+// session connect secured.
+func (s *SMTPSender) deliver(c *smtp.Client, host string, m Message) error {
 	if s.Username != "" {
 		if err := c.Auth(smtp.PlainAuth("", s.Username, s.Password, host)); err != nil {
 			return smtpError("AUTH", err)

@@ -173,85 +173,125 @@ func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword str
 	if err := probs.err(); err != nil {
 		return wrap("reset password", err)
 	}
-	hash, ok := tokenHash(token)
-	canonical, okEmail := canonicalEmail(email)
-	if !ok || !okEmail {
-		return ErrInvalidResetToken
-	}
-	pr, err := s.queries().GetPasswordReset(ctx, hash)
+	claim, err := s.liveReset(ctx, email, token)
 	if err != nil {
-		if errors.Is(mapError(err), ErrNotFound) {
-			return ErrInvalidResetToken
-		}
-		return wrap("reset password", err)
-	}
-	if now := s.now(); pr.EmailCanonical != canonical || !now.Before(pr.ExpiresAt) || pr.CreatedAt.After(now.Add(MaxClockSkew)) {
-		return ErrInvalidResetToken
+		return err
 	}
 	pwHash, err := s.hash(ctx, newPassword)
 	if err != nil {
 		return wrap("reset password", err)
 	}
 	err = s.inTx(ctx, "reset password", func(tx *txn) error {
-		// The user's row first, as every password write does (LockUser).
-		n, err := tx.q.TouchUser(tx.ctx, db.TouchUserParams{ID: pr.UserID, Now: tx.now})
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return ErrInvalidResetToken
-		}
-		_, err = tx.q.ConsumePasswordReset(tx.ctx, db.ConsumePasswordResetParams{
-			TokenHash: hash, UserID: pr.UserID, Now: tx.now, IssuedBefore: tx.now.Add(MaxClockSkew), EmailCanonical: canonical,
-		})
-		if err = mapError(err); errors.Is(err, ErrNotFound) {
-			return ErrInvalidResetToken
-		} else if err != nil {
-			return err
-		}
-		n, err = tx.q.SetPasswordHash(tx.ctx, db.SetPasswordHashParams{PasswordHash: string(pwHash), UserID: pr.UserID, Now: tx.now})
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			// A user without a credential cannot exist (the schema and
-			// Register create both together); refuse rather than half-reset.
-			return ErrInvalidResetToken
-		}
-		ended, err := tx.q.DeleteUserSessions(tx.ctx, pr.UserID)
-		if err != nil {
-			return err
-		}
-		u, err := tx.q.GetUserByID(tx.ctx, pr.UserID)
-		if err != nil {
-			return mapError(err)
-		}
-		// Proof of control of the address: the account's login and reset
-		// buckets start again, and those of its identifiers.
-		buckets := []string{accountBucket(scopeLogin, pr.UserID), accountBucket(scopeReset, pr.UserID), identifierBucket(scopeLogin, u.Email)}
-		if u.Username.Valid {
-			buckets = append(buckets, identifierBucket(scopeLogin, u.Username.String))
-		}
-		if err := tx.clear(buckets...); err != nil {
-			return err
-		}
-		detail := map[string]any{"sessions_ended": ended}
-		// The reset keeps the second factor (the mailbox alone must not
-		// get around it); a factor confirmed shortly before, possibly by
-		// someone who had the old password, is flagged for the operator.
-		if f, err := tx.q.GetTOTPFactor(tx.ctx, pr.UserID); err == nil {
-			detail["second_factor"] = true
-			if tx.now.Sub(f.EnabledAt) < RecentFactorWindow {
-				detail["recent_factor"] = true
-			}
-		} else if err = mapError(err); !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		tx.record(EventPasswordReset, refOf(u), detail)
-		return nil
+		return tx.spendReset(claim, pwHash)
 	})
 	if errors.Is(err, ErrInvalidResetToken) {
 		return ErrInvalidResetToken
 	}
 	return err
+}
+
+// resetClaim is a reset token that ResetPassword found live for an email
+// address, before the transaction that spends it checks it again.
+type resetClaim struct {
+	userID         int64
+	tokenHash      string
+	emailCanonical string
+}
+
+// liveReset finds the live reset token of this email with a read alone,
+// so that a refused token costs no hashing. Errors: ErrInvalidResetToken,
+// unwrapped, when the token is malformed, unknown, expired, issued in the
+// future, or not the token of this email; the database's, wrapped.
+func (s *Store) liveReset(ctx context.Context, email, token string) (resetClaim, error) {
+	hash, ok := tokenHash(token)
+	canonical, okEmail := canonicalEmail(email)
+	if !ok || !okEmail {
+		return resetClaim{}, ErrInvalidResetToken
+	}
+	pr, err := s.queries().GetPasswordReset(ctx, hash)
+	if err != nil {
+		if errors.Is(mapError(err), ErrNotFound) {
+			return resetClaim{}, ErrInvalidResetToken
+		}
+		return resetClaim{}, wrap("reset password", err)
+	}
+	if now := s.now(); pr.EmailCanonical != canonical || !now.Before(pr.ExpiresAt) || pr.CreatedAt.After(now.Add(MaxClockSkew)) {
+		return resetClaim{}, ErrInvalidResetToken
+	}
+	return resetClaim{userID: pr.UserID, tokenHash: hash, emailCanonical: canonical}, nil
+}
+
+// spendReset spends c's token, if it is still live for c's email, and sets
+// pwHash as the user's password; it ends every session of the user, starts
+// the throttles of the account and its identifiers again, and records the
+// reset. Errors: ErrInvalidResetToken when the token was spent, replaced or
+// expired meanwhile, or the user deleted.
+func (tx *txn) spendReset(c resetClaim, pwHash []byte) error {
+	// The user's row first, as every password write does (LockUser).
+	n, err := tx.q.TouchUser(tx.ctx, db.TouchUserParams{ID: c.userID, Now: tx.now})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrInvalidResetToken
+	}
+	_, err = tx.q.ConsumePasswordReset(tx.ctx, db.ConsumePasswordResetParams{
+		TokenHash: c.tokenHash, UserID: c.userID, Now: tx.now, IssuedBefore: tx.now.Add(MaxClockSkew), EmailCanonical: c.emailCanonical,
+	})
+	if err = mapError(err); errors.Is(err, ErrNotFound) {
+		return ErrInvalidResetToken
+	} else if err != nil {
+		return err
+	}
+	n, err = tx.q.SetPasswordHash(tx.ctx, db.SetPasswordHashParams{PasswordHash: string(pwHash), UserID: c.userID, Now: tx.now})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		// A user without a credential cannot exist (the schema and
+		// Register create both together); refuse rather than half-reset.
+		return ErrInvalidResetToken
+	}
+	ended, err := tx.q.DeleteUserSessions(tx.ctx, c.userID)
+	if err != nil {
+		return err
+	}
+	u, err := tx.q.GetUserByID(tx.ctx, c.userID)
+	if err != nil {
+		return mapError(err)
+	}
+	// Proof of control of the address: the account's login and reset
+	// buckets start again, and those of its identifiers.
+	buckets := []string{accountBucket(scopeLogin, c.userID), accountBucket(scopeReset, c.userID), identifierBucket(scopeLogin, u.Email)}
+	if u.Username.Valid {
+		buckets = append(buckets, identifierBucket(scopeLogin, u.Username.String))
+	}
+	if err := tx.clear(buckets...); err != nil {
+		return err
+	}
+	detail := map[string]any{"sessions_ended": ended}
+	if err := tx.flagSecondFactor(c.userID, detail); err != nil {
+		return err
+	}
+	tx.record(EventPasswordReset, refOf(u), detail)
+	return nil
+}
+
+// flagSecondFactor adds to a reset's audit detail whether the user has a
+// second factor, and whether it was confirmed recently. The reset keeps the
+// factor (the mailbox alone must not get around it); a factor confirmed
+// shortly before, possibly by someone who had the old password, is flagged
+// for the operator.
+func (tx *txn) flagSecondFactor(userID int64, detail map[string]any) error {
+	f, err := tx.q.GetTOTPFactor(tx.ctx, userID)
+	if err = mapError(err); errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	detail["second_factor"] = true
+	if tx.now.Sub(f.EnabledAt) < RecentFactorWindow {
+		detail["recent_factor"] = true
+	}
+	return nil
 }

@@ -218,7 +218,53 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, e
 // made only if the user's password is still the one proven, and clears
 // the proof's throttle bucket.
 func (s *Store) updateUser(ctx context.Context, op string, id int64, u UserUpdate, proof *passwordProof) (User, error) {
-	p := s.cfg.Policy
+	params, err := s.cfg.Policy.updateParams(id, u)
+	if err != nil {
+		return User{}, wrap(op, err)
+	}
+	var hash []byte
+	if u.Password != nil {
+		if hash, err = s.hash(ctx, *u.Password); err != nil {
+			return User{}, wrap(op, err)
+		}
+	}
+	var updated db.User
+	update := func(proven string) error {
+		return s.inTx(ctx, op, func(tx *txn) error {
+			// Lock, then read: the address this update replaces is the one
+			// committed last, not one read before a concurrent change.
+			before, err := tx.lockUser(id)
+			if err != nil {
+				return err
+			}
+			if proof != nil {
+				if err := tx.stillPassword(id, proven); err != nil {
+					return err
+				}
+				if err := tx.clear(proof.bucket); err != nil {
+					return err
+				}
+			}
+			updated, err = tx.applyUserUpdate(before, params, hash, u.KeepSessionID)
+			return err
+		})
+	}
+	if proof != nil {
+		err = s.whileProven(ctx, op, proof.provenPassword, update)
+	} else {
+		err = update("")
+	}
+	if err != nil {
+		return User{}, err
+	}
+	return userFromDB(updated), nil
+}
+
+// updateParams checks u as Register checks a registration, each field only
+// when u changes it, and turns it into the query's parameters. Every
+// problem is found before anything is hashed or written. Errors:
+// *ValidationError.
+func (p *Policy) updateParams(id int64, u UserUpdate) (db.UpdateUserParams, error) {
 	probs := problems{}
 	params := db.UpdateUserParams{ID: id}
 	if u.Username != nil {
@@ -247,78 +293,49 @@ func (s *Store) updateUser(ctx context.Context, op string, id int64, u UserUpdat
 	if u.Password != nil {
 		p.checkPassword(probs, FieldPassword, *u.Password)
 	}
-	if err := probs.err(); err != nil {
-		return User{}, wrap(op, err)
+	return params, probs.err()
+}
+
+// applyUserUpdate writes params over before, the user's row as locked, and
+// in the same transaction what UpdateUser promises follows from the change:
+// a new email address (canonical form) spends the reset token mailed to the
+// old one and ends the sessions but keep; hash, when set, becomes the
+// password, with the same effect; the audit trail records the names of the
+// fields changed and any change of admin status.
+func (tx *txn) applyUserUpdate(before db.User, params db.UpdateUserParams, hash []byte, keep int64) (db.User, error) {
+	params.Now = tx.now
+	updated, err := tx.q.UpdateUser(tx.ctx, params)
+	if err != nil {
+		return updated, mapError(err)
 	}
-	var hash []byte
-	if u.Password != nil {
-		var err error
-		if hash, err = s.hash(ctx, *u.Password); err != nil {
-			return User{}, wrap(op, err)
+	ref := refOf(updated)
+	detail := map[string]any{"fields": changedFields(before, updated)}
+	if updated.EmailCanonical != before.EmailCanonical {
+		if _, err := tx.q.DeleteUserPasswordResets(tx.ctx, before.ID); err != nil {
+			return updated, err
+		}
+		ended, err := tx.q.DeleteOtherUserSessions(tx.ctx, db.DeleteOtherUserSessionsParams{UserID: before.ID, KeepID: keep})
+		if err != nil {
+			return updated, err
+		}
+		detail["sessions_ended"] = ended
+	}
+	if len(detail["fields"].([]string)) > 0 {
+		tx.recordBy(EventUserUpdated, ref, Actor{Kind: ActorSystem}, detail)
+	}
+	if hash != nil {
+		if err := tx.setPassword(ref, hash, keep); err != nil {
+			return updated, err
 		}
 	}
-	var updated db.User
-	update := func(proven string) error {
-		return s.inTx(ctx, op, func(tx *txn) error {
-			// Lock, then read: the address this update replaces is the one
-			// committed last, not one read before a concurrent change.
-			before, err := tx.lockUser(id)
-			if err != nil {
-				return err
-			}
-			if proof != nil {
-				if err := tx.stillPassword(id, proven); err != nil {
-					return err
-				}
-				if err := tx.clear(proof.bucket); err != nil {
-					return err
-				}
-			}
-			params.Now = tx.now
-			updated, err = tx.q.UpdateUser(tx.ctx, params)
-			if err != nil {
-				return mapError(err)
-			}
-			ref := refOf(updated)
-			detail := map[string]any{"fields": changedFields(before, updated)}
-			if updated.EmailCanonical != before.EmailCanonical {
-				if _, err := tx.q.DeleteUserPasswordResets(tx.ctx, id); err != nil {
-					return err
-				}
-				ended, err := tx.q.DeleteOtherUserSessions(tx.ctx, db.DeleteOtherUserSessionsParams{UserID: id, KeepID: u.KeepSessionID})
-				if err != nil {
-					return err
-				}
-				detail["sessions_ended"] = ended
-			}
-			if len(detail["fields"].([]string)) > 0 {
-				tx.recordBy(EventUserUpdated, ref, Actor{Kind: ActorSystem}, detail)
-			}
-			if hash != nil {
-				if err := tx.setPassword(ref, hash, u.KeepSessionID); err != nil {
-					return err
-				}
-			}
-			if before.IsAdmin != updated.IsAdmin {
-				typ := EventAdminRevoked
-				if updated.IsAdmin {
-					typ = EventAdminGranted
-				}
-				tx.recordBy(typ, ref, Actor{Kind: ActorSystem}, nil)
-			}
-			return nil
-		})
+	if before.IsAdmin != updated.IsAdmin {
+		typ := EventAdminRevoked
+		if updated.IsAdmin {
+			typ = EventAdminGranted
+		}
+		tx.recordBy(typ, ref, Actor{Kind: ActorSystem}, nil)
 	}
-	var err error
-	if proof != nil {
-		err = s.whileProven(ctx, op, proof.provenPassword, update)
-	} else {
-		err = update("")
-	}
-	if err != nil {
-		return User{}, err
-	}
-	return userFromDB(updated), nil
+	return updated, nil
 }
 
 // changedFields names the fields whose values differ between a and b, for

@@ -142,21 +142,7 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 	if *format != "" && *format != "jsonl" && *format != "csv" {
 		return c.usageError(fmt.Sprintf("-format %q: want jsonl or csv", *format))
 	}
-	in := stdin
-	if name := c.fs.Arg(0); name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			fmt.Fprintf(stderr, "credstore users import: %v\n", err)
-			return 1
-		}
-		defer f.Close()
-		in = f
-	}
-	read := readJSONLines
-	if *format == "csv" || (*format == "" && strings.HasSuffix(strings.ToLower(c.fs.Arg(0)), ".csv")) {
-		read = readCSV
-	}
-	rows, rejected, err := read(in)
+	rows, rejected, err := readImportFile(c.fs.Arg(0), *format, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
 		return 1
@@ -174,26 +160,60 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 	}
 
 	opts := auth.ImportOptions{DryRun: *dryRun}
-	if isTerminal(stderr) {
-		bar := progressbar.NewOptions(len(rows), progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("importing"),
-			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-		opts.Progress = func(done, _ int) { _ = bar.Set(done) }
-		defer bar.Close()
-	} else {
-		last := 0
-		opts.Progress = func(done, total int) {
-			if done-last >= 1000 || done == total {
-				fmt.Fprintf(stderr, "imported or rejected %d of %d\n", done, total)
-				last = done
-			}
-		}
-	}
+	progress, done := importProgress(stderr, len(rows))
+	opts.Progress = progress
+	defer done()
 	results, err := c.store.ImportUsers(c.actx(), rows, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
 		c.record(0, []string{"users"}, "failed", err, backup)
 		return 1
 	}
+	return c.reportImport(results, rejected, *dryRun, backup)
+}
+
+// readImportFile reads the users of the file name ("-": stdin) in format,
+// which "" lets the name's extension choose: CSV for .csv, else JSON
+// lines. The rows it could not read are rejected by their line numbers.
+func readImportFile(name, format string, stdin io.Reader) (rows []auth.ImportedUser, rejected []string, err error) {
+	in := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer f.Close()
+		in = f
+	}
+	read := readJSONLines
+	if format == "csv" || (format == "" && strings.HasSuffix(strings.ToLower(name), ".csv")) {
+		read = readCSV
+	}
+	return read(in)
+}
+
+// importProgress reports the progress of an import of rows rows on stderr:
+// as a bar on a terminal, else as a line every 1,000 rows and at the end,
+// for a log. done removes the bar once the import is over.
+func importProgress(stderr io.Writer, rows int) (progress func(done, total int), done func()) {
+	if isTerminal(stderr) {
+		bar := progressbar.NewOptions(rows, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("importing"),
+			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+		return func(n, _ int) { _ = bar.Set(n) }, func() { _ = bar.Close() }
+	}
+	last := 0
+	return func(n, total int) {
+		if n-last >= 1000 || n == total {
+			fmt.Fprintf(stderr, "imported or rejected %d of %d\n", n, total)
+			last = n
+		}
+	}, func() {}
+}
+
+// reportImport prints every rejected line, with its number and reason, and
+// a summary, which the management log records too (unless dryRun). The
+// exit status is 1 when any line was rejected.
+func (c *userCmd) reportImport(results []auth.ImportResult, rejected []string, dryRun bool, backup string) int {
 	imported := 0
 	for _, r := range results {
 		if r.Err != nil {
@@ -203,15 +223,15 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 		}
 	}
 	for _, line := range rejected {
-		fmt.Fprintln(stderr, line)
+		fmt.Fprintln(c.stderr, line)
 	}
 	verb := "imported"
-	if *dryRun {
+	if dryRun {
 		verb = "would import"
 	}
 	summary := fmt.Sprintf("%s %d, rejected %d", verb, imported, len(rejected))
-	fmt.Fprintln(stdout, summary)
-	if !*dryRun {
+	fmt.Fprintln(c.stdout, summary)
+	if !dryRun {
 		c.record(0, []string{"users"}, summary, nil, backup)
 	}
 	if len(rejected) > 0 {

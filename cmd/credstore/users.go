@@ -372,64 +372,81 @@ Prints the user after the change.
 func usersUpdate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newUserCmd(ctx, "update", updateUsage, withLog|withBackup|withConfirm|withPassword, getenv, stdin, stdout, stderr)
 	id := c.idFlag()
-	username := c.fs.String("username", "", "new username (empty: none)")
-	email := c.fs.String("email", "", "new email address")
-	phone := c.fs.String("phone", "", "new phone number, E.164 (empty: none)")
-	admin := c.fs.Bool("admin", false, "administrator or not: -admin=true or -admin=false")
-	password := c.fs.Bool("password", false, "set a new password")
+	var f updateFlags
+	c.fs.StringVar(&f.username, "username", "", "new username (empty: none)")
+	c.fs.StringVar(&f.email, "email", "", "new email address")
+	c.fs.StringVar(&f.phone, "phone", "", "new phone number, E.164 (empty: none)")
+	c.fs.BoolVar(&f.admin, "admin", false, "administrator or not: -admin=true or -admin=false")
+	c.fs.BoolVar(&f.password, "password", false, "set a new password")
 	if code := c.parse(args); code != 0 {
 		return max(code, 0)
 	}
 	if code := c.needID(*id); code != 0 {
 		return code
 	}
-	set := c.given()
-	var upd auth.UserUpdate
-	var fields []string
-	if set["username"] {
-		upd.Username, fields = username, append(fields, "username")
-	}
-	if set["email"] {
-		upd.Email, fields = email, append(fields, "email")
-	}
-	if set["phone"] {
-		upd.Phone, fields = phone, append(fields, "phone")
-	}
-	if set["admin"] {
-		upd.IsAdmin, fields = admin, append(fields, "is_admin")
-	}
-	if *password {
-		fields = append(fields, "password")
-	}
+	upd, fields := f.update(c.given())
 	if len(fields) == 0 {
 		return c.usageError("nothing to update: give -username, -email, -phone, -admin or -password")
 	}
-	if c.o.passwordStdin && !*password {
+	if c.o.passwordStdin && !f.password {
 		return c.usageError("-password-stdin goes with -password")
 	}
+	return c.applyUpdate(*id, upd, fields, f.password)
+}
+
+// updateFlags are the fields users update can change.
+type updateFlags struct {
+	username, email, phone string
+	admin, password        bool
+}
+
+// update is the change the flags given ask for, and the names of its
+// fields for the management log. A flag changes its field only when given,
+// so that an empty -username removes the username where no -username keeps
+// it. The new password is not part of it: it is read once the user is
+// known.
+func (f *updateFlags) update(given map[string]bool) (auth.UserUpdate, []string) {
+	var upd auth.UserUpdate
+	var fields []string
+	if given["username"] {
+		upd.Username, fields = &f.username, append(fields, "username")
+	}
+	if given["email"] {
+		upd.Email, fields = &f.email, append(fields, "email")
+	}
+	if given["phone"] {
+		upd.Phone, fields = &f.phone, append(fields, "phone")
+	}
+	if given["admin"] {
+		upd.IsAdmin, fields = &f.admin, append(fields, "is_admin")
+	}
+	if f.password {
+		fields = append(fields, "password")
+	}
+	return upd, fields
+}
+
+// applyUpdate applies upd, which changes fields, to the user with this id,
+// with a new password read first when password is set. A change of admin
+// status is confirmed, and a password or admin change backed up, before
+// anything is written; the user is printed after.
+func (c *userCmd) applyUpdate(id int64, upd auth.UserUpdate, fields []string, password bool) int {
 	if !c.open(true) {
 		return 1
 	}
 	defer c.close()
-	u, err := c.store.User(c.ctx, *id)
+	u, err := c.store.User(c.ctx, id)
 	if err != nil {
-		return c.fail(*id, fields, err)
+		return c.fail(id, fields, err)
 	}
 	if upd.IsAdmin != nil && *upd.IsAdmin == u.IsAdmin {
 		upd.IsAdmin = nil // no change, nothing to confirm
 	}
 	var newPassword string
-	if *password {
-		if newPassword, err = c.readPassword(); err != nil {
-			fmt.Fprintf(c.stderr, "credstore %s: %v\n", c.name, err)
-			c.record(u.ID, fields, "failed", err, "")
-			return 1
-		}
-		// Checked before anything is written: a refused password must not
-		// leave the other fields changed.
-		p, _ := policyOf(c.o.policy) // checked by parse
-		if err := p.CheckPassword(newPassword); err != nil {
-			return c.fail(u.ID, fields, err)
+	if password {
+		var code int
+		if newPassword, code = c.readNewPassword(u.ID, fields); code != 0 {
+			return code
 		}
 	}
 	if upd.IsAdmin != nil {
@@ -442,7 +459,7 @@ func usersUpdate(ctx context.Context, args []string, getenv func(string) string,
 		}
 	}
 	var backupFile string
-	if upd.IsAdmin != nil || *password {
+	if upd.IsAdmin != nil || password {
 		var ok bool
 		if backupFile, ok = c.backupFirst(u.ID, fields); !ok {
 			return 1
@@ -450,7 +467,7 @@ func usersUpdate(ctx context.Context, args []string, getenv func(string) string,
 	}
 	// One transaction: every field named, the password with them, or
 	// nothing.
-	if *password {
+	if password {
 		upd.Password = &newPassword
 	}
 	if upd != (auth.UserUpdate{}) { // -admin naming the current status changes nothing
@@ -460,12 +477,30 @@ func usersUpdate(ctx context.Context, args []string, getenv func(string) string,
 		}
 		u = updated
 	}
-	if *password {
+	if password {
 		fmt.Fprintln(c.stdout, "password set; the user's sessions ended")
 	}
 	c.record(u.ID, fields, "ok", nil, backupFile)
 	printUser(c.stdout, u)
 	return 0
+}
+
+// readNewPassword reads the new password of the user with this id (at the
+// prompt, or with -password-stdin) and checks it against -policy. It is
+// checked before anything is written: a refused password must not leave
+// the other fields changed. A non-zero code is the exit status to return.
+func (c *userCmd) readNewPassword(id int64, fields []string) (string, int) {
+	password, err := c.readPassword()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "credstore %s: %v\n", c.name, err)
+		c.record(id, fields, "failed", err, "")
+		return "", 1
+	}
+	p, _ := policyOf(c.o.policy) // checked by parse
+	if err := p.CheckPassword(password); err != nil {
+		return "", c.fail(id, fields, err)
+	}
+	return password, 0
 }
 
 const deleteUsage = `usage: credstore users delete -id N [flags]
