@@ -17,6 +17,44 @@ var (
 	errBodyTooLarge         = errors.New("request body too large")
 )
 
+// body is how a route reads its request body: not at all, as a form
+// (formOf), or as a JSON object (jsonOf).
+type body struct {
+	kind   bodyKind
+	names  []string // formOf's
+	fields []field  // jsonOf's
+}
+
+type bodyKind uint8
+
+const (
+	noBody   bodyKind = iota // the body is not read
+	formBody                 // decode
+	jsonBody                 // decodeObject
+)
+
+// formOf is a body that is an HTML form, multipart or JSON, of which the
+// named string fields are read and any others ignored: the Holberton
+// routes' bodies, and the token endpoint's, which OAuth clients send as a
+// form.
+func formOf(names ...string) body { return body{kind: formBody, names: names} }
+
+// jsonOf is a body that is a JSON object of these fields and no others: the
+// API v1's bodies.
+func jsonOf(fields ...field) body { return body{kind: jsonBody, fields: fields} }
+
+// decodeBody reads the request's body as b says.
+func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, b body) (form, error) {
+	switch b.kind {
+	case formBody:
+		strs, err := h.decode(w, r, b.names...)
+		return form{strs: strs}, err
+	case jsonBody:
+		return h.decodeObject(w, r, b.fields...)
+	}
+	return form{}, nil
+}
+
 // malformedError is a body that cannot be decoded; its message is safe to
 // return (it never quotes the body).
 type malformedError struct{ msg string }

@@ -81,6 +81,8 @@ var statuses = []struct {
 	// deletion without a code).
 	{auth.ErrSecondFactorRequired, http.StatusUnauthorized, CodeSecondFactorRequired, "second factor required"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body too large"},
+	// A path that a route serves with other methods (its reply has Allow).
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, CodeMethodNotAllowed, errMethodNotAllowed.Error()},
 	// auth refused the call before doing anything: its hash gate is full.
 	{auth.ErrOverloaded, http.StatusServiceUnavailable, CodeOverloaded, busyMessage},
 	// The server has no key to encrypt TOTP secrets (or lacks the one a
@@ -113,6 +115,10 @@ var (
 	errPasswordOrCodeRefused = errors.New("invalid password or code")
 	errPasswordRefused       = errors.New("invalid password")
 )
+
+// errMethodNotAllowed is a request for a path that routes serve, but not
+// with its method; the reply carries their Allow.
+var errMethodNotAllowed = errors.New("method not allowed")
 
 // refusedAs marks err as kind when it is auth.ErrInvalidCredentials; any
 // other error (a throttle, the database's) is returned as it is.
@@ -297,35 +303,39 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if h := stateOf(r.Context()).h; h != nil {
 		log, timeout = h.log, h.opts.RequestTimeout
 	}
-	writeError(w, r, err, log, timeout)
+	writeError(holberton, w, r, err, log, timeout)
 }
 
-// writeError is WriteError with this Handler's logger.
+// writeError is WriteError with this Handler's logger: the Holberton
+// routes' dialect, which the application's middleware speaks too.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, err, h.log, h.opts.RequestTimeout)
+	h.writeErrorIn(holberton, w, r, err)
 }
 
-func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger, timeout time.Duration) {
+// writeV1Error is writeError in the API v1's dialect (V1ErrorBody).
+func (h *Handler) writeV1Error(w http.ResponseWriter, r *http.Request, err error) {
+	h.writeErrorIn(apiV1, w, r, err)
+}
+
+// writeErrorIn is writeError in dialect d.
+func (h *Handler) writeErrorIn(d dialect, w http.ResponseWriter, r *http.Request, err error) {
+	writeError(d, w, r, err, h.log, h.opts.RequestTimeout)
+}
+
+// writeError writes the reply to err in dialect d, after logging what an
+// operator needs of it (logError). In the API v1 a session that ended
+// while the request ran (auth.ErrInvalidSession from a write, see admit)
+// is the API's 401, as the next request with it gets; the Holberton
+// routes answer it 403, as their clients expect.
+func writeError(d dialect, w http.ResponseWriter, r *http.Request, err error, log *slog.Logger, timeout time.Duration) {
+	if d == apiV1 && errors.Is(err, auth.ErrInvalidSession) {
+		err = ErrAuthenticationRequired
+	}
 	reply := logError(r, err, log, timeout)
 	if reply.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(reply.RetryAfter))
 	}
-	writeJSON(w, reply.Status, reply.Body)
-}
-
-// writeV1Error is writeError in the API v1's shape (V1ErrorBody). A
-// session that ended while the request ran (auth.ErrInvalidSession from
-// a write, see v1RequireUser) is the API's 401, as the next request with
-// it gets.
-func (h *Handler) writeV1Error(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, auth.ErrInvalidSession) {
-		err = ErrAuthenticationRequired
-	}
-	reply := logError(r, err, h.log, h.opts.RequestTimeout)
-	if reply.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(reply.RetryAfter))
-	}
-	writeJSON(w, reply.Status, reply.V1Body())
+	writeJSON(w, reply.Status, d.errorBody(reply))
 }
 
 // logError is the reply to err, after logging what an operator needs of
@@ -364,13 +374,6 @@ func logError(r *http.Request, err error, log *slog.Logger, timeout time.Duratio
 // throttledMessage is the message of every 429, auth's throttle's and the
 // per-IP limits' alike.
 const throttledMessage = "too many attempts, try again later"
-
-// tooMany answers 429 as auth's throttle is answered: Retry-After is wait
-// in whole seconds, rounded up, at least one (a client told 0 would retry
-// at once, and be refused again); the body carries the same number.
-func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
-	WriteError(w, r, &auth.ThrottledError{RetryAfter: wait})
-}
 
 // retryAfterSeconds is d in whole seconds, rounded up, so that a client
 // that waits that long finds the attempt allowed.

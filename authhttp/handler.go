@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -151,10 +150,10 @@ type Handler struct {
 	opts    Options
 	log     *slog.Logger
 	csrf    *http.CrossOriginProtection
-	routes  *http.ServeMux
-	service http.Handler // routes behind the service's middleware
-	v1      http.Handler // the API v1 behind its middleware (V1)
-	v1Mux   *http.ServeMux
+	routes  *http.ServeMux // the Holberton routes (newMux)
+	v1Mux   *http.ServeMux // the API v1's routes
+	service http.Handler   // routes behind the service's middleware (surface)
+	v1      http.Handler   // the API v1 behind its middleware (V1)
 
 	// The per-IP limits, shared by the Holberton routes and the API v1.
 	loginLimiter, registerLimiter, resetLimiter *ipLimiter
@@ -235,9 +234,8 @@ func New(store *auth.Store, opts Options) (*Handler, error) {
 	h.loginLimiter = newIPLimiter(h.opts.LoginLimit, h.opts.Now)
 	h.registerLimiter = newIPLimiter(h.opts.RegisterLimit, h.opts.Now)
 	h.resetLimiter = newIPLimiter(h.opts.ResetLimit, h.opts.Now)
-	h.routes = h.newRoutes()
-	h.v1 = h.newV1()
-	h.service = h.withClientAndDeadline(h.accessLog(h.recoverPanics(h.csrf.Handler(http.HandlerFunc(h.route)))))
+	h.routes, h.v1Mux = h.newMux(holberton), h.newMux(apiV1)
+	h.service, h.v1 = h.surface(holberton), h.surface(apiV1)
 	return h, nil
 }
 
@@ -270,28 +268,6 @@ func (c CookieOptions) withDefaults() (CookieOptions, error) {
 	return c, nil
 }
 
-// newRoutes is the service's routes on a ServeMux.
-func (h *Handler) newRoutes() *http.ServeMux {
-	mux := http.NewServeMux()
-	// Every anonymous route that costs work is under a per-IP limit (when
-	// set): registration; a login and its second step (each challenge
-	// also dies after auth.MaxChallengeFailures wrong codes); a reset.
-	mux.HandleFunc("GET /{$}", h.home)
-	mux.HandleFunc("POST /users", limited(h.registerLimiter, h.register))
-	mux.HandleFunc("POST /sessions", limited(h.loginLimiter, h.login))
-	mux.HandleFunc("DELETE /sessions", h.logout)
-	mux.HandleFunc("POST /sessions/mfa", limited(h.loginLimiter, h.completeLogin))
-	mux.HandleFunc("GET /profile", h.profile)
-	mux.HandleFunc("POST /profile/totp", h.enrollTOTP)
-	mux.HandleFunc("DELETE /profile/totp", h.removeTOTP)
-	mux.HandleFunc("GET /profile/totp/qr.png", h.totpQR)
-	mux.HandleFunc("POST /profile/totp/confirm", h.confirmTOTP)
-	mux.HandleFunc("POST /profile/recovery_codes", h.regenerateRecoveryCodes)
-	mux.HandleFunc("POST /reset_password", limited(h.resetLimiter, h.requestReset))
-	mux.HandleFunc("PUT /reset_password", limited(h.resetLimiter, h.resetPassword))
-	return mux
-}
-
 // ServeHTTP serves the service's routes (see New).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.service.ServeHTTP(w, r)
@@ -305,7 +281,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // as the attacker (login CSRF). The session cookie's SameSite=Lax does not
 // cover that last case: a login needs no cookie. The application's routes
 // get the check when they are cookie-authenticated (Authenticate). The
-// refusal is JSON like every other reply.
+// refusal is JSON like every other reply, in the dialect of the route
+// refused (crossOrigin), so the check is called rather than mounted.
 func (h *Handler) crossOriginProtection() (*http.CrossOriginProtection, error) {
 	c := http.NewCrossOriginProtection()
 	for _, o := range h.opts.TrustedOrigins {
@@ -313,63 +290,5 @@ func (h *Handler) crossOriginProtection() (*http.CrossOriginProtection, error) {
 			return nil, fmt.Errorf("authhttp: trusted origins: %w", err)
 		}
 	}
-	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, ErrCrossOrigin)
-	}))
 	return c, nil
-}
-
-// route dispatches to the service's routes. http.ServeMux answers an
-// unknown path or method in plain text; every reply of this API is JSON,
-// so those two are answered here, the 405 with the mux's Allow header. A
-// path that is not clean ("//users", "/profile/../users") is not found,
-// rather than redirected as the mux would: no route of the API redirects
-// but logout.
-func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; p == "" || path.Clean(p) != p {
-		writeJSON(w, http.StatusNotFound, ErrorBody{Message: "not found"})
-		return
-	}
-	next, pattern := h.routes.Handler(r)
-	if pattern != "" {
-		next.ServeHTTP(w, r)
-		return
-	}
-	if allow, ok := methodNotAllowed(next, r); ok {
-		w.Header().Set("Allow", allow)
-		writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{Message: "method not allowed"})
-		return
-	}
-	writeJSON(w, http.StatusNotFound, ErrorBody{Message: "not found"})
-}
-
-// methodNotAllowed runs the handler a mux gave for a request no route
-// serves (its own 404, 405 or redirect) without writing anything, and
-// reports whether it is the 405, with the methods its Allow header names.
-func methodNotAllowed(muxReply http.Handler, r *http.Request) (allow string, ok bool) {
-	probe := &headerProbe{header: http.Header{}}
-	muxReply.ServeHTTP(probe, r)
-	return probe.header.Get("Allow"), probe.status == http.StatusMethodNotAllowed
-}
-
-// headerProbe records the status and headers of the mux's own 404 or 405
-// reply, and drops its plain-text body.
-type headerProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *headerProbe) Header() http.Header { return p.header }
-
-func (p *headerProbe) Write(b []byte) (int, error) {
-	if p.status == 0 {
-		p.status = http.StatusOK
-	}
-	return len(b), nil
-}
-
-func (p *headerProbe) WriteHeader(status int) {
-	if p.status == 0 {
-		p.status = status
-	}
 }

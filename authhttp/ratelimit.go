@@ -3,7 +3,6 @@ package authhttp
 import (
 	"container/list"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -169,20 +168,4 @@ func limitKey(addr netip.Addr) netip.Addr {
 		return p.Addr()
 	}
 	return addr
-}
-
-// limited refuses, before h reads the body or calls auth, the requests of a
-// client over l, with 429, Retry-After and the body of auth's throttle. A
-// nil l lets everything through.
-func limited(l *ipLimiter, h http.HandlerFunc) http.HandlerFunc {
-	if l == nil {
-		return h
-	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := l.allow(stateOf(r.Context()).client.Addr); !ok {
-			tooMany(w, r, wait)
-			return
-		}
-		h(w, r)
-	}
 }

@@ -41,21 +41,15 @@ const resetRequested = "if an account has this address, a reset token has been s
 // With Options.ExposeResetToken the contract of the service's existing
 // clients holds: the token is in the reply, delivered too before it, and
 // an unknown address is 403.
-func (h *Handler) requestReset(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decode(w, r, "email")
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
+func (h *Handler) requestReset(w http.ResponseWriter, r *http.Request, f form) error {
 	if h.opts.ExposeResetToken {
-		h.requestExposedReset(w, r, f["email"])
-		return
+		return h.requestExposedReset(w, r, f.str("email"))
 	}
-	if err := h.startReset(r, f["email"]); err != nil {
-		h.writeError(w, r, err)
-		return
+	if err := h.startReset(r, f.str("email")); err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, emailMessage{f["email"], resetRequested})
+	writeJSON(w, http.StatusOK, emailMessage{f.str("email"), resetRequested})
+	return nil
 }
 
 // startReset checks that email is well formed (a *auth.ValidationError
@@ -109,21 +103,21 @@ func (h *Handler) issue(ctx context.Context, email string) {
 }
 
 // requestExposedReset is requestReset under Options.ExposeResetToken.
-func (h *Handler) requestExposedReset(w http.ResponseWriter, r *http.Request, email string) {
+func (h *Handler) requestExposedReset(w http.ResponseWriter, r *http.Request, email string) error {
 	reset, err := h.store.RequestPasswordReset(r.Context(), email)
 	if errors.Is(err, auth.ErrNotFound) {
 		// The API's clients expect 403 here.
 		writeJSON(w, http.StatusForbidden, ErrorBody{Message: "unknown email"})
-		return
+		return nil
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Email      string `json:"email"`
 		ResetToken string `json:"reset_token"`
 	}{email, reset.Token})
+	return nil
 }
 
 // Shutdown waits until the reset messages still being delivered after

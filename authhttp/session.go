@@ -145,10 +145,10 @@ func (h *Handler) authenticate(r *http.Request) error {
 // tokens at once rather than when they expire. Every other token, cookie
 // or bearer, is a session token looked up in the store.
 //
-// A route that shows the user's second factor too (GET /me) sets
-// st.wantTwoFactor first, and a session token is then looked up with it in
-// the same read (auth.SessionProfile), into st.twoFactor; an access token
-// always is (auth.AccessTokenProfile).
+// A route that shows the user's second factor too (GET /me, GET /profile:
+// its twoFactor) sets st.wantTwoFactor first, and a session token is then
+// looked up with it in the same read (auth.SessionProfile), into
+// st.twoFactor; an access token always is (auth.AccessTokenProfile).
 func (h *Handler) lookupToken(ctx context.Context, st *requestState, token string, bearer bool) (auth.User, auth.Session, error) {
 	if bearer && looksLikeJWT(token) {
 		u, sess, tf, _, err := h.store.AccessTokenProfile(ctx, token)
@@ -178,31 +178,6 @@ func unsafeMethod(method string) bool {
 		return false
 	}
 	return true
-}
-
-// session returns the user and the session of the request: those
-// Authenticate found when it ran, else the first of the request's
-// credentials that names a live session, or auth.ErrInvalidSession. For a
-// method that may change state it returns the request with the session
-// named as its actor (auth.Actor.SessionID), so that the store's
-// transaction re-asserts the session before it writes, as the API v1's
-// routes do: a session revoked by another process while the cache still
-// answered for it, or after the lookup, is refused there.
-func (h *Handler) session(r *http.Request) (*http.Request, auth.User, auth.Session, error) {
-	if err := h.authenticate(r); err != nil {
-		return r, auth.User{}, auth.Session{}, err
-	}
-	st := stateOf(r.Context())
-	if !st.ok {
-		return r, auth.User{}, auth.Session{}, auth.ErrInvalidSession
-	}
-	if unsafeMethod(r.Method) {
-		// The write's transaction re-asserts the session: the lookup above
-		// may have been answered by the session cache, or have raced a
-		// revocation, a logout or a deletion.
-		r = r.WithContext(auth.WithActor(r.Context(), auth.Actor{Kind: auth.ActorUser, UserID: st.user.ID, SessionID: st.session.ID}))
-	}
-	return r, st.user, st.session, nil
 }
 
 // maxSessionCookies bounds the session cookies tried for one request, and

@@ -21,38 +21,37 @@ type recoveryCodes struct {
 // completeLogin answers the challenge of a login that returned 202 with a
 // TOTP code or a recovery code, and starts the session as login does.
 // Every failure is one 401 (auth says which only in its audit trail).
-func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decode(w, r, "mfa_token", "code", "recovery_code")
+func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, f form) error {
+	res, err := h.secondFactor(r, f)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	res, err := h.store.CompleteLogin(r.Context(), auth.SecondFactor{
-		Challenge: f["mfa_token"], Code: f["code"], RecoveryCode: f["recovery_code"], DeviceToken: deviceToken(r),
-	})
-	if err != nil {
-		h.writeError(w, r, refusedAs(errCodeRefused, err))
-		return
+		return err
 	}
 	h.startSession(w, res)
 	writeJSON(w, http.StatusOK, emailMessage{res.User.Email, "logged in"})
+	return nil
+}
+
+// secondFactor completes the login of f's mfa_token with its code or
+// recovery_code; a wrong one is errCodeRefused.
+func (h *Handler) secondFactor(r *http.Request, f form) (auth.LoginResult, error) {
+	res, err := h.store.CompleteLogin(r.Context(), auth.SecondFactor{
+		Challenge: f.str("mfa_token"), Code: f.str("code"), RecoveryCode: f.str("recovery_code"), DeviceToken: deviceToken(r),
+	})
+	return res, refusedAs(errCodeRefused, err)
 }
 
 // enrollTOTP starts a TOTP enrollment for the session's user and returns
 // its secret, as text and as the otpauth:// URI that GET
 // /profile/totp/qr.png draws. A new enrollment replaces a pending one.
-func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
-	r, u, _, err := h.session(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
+// Both surfaces serve it.
+func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request, _ form) error {
+	u, _ := CurrentUser(r.Context())
 	e, err := h.store.EnrollTOTP(r.Context(), u.ID)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, totpEnrollment{e.Secret, e.URI})
+	return nil
 }
 
 // totpEnrollment is the reply that starts an enrollment.
@@ -63,19 +62,15 @@ type totpEnrollment struct {
 
 // totpQR draws the pending enrollment's otpauth:// URI as a PNG QR code.
 // The image holds the secret: like the JSON replies that carry one, it is
-// never stored by a cache.
-func (h *Handler) totpQR(w http.ResponseWriter, r *http.Request) {
-	r, u, _, err := h.session(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
+// never stored by a cache. Both surfaces serve it.
+func (h *Handler) totpQR(w http.ResponseWriter, r *http.Request, _ form) error {
+	u, _ := CurrentUser(r.Context())
 	img, err := h.store.TOTPEnrollmentQR(r.Context(), u.ID, qrSize)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writePNG(w, img)
+	return nil
 }
 
 // writePNG sends img, which holds a secret: never stored by a cache.
@@ -92,65 +87,46 @@ func writePNG(w http.ResponseWriter, img []byte) {
 // confirmTOTP makes the pending enrollment the user's factor, given a
 // current code of its secret and the user's password (a session alone must
 // not put a factor on the account), and returns the first recovery codes.
-// The user's other sessions end; this one stays.
-func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
-	r, u, sess, err := h.session(r)
+// The user's other sessions end; this one stays. Both surfaces serve it.
+func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request, f form) error {
+	u, _ := CurrentUser(r.Context())
+	sess, _ := CurrentSession(r.Context())
+	codes, err := h.store.ConfirmTOTP(r.Context(), u.ID, auth.TOTPConfirmation{Code: f.str("code"), Password: f.str("password"), KeepSessionID: sess.ID})
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	f, err := h.decode(w, r, "code", "password")
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	codes, err := h.store.ConfirmTOTP(r.Context(), u.ID, auth.TOTPConfirmation{Code: f["code"], Password: f["password"], KeepSessionID: sess.ID})
-	if err != nil {
-		h.writeError(w, r, refusedAs(errPasswordRefused, err))
-		return
+		return refusedAs(errPasswordRefused, err)
 	}
 	writeJSON(w, http.StatusOK, recoveryCodes{codes})
+	return nil
 }
 
-// removeTOTP removes the user's factor and recovery codes, given their
-// password and a current code. The user's other sessions end; this one
-// stays.
-func (h *Handler) removeTOTP(w http.ResponseWriter, r *http.Request) {
-	r, u, sess, err := h.session(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	f, err := h.decode(w, r, "password", "code")
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if err := h.store.RemoveTOTP(r.Context(), u.ID, f["password"], f["code"], sess.ID); err != nil {
-		h.writeError(w, r, refusedAs(errPasswordOrCodeRefused, err))
-		return
+// removeTOTP removes the user's factor and recovery codes (removeFactor).
+func (h *Handler) removeTOTP(w http.ResponseWriter, r *http.Request, f form) error {
+	if err := h.removeFactor(r, f); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, message{"two-factor authentication removed"})
+	return nil
+}
+
+// removeFactor removes the user's factor and recovery codes, given f's
+// password and a current code. The user's other sessions end; this one
+// stays.
+func (h *Handler) removeFactor(r *http.Request, f form) error {
+	u, _ := CurrentUser(r.Context())
+	sess, _ := CurrentSession(r.Context())
+	return refusedAs(errPasswordOrCodeRefused, h.store.RemoveTOTP(r.Context(), u.ID, f.str("password"), f.str("code"), sess.ID))
 }
 
 // regenerateRecoveryCodes voids the user's recovery codes and returns a new
 // set, given their password and a current code. The user's other sessions
-// end; this one stays.
-func (h *Handler) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	r, u, sess, err := h.session(r)
+// end; this one stays. Both surfaces serve it.
+func (h *Handler) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request, f form) error {
+	u, _ := CurrentUser(r.Context())
+	sess, _ := CurrentSession(r.Context())
+	codes, err := h.store.RegenerateRecoveryCodes(r.Context(), u.ID, f.str("password"), f.str("code"), sess.ID)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	f, err := h.decode(w, r, "password", "code")
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	codes, err := h.store.RegenerateRecoveryCodes(r.Context(), u.ID, f["password"], f["code"], sess.ID)
-	if err != nil {
-		h.writeError(w, r, refusedAs(errPasswordOrCodeRefused, err))
-		return
+		return refusedAs(errPasswordOrCodeRefused, err)
 	}
 	writeJSON(w, http.StatusOK, recoveryCodes{codes})
+	return nil
 }

@@ -40,59 +40,38 @@ type v1SessionInfo struct {
 	Current bool `json:"current"`
 }
 
-func (h *Handler) v1Register(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("email"), required("password"), optional("username"), optional("phone"))
+func (h *Handler) v1Register(w http.ResponseWriter, r *http.Request, f form) error {
+	u, err := h.registerUser(r, f)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	u, err := h.store.Register(r.Context(), auth.Registration{
-		Email: f.str("email"), Password: f.str("password"), Username: f.str("username"), Phone: f.str("phone"),
-	})
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, u)
+	return nil
 }
 
 // v1Login logs in by email or username ("identifier").
-func (h *Handler) v1Login(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("identifier"), required("password"), flag("token"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	res, err := h.store.LoginWithDevice(r.Context(), auth.LoginAttempt{
-		Identifier: f.str("identifier"), Password: f.str("password"), DeviceToken: deviceToken(r),
-	})
+func (h *Handler) v1Login(w http.ResponseWriter, r *http.Request, f form) error {
+	res, err := h.logIn(r, f.str("identifier"), f.str("password"))
 	var mfa *auth.SecondFactorRequiredError
 	if errors.As(err, &mfa) {
 		writeJSON(w, http.StatusAccepted, v1SecondFactorRequired{true, mfa.Challenge, mfa.ExpiresAt})
-		return
+		return nil
 	}
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	h.v1StartSession(w, res, f.flags["token"])
+	return nil
 }
 
 // v1SecondFactor completes a login with a TOTP code or a recovery code.
-func (h *Handler) v1SecondFactor(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("mfa_token"), optional("code"), optional("recovery_code"), flag("token"))
+func (h *Handler) v1SecondFactor(w http.ResponseWriter, r *http.Request, f form) error {
+	res, err := h.secondFactor(r, f)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	res, err := h.store.CompleteLogin(r.Context(), auth.SecondFactor{
-		Challenge: f.str("mfa_token"), Code: f.str("code"), RecoveryCode: f.str("recovery_code"), DeviceToken: deviceToken(r),
-	})
-	if err != nil {
-		h.writeV1Error(w, r, refusedAs(errCodeRefused, err))
-		return
+		return err
 	}
 	h.v1StartSession(w, res, f.flags["token"])
+	return nil
 }
 
 // v1StartSession answers a completed login: the token in the body when
@@ -108,55 +87,63 @@ func (h *Handler) v1StartSession(w http.ResponseWriter, res auth.LoginResult, to
 }
 
 // v1Logout ends the request's session, and drops the cookie of a browser.
-func (h *Handler) v1Logout(w http.ResponseWriter, r *http.Request) {
-	st := stateOf(r.Context())
-	end := func() error { return h.store.DestroySession(r.Context(), st.token) }
-	if st.accessToken {
-		// The session the access token belongs to, with its refresh tokens.
-		end = func() error { return h.store.RevokeSession(r.Context(), st.user.ID, st.session.ID) }
+func (h *Handler) v1Logout(w http.ResponseWriter, r *http.Request, _ form) error {
+	if err := h.endSession(r); err != nil {
+		return err
 	}
-	if err := end(); err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	if !st.bearer {
+	if !stateOf(r.Context()).bearer {
 		http.SetCookie(w, h.sessionCookie("", -1))
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (h *Handler) v1Me(w http.ResponseWriter, r *http.Request) {
-	u, _ := CurrentUser(r.Context())
+// endSession ends the session that authenticated the request: a session
+// token's, or an access token's session with its refresh tokens.
+func (h *Handler) endSession(r *http.Request) error {
 	st := stateOf(r.Context())
-	tf := st.twoFactor
-	if !st.haveTwoFactor { // authenticated before the route asked
-		var err error
-		if tf, err = h.store.TwoFactor(r.Context(), u.ID); err != nil {
-			h.writeV1Error(w, r, err)
-			return
-		}
+	if st.accessToken {
+		return h.store.RevokeSession(r.Context(), st.user.ID, st.session.ID)
+	}
+	return h.store.DestroySession(r.Context(), st.token)
+}
+
+func (h *Handler) v1Me(w http.ResponseWriter, r *http.Request, _ form) error {
+	u, tf, err := h.userProfile(r)
+	if err != nil {
+		return err
 	}
 	writeMe(w, v1Me{u, tf})
+	return nil
+}
+
+// userProfile is the request's user and their second factor's status, read
+// with the session when the route asked for it (twoFactor) before the
+// session was looked up, and on its own otherwise.
+func (h *Handler) userProfile(r *http.Request) (auth.User, auth.TwoFactorStatus, error) {
+	st := stateOf(r.Context())
+	if st.haveTwoFactor {
+		return st.user, st.twoFactor, nil
+	}
+	// Authenticated before the route asked (the application's
+	// Authenticate).
+	tf, err := h.store.TwoFactor(r.Context(), st.user.ID)
+	return st.user, tf, err
 }
 
 // v1UpdateMe changes the user's username, email or phone; an email change
 // needs current_password and ends the user's other sessions.
-func (h *Handler) v1UpdateMe(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, optional("username"), optional("email"), optional("phone"), optional("current_password"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
+func (h *Handler) v1UpdateMe(w http.ResponseWriter, r *http.Request, f form) error {
 	u, _ := CurrentUser(r.Context())
 	sess, _ := CurrentSession(r.Context())
 	updated, err := h.store.UpdateOwnUser(r.Context(), u.ID, f.str("current_password"), auth.UserUpdate{
 		Username: f.strPtr("username"), Email: f.strPtr("email"), Phone: f.strPtr("phone"), KeepSessionID: sess.ID,
 	})
 	if err != nil {
-		h.writeV1Error(w, r, refusedAs(errPasswordRefused, err))
-		return
+		return refusedAs(errPasswordRefused, err)
 	}
 	writeJSON(w, http.StatusOK, updated)
+	return nil
 }
 
 // v1ChangePassword changes the user's password, which ends every session
@@ -164,12 +151,7 @@ func (h *Handler) v1UpdateMe(w http.ResponseWriter, r *http.Request) {
 // transaction: a browser gets its cookie, a client of session tokens its
 // token in the body, and a client of access tokens a new pair of tokens,
 // as POST /token gives (its old refresh token ended with its session).
-func (h *Handler) v1ChangePassword(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("current_password"), required("new_password"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
+func (h *Handler) v1ChangePassword(w http.ResponseWriter, r *http.Request, f form) error {
 	st := stateOf(r.Context())
 	current, next := f.str("current_password"), f.str("new_password")
 	if st.accessToken {
@@ -178,16 +160,14 @@ func (h *Handler) v1ChangePassword(w http.ResponseWriter, r *http.Request) {
 			err = errTokensUnavailable
 		}
 		if err != nil {
-			h.writeV1Error(w, r, refusedAs(errPasswordRefused, err))
-			return
+			return refusedAs(errPasswordRefused, err)
 		}
 		writeJSON(w, http.StatusOK, res)
-		return
+		return nil
 	}
 	u, sess, err := h.store.ChangePasswordSession(r.Context(), st.user.ID, current, next)
 	if err != nil {
-		h.writeV1Error(w, r, refusedAs(errPasswordRefused, err))
-		return
+		return refusedAs(errPasswordRefused, err)
 	}
 	reply := v1Session{User: u, Session: sess}
 	if st.bearer {
@@ -196,34 +176,29 @@ func (h *Handler) v1ChangePassword(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, h.sessionCookie(sess.Token, int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds())))
 	}
 	writeJSON(w, http.StatusOK, reply)
+	return nil
 }
 
 // v1DeleteMe deletes the user's account, given the password and, with a
 // second factor, a TOTP code or a recovery code.
-func (h *Handler) v1DeleteMe(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("password"), optional("code"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
+func (h *Handler) v1DeleteMe(w http.ResponseWriter, r *http.Request, f form) error {
 	u, _ := CurrentUser(r.Context())
 	if err := h.store.DeleteAccount(r.Context(), u.ID, f.str("password"), f.str("code")); err != nil {
-		h.writeV1Error(w, r, refusedAs(errPasswordOrCodeRefused, err))
-		return
+		return refusedAs(errPasswordOrCodeRefused, err)
 	}
 	if !stateOf(r.Context()).bearer {
 		http.SetCookie(w, h.sessionCookie("", -1))
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (h *Handler) v1Sessions(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) v1Sessions(w http.ResponseWriter, r *http.Request, _ form) error {
 	u, _ := CurrentUser(r.Context())
 	current, _ := CurrentSession(r.Context())
 	list, err := h.store.ListSessions(r.Context(), u.ID)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	out := make([]v1SessionInfo, len(list))
 	for i, s := range list {
@@ -232,18 +207,19 @@ func (h *Handler) v1Sessions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Sessions []v1SessionInfo `json:"sessions"`
 	}{out})
+	return nil
 }
 
 // v1RevokeOtherSessions ends every session of the user but the caller's.
-func (h *Handler) v1RevokeOtherSessions(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) v1RevokeOtherSessions(w http.ResponseWriter, r *http.Request, _ form) error {
 	u, _ := CurrentUser(r.Context())
 	sess, _ := CurrentSession(r.Context())
 	n, err := h.store.RevokeOtherSessions(r.Context(), u.ID, sess.ID)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, sessionsEnded{n})
+	return nil
 }
 
 // sessionsEnded is the reply of a route that ends sessions.
@@ -253,125 +229,56 @@ type sessionsEnded struct {
 
 // v1RevokeSession ends one of the user's sessions by its id; another
 // user's session is not found.
-func (h *Handler) v1RevokeSession(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) v1RevokeSession(w http.ResponseWriter, r *http.Request, _ form) error {
 	u, _ := CurrentUser(r.Context())
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		h.writeV1Error(w, r, auth.ErrSessionNotFound)
-		return
+		return auth.ErrSessionNotFound
 	}
 	if err := h.store.RevokeSession(r.Context(), u.ID, id); err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	if sess, _ := CurrentSession(r.Context()); sess.ID == id && !stateOf(r.Context()).bearer {
 		http.SetCookie(w, h.sessionCookie("", -1))
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (h *Handler) v1TwoFactor(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) v1TwoFactor(w http.ResponseWriter, r *http.Request, _ form) error {
 	u, _ := CurrentUser(r.Context())
 	tf, err := h.store.TwoFactor(r.Context(), u.ID)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, tf)
+	return nil
 }
 
-func (h *Handler) v1EnrollTOTP(w http.ResponseWriter, r *http.Request) {
-	u, _ := CurrentUser(r.Context())
-	e, err := h.store.EnrollTOTP(r.Context(), u.ID)
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, totpEnrollment{e.Secret, e.URI})
-}
-
-func (h *Handler) v1TOTPQR(w http.ResponseWriter, r *http.Request) {
-	u, _ := CurrentUser(r.Context())
-	img, err := h.store.TOTPEnrollmentQR(r.Context(), u.ID, qrSize)
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	writePNG(w, img)
-}
-
-func (h *Handler) v1ConfirmTOTP(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("code"), required("password"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	u, _ := CurrentUser(r.Context())
-	sess, _ := CurrentSession(r.Context())
-	codes, err := h.store.ConfirmTOTP(r.Context(), u.ID, auth.TOTPConfirmation{Code: f.str("code"), Password: f.str("password"), KeepSessionID: sess.ID})
-	if err != nil {
-		h.writeV1Error(w, r, refusedAs(errPasswordRefused, err))
-		return
-	}
-	writeJSON(w, http.StatusOK, recoveryCodes{codes})
-}
-
-func (h *Handler) v1RemoveTOTP(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("password"), required("code"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	u, _ := CurrentUser(r.Context())
-	sess, _ := CurrentSession(r.Context())
-	if err := h.store.RemoveTOTP(r.Context(), u.ID, f.str("password"), f.str("code"), sess.ID); err != nil {
-		h.writeV1Error(w, r, refusedAs(errPasswordOrCodeRefused, err))
-		return
+// v1RemoveTOTP removes the user's factor and recovery codes (removeFactor).
+func (h *Handler) v1RemoveTOTP(w http.ResponseWriter, r *http.Request, f form) error {
+	if err := h.removeFactor(r, f); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (h *Handler) v1RecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("password"), required("code"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	u, _ := CurrentUser(r.Context())
-	sess, _ := CurrentSession(r.Context())
-	codes, err := h.store.RegenerateRecoveryCodes(r.Context(), u.ID, f.str("password"), f.str("code"), sess.ID)
-	if err != nil {
-		h.writeV1Error(w, r, refusedAs(errPasswordOrCodeRefused, err))
-		return
-	}
-	writeJSON(w, http.StatusOK, recoveryCodes{codes})
+	return nil
 }
 
 // v1RequestReset answers every well-formed address alike, before the
 // database is touched (see requestReset); Options.ExposeResetToken does
 // not apply to the API v1.
-func (h *Handler) v1RequestReset(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("email"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
+func (h *Handler) v1RequestReset(w http.ResponseWriter, r *http.Request, f form) error {
 	if err := h.startReset(r, f.str("email")); err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusAccepted, message{resetRequested})
+	return nil
 }
 
-func (h *Handler) v1ConfirmReset(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("email"), required("token"), required("new_password"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
+func (h *Handler) v1ConfirmReset(w http.ResponseWriter, r *http.Request, f form) error {
 	if err := h.store.ResetPassword(r.Context(), f.str("email"), f.str("token"), f.str("new_password")); err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/credstore/credstore/auth"
 )
 
-// The administrators' routes. v1RequireUser has put the administrator into
+// The administrators' routes. admit has put the administrator into
 // the context as the actor of every change (auth.ActorAdmin). Users are
 // named by their public id, never by the internal one.
 
@@ -68,13 +68,12 @@ func (q queryProblems) time(r *http.Request, name string) time.Time {
 
 // v1AdminListUsers pages through the users in the order of their public
 // ids (registration order), admins only with ?admins=true.
-func (h *Handler) v1AdminListUsers(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) v1AdminListUsers(w http.ResponseWriter, r *http.Request, _ form) error {
 	q := queryProblems{}
 	limit := int(q.int(r, "limit"))
 	admins := q.bool(r, "admins")
 	if err := q.err(); err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	opts := auth.ListOptions{Order: auth.ByPublicID, AfterPublicID: r.URL.Query().Get("after"), AdminsOnly: admins,
 		Search: r.URL.Query().Get("search"), Limit: limit}
@@ -83,14 +82,14 @@ func (h *Handler) v1AdminListUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	users, err := h.store.ListUsers(r.Context(), opts)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	page := v1UserPage{Users: users}
 	if len(users) == opts.Limit {
 		page.Next = users[len(users)-1].PublicID
 	}
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }
 
 // target is the user the path's {id} names.
@@ -98,86 +97,74 @@ func (h *Handler) target(r *http.Request) (auth.User, error) {
 	return h.store.UserByPublicID(r.Context(), r.PathValue("id"))
 }
 
-func (h *Handler) v1AdminUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) v1AdminUser(w http.ResponseWriter, r *http.Request, _ form) error {
 	u, err := h.target(r)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
 }
 
 // v1AdminUpdateUser changes a user's username, email, phone or
 // administrator flag.
-func (h *Handler) v1AdminUpdateUser(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, optional("username"), optional("email"), optional("phone"), flag("is_admin"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
+func (h *Handler) v1AdminUpdateUser(w http.ResponseWriter, r *http.Request, f form) error {
 	u, err := h.target(r)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	updated, err := h.store.UpdateUser(r.Context(), u.ID, auth.UserUpdate{
 		Username: f.strPtr("username"), Email: f.strPtr("email"), Phone: f.strPtr("phone"), IsAdmin: f.flagPtr("is_admin"),
 	})
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, updated)
+	return nil
 }
 
 // v1AdminAct runs fn on the path's user and answers 204.
-func (h *Handler) v1AdminAct(w http.ResponseWriter, r *http.Request, fn func(auth.User) error) {
+func (h *Handler) v1AdminAct(w http.ResponseWriter, r *http.Request, fn func(auth.User) error) error {
 	u, err := h.target(r)
 	if err == nil {
 		err = fn(u)
 	}
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (h *Handler) v1AdminSetPassword(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decodeV1(w, r, required("new_password"))
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	h.v1AdminAct(w, r, func(u auth.User) error { return h.store.SetPassword(r.Context(), u.ID, f.str("new_password")) })
+func (h *Handler) v1AdminSetPassword(w http.ResponseWriter, r *http.Request, f form) error {
+	return h.v1AdminAct(w, r, func(u auth.User) error { return h.store.SetPassword(r.Context(), u.ID, f.str("new_password")) })
 }
 
-func (h *Handler) v1AdminDeleteUser(w http.ResponseWriter, r *http.Request) {
-	h.v1AdminAct(w, r, func(u auth.User) error { return h.store.DeleteUser(r.Context(), u.ID) })
+func (h *Handler) v1AdminDeleteUser(w http.ResponseWriter, r *http.Request, _ form) error {
+	return h.v1AdminAct(w, r, func(u auth.User) error { return h.store.DeleteUser(r.Context(), u.ID) })
 }
 
-func (h *Handler) v1AdminRemoveTOTP(w http.ResponseWriter, r *http.Request) {
-	h.v1AdminAct(w, r, func(u auth.User) error { return h.store.AdminRemoveTOTP(r.Context(), u.ID) })
+func (h *Handler) v1AdminRemoveTOTP(w http.ResponseWriter, r *http.Request, _ form) error {
+	return h.v1AdminAct(w, r, func(u auth.User) error { return h.store.AdminRemoveTOTP(r.Context(), u.ID) })
 }
 
-func (h *Handler) v1AdminRevokeSessions(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) v1AdminRevokeSessions(w http.ResponseWriter, r *http.Request, _ form) error {
 	u, err := h.target(r)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	n, err := h.store.RevokeSessions(r.Context(), u.ID)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, sessionsEnded{n})
+	return nil
 }
 
 // v1AdminAudit reads a page of the audit trail: ?user (a public id),
 // ?type (repeated), ?since and ?until (RFC 3339), ?order=newest, ?cursor
 // (the next_cursor of the previous page), ?limit.
-func (h *Handler) v1AdminAudit(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) v1AdminAudit(w http.ResponseWriter, r *http.Request, _ form) error {
 	q := queryProblems{}
 	query := r.URL.Query()
 	f := auth.AuditFilter{
@@ -195,21 +182,18 @@ func (h *Handler) v1AdminAudit(w http.ResponseWriter, r *http.Request) {
 		f.Types = append(f.Types, auth.EventType(t))
 	}
 	if err := q.err(); err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	if id := query.Get("user"); id != "" {
 		u, err := h.store.UserByPublicID(r.Context(), id)
 		if err != nil {
-			h.writeV1Error(w, r, err)
-			return
+			return err
 		}
 		f.UserID = u.ID
 	}
 	events, err := h.store.AuditEvents(r.Context(), f)
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	limit := f.Limit
 	if limit == 0 {
@@ -230,6 +214,7 @@ func (h *Handler) v1AdminAudit(w http.ResponseWriter, r *http.Request) {
 		page.NextCursor = events[len(events)-1].ID
 	}
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }
 
 // v1AuditEvent is an audit event as the API shows it: auth.AuditEvent

@@ -22,7 +22,8 @@ func optional(name string) field { return field{name: name} }
 func required(name string) field { return field{name: name, required: true} }
 func flag(name string) field     { return field{name: name, boolean: true} }
 
-// form is a decoded request body: the fields present (and not null).
+// form is a decoded request body: the fields present (and not null); a
+// form's fields (formOf) are all there, "" when absent.
 type form struct {
 	strs  map[string]string
 	flags map[string]bool
@@ -47,13 +48,13 @@ func (f form) flagPtr(name string) *bool {
 	return nil
 }
 
-// decodeV1 reads a JSON object with the given fields and no others. A body
-// of another type is 415; one over Options.MaxBodyBytes 413; one that is
-// not a JSON object 400 invalid_request; an unknown field, a field of the
-// wrong type, or a required one missing 400 validation_failed, naming
-// every such field. Strings keep their exact bytes (unquoteJSON), so that
+// decodeObject reads a JSON object with the given fields and no others, as
+// the API v1's routes take their bodies (jsonOf). A body of another type
+// is 415; one over Options.MaxBodyBytes 413; one that is not a JSON object
+// 400 invalid_request; an unknown field, a field of the wrong type, or a
+// required one missing 400 validation_failed, naming every such field. Strings keep their exact bytes (unquoteJSON), so that
 // auth judges them as it judges a form's.
-func (h *Handler) decodeV1(w http.ResponseWriter, r *http.Request, fields ...field) (form, error) {
+func (h *Handler) decodeObject(w http.ResponseWriter, r *http.Request, fields ...field) (form, error) {
 	out := form{strs: map[string]string{}, flags: map[string]bool{}}
 	r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
 	data, err := io.ReadAll(r.Body)
@@ -77,31 +78,40 @@ func (h *Handler) decodeV1(w http.ResponseWriter, r *http.Request, fields ...fie
 		}
 	}
 	for _, f := range fields {
-		raw, ok := obj[f.name]
-		present := ok && !bytes.Equal(raw, []byte("null"))
-		switch {
-		case !present:
-		case f.boolean:
-			var b bool
-			if json.Unmarshal(raw, &b) != nil {
-				probs[f.name] = "must be true or false"
-				continue
-			}
-			out.flags[f.name] = b
-		default:
-			s, err := unquoteJSON(raw)
-			if err != nil {
-				probs[f.name] = "must be a string"
-				continue
-			}
-			out.strs[f.name] = s
-		}
-		if f.required && (!present || (!f.boolean && out.strs[f.name] == "")) {
-			probs[f.name] = "is required"
+		if rule := f.read(obj[f.name], out); rule != "" {
+			probs[f.name] = rule
 		}
 	}
 	if len(probs) > 0 {
 		return out, &auth.ValidationError{Fields: probs}
 	}
 	return out, nil
+}
+
+// read puts f's value, raw (nil when absent), into out, and returns the
+// rule it breaks, if any. A null is absent.
+func (f field) read(raw json.RawMessage, out form) (rule string) {
+	if raw == nil || bytes.Equal(raw, []byte("null")) {
+		if f.required {
+			return "is required"
+		}
+		return ""
+	}
+	if f.boolean {
+		var b bool
+		if json.Unmarshal(raw, &b) != nil {
+			return "must be true or false"
+		}
+		out.flags[f.name] = b
+		return ""
+	}
+	s, err := unquoteJSON(raw)
+	if err != nil {
+		return "must be a string"
+	}
+	out.strs[f.name] = s
+	if f.required && s == "" {
+		return "is required"
+	}
+	return ""
 }

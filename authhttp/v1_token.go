@@ -37,37 +37,36 @@ var (
 // the codes invalid_grant (a refresh token unknown, expired, or already
 // used, which ends its session), unsupported_grant_type, and those of a
 // login.
-func (h *Handler) v1Token(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decode(w, r, "grant_type", "username", "password", "refresh_token", "mfa_token", "code", "recovery_code")
-	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
-	}
-	var res auth.TokenResult
-	switch f["grant_type"] {
+func (h *Handler) v1Token(w http.ResponseWriter, r *http.Request, f form) error {
+	var (
+		res auth.TokenResult
+		err error
+	)
+	switch f.str("grant_type") {
 	case GrantPassword:
-		if h.loginLimiter != nil {
-			if ok, wait := h.loginLimiter.allow(stateOf(r.Context()).client.Addr); !ok {
-				h.writeV1Error(w, r, &auth.ThrottledError{RetryAfter: wait})
-				return
+		// The password grant takes a second request of the login limit,
+		// besides the route's.
+		if l := h.loginLimiter; l != nil {
+			if ok, wait := l.allow(stateOf(r.Context()).client.Addr); !ok {
+				return &auth.ThrottledError{RetryAfter: wait}
 			}
 		}
 		res, err = h.store.IssueTokens(r.Context(), auth.LoginAttempt{
-			Identifier: f["username"], Password: f["password"], DeviceToken: deviceToken(r),
+			Identifier: f.str("username"), Password: f.str("password"), DeviceToken: deviceToken(r),
 		})
 		var mfa *auth.SecondFactorRequiredError
 		if errors.As(err, &mfa) {
 			noStore(w)
 			writeJSON(w, http.StatusAccepted, v1SecondFactorRequired{true, mfa.Challenge, mfa.ExpiresAt})
-			return
+			return nil
 		}
 	case GrantSecondFactor:
 		res, err = h.store.CompleteTokenLogin(r.Context(), auth.SecondFactor{
-			Challenge: f["mfa_token"], Code: f["code"], RecoveryCode: f["recovery_code"], DeviceToken: deviceToken(r),
+			Challenge: f.str("mfa_token"), Code: f.str("code"), RecoveryCode: f.str("recovery_code"), DeviceToken: deviceToken(r),
 		})
 		err = refusedAs(errCodeRefused, err)
 	case GrantRefreshToken:
-		res, err = h.store.RefreshTokens(r.Context(), f["refresh_token"])
+		res, err = h.store.RefreshTokens(r.Context(), f.str("refresh_token"))
 	case "":
 		err = &auth.ValidationError{Fields: map[string]string{"grant_type": "is required"}}
 	default:
@@ -77,11 +76,11 @@ func (h *Handler) v1Token(w http.ResponseWriter, r *http.Request) {
 		err = errTokensUnavailable
 	}
 	if err != nil {
-		h.writeV1Error(w, r, err)
-		return
+		return err
 	}
 	noStore(w)
 	writeJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // noStore marks a reply that carries tokens as never to be cached (RFC 6749
@@ -106,7 +105,7 @@ func (h *Handler) JWKS() http.Handler {
 	return h.withClient(h.accessLog(h.recoverPanics(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeJSON(w, http.StatusMethodNotAllowed, V1ErrorBody{Error: V1Error{Code: CodeMethodNotAllowed, Message: "method not allowed"}})
+			h.writeV1Error(w, r, errMethodNotAllowed)
 			return
 		}
 		set, err := h.store.JWKS(r.Context())

@@ -8,6 +8,13 @@ import (
 	"github.com/credstore/credstore/auth"
 )
 
+// The Holberton routes' own actions. Each is an adapter over the action the
+// API v1 takes too (registerUser, logIn, secondFactor, endSession,
+// userProfile, removeFactor, startReset), with the replies the Holberton
+// contract has always given; where the two replies agree, both surfaces
+// share the handler (enrollTOTP, totpQR, confirmTOTP,
+// regenerateRecoveryCodes).
+
 // message is the body of most replies.
 type message struct {
 	Message string `json:"message"`
@@ -18,42 +25,36 @@ type emailMessage struct {
 	Message string `json:"message"`
 }
 
-func (h *Handler) home(w http.ResponseWriter, _ *http.Request) {
+func (h *Handler) home(w http.ResponseWriter, _ *http.Request, _ form) error {
 	writeJSON(w, http.StatusOK, message{"Bienvenue"})
+	return nil
 }
 
-func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decode(w, r, "email", "password", "username", "phone")
+func (h *Handler) register(w http.ResponseWriter, r *http.Request, f form) error {
+	u, err := h.registerUser(r, f)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	u, err := h.store.Register(r.Context(), auth.Registration{
-		Email: f["email"], Password: f["password"], Username: f["username"], Phone: f["phone"],
-	})
-	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, emailMessage{u.Email, "user created"})
+	return nil
 }
 
-func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decode(w, r, "email", "password")
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
+// registerUser registers the user of f's email, password, username and
+// phone.
+func (h *Handler) registerUser(r *http.Request, f form) (auth.User, error) {
+	return h.store.Register(r.Context(), auth.Registration{
+		Email: f.str("email"), Password: f.str("password"), Username: f.str("username"), Phone: f.str("phone"),
+	})
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request, f form) error {
 	// auth.Login also takes usernames; this API logs in by email only.
 	// Refusing a value without '@' up front reveals nothing: its shape is
 	// the caller's own input.
-	if !strings.Contains(f["email"], "@") {
-		h.writeError(w, r, auth.ErrInvalidCredentials)
-		return
+	if !strings.Contains(f.str("email"), "@") {
+		return auth.ErrInvalidCredentials
 	}
-	res, err := h.store.LoginWithDevice(r.Context(), auth.LoginAttempt{
-		Identifier: f["email"], Password: f["password"], DeviceToken: deviceToken(r),
-	})
+	res, err := h.logIn(r, f.str("email"), f.str("password"))
 	var mfa *auth.SecondFactorRequiredError
 	if errors.As(err, &mfa) {
 		// The password was right and the user has a second factor: no
@@ -64,14 +65,22 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 			Message  string `json:"message"`
 			MFAToken string `json:"mfa_token"`
 		}{"second factor required", mfa.Challenge})
-		return
+		return nil
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	h.startSession(w, res)
 	writeJSON(w, http.StatusOK, emailMessage{res.User.Email, "logged in"})
+	return nil
+}
+
+// logIn checks identifier's password, with the browser's device cookie.
+// A user with a second factor gets a *auth.SecondFactorRequiredError.
+func (h *Handler) logIn(r *http.Request, identifier, password string) (auth.LoginResult, error) {
+	return h.store.LoginWithDevice(r.Context(), auth.LoginAttempt{
+		Identifier: identifier, Password: password, DeviceToken: deviceToken(r),
+	})
 }
 
 // startSession sets the cookies of a completed login: the session's, and
@@ -90,21 +99,9 @@ func (h *Handler) startSession(w http.ResponseWriter, res auth.LoginResult) {
 // and clears the session cookie, but leaves the device cookie: it is what
 // keeps the owner's own logins apart from an attacker's failures on the
 // account, and the owner needs it most on their next login.
-func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	tokens, _ := h.credentials(r)
-	if st := stateOf(r.Context()); st.authenticated {
-		// Authenticate ran: its session is the one to end, or there is none.
-		tokens = []string{st.token}
-	}
-	err := auth.ErrInvalidSession
-	for _, token := range tokens {
-		if err = h.store.DestroySession(r.Context(), token); !errors.Is(err, auth.ErrInvalidSession) {
-			break
-		}
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request, _ form) error {
+	if err := h.endSession(r); err != nil {
+		return err
 	}
 	http.SetCookie(w, h.sessionCookie("", -1)) // tells the browser to drop it
 	// A redirect, as the API's clients expect, with a JSON body like every
@@ -112,53 +109,31 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	// a GET).
 	w.Header().Set("Location", "/")
 	writeJSON(w, http.StatusFound, message{"logged out"})
+	return nil
 }
 
 // profile shows the session's user and their second factor, read with the
-// session in one query: it is the service's hottest route.
-func (h *Handler) profile(w http.ResponseWriter, r *http.Request) {
-	var (
-		u   auth.User
-		st  auth.TwoFactorStatus
-		err = auth.ErrInvalidSession
-	)
-	tokens, _ := h.credentials(r)
-	if rs := stateOf(r.Context()); rs.authenticated || len(tokens) > 1 {
-		// Several cookies: authenticate decides which one speaks, and
-		// none when they name two users (a tossed cookie).
-		if err := h.authenticate(r); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		tokens = []string{stateOf(r.Context()).token}
-	}
-	for _, token := range tokens {
-		if u, _, st, err = h.store.SessionProfile(r.Context(), token); !errors.Is(err, auth.ErrInvalidSession) {
-			break
-		}
-	}
+// session in one query (the route's twoFactor): it is the service's
+// hottest route.
+func (h *Handler) profile(w http.ResponseWriter, r *http.Request, _ form) error {
+	u, st, err := h.userProfile(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Email             string `json:"email"`
 		TOTPEnabled       bool   `json:"totp_enabled"`
 		RecoveryCodesLeft int    `json:"recovery_codes_left"`
 	}{u.Email, st.TOTPEnabled, st.RecoveryCodesLeft})
+	return nil
 }
 
-func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request) {
-	f, err := h.decode(w, r, "email", "reset_token", "new_password")
-	if err != nil {
-		h.writeError(w, r, err)
-		return
+func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request, f form) error {
+	if err := h.store.ResetPassword(r.Context(), f.str("email"), f.str("reset_token"), f.str("new_password")); err != nil {
+		return err
 	}
-	if err := h.store.ResetPassword(r.Context(), f["email"], f["reset_token"], f["new_password"]); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, emailMessage{f["email"], "Password updated"})
+	writeJSON(w, http.StatusOK, emailMessage{f.str("email"), "Password updated"})
+	return nil
 }
 
 func (h *Handler) sessionCookie(value string, maxAge int) *http.Cookie {
