@@ -130,3 +130,21 @@ func TestPerIPLimitsInvalid(t *testing.T) {
 	_, err = authhttp.New(nil, authhttp.Options{RegisterLimit: authhttp.Limit{N: 5, Per: time.Minute, Burst: -1}})
 	assert.Error(t, err)
 }
+
+// TestTokenGrantCountsOnce: every grant of POST /api/v1/token is one
+// request of the login limit; the password grant used to take two, so a
+// client got half the logins the limit promised.
+func TestTokenGrantCountsOnce(t *testing.T) {
+	t.Parallel()
+	testdb.Run(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		h, _ := newHandler(t, dsn, authhttp.Options{LoginLimit: authhttp.Limit{N: 3, Per: time.Minute}})
+		const grant = "grant_type=password&username=nobody%40example.com&password=x"
+		for i := range 3 {
+			w := from(h.V1(), "198.51.100.1:4711", "", "POST", "/token", grant)
+			require.NotEqual(t, http.StatusTooManyRequests, w.Code, "grant %d: %s", i+1, w.Body)
+		}
+		w := from(h.V1(), "198.51.100.1:4711", "", "POST", "/token", grant)
+		require.Equal(t, http.StatusTooManyRequests, w.Code, w.Body.String())
+	})
+}

@@ -44,13 +44,6 @@ func (h *Handler) v1Token(w http.ResponseWriter, r *http.Request, f form) error 
 	)
 	switch f.str("grant_type") {
 	case GrantPassword:
-		// The password grant takes a second request of the login limit,
-		// besides the route's.
-		if l := h.loginLimiter; l != nil {
-			if ok, wait := l.allow(stateOf(r.Context()).client.Addr); !ok {
-				return &auth.ThrottledError{RetryAfter: wait}
-			}
-		}
 		res, err = h.store.IssueTokens(r.Context(), auth.LoginAttempt{
 			Identifier: f.str("username"), Password: f.str("password"), DeviceToken: deviceToken(r),
 		})
