@@ -225,8 +225,8 @@ func (s *Store) accessTokenProfile(ctx context.Context, token string) (sessionPr
 		// An access token does not record the session's use (refreshing
 		// does), so a remembered session is used until it changes.
 		g := s.cache.generation()
-		row, err := s.queries().GetTokenSessionProfile(ctx, db.GetTokenSessionProfileParams{ID: c.SessionID, Now: now})
-		if err = mapError(err); errors.Is(err, ErrNotFound) {
+		row, err := read(ctx, s.q.GetTokenSessionProfile, db.GetTokenSessionProfileParams{ID: c.SessionID, Now: now})
+		if errors.Is(err, ErrNotFound) {
 			return sessionProfile{}, AccessClaims{}, invalidToken("session ended")
 		} else if err != nil {
 			return sessionProfile{}, AccessClaims{}, wrap("verify access token", err)

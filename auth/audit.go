@@ -357,11 +357,11 @@ func (s *Store) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, e
 		if before <= 0 {
 			before = 1<<63 - 1
 		}
-		rows, err = s.queries().ListAuditEventsDesc(ctx, db.ListAuditEventsDescParams{
+		rows, err = read(ctx, s.q.ListAuditEventsDesc, db.ListAuditEventsDescParams{
 			BeforeID: before, UserID: f.UserID, Types: types.String(), Since: since, Until: until, MaxRows: int64(limit),
 		})
 	} else {
-		rows, err = s.queries().ListAuditEvents(ctx, db.ListAuditEventsParams{
+		rows, err = read(ctx, s.q.ListAuditEvents, db.ListAuditEventsParams{
 			AfterID: f.Cursor, UserID: f.UserID, Types: types.String(), Since: since, Until: until, MaxRows: int64(limit),
 		})
 	}
@@ -411,8 +411,7 @@ type AuditChainReport struct {
 // recompute them is not detected (keep copies of the head's hash elsewhere
 // to catch that). Events appended while it runs are checked next time.
 func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) {
-	q := s.queries()
-	head, err := q.GetAuditChain(ctx)
+	head, err := read0(ctx, s.q.GetAuditChain)
 	if err != nil {
 		return AuditChainReport{}, wrap("verify audit chain", err)
 	}
@@ -420,7 +419,7 @@ func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) 
 	prevID, prevHash := head.AnchorID, head.AnchorHash
 	const page = 1000
 	for prevID < head.LastID {
-		rows, err := q.ListAuditEvents(ctx, db.ListAuditEventsParams{
+		rows, err := read(ctx, s.q.ListAuditEvents, db.ListAuditEventsParams{
 			AfterID: prevID, Since: timeMin, Until: timeMax, MaxRows: page,
 		})
 		if err != nil {
@@ -436,7 +435,7 @@ func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) 
 			if e.ID != prevID+1 {
 				// A purge may have deleted events since they were read up to
 				// here, moving the anchor past them.
-				if now, err := q.GetAuditChain(ctx); err == nil && now.AnchorID == e.ID-1 && now.AnchorID > prevID {
+				if now, err := read0(ctx, s.q.GetAuditChain); err == nil && now.AnchorID == e.ID-1 && now.AnchorID > prevID {
 					prevID, prevHash = now.AnchorID, now.AnchorHash
 				}
 			}
@@ -481,20 +480,19 @@ func verifyEvent(e db.AuditEvent, prevID int64, prevHash string) error {
 // commit together). The rows are read before the head is read again, so an
 // event committed meanwhile is under the head read after it.
 func (s *Store) checkNoStrayEvents(ctx context.Context, anchorID, lastID int64) error {
-	q := s.queries()
-	bounds, err := q.AuditEventIDBounds(ctx)
+	bounds, err := read0(ctx, s.q.AuditEventIDBounds)
 	if err != nil {
 		return wrap("verify audit chain", err)
 	}
 	if bounds.Events > 0 && bounds.MinID <= anchorID {
 		return &AuditChainError{EventID: bounds.MinID, Reason: "lies before the first event the chain covers"}
 	}
-	now, err := q.GetAuditChain(ctx)
+	now, err := read0(ctx, s.q.GetAuditChain)
 	if err != nil {
 		return wrap("verify audit chain", err)
 	}
 	lastID = max(lastID, now.LastID)
-	above, err := q.ListAuditEvents(ctx, db.ListAuditEventsParams{AfterID: lastID, Since: timeMin, Until: timeMax, MaxRows: 1})
+	above, err := read(ctx, s.q.ListAuditEvents, db.ListAuditEventsParams{AfterID: lastID, Since: timeMin, Until: timeMax, MaxRows: 1})
 	if err != nil {
 		return wrap("verify audit chain", err)
 	}

@@ -67,7 +67,7 @@ func (s *Store) deviceOf(ctx context.Context, token string, userID int64) (db.De
 	if !ok {
 		return db.Device{}, false
 	}
-	d, err := s.queries().GetDevice(ctx, hash)
+	d, err := read(ctx, s.q.GetDevice, hash)
 	if err != nil || subtle.ConstantTimeCompare([]byte(d.TokenHash), []byte(hash)) != 1 {
 		return db.Device{}, false
 	}

@@ -33,7 +33,7 @@ func (s *Store) ExportUsers(ctx context.Context, withHashes bool, fn func(Export
 	for {
 		var page []ExportedUser
 		if withHashes {
-			rows, err := s.queries().ListUsersWithHashes(ctx, db.ListUsersWithHashesParams{AfterID: after, MaxRows: exportPageSize})
+			rows, err := read(ctx, s.q.ListUsersWithHashes, db.ListUsersWithHashesParams{AfterID: after, MaxRows: exportPageSize})
 			if err != nil {
 				return wrap("export users", err)
 			}
@@ -41,7 +41,7 @@ func (s *Store) ExportUsers(ctx context.Context, withHashes bool, fn func(Export
 				page = append(page, ExportedUser{User: userFromDB(r.User), PasswordHash: r.PasswordHash.String})
 			}
 		} else {
-			rows, err := s.queries().ListUsers(ctx, db.ListUsersParams{AfterID: after, MaxRows: exportPageSize})
+			rows, err := read(ctx, s.q.ListUsers, db.ListUsersParams{AfterID: after, MaxRows: exportPageSize})
 			if err != nil {
 				return wrap("export users", err)
 			}

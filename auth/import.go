@@ -268,14 +268,13 @@ func firstHolder(seen map[string]int, i int, r ImportedUser, canonical string) e
 // constraints decide, and a user registered after the dry run can still
 // make a row fail then.
 func (s *Store) checkTaken(ctx context.Context, r ImportedUser, canonical string) error {
-	q := s.queries()
 	checks := []struct {
 		field string
 		find  func() (db.User, error)
 	}{
-		{FieldEmail, func() (db.User, error) { return q.GetUserByEmail(ctx, canonical) }},
-		{FieldUsername, func() (db.User, error) { return q.GetUserByUsername(ctx, nullable(r.Username)) }},
-		{FieldPhone, func() (db.User, error) { return q.GetUserByPhone(ctx, nullable(r.Phone)) }},
+		{FieldEmail, func() (db.User, error) { return read(ctx, s.q.GetUserByEmail, canonical) }},
+		{FieldUsername, func() (db.User, error) { return read(ctx, s.q.GetUserByUsername, nullable(r.Username)) }},
+		{FieldPhone, func() (db.User, error) { return read(ctx, s.q.GetUserByPhone, nullable(r.Phone)) }},
 	}
 	for _, c := range checks {
 		if c.field == FieldUsername && r.Username == "" || c.field == FieldPhone && r.Phone == "" {
@@ -284,7 +283,7 @@ func (s *Store) checkTaken(ctx context.Context, r ImportedUser, canonical string
 		switch _, err := c.find(); {
 		case err == nil:
 			return &DuplicateError{Field: c.field}
-		case !errors.Is(mapError(err), ErrNotFound):
+		case !errors.Is(err, ErrNotFound):
 			return err
 		}
 	}
@@ -378,7 +377,7 @@ func (s *Store) insertImported(ctx context.Context, rows []ImportedUser, canonic
 				Now:            tx.now,
 			})
 			if err != nil {
-				return mapError(err)
+				return err
 			}
 			if err := tx.q.CreateCredential(tx.ctx, db.CreateCredentialParams{UserID: u.ID, PasswordHash: string(hashes[i].hash), Now: tx.now}); err != nil {
 				return fmt.Errorf("line %d: credential: %w", r.Line, err)

@@ -215,7 +215,7 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 		{
 			name: "factors",
 			list: func(after int64) ([]row, error) {
-				rs, err := s.queries().ListTOTPFactorsToRekey(ctx, db.ListTOTPFactorsToRekeyParams{CurrentKeyID: k.Current, AfterUserID: after, MaxRows: rekeyBatch})
+				rs, err := read(ctx, s.q.ListTOTPFactorsToRekey, db.ListTOTPFactorsToRekeyParams{CurrentKeyID: k.Current, AfterUserID: after, MaxRows: rekeyBatch})
 				out := make([]row, len(rs))
 				for i, r := range rs {
 					out[i] = row{r.UserID, r.KeyID, r.SecretCt, secretAAD(r.UserID)}
@@ -229,7 +229,7 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 		{
 			name: "enrollments",
 			list: func(after int64) ([]row, error) {
-				rs, err := s.queries().ListTOTPEnrollmentsToRekey(ctx, db.ListTOTPEnrollmentsToRekeyParams{CurrentKeyID: k.Current, AfterUserID: after, MaxRows: rekeyBatch})
+				rs, err := read(ctx, s.q.ListTOTPEnrollmentsToRekey, db.ListTOTPEnrollmentsToRekeyParams{CurrentKeyID: k.Current, AfterUserID: after, MaxRows: rekeyBatch})
 				out := make([]row, len(rs))
 				for i, r := range rs {
 					out[i] = row{r.UserID, r.KeyID, r.SecretCt, secretAAD(r.UserID)}
@@ -243,7 +243,7 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 		{
 			name: "signing_keys",
 			list: func(after int64) ([]row, error) {
-				rs, err := s.queries().ListSigningKeysToRekey(ctx, db.ListSigningKeysToRekeyParams{CurrentKeyID: k.Current, AfterID: after, MaxRows: rekeyBatch})
+				rs, err := read(ctx, s.q.ListSigningKeysToRekey, db.ListSigningKeysToRekeyParams{CurrentKeyID: k.Current, AfterID: after, MaxRows: rekeyBatch})
 				out := make([]row, len(rs))
 				for i, r := range rs {
 					out[i] = row{r.ID, r.KeyID, r.PrivateCt, signingKeyAAD(r.Kid)}

@@ -25,7 +25,7 @@ func (tx *txn) stillPassword(userID int64, verified string) error {
 	}
 	current, err := tx.q.GetPasswordHash(tx.ctx, userID)
 	if err != nil {
-		return mapError(err)
+		return err
 	}
 	if subtle.ConstantTimeCompare([]byte(current), []byte(verified)) != 1 {
 		return errCredentialChanged
@@ -240,24 +240,23 @@ const failureRecordTimeout = 5 * time.Second
 // have (invalid UTF-8, NUL, an address without a canonical form) is
 // ErrNotFound without a query.
 func (s *Store) loginRow(ctx context.Context, identifier string) (*db.User, []byte, error) {
-	q := s.queries()
 	if strings.Contains(identifier, "@") {
 		canonical, ok := canonicalEmail(identifier)
 		if !ok {
 			return nil, nil, ErrNotFound
 		}
-		r, err := q.GetLoginByEmail(ctx, canonical)
+		r, err := read(ctx, s.q.GetLoginByEmail, canonical)
 		if err != nil {
-			return nil, nil, mapError(err)
+			return nil, nil, err
 		}
 		return &r.User, []byte(r.PasswordHash), nil
 	}
 	if !lookupUsername(identifier) {
 		return nil, nil, ErrNotFound
 	}
-	r, err := q.GetLoginByUsername(ctx, nullable(identifier))
+	r, err := read(ctx, s.q.GetLoginByUsername, nullable(identifier))
 	if err != nil {
-		return nil, nil, mapError(err)
+		return nil, nil, err
 	}
 	return &r.User, []byte(r.PasswordHash), nil
 }
@@ -301,10 +300,10 @@ func (s *Store) verifyPassword(ctx context.Context, userID int64, field, passwor
 // verifyPasswordInTurn is verifyPassword for a caller that holds a turn at
 // the hash gate.
 func (s *Store) verifyPasswordInTurn(ctx context.Context, userID int64, field, password string) (string, error) {
-	hash, err := s.queries().GetPasswordHash(ctx, userID)
+	hash, err := read(ctx, s.q.GetPasswordHash, userID)
 	found := err == nil
 	if !found {
-		if err = mapError(err); !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, ErrNotFound) {
 			return "", err
 		}
 		hash = string(s.dummy)

@@ -18,8 +18,8 @@ import (
 // identifier's own bucket is: the password was right, and the challenge
 // does not know which identifier its login typed.
 func (s *Store) requireSecondFactor(ctx context.Context, p proof) error {
-	_, err := s.queries().GetTOTPFactor(ctx, p.user.ID)
-	switch err = mapError(err); {
+	_, err := read(ctx, s.q.GetTOTPFactor, p.user.ID)
+	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil
 	case err != nil:
@@ -56,7 +56,7 @@ func (s *Store) createChallenge(ctx context.Context, p proof, proven, tokenHash 
 		}
 		cred, err := tx.q.GetCredential(tx.ctx, u.ID)
 		if err != nil {
-			return mapError(err)
+			return err
 		}
 		if subtle.ConstantTimeCompare([]byte(cred.PasswordHash), []byte(proven)) != 1 {
 			return errCredentialChanged
@@ -130,9 +130,9 @@ func (s *Store) verifySecondFactor(ctx context.Context, a SecondFactor) (proof, 
 	if err != nil {
 		return proof{}, err
 	}
-	u, err := s.queries().GetUserByID(ctx, ch.UserID)
+	u, err := read(ctx, s.q.GetUserByID, ch.UserID)
 	if err != nil {
-		return proof{}, credentialsOr("login", mapError(err))
+		return proof{}, credentialsOr("login", err)
 	}
 	p := proof{user: u, throttle: throttle{
 		bucket: accountBucket(scopeLogin, u.ID), policy: s.cfg.LoginThrottle, refused: EventLoginThrottled,
@@ -150,8 +150,8 @@ func (s *Store) verifySecondFactor(ctx context.Context, a SecondFactor) (proof, 
 	if err := s.reserve(ctx, p.throttle); err != nil {
 		return proof{}, err
 	}
-	f, err := s.queries().GetTOTPFactor(ctx, u.ID)
-	if err = mapError(err); errors.Is(err, ErrNotFound) {
+	f, err := read(ctx, s.q.GetTOTPFactor, u.ID)
+	if errors.Is(err, ErrNotFound) {
 		return proof{}, s.failChallenge(ctx, p.throttle, ch.ID, "factor_removed") // removed meanwhile
 	} else if err != nil {
 		return proof{}, wrap("login", err)
@@ -193,8 +193,8 @@ func (s *Store) liveChallenge(ctx context.Context, token string) (db.MfaChalleng
 	if !ok {
 		return db.MfaChallenge{}, ErrInvalidCredentials
 	}
-	ch, err := s.queries().GetMFAChallenge(ctx, hash)
-	switch err = mapError(err); {
+	ch, err := read(ctx, s.q.GetMFAChallenge, hash)
+	switch {
 	case errors.Is(err, ErrNotFound):
 		return db.MfaChallenge{}, ErrInvalidCredentials
 	case err != nil:
@@ -218,7 +218,7 @@ func (s *Store) liveChallenge(ctx context.Context, token string) (db.MfaChalleng
 func (tx *txn) spendFactor(u db.User, fp factorProof, detail map[string]any) error {
 	cred, err := tx.q.GetCredential(tx.ctx, u.ID)
 	if err != nil {
-		return mapError(err)
+		return err
 	}
 	if !cred.PasswordChangedAt.Equal(fp.challenge.PasswordChangedAt) {
 		return ErrInvalidCredentials // the password was changed, set or reset since

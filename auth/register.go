@@ -78,7 +78,7 @@ func (s *Store) register(ctx context.Context, op string, r Registration, admin b
 			Now:            tx.now,
 		})
 		if err != nil {
-			return mapError(err)
+			return err
 		}
 		if err := tx.q.CreateCredential(tx.ctx, db.CreateCredentialParams{UserID: u.ID, PasswordHash: string(hash), Now: tx.now}); err != nil {
 			return err

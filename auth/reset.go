@@ -58,9 +58,9 @@ func (s *Store) IssuePasswordReset(ctx context.Context, email string) (PasswordR
 		refused:   EventResetThrottled,
 		operation: "request password reset",
 	}
-	u, err := s.queries().GetUserByEmail(ctx, canonical)
+	u, err := read(ctx, s.q.GetUserByEmail, canonical)
 	found := err == nil
-	if err = mapError(err); err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return PasswordReset{}, wrap("request password reset", err)
 	}
 	if found {
@@ -99,7 +99,7 @@ func (s *Store) IssuePasswordReset(ctx context.Context, email string) (PasswordR
 			UserID: u.ID, TokenHash: hash, EmailCanonical: u.EmailCanonical, Now: tx.now, ExpiresAt: r.ExpiresAt,
 		})
 		if err != nil {
-			return mapError(err) // ErrNotFound: deleted since the lookup
+			return err // ErrNotFound: deleted since the lookup
 		}
 		tx.recordBy(EventResetRequested, t.subject, Actor{Kind: ActorAnonymous}, nil)
 		return nil
@@ -208,9 +208,9 @@ func (s *Store) liveReset(ctx context.Context, email, token string) (resetClaim,
 	if !ok || !okEmail {
 		return resetClaim{}, ErrInvalidResetToken
 	}
-	pr, err := s.queries().GetPasswordReset(ctx, hash)
+	pr, err := read(ctx, s.q.GetPasswordReset, hash)
 	if err != nil {
-		if errors.Is(mapError(err), ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			return resetClaim{}, ErrInvalidResetToken
 		}
 		return resetClaim{}, wrap("reset password", err)
@@ -235,10 +235,10 @@ func (tx *txn) spendReset(c resetClaim, pwHash []byte) error {
 	if n == 0 {
 		return ErrInvalidResetToken
 	}
-	_, err = tx.q.ConsumePasswordReset(tx.ctx, db.ConsumePasswordResetParams{
+	_, err = read(tx.ctx, tx.q.ConsumePasswordReset, db.ConsumePasswordResetParams{
 		TokenHash: c.tokenHash, UserID: c.userID, Now: tx.now, IssuedBefore: tx.now.Add(MaxClockSkew), EmailCanonical: c.emailCanonical,
 	})
-	if err = mapError(err); errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return ErrInvalidResetToken
 	} else if err != nil {
 		return err
@@ -258,7 +258,7 @@ func (tx *txn) spendReset(c resetClaim, pwHash []byte) error {
 	}
 	u, err := tx.q.GetUserByID(tx.ctx, c.userID)
 	if err != nil {
-		return mapError(err)
+		return err
 	}
 	// Proof of control of the address: the account's login and reset
 	// buckets start again, and those of its identifiers.
@@ -283,8 +283,8 @@ func (tx *txn) spendReset(c resetClaim, pwHash []byte) error {
 // shortly before, possibly by someone who had the old password, is flagged
 // for the operator.
 func (tx *txn) flagSecondFactor(userID int64, detail map[string]any) error {
-	f, err := tx.q.GetTOTPFactor(tx.ctx, userID)
-	if err = mapError(err); errors.Is(err, ErrNotFound) {
+	f, err := read(tx.ctx, tx.q.GetTOTPFactor, userID)
+	if errors.Is(err, ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err

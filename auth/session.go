@@ -124,7 +124,7 @@ func (s *Store) SessionUser(ctx context.Context, token string) (User, Session, e
 		if !ok {
 			return User{}, Session{}, ErrInvalidSession
 		}
-		row, err := s.queries().GetSessionUser(ctx, hash)
+		row, err := read(ctx, s.q.GetSessionUser, hash)
 		if err != nil {
 			return User{}, Session{}, sessionLookupError("session user", err)
 		}
@@ -161,7 +161,7 @@ func (s *Store) sessionProfile(ctx context.Context, token string) (sessionProfil
 	}
 	g := s.cache.generation()
 	hash := hex.EncodeToString(sum[:])
-	row, err := s.queries().GetSessionProfile(ctx, db.GetSessionProfileParams{Now: now, TokenHash: hash})
+	row, err := read(ctx, s.q.GetSessionProfile, db.GetSessionProfileParams{Now: now, TokenHash: hash})
 	if err != nil {
 		return sessionProfile{}, sessionLookupError("session profile", err)
 	}
@@ -185,7 +185,7 @@ func (s *Store) remember(key cacheKey, p sessionProfile, g uint64) {
 // sessionLookupError maps the error of a session read: no row is
 // ErrInvalidSession, unwrapped; anything else the database's, wrapped.
 func sessionLookupError(op string, err error) error {
-	if err = mapError(err); errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return ErrInvalidSession
 	}
 	return wrap(op, err)
@@ -207,7 +207,7 @@ func (s *Store) liveSession(ctx context.Context, row db.Session, hash string) (S
 		return Session{}, ErrInvalidSession
 	}
 	if now.Sub(sess.LastSeenAt) >= SessionTouchInterval {
-		n, err := s.queries().TouchSession(ctx, db.TouchSessionParams{
+		n, err := read(ctx, s.q.TouchSession, db.TouchSessionParams{
 			ID:          sess.ID,
 			Now:         now,
 			StaleBefore: now.Add(-SessionTouchInterval),
@@ -242,7 +242,7 @@ func (s *Store) DestroySession(ctx context.Context, token string) error {
 	err := s.inTx(ctx, "destroy session", func(tx *txn) error {
 		row, err := tx.q.DeleteSessionByTokenHash(tx.ctx, hash)
 		if err != nil {
-			return mapError(err)
+			return err
 		}
 		// A session past its lifetime is removed all the same, but that is
 		// no logout and leaves no event.
@@ -251,7 +251,7 @@ func (s *Store) DestroySession(ctx context.Context, token string) error {
 		}
 		u, err := tx.q.GetUserByID(tx.ctx, row.UserID)
 		if err != nil {
-			return mapError(err)
+			return err
 		}
 		tx.record(EventLoggedOut, refOf(u), map[string]any{"session_id": row.ID})
 		return nil
@@ -271,7 +271,7 @@ func (s *Store) DestroySession(ctx context.Context, token string) error {
 // their tokens. A user without sessions (or without an account) gets an
 // empty list.
 func (s *Store) ListSessions(ctx context.Context, userID int64) ([]Session, error) {
-	rows, err := s.queries().ListUserSessions(ctx, userID)
+	rows, err := read(ctx, s.q.ListUserSessions, userID)
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}

@@ -148,7 +148,7 @@ func (s *Store) reloadKeys(ctx context.Context, seen *keyCache) (*keyCache, erro
 	if c := s.keys.cur.Load(); c != nil && c != seen && fresh(c, now) {
 		return c, nil
 	}
-	rows, err := s.queries().ListSigningKeys(ctx)
+	rows, err := read0(ctx, s.q.ListSigningKeys)
 	if err != nil {
 		return nil, wrap("signing keys", err)
 	}
@@ -230,8 +230,8 @@ func (s *Store) newSigningKey(ctx context.Context, rotate bool) (string, error) 
 	err = s.inTx(ctx, "signing key", func(tx *txn) error {
 		detail := map[string]any{"kid": kid}
 		if rotate {
-			old, err := tx.q.GetActiveSigningKey(tx.ctx)
-			switch err = mapError(err); {
+			old, err := read0(tx.ctx, tx.q.GetActiveSigningKey)
+			switch {
 			case err == nil:
 				detail["retired_kid"] = old.Kid
 				if _, err := tx.q.RetireSigningKey(tx.ctx, sql.NullTime{Time: tx.now, Valid: true}); err != nil {

@@ -118,8 +118,21 @@ func (s *Store) Close() error {
 	return errors.Join(s.cache.close(), s.q.Close(), s.db.Close())
 }
 
-// queries returns the accessors for statements outside a transaction.
-func (s *Store) queries() *db.Queries { return s.q }
+// read runs one statement outside a transaction, query with arg, and maps
+// its error to the package's (mapError), as inTx maps a transaction's: a
+// read that finds nothing is ErrNotFound whichever query made it. Every
+// statement outside a transaction goes through read or read0, which
+// TestStatementsMapErrors checks; the accessors are s.q's.
+func read[A, T any](ctx context.Context, query func(context.Context, A) (T, error), arg A) (T, error) {
+	v, err := query(ctx, arg)
+	return v, mapError(err)
+}
+
+// read0 is read for a statement without parameters.
+func read0[T any](ctx context.Context, query func(context.Context) (T, error)) (T, error) {
+	v, err := query(ctx)
+	return v, mapError(err)
+}
 
 // now is the store's clock in UTC, truncated to microseconds: both engines
 // store that precision exactly, so a time read back equals the time written.

@@ -91,8 +91,8 @@ func identifierBucket(scope, identifier string) string {
 // the attempt with one indexed read, and no write unless its wait has not
 // been recorded yet. nil means the attempt may go on to reserve.
 func (s *Store) check(ctx context.Context, t throttle) error {
-	row, err := s.queries().GetThrottle(ctx, t.bucket)
-	switch err = mapError(err); {
+	row, err := read(ctx, s.q.GetThrottle, t.bucket)
+	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil
 	case err != nil:

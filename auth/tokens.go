@@ -103,8 +103,8 @@ func (s *Store) RefreshTokens(ctx context.Context, refreshToken string) (TokenRe
 	if _, err := s.activeKeys(ctx); err != nil {
 		return TokenResult{}, wrap("refresh tokens", err)
 	}
-	row, err := s.queries().GetRefreshToken(ctx, hash)
-	if err = mapError(err); errors.Is(err, ErrNotFound) {
+	row, err := read(ctx, s.q.GetRefreshToken, hash)
+	if errors.Is(err, ErrNotFound) {
 		return TokenResult{}, ErrInvalidRefreshToken
 	} else if err != nil {
 		return TokenResult{}, wrap("refresh tokens", err)
@@ -178,8 +178,8 @@ func (s *Store) exchange(tx *txn, row db.GetRefreshTokenRow, nextHash string) (r
 	if n == 0 {
 		return true, s.endFamily(tx, row)
 	}
-	sess, err := tx.q.GetSessionByID(tx.ctx, row.Session.ID)
-	if err = mapError(err); errors.Is(err, ErrNotFound) {
+	sess, err := read(tx.ctx, tx.q.GetSessionByID, row.Session.ID)
+	if errors.Is(err, ErrNotFound) {
 		return false, ErrInvalidRefreshToken
 	} else if err != nil {
 		return false, err

@@ -102,9 +102,9 @@ func (s *Store) EnrollTOTP(ctx context.Context, userID int64) (TOTPEnrollment, e
 	if s.cfg.SecretKeys == nil {
 		return TOTPEnrollment{}, wrap("enroll totp", ErrNoSecretKey)
 	}
-	u, err := s.queries().GetUserByID(ctx, userID)
+	u, err := read(ctx, s.q.GetUserByID, userID)
 	if err != nil {
-		return TOTPEnrollment{}, wrap("enroll totp", mapError(err))
+		return TOTPEnrollment{}, wrap("enroll totp", err)
 	}
 	secret := make([]byte, totpSecretSize)
 	if _, err := s.cfg.Rand.Read(secret); err != nil {
@@ -155,9 +155,9 @@ func (s *Store) totpKey(email string, secret []byte) (*otp.Key, error) {
 // ErrNoSecretKey; ErrNotFound.
 func (s *Store) TOTPEnrollmentQR(ctx context.Context, userID int64, size int) ([]byte, error) {
 	size = min(max(size, 64), 1024)
-	u, err := s.queries().GetUserByID(ctx, userID)
+	u, err := read(ctx, s.q.GetUserByID, userID)
 	if err != nil {
-		return nil, wrap("totp qr code", mapError(err))
+		return nil, wrap("totp qr code", err)
 	}
 	secret, _, err := s.pendingSecret(ctx, userID)
 	if err != nil {
@@ -186,8 +186,8 @@ func (s *Store) TOTPEnrollmentQR(ctx context.Context, userID int64, size int) ([
 
 // pendingSecret decrypts the user's live pending enrollment.
 func (s *Store) pendingSecret(ctx context.Context, userID int64) ([]byte, db.TotpEnrollment, error) {
-	e, err := s.queries().GetTOTPEnrollment(ctx, userID)
-	if err = mapError(err); errors.Is(err, ErrNotFound) {
+	e, err := read(ctx, s.q.GetTOTPEnrollment, userID)
+	if errors.Is(err, ErrNotFound) {
 		return nil, e, ErrNoEnrollment
 	} else if err != nil {
 		return nil, e, err
@@ -233,8 +233,8 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 	if !ok {
 		return nil, ErrInvalidCode
 	}
-	f, err := s.queries().GetTOTPFactor(ctx, userID)
-	if err = mapError(err); err != nil && !errors.Is(err, ErrNotFound) {
+	f, err := read(ctx, s.q.GetTOTPFactor, userID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, wrap("confirm totp", err)
 	}
 	if err == nil && f.SecretCt == e.SecretCt {
@@ -285,9 +285,9 @@ func (s *Store) confirmTOTP(ctx context.Context, userID int64, c TOTPConfirmatio
 		if n == 0 {
 			return ErrNoEnrollment // replaced or spent meanwhile
 		}
-		_, err = tx.q.GetTOTPFactor(tx.ctx, userID)
+		_, err = read(tx.ctx, tx.q.GetTOTPFactor, userID)
 		replacing := err == nil
-		if err = mapError(err); err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		// The password was right: the attempt's bucket starts again, as
@@ -341,8 +341,8 @@ func (tx *txn) replaceRecoveryCodes(userID int64, hashes []string) error {
 // the password hash the password was verified against (for the
 // transaction that acts on the check to re-assert).
 func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, password, code string) (uint64, db.TotpFactor, string, error) {
-	f, err := s.queries().GetTOTPFactor(ctx, userID)
-	if err = mapError(err); errors.Is(err, ErrNotFound) {
+	f, err := read(ctx, s.q.GetTOTPFactor, userID)
+	if errors.Is(err, ErrNotFound) {
 		return 0, f, "", ErrNoSecondFactor
 	} else if err != nil {
 		return 0, f, "", wrap(op, err)
@@ -528,7 +528,7 @@ func twoFactorStatus(factors, enrollments, recoveryCodes int64) TwoFactorStatus 
 // TwoFactor returns the user's second-factor status. A user without an
 // account has none.
 func (s *Store) TwoFactor(ctx context.Context, userID int64) (TwoFactorStatus, error) {
-	r, err := s.queries().GetTwoFactorStatus(ctx, db.GetTwoFactorStatusParams{UserID: userID, Now: s.now()})
+	r, err := read(ctx, s.q.GetTwoFactorStatus, db.GetTwoFactorStatusParams{UserID: userID, Now: s.now()})
 	if err != nil {
 		return TwoFactorStatus{}, wrap("two factor status", err)
 	}

@@ -42,7 +42,7 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *txn) error) err
 	// later; the cache learns of that commit as of any other connection's.
 	defer s.cache.changed()
 	if tx, ok := ctx.Value(callerTxKey{}).(*sql.Tx); ok {
-		return wrap(op, s.inCallerTx(ctx, tx, fn))
+		return wrap(op, mapError(s.inCallerTx(ctx, tx, fn)))
 	}
 	err := s.db.InTx(ctx, func(ex database.Executor) error {
 		tx := &txn{ctx: ctx, q: db.New(ex), now: s.now()}
@@ -54,7 +54,9 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *txn) error) err
 		}
 		return tx.appendEvents()
 	})
-	return wrap(op, err)
+	// Whatever statement of fn failed, its error reaches the caller as the
+	// package's (mapError): no call site has to remember to map it.
+	return wrap(op, mapError(err))
 }
 
 // callerTxKey is the context key under which a TxStore call carries the
@@ -102,8 +104,7 @@ func (tx *txn) lockUser(id int64) (db.User, error) {
 	if n == 0 {
 		return db.User{}, ErrNotFound
 	}
-	u, err := tx.q.GetUserByID(tx.ctx, id)
-	return u, mapError(err)
+	return read(tx.ctx, tx.q.GetUserByID, id)
 }
 
 // assertActor re-asserts, for an actor who authenticated with a session
@@ -149,6 +150,5 @@ func (tx *txn) touchUser(id int64) (db.User, error) {
 	if n == 0 {
 		return db.User{}, ErrNotFound
 	}
-	u, err := tx.q.GetUserByID(tx.ctx, id)
-	return u, mapError(err)
+	return read(tx.ctx, tx.q.GetUserByID, id)
 }

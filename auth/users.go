@@ -13,7 +13,7 @@ import (
 
 // User returns the user with the given id, or ErrNotFound.
 func (s *Store) User(ctx context.Context, id int64) (User, error) {
-	u, err := s.queries().GetUserByID(ctx, id)
+	u, err := read(ctx, s.q.GetUserByID, id)
 	return s.found("user", u, err)
 }
 
@@ -24,7 +24,7 @@ func (s *Store) UserByPublicID(ctx context.Context, publicID string) (User, erro
 	if !ok {
 		return User{}, wrap("user by public id", ErrNotFound)
 	}
-	u, err := s.queries().GetUserByPublicID(ctx, id)
+	u, err := read(ctx, s.q.GetUserByPublicID, id)
 	return s.found("user by public id", u, err)
 }
 
@@ -34,7 +34,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (User, erro
 	if !lookupUsername(username) {
 		return User{}, wrap("user by username", ErrNotFound)
 	}
-	u, err := s.queries().GetUserByUsername(ctx, nullable(username))
+	u, err := read(ctx, s.q.GetUserByUsername, nullable(username))
 	return s.found("user by username", u, err)
 }
 
@@ -46,13 +46,13 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	if !ok {
 		return User{}, wrap("user by email", ErrNotFound)
 	}
-	u, err := s.queries().GetUserByEmail(ctx, canonical)
+	u, err := read(ctx, s.q.GetUserByEmail, canonical)
 	return s.found("user by email", u, err)
 }
 
 func (s *Store) found(op string, u db.User, err error) (User, error) {
 	if err != nil {
-		return User{}, wrap(op, mapError(err))
+		return User{}, wrap(op, err)
 	}
 	return userFromDB(u), nil
 }
@@ -143,7 +143,7 @@ func (s *Store) ListUsers(ctx context.Context, opts ListOptions) ([]User, error)
 		if err := probs.err(); err != nil {
 			return nil, wrap("list users", err)
 		}
-		rows, err = s.queries().ListUsers(ctx, db.ListUsersParams{
+		rows, err = read(ctx, s.q.ListUsers, db.ListUsersParams{
 			AfterID: opts.AfterID, AdminsOnly: opts.AdminsOnly, MaxRows: int64(limit),
 			Search: search, Prefix: prefix, PrefixLen: prefixLen,
 		})
@@ -160,7 +160,7 @@ func (s *Store) ListUsers(ctx context.Context, opts ListOptions) ([]User, error)
 		if err := probs.err(); err != nil {
 			return nil, wrap("list users", err)
 		}
-		rows, err = s.queries().ListUsersByPublicID(ctx, db.ListUsersByPublicIDParams{
+		rows, err = read(ctx, s.q.ListUsersByPublicID, db.ListUsersByPublicIDParams{
 			AfterPublicID: after, AdminsOnly: opts.AdminsOnly, MaxRows: int64(limit),
 			Search: search, Prefix: prefix, PrefixLen: prefixLen,
 		})
@@ -306,7 +306,7 @@ func (tx *txn) applyUserUpdate(before db.User, params db.UpdateUserParams, hash 
 	params.Now = tx.now
 	updated, err := tx.q.UpdateUser(tx.ctx, params)
 	if err != nil {
-		return updated, mapError(err)
+		return updated, err
 	}
 	ref := refOf(updated)
 	detail := map[string]any{"fields": changedFields(before, updated)}
@@ -528,7 +528,7 @@ func (s *Store) changePassword(ctx context.Context, id int64, current, newPasswo
 // and records a failure with currentPasswordFailed.
 func (s *Store) verifyCurrentPassword(ctx context.Context, op string, userID int64, field, password string) (hash string, t throttle, verr, err error) {
 	t = throttle{bucket: changeBucket(ctx, userID), policy: s.cfg.LoginThrottle, refused: EventPasswordChangeThrottled, operation: op}
-	if u, err := s.queries().GetUserByID(ctx, userID); err == nil {
+	if u, err := read(ctx, s.q.GetUserByID, userID); err == nil {
 		t.subject = refOf(u)
 	}
 	if err := s.check(ctx, t); err != nil {
