@@ -166,7 +166,7 @@ func (s *Store) VerifyAccessToken(ctx context.Context, token string, opt VerifyO
 }
 
 func (s *Store) verifyAccessToken(ctx context.Context, token string) (AccessClaims, error) {
-	if s.cfg.SecretKeys == nil {
+	if s.secretKeys() == nil {
 		return AccessClaims{}, wrap("verify access token", ErrNoSecretKey)
 	}
 	now := s.now()

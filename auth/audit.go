@@ -400,23 +400,95 @@ type AuditChainReport struct {
 	LastID  int64 // the newest event when it started
 }
 
+// AuditHead names an event of the audit chain by its id and hash: the
+// chain's head when AuditChainHead read it. Its text form (String,
+// ParseAuditHead) is "ID:HASH", the hash in lower-case hex.
+type AuditHead struct {
+	ID   int64  // the event's id; 0 for a chain with no event yet
+	Hash string // its hash (64 hex digits); zeros for ID 0
+}
+
+// String is "ID:HASH", what ParseAuditHead reads.
+func (h AuditHead) String() string { return strconv.FormatInt(h.ID, 10) + ":" + h.Hash }
+
+// auditHash is the form of an event's hash.
+var auditHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ParseAuditHead reads an AuditHead from its text form, "ID:HASH".
+func ParseAuditHead(s string) (AuditHead, error) {
+	id, hash, ok := strings.Cut(strings.TrimSpace(s), ":")
+	n, err := strconv.ParseInt(id, 10, 64)
+	if !ok || err != nil || n < 0 || !auditHash.MatchString(hash) {
+		return AuditHead{}, fmt.Errorf("audit head %q: want ID:HASH, a non-negative event id and its 64 lower-case hex digits", s)
+	}
+	return AuditHead{ID: n, Hash: hash}, nil
+}
+
+// AuditChainHead returns the chain's head: the newest event's id and hash.
+//
+// Anyone who can delete events can delete the newest and set the head back
+// (the runtime role may delete, for the retention purge), and the chain
+// left behind verifies. Record the head outside the database, from time to
+// time (credstore serve logs it; credstore audit head prints it), and hand
+// the last one recorded to VerifyAuditChain (RecordedHead): the chain must
+// still hold that event with that hash.
+func (s *Store) AuditChainHead(ctx context.Context) (AuditHead, error) {
+	head, err := read0(ctx, s.q.GetAuditChain)
+	if err != nil {
+		return AuditHead{}, wrap("audit chain head", err)
+	}
+	return AuditHead{ID: head.LastID, Hash: head.LastHash}, nil
+}
+
+// AuditVerifyOption adds a check to VerifyAuditChain.
+type AuditVerifyOption func(*auditVerify)
+
+type auditVerify struct {
+	recorded *AuditHead
+}
+
+// RecordedHead makes VerifyAuditChain check that the chain still holds the
+// event h names, with h's hash: a head recorded earlier, outside the
+// database (AuditChainHead). The chain fails when it ends before h.ID
+// (newest events removed and the head set back), when the event's hash is
+// not h.Hash (rewritten, hashes recomputed), and when h.ID lies before the
+// oldest event kept, since it can no longer be checked: record heads more
+// often than Config.AuditRetention purges.
+func RecordedHead(h AuditHead) AuditVerifyOption {
+	return func(v *auditVerify) { v.recorded = &h }
+}
+
 // VerifyAuditChain checks the whole audit trail: every event's hash covers
 // its fields and the hash of the event before it, ids are gapless from the
 // last event the retention purge deleted to the newest, and the newest is
-// the one the chain's head names. It returns *AuditChainError
+// the one the chain's head names; with RecordedHead, also that the chain
+// still holds a head recorded earlier. It returns *AuditChainError
 // (ErrAuditChainBroken) for the first event that fails.
 //
 // The chain shows tampering by anyone who edits rows without recomputing
-// every hash after them; someone with write access to the database who does
-// recompute them is not detected (keep copies of the head's hash elsewhere
-// to catch that). Events appended while it runs are checked next time.
-func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) {
+// every hash after them. Someone with write access to the database who
+// recomputes them, or who deletes the newest events and sets the head back,
+// is detected only against a head recorded elsewhere (RecordedHead). Events
+// appended while it runs are checked next time.
+func (s *Store) VerifyAuditChain(ctx context.Context, opts ...AuditVerifyOption) (AuditChainReport, error) {
+	var v auditVerify
+	for _, o := range opts {
+		o(&v)
+	}
 	head, err := read0(ctx, s.q.GetAuditChain)
 	if err != nil {
 		return AuditChainReport{}, wrap("verify audit chain", err)
 	}
 	r := AuditChainReport{LastID: head.LastID}
 	prevID, prevHash := head.AnchorID, head.AnchorHash
+	if v.recorded != nil {
+		// Checked first, against the head and the anchor as they are now:
+		// the walk below moves past a purge, which would hide a recorded
+		// event that lies before the anchor.
+		if err := s.checkRecordedHead(ctx, *v.recorded, head); err != nil {
+			return r, err
+		}
+	}
 	const page = 1000
 	for prevID < head.LastID {
 		rows, err := read(ctx, s.q.ListAuditEvents, db.ListAuditEventsParams{
@@ -453,6 +525,38 @@ func (s *Store) VerifyAuditChain(ctx context.Context) (AuditChainReport, error) 
 		return r, &AuditChainError{EventID: head.LastID, Reason: "is not the event the chain's head names"}
 	}
 	return r, s.checkNoStrayEvents(ctx, head.AnchorID, prevID)
+}
+
+// checkRecordedHead returns *AuditChainError unless the chain, whose head
+// and anchor are head, still holds the event recorded names with its hash.
+// The walk of VerifyAuditChain then checks that the event is chained to
+// the rest.
+func (s *Store) checkRecordedHead(ctx context.Context, recorded AuditHead, head db.AuditChain) error {
+	var hash string
+	switch {
+	case recorded.ID > head.LastID:
+		return &AuditChainError{EventID: recorded.ID, Reason: fmt.Sprintf(
+			"is missing: the chain ends at event %d, before the head recorded earlier (its newest events were removed)", head.LastID)}
+	case recorded.ID < head.AnchorID:
+		return &AuditChainError{EventID: recorded.ID, Reason: fmt.Sprintf(
+			"cannot be checked: it lies before the oldest event kept (%d); record heads more often than the retention purges", head.AnchorID+1)}
+	case recorded.ID == head.AnchorID:
+		// The last event purged (or, with none purged, the zero hash of
+		// event 0).
+		hash = head.AnchorHash
+	default:
+		h, err := read(ctx, s.q.AuditEventHash, recorded.ID)
+		if errors.Is(err, ErrNotFound) {
+			return &AuditChainError{EventID: recorded.ID, Reason: "is missing"}
+		} else if err != nil {
+			return wrap("verify audit chain", err)
+		}
+		hash = h
+	}
+	if subtle.ConstantTimeCompare([]byte(hash), []byte(recorded.Hash)) != 1 {
+		return &AuditChainError{EventID: recorded.ID, Reason: "does not have the hash recorded earlier (the chain was rewritten)"}
+	}
+	return nil
 }
 
 // verifyEvent checks e, the event read after the one with prevID and

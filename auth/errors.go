@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/credstore/credstore/internal/database"
 )
 
 // Sentinel errors. Match them with errors.Is; the typed errors below match
@@ -50,6 +52,15 @@ var (
 	// written; the caller may try again shortly (a server answers 503 with
 	// Retry-After).
 	ErrOverloaded = errors.New("too many password operations in progress; try again shortly")
+
+	// ErrUnavailable means the database could not be reached or could not
+	// take the call for now, for a reason of its own that passes: a
+	// restart, a connection the server ended, too many connections, a full
+	// disk (SQLite: SQLITE_FULL). The call's transaction did not commit;
+	// the caller may try again shortly (a server answers 503 with
+	// Retry-After). The error wraps the driver's, for logs; a failing disk
+	// or a damaged file is not this error, since no retry mends it.
+	ErrUnavailable = database.ErrUnavailable
 
 	// ErrThrottled is matched by every *ThrottledError: too many failed
 	// attempts on one account (or one identifier that names none), so this
@@ -172,7 +183,7 @@ func (e *ValidationError) Is(target error) bool { return target == ErrValidation
 // The database's unique constraints decide it, so of two concurrent
 // registrations of one name exactly one gets this error.
 type DuplicateError struct {
-	Field string // "username", "email" or "phone"
+	Field string // "username", "email", "phone", or "public_id" (an imported id)
 }
 
 func (e *DuplicateError) Error() string { return e.Field + " already registered" }

@@ -8,14 +8,24 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/credstore/credstore/db"
+	"github.com/credstore/credstore/internal/database"
 )
 
-// FieldPasswordHash names an imported bcrypt hash in a ValidationError.
-const FieldPasswordHash = "password_hash"
+// The fields only an import has, as a ValidationError or a DuplicateError
+// names them.
+const (
+	// FieldPasswordHash names an imported bcrypt hash.
+	FieldPasswordHash = "password_hash"
+	// FieldPublicID names an imported public id.
+	FieldPublicID = "public_id"
+	// FieldCreatedAt names an imported creation time.
+	FieldCreatedAt = "created_at"
+)
 
 // DefaultImportBatchSize is how many users ImportUsers writes per
 // transaction unless ImportOptions.BatchSize says otherwise.
@@ -37,6 +47,17 @@ type ImportedUser struct {
 	// or more), stored as it is: a login with a hash cheaper than the
 	// store's cost rehashes it, as for any user.
 	PasswordHash string
+	// PublicID is the user's public id as an export wrote it, kept so that
+	// the ids other systems hold still name the user; "" for a new one. It
+	// must be a UUID as the store makes them (version 7, RFC 9562 variant,
+	// hyphenated hex; any case, stored in lower case) that no other user
+	// holds.
+	PublicID string
+	// CreatedAt is when the user was registered, as an export wrote it;
+	// zero for the time of the import. It must not be later than the
+	// store's clock plus MaxClockSkew. The imported user's UpdatedAt is
+	// the time of the import, which wrote the row.
+	CreatedAt time.Time
 }
 
 // ImportOptions tune ImportUsers. The zero value imports for real, 100
@@ -65,9 +86,10 @@ type ImportResult struct {
 	User User
 	// Err is nil when the row was imported (in a dry run: when it would
 	// be). Otherwise a *ValidationError (ErrValidation) listing the invalid
-	// fields, or a *DuplicateError (ErrDuplicate) for a username, email or
-	// phone that another user holds, or that an earlier row of the import
-	// holds. Neither repeats a password or hash.
+	// fields, or a *DuplicateError (ErrDuplicate) for a username, email,
+	// phone or public id (FieldPublicID) that another user holds, or that
+	// an earlier row of the import holds. Neither repeats a password or
+	// hash.
 	Err error
 }
 
@@ -108,7 +130,9 @@ func (s *Store) ImportUsers(ctx context.Context, rows []ImportedUser, opts Impor
 		return s.dryRunImport(ctx, rows, canonical, valid, results, opts)
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
+	// Batch after batch, yielding the write lock between them: on SQLite
+	// a service beside the import keeps writing (database.Yielding).
+	ctx, cancel := context.WithCancel(database.Yielding(ctx))
 	batches, hashes, wait := s.hashInBatches(ctx, rows, valid, opts)
 	defer func() { cancel(); wait() }()
 	settled := len(rows) - len(valid) // the invalid rows
@@ -137,14 +161,20 @@ func (s *Store) ImportUsers(ctx context.Context, rows []ImportedUser, opts Impor
 	return results, nil
 }
 
+// importKeys are the canonical forms of a valid row's email and public id
+// ("" when the row brings none), as they are stored.
+type importKeys struct {
+	email, publicID string
+}
+
 // validateRows checks every row on its own (validateImport) and against the
 // rows before it (firstHolder), before anything is read or written. It
 // returns a result per row, with the error of each rejected one, the
-// canonical email of each valid one, and the indexes of the valid rows in
+// canonical keys of each valid one, and the indexes of the valid rows in
 // order.
-func (s *Store) validateRows(rows []ImportedUser) (results []ImportResult, canonical []string, valid []int) {
+func (s *Store) validateRows(rows []ImportedUser) (results []ImportResult, canonical []importKeys, valid []int) {
 	results = make([]ImportResult, len(rows))
-	canonical = make([]string, len(rows))
+	canonical = make([]importKeys, len(rows))
 	seen := map[string]int{} // field + "\x00" + value → first row holding it
 	for i, r := range rows {
 		results[i].Line = r.Line
@@ -166,7 +196,7 @@ func (s *Store) validateRows(rows []ImportedUser) (results []ImportResult, canon
 // rejected when a user holds one of its values already (checkTaken), and
 // nothing is hashed or written. Progress is reported per batch, as a real
 // import would.
-func (s *Store) dryRunImport(ctx context.Context, rows []ImportedUser, canonical []string, valid []int, results []ImportResult, opts ImportOptions) ([]ImportResult, error) {
+func (s *Store) dryRunImport(ctx context.Context, rows []ImportedUser, canonical []importKeys, valid []int, results []ImportResult, opts ImportOptions) ([]ImportResult, error) {
 	for n, i := range valid {
 		if err := s.checkTaken(ctx, rows[i], canonical[i]); err != nil {
 			if !errors.Is(err, ErrDuplicate) {
@@ -191,7 +221,7 @@ func (s *Store) dryRunImport(ctx context.Context, rows []ImportedUser, canonical
 // the rows beside it are kept. Any other error stops the import: commitBatch
 // then returns the index of the first row it did not settle, up to which
 // the results are final.
-func (s *Store) commitBatch(ctx context.Context, rows []ImportedUser, canonical []string, hashes []importHash, idx []int, results []ImportResult) (int, error) {
+func (s *Store) commitBatch(ctx context.Context, rows []ImportedUser, canonical []importKeys, hashes []importHash, idx []int, results []ImportResult) (int, error) {
 	var dup *DuplicateError
 	switch err := s.insertImported(ctx, rows, canonical, hashes, idx, results); {
 	case err == nil:
@@ -211,11 +241,22 @@ func (s *Store) commitBatch(ctx context.Context, rows []ImportedUser, canonical 
 }
 
 // validateImport checks an imported row as Register checks a registration,
-// and its hash instead of its password when it brings one. It returns the
-// canonical email.
-func (s *Store) validateImport(r ImportedUser) (string, error) {
+// its hash instead of its password when it brings one, and the public id
+// and creation time it brings. It returns the canonical email and public
+// id.
+func (s *Store) validateImport(r ImportedUser) (importKeys, error) {
 	probs := problems{}
-	canonical := s.checkProfile(probs, r.Username, r.Email, r.Phone)
+	var keys importKeys
+	keys.email = s.checkProfile(probs, r.Username, r.Email, r.Phone)
+	if r.PublicID != "" {
+		var ok bool
+		if keys.publicID, ok = importedPublicID(r.PublicID); !ok {
+			probs.add(FieldPublicID, "must be a UUID as the store makes them: version 7, 36 characters of hex digits with hyphens after the 8th, 12th, 16th and 20th")
+		}
+	}
+	if !r.CreatedAt.IsZero() && r.CreatedAt.After(s.now().Add(MaxClockSkew)) {
+		probs.add(FieldCreatedAt, "must not be in the future")
+	}
 	switch {
 	case r.Password != "" && r.PasswordHash != "":
 		probs.add(FieldPassword, "must not be given with password_hash: give one or the other")
@@ -224,7 +265,20 @@ func (s *Store) validateImport(r ImportedUser) (string, error) {
 	default:
 		s.cfg.Policy.checkPassword(probs, FieldPassword, r.Password) // "is required" when empty
 	}
-	return canonical, probs.err()
+	return keys, probs.err()
+}
+
+// importedPublicID returns an imported public id in the form the store
+// writes (lower case), or false unless it is a UUID such as newUUIDv7
+// makes: canonicalPublicID's layout, version 7 and the RFC 9562 variant.
+// Anything else would break what the store promises of its ids (one
+// layout, ordered by creation time).
+func importedPublicID(s string) (string, bool) {
+	id, ok := canonicalPublicID(s)
+	if !ok || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+		return "", false
+	}
+	return id, true
 }
 
 // bcryptAlphabet is bcrypt's base64 alphabet, of the salt and hash.
@@ -247,9 +301,12 @@ func checkImportedHash(probs problems, h string) {
 }
 
 // firstHolder rejects row i when an earlier valid row holds its username,
-// email (canonical) or phone, and otherwise records them as held by i.
-func firstHolder(seen map[string]int, i int, r ImportedUser, canonical string) error {
-	keys := []struct{ field, value string }{{FieldEmail, canonical}, {FieldUsername, r.Username}, {FieldPhone, r.Phone}}
+// email (canonical), phone or public id (canonical), and otherwise records
+// them as held by i.
+func firstHolder(seen map[string]int, i int, r ImportedUser, canonical importKeys) error {
+	keys := []struct{ field, value string }{
+		{FieldEmail, canonical.email}, {FieldUsername, r.Username}, {FieldPhone, r.Phone}, {FieldPublicID, canonical.publicID},
+	}
 	for _, k := range keys {
 		if _, taken := seen[k.field+"\x00"+k.value]; taken && k.value != "" {
 			return &DuplicateError{Field: k.field}
@@ -267,17 +324,18 @@ func firstHolder(seen map[string]int, i int, r ImportedUser, canonical string) e
 // user holds already. It only reads: a real import lets the unique
 // constraints decide, and a user registered after the dry run can still
 // make a row fail then.
-func (s *Store) checkTaken(ctx context.Context, r ImportedUser, canonical string) error {
+func (s *Store) checkTaken(ctx context.Context, r ImportedUser, canonical importKeys) error {
 	checks := []struct {
-		field string
-		find  func() (db.User, error)
+		field, value string
+		find         func() (db.User, error)
 	}{
-		{FieldEmail, func() (db.User, error) { return read(ctx, s.q.GetUserByEmail, canonical) }},
-		{FieldUsername, func() (db.User, error) { return read(ctx, s.q.GetUserByUsername, nullable(r.Username)) }},
-		{FieldPhone, func() (db.User, error) { return read(ctx, s.q.GetUserByPhone, nullable(r.Phone)) }},
+		{FieldEmail, canonical.email, func() (db.User, error) { return read(ctx, s.q.GetUserByEmail, canonical.email) }},
+		{FieldUsername, r.Username, func() (db.User, error) { return read(ctx, s.q.GetUserByUsername, nullable(r.Username)) }},
+		{FieldPhone, r.Phone, func() (db.User, error) { return read(ctx, s.q.GetUserByPhone, nullable(r.Phone)) }},
+		{FieldPublicID, canonical.publicID, func() (db.User, error) { return read(ctx, s.q.GetUserByPublicID, canonical.publicID) }},
 	}
 	for _, c := range checks {
-		if c.field == FieldUsername && r.Username == "" || c.field == FieldPhone && r.Phone == "" {
+		if c.value == "" {
 			continue
 		}
 		switch _, err := c.find(); {
@@ -356,24 +414,34 @@ func (s *Store) hashInBatches(ctx context.Context, rows []ImportedUser, valid []
 }
 
 // insertImported writes the rows at idx, with their hashes, in one
-// transaction, and sets their results once it commits. Errors: the first
-// row's *DuplicateError, the database's.
-func (s *Store) insertImported(ctx context.Context, rows []ImportedUser, canonical []string, hashes []importHash, idx []int, results []ImportResult) error {
+// transaction, and sets their results once it commits. A row without a
+// public id gets a new one, of its creation time; a row without a creation
+// time is created now. Errors: the first row's *DuplicateError, the
+// database's.
+func (s *Store) insertImported(ctx context.Context, rows []ImportedUser, canonical []importKeys, hashes []importHash, idx []int, results []ImportResult) error {
 	created := make([]db.User, len(idx))
 	err := s.inTx(ctx, "import users", func(tx *txn) error {
 		for n, i := range idx {
 			r := rows[i]
-			publicID, err := newUUIDv7(tx.now, s.cfg.Rand)
-			if err != nil {
-				return err
+			createdAt := tx.now
+			if !r.CreatedAt.IsZero() {
+				createdAt = r.CreatedAt.UTC().Truncate(time.Microsecond)
 			}
-			u, err := tx.q.CreateUser(tx.ctx, db.CreateUserParams{
+			publicID := canonical[i].publicID
+			if publicID == "" {
+				var err error
+				if publicID, err = newUUIDv7(createdAt, s.cfg.Rand); err != nil {
+					return err
+				}
+			}
+			u, err := tx.q.ImportUser(tx.ctx, db.ImportUserParams{
 				PublicID:       publicID,
 				Username:       nullable(r.Username),
 				Email:          r.Email,
-				EmailCanonical: canonical[i],
+				EmailCanonical: canonical[i].email,
 				Phone:          nullable(r.Phone),
 				IsAdmin:        r.IsAdmin,
+				CreatedAt:      createdAt,
 				Now:            tx.now,
 			})
 			if err != nil {

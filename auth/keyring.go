@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/credstore/credstore/db"
+	"github.com/credstore/credstore/internal/database"
 )
 
 // Keyring holds the keys that encrypt TOTP secrets at rest, by id. New
@@ -55,6 +56,68 @@ func (k *Keyring) check() error {
 		}
 	}
 	return nil
+}
+
+// secretKeys is the ring that encrypts secrets: the last one SetSecretKeys
+// installed, else Config.SecretKeys (nil for none).
+func (s *Store) secretKeys() *Keyring {
+	if k := s.ring.Load(); k != nil {
+		return k
+	}
+	return s.cfg.SecretKeys
+}
+
+// SetSecretKeys replaces the key ring of a running store, as a service does
+// when its key file changes (credstore serve reads it again on SIGHUP and
+// when the file changes). k is checked as Config.SecretKeys is, and copied.
+// Secrets under a key of the new ring decrypt at once; the signing keys are
+// read again, so a token-signing key that a rotation elsewhere put under
+// the new current key signs here too.
+//
+// To rotate, put the new key first and keep the old ones after it until
+// ReencryptSecrets has moved every secret: a secret under a key the ring
+// no longer holds stops decrypting (MissingKeys lists them).
+func (s *Store) SetSecretKeys(k *Keyring) error {
+	if k == nil {
+		return errors.New("set secret keys: no ring")
+	}
+	if err := k.check(); err != nil {
+		return err
+	}
+	ring := &Keyring{Current: k.Current, Keys: make(map[string][]byte, len(k.Keys))}
+	for id, key := range k.Keys {
+		ring.Keys[id] = bytes.Clone(key)
+	}
+	s.ring.Store(ring)
+	s.keys.mu.Lock()
+	s.keys.cur.Store(nil) // the next use reads the signing keys again
+	s.keys.mu.Unlock()
+	return nil
+}
+
+// MissingKeys returns the ids of the keys that encrypt stored TOTP secrets
+// (factors and pending enrollments) but are not in the store's ring, every
+// such id without a ring, with how many secrets each encrypts. Those users
+// cannot log in with a code (recovery codes still work) until the key is
+// back. Token-signing keys are not counted: one that no key of the ring
+// opens is replaced by a new one when a token is next signed, and keeps
+// verifying what it signed.
+func (s *Store) MissingKeys(ctx context.Context) (map[string]int64, error) {
+	rows, err := read0(ctx, s.q.CountSecretsByKey)
+	if err != nil {
+		return nil, wrap("missing keys", err)
+	}
+	k := s.secretKeys()
+	missing := map[string]int64{}
+	for _, r := range rows {
+		if k != nil {
+			if _, ok := k.Keys[r.KeyID]; ok {
+				continue
+			}
+		}
+		missing[r.KeyID] = r.Secrets
+	}
+	return missing, nil
 }
 
 // secretAAD binds a ciphertext to its user: moved to another user's row, it
@@ -198,7 +261,7 @@ func CreateKeyFile(path, id string, random io.Reader) error {
 // error then says how many were left (ErrNoSecretKey when a key is
 // missing). Errors: ErrNoSecretKey without a ring.
 func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
-	k := s.cfg.SecretKeys
+	k := s.secretKeys()
 	if k == nil {
 		return 0, wrap("reencrypt secrets", ErrNoSecretKey)
 	}
@@ -258,6 +321,9 @@ func (s *Store) ReencryptSecrets(ctx context.Context) (int64, error) {
 	moved := map[string]int64{}
 	var total, skipped int64
 	missing := map[string]bool{} // ids of keys not in the ring
+	// One short transaction per row, yielding the lock between them: on
+	// SQLite the service beside it keeps writing (database.Yielding).
+	ctx = database.Yielding(ctx)
 
 	for _, tb := range tables {
 		var after int64

@@ -162,7 +162,7 @@ func (s *Store) verifySecondFactor(ctx context.Context, a SecondFactor) (proof, 
 		fp.method = "recovery_code"
 		fp.rcHash, match = recoveryCodeHash(a.RecoveryCode)
 	} else {
-		secret, err := s.cfg.SecretKeys.open(u.ID, f.KeyID, f.SecretCt)
+		secret, err := s.secretKeys().open(u.ID, f.KeyID, f.SecretCt)
 		if err != nil {
 			// A secret that does not decrypt (a row moved or altered, or
 			// its key missing from the ring) verifies no code: the attempt

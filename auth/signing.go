@@ -60,7 +60,10 @@ type keyCache struct {
 	keys     map[string]publicKey
 	order    []string // kids, oldest first
 	active   string
-	signer   jose.Signer // of the active key; nil without a ring
+	signer   jose.Signer // of the active key; nil without a ring, or when the ring cannot open it
+	// signerErr is why the active key has no signer: a key of the ring
+	// missing (ErrNoSecretKey), or its row unreadable.
+	signerErr error
 }
 
 // keys holds the store's key cache.
@@ -82,7 +85,7 @@ func (s *Store) keyRetention() time.Duration {
 // Errors: ErrNoSecretKey without Config.SecretKeys, or when the active key
 // was encrypted under a key missing from the ring.
 func (s *Store) activeKeys(ctx context.Context) (*keyCache, error) {
-	if s.cfg.SecretKeys == nil {
+	if s.secretKeys() == nil {
 		return nil, ErrNoSecretKey
 	}
 	now := s.now()
@@ -95,13 +98,26 @@ func (s *Store) activeKeys(ctx context.Context) (*keyCache, error) {
 		return nil, err
 	}
 	if c.signer == nil {
-		if _, err := s.newSigningKey(ctx, false); err != nil && !errors.Is(err, errKeyExists) {
+		// No key yet; or the active key is under a key the ring lacks (a
+		// lost key file, or another instance's newer key not yet loaded
+		// here). A new key under the ring's current key signs from now
+		// on; the old one keeps verifying what it signed, with its public
+		// key, until it expires. Only this store's failure to sign is
+		// replaced: the key is retired only if it is still the active one.
+		if c.active != "" {
+			s.cfg.Logger.Warn("the active token-signing key cannot be decrypted with the key file's keys; starting a new one",
+				"kid", c.active, "err", c.signerErr.Error())
+		}
+		if _, err := s.newSigningKey(ctx, c.active); err != nil && !errors.Is(err, errKeyExists) {
 			return nil, err
 		}
 		if c, err = s.reloadKeys(ctx, c); err != nil {
 			return nil, err
 		}
 		if c.signer == nil {
+			if c.signerErr != nil {
+				return nil, c.signerErr
+			}
 			return nil, errors.New("signing key: none active after creating one")
 		}
 	}
@@ -166,10 +182,10 @@ func (s *Store) reloadKeys(ctx context.Context, seen *keyCache) (*keyCache, erro
 			}
 		} else {
 			c.active = r.Kid
-			if s.cfg.SecretKeys != nil {
-				if c.signer, err = s.openSigner(r); err != nil {
-					return nil, err
-				}
+			if s.secretKeys() != nil {
+				// A key the ring cannot open still verifies: only signing
+				// needs the private key (activeKeys replaces it).
+				c.signer, c.signerErr = s.openSigner(r)
 			}
 		}
 		c.keys[r.Kid] = k
@@ -182,7 +198,7 @@ func (s *Store) reloadKeys(ctx context.Context, seen *keyCache) (*keyCache, erro
 
 // openSigner decrypts a signing key and returns its signer.
 func (s *Store) openSigner(r db.SigningKey) (jose.Signer, error) {
-	seed, err := s.cfg.SecretKeys.openAAD(signingKeyAAD(r.Kid), r.KeyID, r.PrivateCt)
+	seed, err := s.secretKeys().openAAD(signingKeyAAD(r.Kid), r.KeyID, r.PrivateCt)
 	if err != nil {
 		return nil, wrap("signing key "+r.Kid, err)
 	}
@@ -203,13 +219,20 @@ func (s *Store) openSigner(r db.SigningKey) (jose.Signer, error) {
 // (or instance) created the first key meanwhile.
 var errKeyExists = errors.New("an active signing key exists")
 
-// newSigningKey makes a new Ed25519 key and stores it as the active one,
-// retiring the active key when rotate is set; without rotate it fails with
-// errKeyExists when there is an active key. The unique index
+// Which active key newSigningKey replaces.
+const (
+	noActiveKey  = ""  // none: errKeyExists when there is one
+	anyActiveKey = "*" // whichever is active (a rotation)
+)
+
+// newSigningKey makes a new Ed25519 key and stores it as the active one. It
+// retires the active key when replace is its kid, or anyActiveKey; when
+// another key is active (replace noActiveKey, or another kid: a concurrent
+// caller replaced it first) it fails with errKeyExists. The unique index
 // signing_keys_state_key decides between concurrent callers on both
 // engines. It returns the new key's kid.
-func (s *Store) newSigningKey(ctx context.Context, rotate bool) (string, error) {
-	k := s.cfg.SecretKeys
+func (s *Store) newSigningKey(ctx context.Context, replace string) (string, error) {
+	k := s.secretKeys()
 	if k == nil {
 		return "", ErrNoSecretKey
 	}
@@ -229,9 +252,11 @@ func (s *Store) newSigningKey(ctx context.Context, rotate bool) (string, error) 
 	}
 	err = s.inTx(ctx, "signing key", func(tx *txn) error {
 		detail := map[string]any{"kid": kid}
-		if rotate {
+		if replace != noActiveKey {
 			old, err := read0(tx.ctx, tx.q.GetActiveSigningKey)
 			switch {
+			case err == nil && replace != anyActiveKey && old.Kid != replace:
+				return errKeyExists
 			case err == nil:
 				detail["retired_kid"] = old.Kid
 				if _, err := tx.q.RetireSigningKey(tx.ctx, sql.NullTime{Time: tx.now, Valid: true}); err != nil {
@@ -273,7 +298,7 @@ func (s *Store) newSigningKey(ctx context.Context, rotate bool) (string, error) 
 // Errors: ErrNoSecretKey without Config.SecretKeys.
 func (s *Store) RotateSigningKey(ctx context.Context) (string, error) {
 	for attempt := 0; ; attempt++ {
-		kid, err := s.newSigningKey(ctx, true)
+		kid, err := s.newSigningKey(ctx, anyActiveKey)
 		// A concurrent rotation (or first creation) committed between
 		// this one's retirement and insert: rotate over it.
 		if errors.Is(err, errKeyExists) && attempt < 2 {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/credstore/credstore/db"
@@ -22,6 +23,9 @@ type Store struct {
 	dummy []byte // a hash at the configured cost, compared when no user matched
 	gate  *hashGate
 	keys  keys // the signing keys, cached (signing.go)
+	// ring, once SetSecretKeys has run, replaces Config.SecretKeys (see
+	// secretKeys).
+	ring atomic.Pointer[Keyring]
 	// verified remembers the access tokens that verified (verified.go).
 	verified verifiedTokens
 	// cache remembers session lookups (sessioncache.go); nil when
@@ -162,13 +166,16 @@ var uniqueFields = map[string]string{
 	"users_username_key":        FieldUsername,
 	"users_email_canonical_key": FieldEmail,
 	"users_phone_key":           FieldPhone,
+	"users_public_id_key":       FieldPublicID, // only an imported id can collide
 }
 
 // mapError is the one place that turns a database error into the
 // package's errors: no rows, and a foreign key naming a user who is gone,
 // become ErrNotFound (a caller that looked up a session or token says so in
 // its own sentinel); a violated unique constraint on a user field becomes
-// *DuplicateError. Anything else is returned as it is.
+// *DuplicateError; an error of a database unavailable for now
+// (database.IsUnavailable: a restart, a full disk, a write lock held past
+// its wait) is marked ErrUnavailable. Anything else is returned as it is.
 func mapError(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
@@ -183,7 +190,7 @@ func mapError(err error) error {
 			}
 		}
 	}
-	return err
+	return database.Unavailable(err)
 }
 
 // wrap prefixes err with the operation's name, leaving the typed errors

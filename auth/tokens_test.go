@@ -624,10 +624,19 @@ func TestSigningKeysEncrypted(t *testing.T) {
 		_, err = s.VerifyAccessToken(ctx, r2.AccessToken, auth.VerifyOptions{})
 		require.NoError(t, err)
 
-		// A ring without k2 cannot sign.
+		// A ring without k2 (its key lost) cannot open that signing key: a
+		// new one under k3 signs instead, and what k2's key signed still
+		// verifies (issue 23: a lost key is not a failure of every token).
 		s4 := newStore(t, dsn, withClock(clk), withKeys(testKeys("k3")))
-		_, err = s4.IssueTokens(ctx, auth.LoginAttempt{Identifier: "alice", Password: pw("alice")})
-		assert.ErrorIs(t, err, auth.ErrNoSecretKey)
+		r3, err := s4.IssueTokens(ctx, auth.LoginAttempt{Identifier: "alice", Password: pw("alice")})
+		require.NoError(t, err)
+		for _, tok := range []string{r2.AccessToken, r3.AccessToken} {
+			_, err = s4.VerifyAccessToken(ctx, tok, auth.VerifyOptions{})
+			require.NoError(t, err)
+		}
+		var underK3 int
+		require.NoError(t, testdb.Raw(t, dsn).QueryRow("SELECT COUNT(*) FROM signing_keys WHERE key_id = 'k3'").Scan(&underK3))
+		assert.Equal(t, 1, underK3, "the new key is stored only encrypted, under k3")
 	})
 }
 

@@ -99,7 +99,7 @@ type TOTPEnrollment struct {
 //
 // Errors: ErrNoSecretKey without Config.SecretKeys; ErrNotFound.
 func (s *Store) EnrollTOTP(ctx context.Context, userID int64) (TOTPEnrollment, error) {
-	if s.cfg.SecretKeys == nil {
+	if s.secretKeys() == nil {
 		return TOTPEnrollment{}, wrap("enroll totp", ErrNoSecretKey)
 	}
 	u, err := read(ctx, s.q.GetUserByID, userID)
@@ -110,7 +110,7 @@ func (s *Store) EnrollTOTP(ctx context.Context, userID int64) (TOTPEnrollment, e
 	if _, err := s.cfg.Rand.Read(secret); err != nil {
 		return TOTPEnrollment{}, wrap("enroll totp", err)
 	}
-	keyID, ct, err := s.cfg.SecretKeys.seal(s.cfg.Rand, userID, secret)
+	keyID, ct, err := s.secretKeys().seal(s.cfg.Rand, userID, secret)
 	if err != nil {
 		return TOTPEnrollment{}, wrap("enroll totp", err)
 	}
@@ -195,7 +195,7 @@ func (s *Store) pendingSecret(ctx context.Context, userID int64) ([]byte, db.Tot
 	if !s.now().Before(e.ExpiresAt) {
 		return nil, e, ErrNoEnrollment
 	}
-	secret, err := s.cfg.SecretKeys.open(userID, e.KeyID, e.SecretCt)
+	secret, err := s.secretKeys().open(userID, e.KeyID, e.SecretCt)
 	return secret, e, err
 }
 
@@ -353,7 +353,7 @@ func (s *Store) checkSecondFactor(ctx context.Context, op string, userID int64, 
 	}
 	var step uint64
 	codeOK := false
-	if secret, err := s.cfg.SecretKeys.open(userID, f.KeyID, f.SecretCt); err == nil {
+	if secret, err := s.secretKeys().open(userID, f.KeyID, f.SecretCt); err == nil {
 		step, codeOK = matchTOTP(secret, strings.TrimSpace(code), s.now(), defaultTOTP)
 		codeOK = codeOK && int64(step) > f.LastStep
 	} else if !errors.Is(err, errSecretUnreadable) {

@@ -85,6 +85,12 @@ var statuses = []struct {
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, CodeMethodNotAllowed, errMethodNotAllowed.Error()},
 	// auth refused the call before doing anything: its hash gate is full.
 	{auth.ErrOverloaded, http.StatusServiceUnavailable, CodeOverloaded, busyMessage},
+	// The database could not be reached or could not take the statement
+	// for now: a restart, a connection the server ended, a full disk. A
+	// client that comes back finds it again; nothing of the request
+	// committed that it must not repeat (a transaction either committed,
+	// and then answered, or did not).
+	{auth.ErrUnavailable, http.StatusServiceUnavailable, CodeUnavailable, unavailableMessage},
 	// The server has no key to encrypt TOTP secrets (or lacks the one a
 	// secret was stored under): a fault of its configuration that no retry
 	// mends, so a 503 without Retry-After rather than the busy one. Not a
@@ -205,6 +211,7 @@ const (
 	CodeThrottled              = "throttled"               // 429, with Retry-After
 	CodeInternal               = "internal_error"          // 500
 	CodeOverloaded             = "overloaded"              // 503, with Retry-After
+	CodeUnavailable            = "unavailable"             // 503, with Retry-After: the database is unavailable for now
 	CodeTwoFactorUnavailable   = "two_factor_unavailable"  // 503: the server has no TOTP key
 	CodeInvalidGrant           = "invalid_grant"           // 400: POST /token: a refresh token unknown, expired or already used
 	CodeUnsupportedGrantType   = "unsupported_grant_type"  // 400: POST /token: a grant_type it does not take
@@ -226,6 +233,7 @@ const (
 //	auth.ErrNoEnrollment, ErrNoSecondFactor    404
 //	*auth.DuplicateError, *auth.ValidationError, auth.ErrInvalidCode   400
 //	auth.ErrOverloaded                         503, Retry-After
+//	auth.ErrUnavailable                        503, Retry-After
 //	auth.ErrNoSecretKey                        503
 //	any error once ctx has ended               503, Retry-After
 //	anything else                              500, "internal server error"
@@ -244,6 +252,13 @@ func ErrorReplyFor(ctx context.Context, err error) ErrorReply {
 		switch s.err {
 		case auth.ErrOverloaded:
 			return busyReply
+		case auth.ErrUnavailable:
+			if ctx.Err() != nil {
+				// The connection broke because the request's context
+				// ended (pgconn closes it then): an abandoned request.
+				return busyReply
+			}
+			return unavailableReply
 		case auth.ErrThrottled:
 			var throttled *auth.ThrottledError
 			wait := time.Duration(0) // at least a second, below
@@ -290,6 +305,21 @@ func ErrorReplyFor(ctx context.Context, err error) ErrorReply {
 
 // busyReply is the 503 of an overloaded server or an abandoned request.
 var busyReply = ErrorReply{Status: http.StatusServiceUnavailable, RetryAfter: retryAfter, Code: CodeOverloaded, Body: ErrorBody{Message: busyMessage}}
+
+// unavailableMessage is the message of the 503 of a database unavailable
+// for now (auth.ErrUnavailable).
+const unavailableMessage = "service temporarily unavailable, try again shortly"
+
+// unavailableRetryAfter is the Retry-After of that 503, in seconds. A
+// PostgreSQL fast restart refused connections for about a second, an
+// immediate one (crash recovery) for about six; a client that comes back
+// after five finds the first over and the second nearly so, without
+// knocking every second on a server that is starting.
+const unavailableRetryAfter = 5
+
+// unavailableReply is the 503 of a database unavailable for now.
+var unavailableReply = ErrorReply{Status: http.StatusServiceUnavailable, RetryAfter: unavailableRetryAfter, Code: CodeUnavailable,
+	Body: ErrorBody{Message: unavailableMessage}}
 
 // WriteError writes the reply to err (ErrorReplyFor) as JSON, and logs
 // what an operator needs: a 500's error (auth's errors never contain a
@@ -352,6 +382,13 @@ func logError(r *http.Request, err error, log *slog.Logger, timeout time.Duratio
 			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 	case reply.Status == http.StatusInternalServerError:
 		log.ErrorContext(ctx, "request failed", "method", r.Method, "path", r.URL.Path, "err", err.Error())
+	case reply.Code == CodeUnavailable:
+		// Transient: the server answers again once the database is back,
+		// with nothing for the operator to mend in credstore; a warning,
+		// since one that lasts is an outage. The driver's message names
+		// the host, database and user, never the password.
+		log.WarnContext(ctx, "database unavailable (transient): answered 503", "method", r.Method, "path", r.URL.Path,
+			"retry_after", reply.RetryAfter, "err", err.Error())
 	case errors.Is(err, auth.ErrNoSecretKey):
 		// auth's message names a key id at most, never a key.
 		log.WarnContext(ctx, "two-factor authentication unavailable", "method", r.Method,

@@ -45,6 +45,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countRecoveryCodesStmt, err = db.PrepareContext(ctx, countRecoveryCodes); err != nil {
 		return nil, fmt.Errorf("error preparing query CountRecoveryCodes: %w", err)
 	}
+	if q.countSecretsByKeyStmt, err = db.PrepareContext(ctx, countSecretsByKey); err != nil {
+		return nil, fmt.Errorf("error preparing query CountSecretsByKey: %w", err)
+	}
 	if q.createCredentialStmt, err = db.PrepareContext(ctx, createCredential); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateCredential: %w", err)
 	}
@@ -176,6 +179,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getUserByUsernameStmt, err = db.PrepareContext(ctx, getUserByUsername); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByUsername: %w", err)
+	}
+	if q.importUserStmt, err = db.PrepareContext(ctx, importUser); err != nil {
+		return nil, fmt.Errorf("error preparing query ImportUser: %w", err)
 	}
 	if q.insertAuditEventStmt, err = db.PrepareContext(ctx, insertAuditEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAuditEvent: %w", err)
@@ -356,6 +362,11 @@ func (q *Queries) Close() error {
 	if q.countRecoveryCodesStmt != nil {
 		if cerr := q.countRecoveryCodesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countRecoveryCodesStmt: %w", cerr)
+		}
+	}
+	if q.countSecretsByKeyStmt != nil {
+		if cerr := q.countSecretsByKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countSecretsByKeyStmt: %w", cerr)
 		}
 	}
 	if q.createCredentialStmt != nil {
@@ -576,6 +587,11 @@ func (q *Queries) Close() error {
 	if q.getUserByUsernameStmt != nil {
 		if cerr := q.getUserByUsernameStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getUserByUsernameStmt: %w", cerr)
+		}
+	}
+	if q.importUserStmt != nil {
+		if cerr := q.importUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing importUserStmt: %w", cerr)
 		}
 	}
 	if q.insertAuditEventStmt != nil {
@@ -859,6 +875,7 @@ type Queries struct {
 	consumePasswordResetStmt       *sql.Stmt
 	consumeTOTPEnrollmentStmt      *sql.Stmt
 	countRecoveryCodesStmt         *sql.Stmt
+	countSecretsByKeyStmt          *sql.Stmt
 	createCredentialStmt           *sql.Stmt
 	createDeviceStmt               *sql.Stmt
 	createMFAChallengeStmt         *sql.Stmt
@@ -903,6 +920,7 @@ type Queries struct {
 	getUserByPhoneStmt             *sql.Stmt
 	getUserByPublicIDStmt          *sql.Stmt
 	getUserByUsernameStmt          *sql.Stmt
+	importUserStmt                 *sql.Stmt
 	insertAuditEventStmt           *sql.Stmt
 	insertRecoveryCodeStmt         *sql.Stmt
 	lastAuditEventBeforeStmt       *sql.Stmt
@@ -963,6 +981,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		consumePasswordResetStmt:       q.consumePasswordResetStmt,
 		consumeTOTPEnrollmentStmt:      q.consumeTOTPEnrollmentStmt,
 		countRecoveryCodesStmt:         q.countRecoveryCodesStmt,
+		countSecretsByKeyStmt:          q.countSecretsByKeyStmt,
 		createCredentialStmt:           q.createCredentialStmt,
 		createDeviceStmt:               q.createDeviceStmt,
 		createMFAChallengeStmt:         q.createMFAChallengeStmt,
@@ -1007,6 +1026,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getUserByPhoneStmt:             q.getUserByPhoneStmt,
 		getUserByPublicIDStmt:          q.getUserByPublicIDStmt,
 		getUserByUsernameStmt:          q.getUserByUsernameStmt,
+		importUserStmt:                 q.importUserStmt,
 		insertAuditEventStmt:           q.insertAuditEventStmt,
 		insertRecoveryCodeStmt:         q.insertRecoveryCodeStmt,
 		lastAuditEventBeforeStmt:       q.lastAuditEventBeforeStmt,

@@ -31,6 +31,10 @@ type Querier interface {
 	// user's and still live.
 	ConsumeTOTPEnrollment(ctx context.Context, arg ConsumeTOTPEnrollmentParams) (int64, error)
 	CountRecoveryCodes(ctx context.Context, userID int64) (int64, error)
+	// The keys that encrypt stored TOTP secrets (factors and pending
+	// enrollments), with how many each encrypts: a key file that lacks one of
+	// them cannot verify those users' codes.
+	CountSecretsByKey(ctx context.Context) ([]CountSecretsByKeyRow, error)
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) error
 	CreateDevice(ctx context.Context, arg CreateDeviceParams) (Device, error)
 	CreateMFAChallenge(ctx context.Context, arg CreateMFAChallengeParams) (MfaChallenge, error)
@@ -95,6 +99,10 @@ type Querier interface {
 	GetUserByPhone(ctx context.Context, phone sql.NullString) (User, error)
 	GetUserByPublicID(ctx context.Context, publicID string) (User, error)
 	GetUserByUsername(ctx context.Context, username sql.NullString) (User, error)
+	// CreateUser for users import: the public id and creation time that an
+	// export brought (ImportUsers makes new ones for a row without them), and
+	// updated_at the time of the import, which wrote the row.
+	ImportUser(ctx context.Context, arg ImportUserParams) (User, error)
 	InsertAuditEvent(ctx context.Context, arg InsertAuditEventParams) error
 	// Recovery codes are stored as the hex SHA-256 of the code's normal form;
 	// each has 80 random bits, so the hash cannot be reversed by trying codes.

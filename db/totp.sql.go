@@ -62,6 +62,48 @@ func (q *Queries) CountRecoveryCodes(ctx context.Context, userID int64) (int64, 
 	return n, err
 }
 
+const countSecretsByKey = `-- name: CountSecretsByKey :many
+SELECT key_id, COUNT(*) AS secrets
+FROM (
+    SELECT key_id FROM totp_factors
+    UNION ALL
+    SELECT key_id FROM totp_enrollments
+) AS stored
+GROUP BY key_id
+ORDER BY key_id
+`
+
+type CountSecretsByKeyRow struct {
+	KeyID   string
+	Secrets int64
+}
+
+// The keys that encrypt stored TOTP secrets (factors and pending
+// enrollments), with how many each encrypts: a key file that lacks one of
+// them cannot verify those users' codes.
+func (q *Queries) CountSecretsByKey(ctx context.Context) ([]CountSecretsByKeyRow, error) {
+	rows, err := q.query(ctx, q.countSecretsByKeyStmt, countSecretsByKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountSecretsByKeyRow{}
+	for rows.Next() {
+		var i CountSecretsByKeyRow
+		if err := rows.Scan(&i.KeyID, &i.Secrets); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const createMFAChallenge = `-- name: CreateMFAChallenge :one
 INSERT INTO mfa_challenges (user_id, token_hash, password_changed_at, device_id, failures, created_at, expires_at)
 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)

@@ -274,6 +274,52 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username sql.NullString
 	return i, err
 }
 
+const importUser = `-- name: ImportUser :one
+INSERT INTO users (public_id, username, email, email_canonical, phone, is_admin, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical
+`
+
+type ImportUserParams struct {
+	PublicID       string
+	Username       sql.NullString
+	Email          string
+	EmailCanonical string
+	Phone          sql.NullString
+	IsAdmin        bool
+	CreatedAt      time.Time
+	Now            time.Time
+}
+
+// CreateUser for users import: the public id and creation time that an
+// export brought (ImportUsers makes new ones for a row without them), and
+// updated_at the time of the import, which wrote the row.
+func (q *Queries) ImportUser(ctx context.Context, arg ImportUserParams) (User, error) {
+	row := q.queryRow(ctx, q.importUserStmt, importUser,
+		arg.PublicID,
+		arg.Username,
+		arg.Email,
+		arg.EmailCanonical,
+		arg.Phone,
+		arg.IsAdmin,
+		arg.CreatedAt,
+		arg.Now,
+	)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.PublicID,
+		&i.Username,
+		&i.Email,
+		&i.Phone,
+		&i.IsAdmin,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EmailCanonical,
+	)
+	return i, err
+}
+
 const listUsers = `-- name: ListUsers :many
 SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users
 WHERE id > ?1

@@ -121,3 +121,16 @@ LIMIT @max_rows;
 UPDATE totp_enrollments
 SET key_id = @key_id, secret_ct = @new_secret_ct
 WHERE user_id = @user_id AND secret_ct = @old_secret_ct;
+
+-- name: CountSecretsByKey :many
+-- The keys that encrypt stored TOTP secrets (factors and pending
+-- enrollments), with how many each encrypts: a key file that lacks one of
+-- them cannot verify those users' codes.
+SELECT key_id, COUNT(*) AS secrets
+FROM (
+    SELECT key_id FROM totp_factors
+    UNION ALL
+    SELECT key_id FROM totp_enrollments
+) AS stored
+GROUP BY key_id
+ORDER BY key_id;

@@ -5,6 +5,14 @@ INSERT INTO users (public_id, username, email, email_canonical, phone, is_admin,
 VALUES (@public_id, sqlc.narg(username), @email, @email_canonical, sqlc.narg(phone), @is_admin, @now, @now)
 RETURNING *;
 
+-- name: ImportUser :one
+-- CreateUser for users import: the public id and creation time that an
+-- export brought (ImportUsers makes new ones for a row without them), and
+-- updated_at the time of the import, which wrote the row.
+INSERT INTO users (public_id, username, email, email_canonical, phone, is_admin, created_at, updated_at)
+VALUES (@public_id, sqlc.narg(username), @email, @email_canonical, sqlc.narg(phone), @is_admin, @created_at, @now)
+RETURNING *;
+
 -- name: CreateCredential :exec
 INSERT INTO credentials (user_id, password_hash, password_changed_at)
 VALUES (@user_id, @password_hash, @now);

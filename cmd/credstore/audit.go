@@ -16,18 +16,21 @@ import (
 )
 
 const auditUsage = `usage: credstore audit [flags]          print audit events (a table, or JSON lines with -json)
-       credstore audit verify [flags]   check the audit trail's hash chain
+       credstore audit verify [flags]   check the audit trail's hash chain (-head ID:HASH: and that it still holds that event)
+       credstore audit head [flags]     print the chain's head, ID:HASH, to record outside the database
 
 `
 
 // audit reads the audit trail: a page of events as JSON lines, oldest first
-// unless -newest, or with "verify" a check of the hash chain. It opens the
-// database serve uses (the same -db flag and CREDSTORE_DB twin) and writes
-// nothing to it but pending migrations.
+// unless -newest; with "verify" a check of the hash chain, against a head
+// recorded earlier with -head; with "head" the chain's head, for the
+// operator to record elsewhere (the runtime role may delete events, so only
+// a head kept outside the database shows the newest ones removed). It
+// opens the database serve uses (the same -db flag and CREDSTORE_DB twin).
 func audit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	verify := len(args) > 0 && args[0] == "verify"
-	if verify {
-		args = args[1:]
+	var sub string
+	if len(args) > 0 && (args[0] == "verify" || args[0] == "head") {
+		sub, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("credstore audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -61,6 +64,12 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 	asJSON := fs.Bool("json", false, "JSON lines (every field, the hash included) instead of a table")
 	fs.Int64Var(&f.Cursor, "cursor", 0, "the id printed after the previous page (next page)")
 	fs.IntVar(&f.Limit, "limit", auth.DefaultPageSize, fmt.Sprintf("events per page, at most %d", auth.MaxPageSize))
+	var recorded *auth.AuditHead
+	fs.Func("head", "verify: the chain must still hold this event, as \"credstore audit head\" printed it earlier (ID:HASH)", func(v string) error {
+		h, err := auth.ParseAuditHead(v)
+		recorded = &h
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -71,20 +80,27 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "credstore audit: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	store, err := auth.Open(ctx, *dsn, auth.Config{})
+	if recorded != nil && sub != "verify" {
+		fmt.Fprintln(stderr, "credstore audit: -head is a flag of audit verify")
+		return 2
+	}
+	store, err := auth.OpenExisting(ctx, *dsn, auth.Config{})
 	if err != nil {
 		fmt.Fprintf(stderr, "credstore audit: %v\n", err)
 		return 1
 	}
 	defer store.Close()
 
-	if verify {
-		r, err := store.VerifyAuditChain(ctx)
+	switch sub {
+	case "verify":
+		return verifyAudit(ctx, store, recorded, stdout, stderr)
+	case "head":
+		h, err := store.AuditChainHead(ctx)
 		if err != nil {
-			fmt.Fprintf(stderr, "credstore audit verify: %v\n", err)
+			fmt.Fprintf(stderr, "credstore audit head: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "audit chain intact: %d events checked, ids %d to %d\n", r.Events, r.FirstID, r.LastID)
+		fmt.Fprintln(stdout, h)
 		return 0
 	}
 	if *user != "" {
@@ -104,6 +120,24 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if len(events) > 0 && len(events) == max(f.Limit, 1) {
 		fmt.Fprintf(stderr, "more events: -cursor %d\n", events[len(events)-1].ID)
+	}
+	return 0
+}
+
+// verifyAudit checks the chain, and that it holds recorded when not nil.
+func verifyAudit(ctx context.Context, store *auth.Store, recorded *auth.AuditHead, stdout, stderr io.Writer) int {
+	var opts []auth.AuditVerifyOption
+	if recorded != nil {
+		opts = append(opts, auth.RecordedHead(*recorded))
+	}
+	r, err := store.VerifyAuditChain(ctx, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "credstore audit verify: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "audit chain intact: %d events checked, ids %d to %d\n", r.Events, r.FirstID, r.LastID)
+	if recorded != nil {
+		fmt.Fprintf(stdout, "it holds the head recorded earlier, event %d\n", recorded.ID)
 	}
 	return 0
 }

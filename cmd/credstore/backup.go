@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,6 +24,10 @@ Copies the SQLite database to FILE (which must not exist), mode 0600, with
 VACUUM INTO: a consistent snapshot, safe while the service runs. It is the
 whole database, password hashes included: keep it as safe as the database.
 To restore, stop the service and copy the file over the database.
+
+The database is copied as it is: never migrated, whatever its schema
+version (a note says when it is not this build's), and never created (a
+database file that does not exist is an error).
 
 A PostgreSQL database is backed up with pg_dump; this command prints the
 command to run and exits 1.
@@ -50,7 +55,22 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 		fmt.Fprintf(stderr, "credstore backup: a PostgreSQL database is backed up with pg_dump:\n  %s\n", pgDumpCommand(*dsn, file))
 		return 1
 	}
-	if err := vacuumInto(ctx, *dsn, file); err != nil {
+	d, err := database.OpenExisting(ctx, *dsn)
+	if err != nil {
+		fmt.Fprintf(stderr, "credstore backup: %v\n", err)
+		return 1
+	}
+	defer d.Close()
+	var ve *database.VersionError
+	if err := d.CheckVersion(ctx, nil); errors.As(err, &ve) {
+		// A backup of an older database before it is migrated is the very
+		// backup an upgrade wants; the note says it is not this build's.
+		fmt.Fprintf(stderr, "credstore backup: note: %v; the backup is of the database as it is, not migrated\n", ve)
+	} else if err != nil {
+		fmt.Fprintf(stderr, "credstore backup: %v\n", err)
+		return 1
+	}
+	if err := vacuumDB(ctx, d, file); err != nil {
 		fmt.Fprintf(stderr, "credstore backup: %v\n", err)
 		return 1
 	}
@@ -76,11 +96,23 @@ func shellQuote(s string) string {
 }
 
 // vacuumInto writes a consistent copy of the SQLite database dsn names to
-// file with VACUUM INTO. The file is created first, empty, exclusively and
-// with mode 0600 (SQLite accepts an empty target), so that an existing file
-// is never overwritten and the copy, which holds password hashes, is never
-// readable by others, not even for a moment.
+// file (see vacuumDB). The database is opened as it is: a backup neither
+// migrates it nor creates it.
 func vacuumInto(ctx context.Context, dsn, file string) error {
+	d, err := database.OpenExisting(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return vacuumDB(ctx, d, file)
+}
+
+// vacuumDB writes a consistent copy of the SQLite database d to file with
+// VACUUM INTO. The file is created first, empty, exclusively and with mode
+// 0600 (SQLite accepts an empty target), so that an existing file is never
+// overwritten and the copy, which holds password hashes, is never readable
+// by others, not even for a moment.
+func vacuumDB(ctx context.Context, d *database.DB, file string) error {
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("backup file: %w", err)
@@ -88,12 +120,6 @@ func vacuumInto(ctx context.Context, dsn, file string) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("backup file: %w", err)
 	}
-	d, err := database.Open(ctx, dsn)
-	if err != nil {
-		os.Remove(file)
-		return err
-	}
-	defer d.Close()
 	if _, err := d.SQL().ExecContext(ctx, "VACUUM INTO ?", file); err != nil {
 		os.Remove(file)
 		return fmt.Errorf("VACUUM INTO: %w", err)
@@ -105,7 +131,55 @@ func vacuumInto(ctx context.Context, dsn, file string) error {
 // backupName is the name of a backup taken at t: a UTC timestamp to the
 // millisecond, so that backups sort by time.
 func backupName(t time.Time, ext string) string {
-	return "credstore-" + t.UTC().Format("20060102T150405.000Z") + ext
+	return "credstore-" + t.UTC().Format(backupTimeLayout) + ext
+}
+
+const backupTimeLayout = "20060102T150405.000Z"
+
+// backupFileName matches the names backupName gives, and only those: the
+// files pruneBackups may delete.
+var backupFileName = regexp.MustCompile(`^credstore-\d{8}T\d{6}\.\d{3}Z\.(db|dump)$`)
+
+// defaultBackupKeep is how many pre-change backups a backup directory keeps
+// unless -backup-keep says otherwise.
+const defaultBackupKeep = 10
+
+// pruneBackups deletes the oldest pre-change backups of dir beyond the
+// newest keep, and returns the paths it deleted; keep 0 keeps them all.
+// Only regular files named as backupName names them are counted and
+// deleted: whatever else the directory holds is the operator's. The file
+// just written, kept, is never deleted, even if a clock set back made its
+// name sort before older ones.
+func pruneBackups(dir string, keep int, kept string) ([]string, error) {
+	if keep <= 0 {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir) // sorted by name: oldest first
+	if err != nil {
+		return nil, fmt.Errorf("prune backups: %w", err)
+	}
+	var backups []string
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if e.Type().IsRegular() && backupFileName.MatchString(e.Name()) && path != kept {
+			backups = append(backups, path)
+		}
+	}
+	// kept is one of the newest keep.
+	excess := len(backups) - (keep - 1)
+	var removed []string
+	var errs []error
+	for _, path := range backups[:max(excess, 0)] {
+		if err := os.Remove(path); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, path)
+	}
+	if len(errs) > 0 {
+		return removed, fmt.Errorf("prune backups: %w", errors.Join(errs...))
+	}
+	return removed, nil
 }
 
 // preChangeBackup backs the database up into dir before a destructive

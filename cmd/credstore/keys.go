@@ -7,9 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,21 +71,29 @@ func loadKeys(c serveConfig, log *slog.Logger, now time.Time, random io.Reader) 
 		log.Warn("two-factor authentication is off: no -key-file for a PostgreSQL database; enrolling answers 503")
 		return nil, nil
 	}
-	info, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if database.IsPostgres(c.DB) {
 			return nil, fmt.Errorf("key file %s does not exist: with PostgreSQL, create it once and give every "+
 				"instance the same file (docs/service.md, \"The TOTP key file\")", path)
 		}
-		id := "k" + now.UTC().Format("20060102")
+		id, err := newKeyID(now, random)
+		if err != nil {
+			return nil, err
+		}
 		switch err := auth.CreateKeyFile(path, id, random); {
 		case err == nil:
 			log.Info("created TOTP key file", "path", path, "key_id", id)
 		case !errors.Is(err, fs.ErrExist): // another process's, just made: read it
 			return nil, err
 		}
-		info, err = os.Stat(path)
 	}
+	return readKeyFile(path)
+}
+
+// readKeyFile reads the key file at path, refusing one that is not a
+// regular file or that others may read (privateEnough).
+func readKeyFile(path string) (*auth.Keyring, error) {
+	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
 	}
@@ -96,6 +106,108 @@ func loadKeys(c serveConfig, log *slog.Logger, now time.Time, random io.Reader) 
 			path, info.Mode().Perm(), path)
 	}
 	return auth.ReadKeyFile(path) // its errors never quote a line
+}
+
+// newKeyID names a new key: the day it was made, for the operator, and 32
+// random bits, so that a key made after another was lost never takes its
+// id (a secret under the lost key would then fail to decrypt as if
+// altered, instead of as a missing key).
+func newKeyID(now time.Time, random io.Reader) (string, error) {
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(random, b); err != nil {
+		return "", fmt.Errorf("key id: %w", err)
+	}
+	return fmt.Sprintf("k%s-%x", now.UTC().Format("20060102"), b), nil
+}
+
+// lostKeyFile refuses to start with a SQLite database whose key file is
+// missing while the database holds TOTP secrets: serve would otherwise make
+// a new key that decrypts none of them, and their users' codes would fail
+// as wrong codes. It names the keys and how many secrets each encrypts, and
+// the two ways on. A database that does not exist yet holds nothing.
+func lostKeyFile(ctx context.Context, c serveConfig) error {
+	path := c.keyFile()
+	if path == "" || database.IsPostgres(c.DB) {
+		return nil // PostgreSQL never creates one: loadKeys refuses a missing file
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(sqliteFile(c.DB)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	store, err := auth.Open(ctx, c.DB, auth.Config{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	missing, err := store.MissingKeys(ctx)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	var ids []string
+	var n int64
+	for id, count := range missing {
+		ids = append(ids, fmt.Sprintf("%s (%d)", id, count))
+		n += count
+	}
+	slices.Sort(ids)
+	return fmt.Errorf("key file %s does not exist, but the database holds %d TOTP secrets under keys %s: "+
+		"put the key file back from a backup and start again; if those keys are lost for good, create a new key "+
+		"file with \"credstore keys create -key-file %s\" and start again: those users then log in with a recovery code "+
+		"and enroll again, or an administrator removes their factor (credstore users remove-2fa)",
+		path, n, strings.Join(ids, ", "), path)
+}
+
+// keyFilePoll is how often serve looks at its key file for a change.
+const keyFilePoll = 2 * time.Second
+
+// watchKeyFile reads c's key file again when it changes (its size or
+// modification time, looked at every keyFilePoll) or when hup delivers
+// (SIGHUP), and hands the new ring to the store, then moves the secrets
+// under older keys to its current one (reencrypt). A running service so
+// follows "credstore keys rotate" without a restart: until it does, secrets
+// under the new key would not decrypt here. A file that cannot be read, or
+// is refused (its mode, a key id twice), is logged and changes nothing: the
+// keys read before stay in use. It returns when ctx ends.
+func watchKeyFile(ctx context.Context, c serveConfig, store *auth.Store, log *slog.Logger, hup <-chan os.Signal) {
+	path := c.keyFile()
+	last := keyFileStamp(path)
+	tick := time.NewTicker(keyFilePoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-tick.C:
+			if keyFileStamp(path) == last {
+				continue
+			}
+		}
+		last = keyFileStamp(path)
+		ring, err := readKeyFile(path)
+		if err == nil {
+			err = store.SetSecretKeys(ring)
+		}
+		if err != nil {
+			log.Error("key file not reloaded: the keys read before stay in use", "path", path, "err", err.Error())
+			continue
+		}
+		ids := slices.Sorted(maps.Keys(ring.Keys))
+		log.Info("key file reloaded", "path", path, "key_id", ring.Current, "keys", ids)
+		reencrypt(ctx, store, ring, log)
+	}
+}
+
+// keyFileStamp is what tells a changed key file: its size and modification
+// time ("" when it cannot be read).
+func keyFileStamp(path string) string {
+	info, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(info.Size(), info.ModTime().UnixNano())
 }
 
 // privateEnough reports whether a key file's mode keeps it to its owner:

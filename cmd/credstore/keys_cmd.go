@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,10 +16,12 @@ import (
 )
 
 const keysUsage = `usage: credstore keys rotate [flags]   re-encrypt every secret under the key file's current (first) key, and start a new token-signing key
+       credstore keys create [flags]   write a new key file with one new key (refused if the file exists)
 
 To rotate the key file's keys: put a new key on the key file's first line and
-keep the old ones after it, run "credstore keys rotate" (or restart serve,
-which re-encrypts too), then remove the old keys.
+keep the old ones after it, then run "credstore keys rotate", or let a running
+serve do it: it reads the key file again when the file changes (within 2
+seconds) or on SIGHUP, and re-encrypts too. Remove the old keys only after.
 
 Every run also makes a new Ed25519 key to sign access tokens. The previous one
 stops signing at once and stays in the JWKS until every token it signed has
@@ -41,11 +44,11 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return 2
 	}
-	if args[0] != "rotate" {
+	if args[0] != "rotate" && args[0] != "create" {
 		fmt.Fprintf(stderr, "credstore keys: unknown subcommand %q\n\n%s", args[0], keysUsage)
 		return 2
 	}
-	fs := flag.NewFlagSet("credstore keys rotate", flag.ContinueOnError)
+	fs := flag.NewFlagSet("credstore keys "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, keysUsage); fs.PrintDefaults() }
 	var c serveConfig
@@ -58,16 +61,27 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "credstore keys rotate: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "credstore keys %s: unexpected argument %q\n", args[0], fs.Arg(0))
 		return 2
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "credstore keys rotate: %v\n", err)
+		fmt.Fprintf(stderr, "credstore keys %s: %v\n", args[0], err)
 		return 1
 	}
 	path := c.keyFile()
 	if path == "" {
 		return fail(errors.New("a PostgreSQL database has no default key file: pass -key-file"))
+	}
+	if args[0] == "create" {
+		id, err := newKeyID(time.Now(), rand.Reader)
+		if err == nil {
+			err = auth.CreateKeyFile(path, id, rand.Reader)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "created key file %s with key %s: keep a copy with your backups, apart from them\n", path, id)
+		return 0
 	}
 	if _, err := os.Stat(path); err != nil {
 		return fail(fmt.Errorf("key file: %w", err))

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,7 +73,7 @@ func writeKeys(t *testing.T, path string, lines ...string) {
 
 // TestKeyFileBesideSQLite: without -key-file, serve creates <db>.keys
 // beside a SQLite database on its first start, mode 0600, with one key
-// named after the date, and says so once (path and id, never the key); the
+// named after the date and 32 random bits, and says so once (path and id, never the key); the
 // next start reuses it.
 func TestKeyFileBesideSQLite(t *testing.T) {
 	t.Parallel()
@@ -78,7 +82,7 @@ func TestKeyFileBesideSQLite(t *testing.T) {
 	l := logged(lines, "created TOTP key file")
 	require.NotNil(t, l, "the key file's creation is logged: %s", raw)
 	assert.Equal(t, db+".keys", l["path"])
-	assert.Regexp(t, regexp.MustCompile(`^k\d{8}$`), l["key_id"])
+	assert.Regexp(t, regexp.MustCompile(`^k\d{8}-[0-9a-f]{8}$`), l["key_id"], "the date and random bits: never a lost key's id")
 	info, err := os.Stat(db + ".keys")
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
@@ -275,4 +279,114 @@ func TestKeyRotation(t *testing.T) {
 	lines = start(newLine)
 	assert.Nil(t, logged(lines, "missing from the key file"), "the old key is no longer needed")
 	assert.Nil(t, logged(lines, "re-encrypted"))
+}
+
+// TestLostKeyFileRefused: the key file beside a SQLite database is deleted
+// while the database holds TOTP secrets. serve refuses to start, naming the
+// keys and how many secrets each encrypts and the ways on, instead of
+// making a new key that decrypts none of them; "keys create" makes a key
+// file with a new id, and serve then starts and says which key is missing.
+func TestLostKeyFileRefused(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "c.db")
+	lost, _ := newKey(t, dir, "lost")
+	ring, err := auth.ReadKeyFile(lost)
+	require.NoError(t, err)
+	store, err := auth.Open(ctx, db, auth.Config{BcryptCost: 4, InsecureAllowLowBcryptCostForTesting: true, SecretKeys: ring})
+	require.NoError(t, err)
+	u, err := store.Register(ctx, auth.Registration{Username: "alice", Email: "alice@example.com", Password: "password-x"})
+	require.NoError(t, err)
+	_, err = store.EnrollTOTP(ctx, u.ID)
+	require.NoError(t, err)
+	require.NoError(t, store.Close())
+
+	var stderr bytes.Buffer
+	code := run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-db", db}, func(string) string { return "" }, io.Discard, &stderr)
+	assert.Equal(t, 1, code, stderr.String())
+	assert.Contains(t, stderr.String(), "lost (1)", "the key and its secrets")
+	assert.Contains(t, stderr.String(), "keys create")
+	assert.NoFileExists(t, db+".keys", "no key made silently")
+
+	var stdout bytes.Buffer
+	stderr.Reset()
+	require.Equal(t, 0, run(ctx, []string{"keys", "create", "-db", db}, func(string) string { return "" }, &stdout, &stderr), stderr.String())
+	assert.Contains(t, stdout.String(), db+".keys")
+	made, err := auth.ReadKeyFile(db + ".keys")
+	require.NoError(t, err)
+	assert.NotEqual(t, "lost", made.Current)
+	require.Equal(t, 1, run(ctx, []string{"keys", "create", "-db", db}, func(string) string { return "" }, &stdout, &stderr),
+		"never over an existing file")
+
+	lines := startLog(t, "-db", db)
+	l := logged(lines, "under a key missing from the key file")
+	require.NotNil(t, l, "%v", lines)
+	assert.Contains(t, l["err"], `"lost"`)
+	require.NotNil(t, logged(lines, "listening"))
+}
+
+// TestServeReloadsKeyFile: "credstore keys rotate" beside a running serve.
+// serve reads the changed key file (the event it logs is what the test
+// waits for) and keeps answering without a restart: it publishes and signs
+// with the token-signing key the rotation made under the new key, rather
+// than replacing a key it could not decrypt. No password is hashed, so the
+// test does not depend on how fast the machine runs bcrypt.
+func TestServeReloadsKeyFile(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "c.db")
+	keys, oldLine := newKey(t, dir, "old")
+	_, newLine := newKey(t, dir, "new")
+	stderr := &testdb.Buffer{}
+	args := []string{"serve", "-addr", "127.0.0.1:0", "-db", db, "-key-file", keys}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, stderr) }()
+	var addr string
+	require.Eventually(t, func() bool {
+		for l := range strings.Lines(stderr.String()) {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "listening" {
+				addr, _ = m["addr"].(string)
+			}
+		}
+		return addr != ""
+	}, testdb.Patience, 10*time.Millisecond, "the server starts: %s", stderr)
+	jwks := func() []string {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + "/.well-known/jwks.json")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var set struct{ Keys []struct{ Kid string } }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&set))
+		var kids []string
+		for _, k := range set.Keys {
+			kids = append(kids, k.Kid)
+		}
+		return kids
+	}
+	first := jwks()
+	require.Len(t, first, 1, "the first signing key, under the old key")
+
+	writeKeys(t, keys, newLine, oldLine)
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(ctx, []string{"keys", "rotate", "-db", db, "-key-file", keys}, func(string) string { return "" }, &out, &errOut), errOut.String())
+	_, rotated, ok := strings.Cut(strings.TrimSpace(out.String()), "new token-signing key ")
+	require.True(t, ok, out.String())
+	require.Eventually(t, func() bool {
+		return strings.Contains(stderr.String(), `"msg":"key file reloaded","path":"`+keys+`","key_id":"new"`)
+	},
+		testdb.Patience, 10*time.Millisecond, "serve reads the changed file: %s", stderr)
+	assert.ElementsMatch(t, []string{first[0], rotated}, jwks(), "the rotation's key, opened with the new key; none made in its place")
+	assert.NotContains(t, stderr.String(), "cannot be decrypted")
+
+	writeKeys(t, keys, "not a key line")
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "key file not reloaded") },
+		testdb.Patience, 10*time.Millisecond, "a broken file is refused: %s", stderr)
+	assert.ElementsMatch(t, []string{first[0], rotated}, jwks(), "and the keys read before stay in use")
+	cancel()
+	require.Equal(t, 0, <-done, stderr.String())
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -15,7 +14,8 @@ import (
 
 const migrateUsage = `usage: credstore migrate status [flags]       the schema version and each migration, applied or pending
        credstore migrate up [flags]           apply every pending migration
-       credstore migrate down [flags] [N]     roll back the last N migrations (default 1): destroys their data
+       credstore migrate down [flags] [N]     roll back the last N migrations (default 1): destroys what each says it drops
+       credstore migrate grants [flags] ROLE  print the GRANT statements that PostgreSQL role ROLE needs to run the service
 
 `
 
@@ -34,7 +34,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return 0
 	}
 	switch sub {
-	case "status", "up", "down":
+	case "status", "up", "down", "grants":
 	default:
 		fmt.Fprintf(stderr, "credstore migrate: unknown subcommand %q\n\n%s", sub, migrateUsage)
 		return 2
@@ -44,7 +44,12 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return max(code, 0)
 	}
 
-	d, err := database.OpenNoMigrate(ctx, f.dsn)
+	// Only up may create a database; the others refuse a mistyped path.
+	open := database.OpenExisting
+	if sub == "up" {
+		open = database.OpenNoMigrate
+	}
+	d, err := open(ctx, f.dsn)
 	if err != nil {
 		fmt.Fprintf(stderr, "credstore migrate: %v\n", err)
 		return 1
@@ -59,6 +64,8 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return m.status(ctx)
 	case "up":
 		return m.up(ctx)
+	case "grants":
+		return m.grants(ctx, f.role)
 	default:
 		return m.down(ctx, f.steps, f.yes)
 	}
@@ -68,7 +75,8 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 type migrateFlags struct {
 	dsn   string
 	yes   bool
-	steps int // down: how many migrations to roll back
+	steps int    // down: how many migrations to roll back
+	role  string // grants: the role to grant to
 }
 
 // parseMigrateFlags reads the flags of the subcommand sub, and the N that
@@ -88,6 +96,12 @@ func parseMigrateFlags(sub string, args []string, getenv func(string) string, st
 	}
 	f := migrateFlags{dsn: *dsn, yes: *yes, steps: 1}
 	switch {
+	case sub == "grants":
+		if fs.NArg() != 1 {
+			fmt.Fprintf(stderr, "credstore migrate grants: name the one role to grant to\n\n%s", migrateUsage)
+			return f, 2
+		}
+		f.role = fs.Arg(0)
 	case sub == "down" && fs.NArg() == 1:
 		n, err := strconv.Atoi(fs.Arg(0))
 		if err != nil || n < 1 {
@@ -178,17 +192,35 @@ func (m *migrateRun) down(ctx context.Context, steps int, yes bool) int {
 	if err != nil {
 		return m.fail(err)
 	}
-	var names []string
+	var names, lines []string
 	for v := m.current; v > target; v-- {
-		names = append(names, fmt.Sprintf("%04d_%s", ms[v-1].Version, ms[v-1].Name))
-	}
-	if !yes {
-		if !isTerminal(m.stdin) {
-			return m.fail(errors.New("rolling back destroys data: confirm on a terminal, or pass -yes"))
+		mi := ms[v-1]
+		name := fmt.Sprintf("%04d_%s", mi.Version, mi.Name)
+		names = append(names, name)
+		for _, d := range mi.Drops {
+			lines = append(lines, fmt.Sprintf("  %s drops %s\n", name, d))
 		}
-		fmt.Fprintf(m.stderr, "Roll back %s on %s, from version %d to %d?\nThis drops their tables and columns with their data. Type yes to go on: ",
-			strings.Join(names, ", "), database.Redact(m.dsn), m.current, target)
-		answer, _ := bufio.NewReader(m.stdin).ReadString('\n')
+		for _, n := range mi.Notes {
+			lines = append(lines, fmt.Sprintf("  %s: note: %s\n", name, n))
+		}
+	}
+	loses := "This keeps every row: migrating up again gives back what it removes.\n"
+	if len(lines) > 0 {
+		loses = "This destroys what follows, which migrating up again does not give back:\n" + strings.Join(lines, "")
+	}
+	if yes {
+		fmt.Fprint(m.stderr, loses) // a script's log says what went
+	} else {
+		if !isTerminal(m.stdin) {
+			return m.fail(errors.New("rolling back changes the schema and may destroy data: confirm on a terminal, or pass -yes"))
+		}
+		fmt.Fprintf(m.stderr, "Roll back %s on %s, from version %d to %d?\n%sType yes to go on: ",
+			strings.Join(names, ", "), database.Redact(m.dsn), m.current, target, loses)
+		answer, err := askLine(ctx, m.stdin, m.stderr, false)
+		if errors.Is(err, errInterrupted) {
+			fmt.Fprintln(m.stderr, "interrupted: not rolled back")
+			return 1
+		}
 		if strings.TrimSpace(answer) != "yes" {
 			fmt.Fprintln(m.stderr, "not rolled back")
 			return 1
@@ -198,6 +230,23 @@ func (m *migrateRun) down(ctx context.Context, steps int, yes bool) int {
 		return m.fail(err)
 	}
 	fmt.Fprintf(m.stdout, "rolled back %s: schema version %d\n", strings.Join(names, ", "), target)
+	return 0
+}
+
+// grants prints the GRANT statements that role needs to run the service
+// on this PostgreSQL database (database.DB.RuntimeGrants), for the owner to
+// run: credstore migrate grants app | psql "$OWNER_URL". They are derived
+// from the migrations this database has had and its catalog, so they name
+// every table the service uses; run them again after an upgrade.
+func (m *migrateRun) grants(ctx context.Context, role string) int {
+	stmts, err := m.d.RuntimeGrants(ctx, role)
+	if err != nil {
+		return m.fail(err)
+	}
+	fmt.Fprintf(m.stdout, "-- what the runtime role needs on %s, schema version %d\n", database.Redact(m.dsn), m.current)
+	for _, s := range stmts {
+		fmt.Fprintln(m.stdout, s)
+	}
 	return 0
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,4 +168,128 @@ func TestPasswordPromptOnTerminal(t *testing.T) {
 	assert.Equal(t, 1, r.wait())
 	_, err = store.User(context.Background(), u.ID)
 	assert.NoError(t, err)
+}
+
+// startHoldingTerminal is startOnTerminal with the test holding the
+// terminal's own end open as well, so that the state the program leaves it
+// in outlives the program (Linux resets a pseudo-terminal once its last
+// user closes it) and holding returns it for the test to read. The output
+// is read until the test ends rather than until the program exits.
+func startHoldingTerminal(t *testing.T, bin string, args ...string) (r *terminalRun, tty *os.File) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	require.NoError(t, err)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	require.NoError(t, cmd.Start())
+	r = &terminalRun{t: t, cmd: cmd, ptmx: ptmx, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		buf := make([]byte, 1024)
+		for {
+			n, err := ptmx.Read(buf)
+			r.mu.Lock()
+			r.out.Write(buf[:n])
+			r.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); tty.Close(); ptmx.Close() })
+	return r, tty
+}
+
+// waitEchoOff waits until the program has turned the terminal's echo off.
+func (r *terminalRun) waitEchoOff() {
+	r.t.Helper()
+	deadline := time.Now().Add(testdb.Patience)
+	for !r.echoOff() {
+		if time.Now().After(deadline) {
+			r.t.Fatal("the terminal still echoes at the password prompt")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (r *terminalRun) echoOff() bool {
+	tio, err := unix.IoctlGetTermios(int(r.ptmx.Fd()), unix.TCGETS)
+	require.NoError(r.t, err)
+	return tio.Lflag&unix.ECHO == 0
+}
+
+// exited waits for the program to exit and returns its status; it fails
+// the test when the program is still running after testdb.Patience.
+func (r *terminalRun) exited() int {
+	r.t.Helper()
+	waited := make(chan error, 1)
+	go func() { waited <- r.cmd.Wait() }()
+	select {
+	case err := <-waited:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		require.NoError(r.t, err)
+		return 0
+	case <-time.After(testdb.Patience):
+		r.t.Fatalf("still running after the interrupt; the terminal shows %q", r.output())
+		return -1
+	}
+}
+
+// TestInterruptAtPrompt: Ctrl-C or Ctrl-\ at the hidden password prompt or
+// at a [y/N] question ends the command at once, with status 1, changing
+// nothing, and leaves the terminal echoing.
+func TestInterruptAtPrompt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "credstore")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	dsn := filepath.Join(dir, "credstore.db")
+	common := []string{"-db", dsn, "-log-file", filepath.Join(dir, "users.log")}
+	create := exec.Command(bin, append([]string{"users", "create", "-email", "ann@example.com", "-password-stdin"}, common...)...)
+	create.Stdin = strings.NewReader("a good password 2026\n")
+	out, err = create.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	for _, tc := range []struct {
+		name   string
+		prompt string
+		args   []string
+	}{
+		{"password", "New password: ", []string{"users", "create", "-email", "bob@example.com"}},
+		{"repeat", "Repeat it: ", []string{"users", "create", "-email", "bob@example.com"}},
+		{"confirm", "[y/N] ", []string{"users", "delete", "-id", "1", "-backup-dir", filepath.Join(dir, "b")}},
+	} {
+		for _, key := range []struct{ name, b string }{{"ctrl-c", "\x03"}, {"ctrl-backslash", "\x1c"}} {
+			t.Run(tc.name+"/"+key.name, func(t *testing.T) {
+				r, _ := startHoldingTerminal(t, bin, append(tc.args, common...)...)
+				if tc.name == "repeat" {
+					r.waitFor("New password: ")
+					r.typeHidden("a good password 2027")
+				}
+				r.waitFor(tc.prompt)
+				if tc.name != "confirm" {
+					r.waitEchoOff()
+				}
+				_, err := r.ptmx.WriteString(key.b)
+				require.NoError(t, err)
+				assert.Equal(t, 1, r.exited())
+				r.waitFor("interrupted")
+				assert.False(t, r.echoOff(), "the terminal echoes again")
+			})
+		}
+	}
+	store, err := auth.Open(context.Background(), dsn, auth.Config{})
+	require.NoError(t, err)
+	defer store.Close()
+	users, err := store.ListUsers(context.Background(), auth.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, users, 1, "nothing created, nothing deleted")
+	assert.Equal(t, "ann@example.com", users[0].Email)
 }

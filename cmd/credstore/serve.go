@@ -12,8 +12,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/credstore/credstore/auth"
@@ -306,6 +309,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
+	if err := lostKeyFile(ctx, c); err != nil {
+		return err
+	}
 	keys, err := loadKeys(c, log, time.Now(), rand.Reader)
 	if err != nil {
 		return err
@@ -320,6 +326,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	if keys != nil {
 		reencrypt(ctx, store, keys, log)
 	}
+	logAuditHead(ctx, store, log)
 
 	handler, err := authhttp.New(store, authhttp.Options{
 		Cookie:           authhttp.CookieOptions{Name: c.CookieName, Secure: c.SecureCookies},
@@ -373,7 +380,8 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		log.Warn("reset tokens are returned to whoever asks: for tests only")
 	}
 
-	// Housekeeping ends before the store closes (defers run last first).
+	// Housekeeping and the key file's watch end before the store closes
+	// (defers run last first).
 	hctx, stopHousekeeping := context.WithCancel(ctx)
 	housekept := make(chan struct{})
 	go func() {
@@ -381,6 +389,22 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		_ = store.RunHousekeeping(hctx, auth.DefaultHousekeepingInterval) // returns hctx's error
 	}()
 	defer func() { stopHousekeeping(); <-housekept }()
+	if keys != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			watchKeyFile(hctx, c, store, log, hup)
+		}()
+		defer func() { signal.Stop(hup); stopHousekeeping(); <-watched }()
+	}
+	headLogged := make(chan struct{})
+	go func() {
+		defer close(headLogged)
+		logAuditHeads(hctx, store, log)
+	}()
+	defer func() { stopHousekeeping(); <-headLogged }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -404,6 +428,35 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// auditHeadInterval is how often serve logs the audit chain's head.
+const auditHeadInterval = time.Hour
+
+// logAuditHead logs the audit chain's head: a record outside the database,
+// for "credstore audit verify -head", that a role able to delete the newest
+// events cannot rewrite (docs/postgres.md). serve logs it before it listens
+// and then every auditHeadInterval (logAuditHeads).
+func logAuditHead(ctx context.Context, store *auth.Store, log *slog.Logger) {
+	if h, err := store.AuditChainHead(ctx); err == nil {
+		log.Info("audit chain head", "head", h.String())
+	} else if ctx.Err() == nil {
+		log.Warn("audit chain head unreadable", "err", err.Error())
+	}
+}
+
+// logAuditHeads logs the head every auditHeadInterval until ctx ends.
+func logAuditHeads(ctx context.Context, store *auth.Store, log *slog.Logger) {
+	t := time.NewTicker(auditHeadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			logAuditHead(ctx, store, log)
+		}
+	}
 }
 
 // storeConfig is the store's configuration for c: the service's policy

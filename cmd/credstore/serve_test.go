@@ -309,6 +309,17 @@ func TestStoreConfig(t *testing.T) {
 	assert.Equal(t, time.Duration(-1), cfg.AuditRetention)
 }
 
+// TestServeLogsAuditHead: serve logs the audit chain's head at start, in
+// the form "credstore audit verify -head" takes.
+func TestServeLogsAuditHead(t *testing.T) {
+	t.Parallel()
+	lines, raw := startLogEnv(t, nil)
+	l := logged(lines, "audit chain head")
+	require.NotNil(t, l, raw)
+	_, err := auth.ParseAuditHead(l["head"].(string))
+	require.NoError(t, err, "%v", l["head"])
+}
+
 // TestServeHousekeeps: serve purges expired rows from the start, through
 // auth's RunHousekeeping, logging on the service's log, and stops it cleanly.
 func TestServeHousekeeps(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -21,8 +22,9 @@ import (
 )
 
 // exportedRecord is one line of "credstore users export", and what
-// "credstore users import" reads (the fields it does not know, such as id
-// and public_id, are ignored, so an export imports as it is).
+// "credstore users import" reads: an export imports as it is, keeping each
+// user's public_id and created_at (id and updated_at are ignored: the
+// store numbers its rows, and the import is their last update).
 type exportedRecord struct {
 	ID           int64     `json:"id,omitempty"`
 	PublicID     string    `json:"public_id,omitempty"`
@@ -66,7 +68,9 @@ func usersExport(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintln(stderr, "credstore users export: -with-hashes writes password hashes: give a file with -o (created 0600)")
 		return 2
 	}
-	store, err := auth.Open(ctx, *dsn, auth.Config{})
+	// An export only reads: it never creates the database (a mistyped -db
+	// would export nobody and succeed) nor migrates it.
+	store, err := auth.OpenExisting(ctx, *dsn, auth.Config{})
 	if err != nil {
 		fmt.Fprintf(stderr, "credstore users export: %v\n", err)
 		return 1
@@ -111,11 +115,19 @@ func usersExport(ctx context.Context, args []string, getenv func(string) string,
 
 const usersImportUsage = `usage: credstore users import [flags] FILE
 
-Registers the users of FILE (JSON lines, or CSV with a header row naming\nthe columns as the JSON fields; - for standard input), each with
-its plaintext password (checked by -policy and hashed on every core) or its
-bcrypt hash (kept). Valid lines are committed in batches; every rejected
-line is reported with its number and reason. Exit status 1 when any line
-was rejected. With SQLite the database is backed up first (-backup-dir).
+Registers the users of FILE (JSON lines, or CSV with a header row naming
+the columns as the JSON fields; - for standard input), each with its
+plaintext password (checked by -policy and hashed on every core) or its
+bcrypt hash (kept), and the public_id and created_at of an export (kept;
+new ones when absent). Valid lines are committed in batches; every
+rejected line is reported with its number and reason. Exit status 1 when
+any line was rejected. With SQLite the database is backed up first
+(-backup-dir).
+
+An import that stops (Ctrl-C, a database error) says how many users it
+committed and the line to resume from: every line before it is settled
+(imported, or rejected and listed), none from it on was imported. Run the
+same command with -from-line N to import the rest.
 `
 
 // usersImport reads users as JSON lines from a file ("-" for standard
@@ -136,13 +148,17 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 	}
 	dryRun := c.fs.Bool("dry-run", false, "validate every line and report, writing nothing")
 	format := c.fs.String("format", "", "jsonl or csv (default: csv for a FILE ending in .csv, else jsonl)")
+	fromLine := c.fs.Int("from-line", 1, "skip the lines of FILE before line `N`: resumes an import that stopped, which names N")
 	if code := c.parse(args); code != 0 {
 		return max(code, 0)
 	}
 	if *format != "" && *format != "jsonl" && *format != "csv" {
 		return c.usageError(fmt.Sprintf("-format %q: want jsonl or csv", *format))
 	}
-	rows, rejected, err := readImportFile(c.fs.Arg(0), *format, stdin)
+	if *fromLine < 1 {
+		return c.usageError("-from-line must be 1 or more")
+	}
+	rows, rejected, err := readImportFile(c.fs.Arg(0), *format, *fromLine, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
 		return 1
@@ -162,20 +178,26 @@ func usersImport(ctx context.Context, args []string, getenv func(string) string,
 	opts := auth.ImportOptions{DryRun: *dryRun}
 	progress, done := importProgress(stderr, len(rows))
 	opts.Progress = progress
-	defer done()
 	results, err := c.store.ImportUsers(c.actx(), rows, opts)
+	done()
 	if err != nil {
-		fmt.Fprintf(stderr, "credstore users import: %v\n", err)
-		c.record(0, []string{"users"}, "failed", err, backup)
-		return 1
+		return c.reportStopped(rows, results, rejected, err, *dryRun, backup)
 	}
 	return c.reportImport(results, rejected, *dryRun, backup)
 }
 
+// rejectedLine is a line of an import file that was rejected, and why
+// (never quoting it: it may hold a password).
+type rejectedLine struct {
+	line   int
+	reason string
+}
+
 // readImportFile reads the users of the file name ("-": stdin) in format,
 // which "" lets the name's extension choose: CSV for .csv, else JSON
-// lines. The rows it could not read are rejected by their line numbers.
-func readImportFile(name, format string, stdin io.Reader) (rows []auth.ImportedUser, rejected []string, err error) {
+// lines, from line from on (a CSV header is read wherever from is). The
+// rows it could not read are rejected by their line numbers.
+func readImportFile(name, format string, from int, stdin io.Reader) (rows []auth.ImportedUser, rejected []rejectedLine, err error) {
 	in := stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -189,7 +211,7 @@ func readImportFile(name, format string, stdin io.Reader) (rows []auth.ImportedU
 	if format == "csv" || (format == "" && strings.HasSuffix(strings.ToLower(name), ".csv")) {
 		read = readCSV
 	}
-	return read(in)
+	return read(in, from)
 }
 
 // importProgress reports the progress of an import of rows rows on stderr:
@@ -213,23 +235,9 @@ func importProgress(stderr io.Writer, rows int) (progress func(done, total int),
 // reportImport prints every rejected line, with its number and reason, and
 // a summary, which the management log records too (unless dryRun). The
 // exit status is 1 when any line was rejected.
-func (c *userCmd) reportImport(results []auth.ImportResult, rejected []string, dryRun bool, backup string) int {
-	imported := 0
-	for _, r := range results {
-		if r.Err != nil {
-			rejected = append(rejected, fmt.Sprintf("line %d: %v", r.Line, r.Err))
-		} else {
-			imported++
-		}
-	}
-	for _, line := range rejected {
-		fmt.Fprintln(c.stderr, line)
-	}
-	verb := "imported"
-	if dryRun {
-		verb = "would import"
-	}
-	summary := fmt.Sprintf("%s %d, rejected %d", verb, imported, len(rejected))
+func (c *userCmd) reportImport(results []auth.ImportResult, rejected []rejectedLine, dryRun bool, backup string) int {
+	imported, rejected := c.printRejected(results, rejected)
+	summary := fmt.Sprintf("%s %d, rejected %d", importVerb(dryRun), imported, len(rejected))
 	fmt.Fprintln(c.stdout, summary)
 	if !dryRun {
 		c.record(0, []string{"users"}, summary, nil, backup)
@@ -238,6 +246,66 @@ func (c *userCmd) reportImport(results []auth.ImportResult, rejected []string, d
 		return 1
 	}
 	return 0
+}
+
+// reportStopped reports an import that err stopped before its end: the
+// rows settled before it (results, which ImportUsers guarantees are
+// final: the users it reports imported are committed), the rejected lines
+// among them, and the line to resume from, before which every line is
+// settled and from which none was imported. The management log records
+// the same. The exit status is 1.
+func (c *userCmd) reportStopped(rows []auth.ImportedUser, results []auth.ImportResult, rejected []rejectedLine, err error, dryRun bool, backup string) int {
+	if len(results) >= len(rows) { // stopped after the last row: nothing to resume
+		fmt.Fprintf(c.stderr, "credstore %s: %v\n", c.name, err)
+		c.reportImport(results, rejected, dryRun, backup)
+		return 1
+	}
+	resume := rows[len(results)].Line
+	var before []rejectedLine
+	for _, r := range rejected {
+		if r.line < resume {
+			before = append(before, r)
+		}
+	}
+	imported, before := c.printRejected(results, before)
+	why := err.Error()
+	if errors.Is(err, context.Canceled) {
+		why = "interrupted"
+	}
+	fmt.Fprintf(c.stderr, "credstore %s: stopped at line %d: %s\n", c.name, resume, why)
+	summary := fmt.Sprintf("stopped at line %d: %s %d, rejected %d, of the lines before it", resume, importVerb(dryRun), imported, len(before))
+	fmt.Fprintln(c.stdout, summary)
+	if !dryRun {
+		fmt.Fprintf(c.stdout, "nothing from line %d on was imported: to resume, run the same command with -from-line %d\n", resume, resume)
+		c.record(0, []string{"users"}, summary, err, backup)
+	}
+	return 1
+}
+
+// printRejected prints the rejected lines, those of the file and those of
+// the results, in line order, and returns them with the number of users
+// imported.
+func (c *userCmd) printRejected(results []auth.ImportResult, rejected []rejectedLine) (int, []rejectedLine) {
+	imported := 0
+	for _, r := range results {
+		if r.Err != nil {
+			rejected = append(rejected, rejectedLine{r.Line, r.Err.Error()})
+		} else {
+			imported++
+		}
+	}
+	slices.SortStableFunc(rejected, func(a, b rejectedLine) int { return a.line - b.line })
+	for _, r := range rejected {
+		fmt.Fprintf(c.stderr, "line %d: %s\n", r.line, r.reason)
+	}
+	return imported, rejected
+}
+
+func importVerb(dryRun bool) string {
+	if dryRun {
+		return "would import"
+	}
+	return "imported"
 }
 
 // jsonLinesWriter writes each record as a JSON line.
@@ -278,43 +346,112 @@ func csvWriter(w io.Writer, withHashes bool) func(exportedRecord) error {
 	}
 }
 
+// maxJSONLine is the longest line readJSONLines reads: a user's object is a
+// few hundred bytes. A longer line is rejected by its number, and the lines
+// after it are read as usual.
+const maxJSONLine = 1 << 20
+
+// byteOrderMark is what some editors and spreadsheets begin a UTF-8 file
+// with; it is not part of the first line.
+const byteOrderMark = "\ufeff"
+
 // readJSONLines reads the users of an export in JSON lines, one user a
-// line. A line that is not a user's JSON object is rejected by its number;
-// the line itself is not repeated, as it may hold a password.
-func readJSONLines(in io.Reader) (rows []auth.ImportedUser, rejected []string, err error) {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		if len(sc.Bytes()) == 0 {
+// line, from line from on; empty lines are skipped. A line that is not a
+// user's JSON object, or longer than maxJSONLine, is rejected by its
+// number; the line itself is not repeated, as it may hold a password. Only
+// an error reading in stops it.
+func readJSONLines(in io.Reader, from int) (rows []auth.ImportedUser, rejected []rejectedLine, err error) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	for line := 1; ; line++ {
+		b, tooLong, err := nextLine(br, maxJSONLine)
+		if err == io.EOF {
+			return rows, rejected, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if line == 1 {
+			b = bytes.TrimPrefix(b, []byte(byteOrderMark))
+		}
+		switch {
+		case line < from || len(b) == 0 && !tooLong:
+			continue
+		case tooLong:
+			rejected = append(rejected, rejectedLine{line, fmt.Sprintf("longer than %d bytes: not a JSON object of a user", maxJSONLine)})
 			continue
 		}
-		var r exportedRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			rejected = append(rejected, fmt.Sprintf("line %d: not a JSON object of a user", line))
+		// created_at as text, parsed as a CSV's is; updated_at is ignored.
+		var r struct {
+			exportedRecord
+			CreatedAt string          `json:"created_at"`
+			UpdatedAt json.RawMessage `json:"updated_at"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			rejected = append(rejected, rejectedLine{line, "not a JSON object of a user"})
+			continue
+		}
+		if r.exportedRecord.CreatedAt, err = parseCreatedAt(r.CreatedAt); err != nil {
+			rejected = append(rejected, rejectedLine{line, err.Error()})
 			continue
 		}
 		rows = append(rows, r.imported(line))
 	}
-	return rows, rejected, sc.Err()
+}
+
+// nextLine reads the next line of br without its line ending ("\n" or
+// "\r\n"); the last line may lack one. A line of more than limit bytes is
+// read to its end but not kept: it comes back as nil, tooLong. The error is
+// io.EOF once no line is left.
+func nextLine(br *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			line = append(line, chunk...)
+			if len(bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))) > limit {
+				line, tooLong = nil, true
+			}
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && (len(line) > 0 || tooLong):
+		case err != nil:
+			return nil, false, err
+		}
+		return bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r")), tooLong, nil
+	}
+}
+
+// parseCreatedAt reads an imported created_at: RFC 3339, or "" for none.
+// Its error never quotes the value.
+func parseCreatedAt(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, errors.New("created_at: want an RFC 3339 time, such as 2026-01-02T15:04:05Z")
+	}
+	return t, nil
 }
 
 func (r exportedRecord) imported(line int) auth.ImportedUser {
 	return auth.ImportedUser{
 		Line: line, Username: r.Username, Email: r.Email, Phone: r.Phone, IsAdmin: r.IsAdmin,
-		Password: r.Password, PasswordHash: r.PasswordHash,
+		Password: r.Password, PasswordHash: r.PasswordHash, PublicID: r.PublicID, CreatedAt: r.CreatedAt,
 	}
 }
 
 // csvColumns are the columns of a CSV import or export, named as the JSON
-// fields; an import needs email and one of password or password_hash, and
-// ignores the informative ones (id, public_id and the times).
+// fields; an import needs email and one of password or password_hash,
+// keeps public_id and created_at, and ignores id and updated_at.
 var csvColumns = []string{"id", "public_id", "username", "email", "phone", "is_admin", "created_at", "updated_at", "password", "password_hash"}
 
 // readCSV reads users from CSV (RFC 4180) whose first record names the
-// columns. An unknown or repeated column refuses the whole file; a record
-// that cannot be read, or whose is_admin is not a boolean, is rejected by
-// its line number.
-func readCSV(in io.Reader) (rows []auth.ImportedUser, rejected []string, err error) {
+// columns, from line from on. An unknown or repeated column refuses the
+// whole file; a record that cannot be read, or whose is_admin or
+// created_at cannot be, is rejected by its line number.
+func readCSV(in io.Reader, from int) (rows []auth.ImportedUser, rejected []rejectedLine, err error) {
 	cr := csv.NewReader(in)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -326,7 +463,7 @@ func readCSV(in io.Reader) (rows []auth.ImportedUser, rejected []string, err err
 	}
 	col := map[string]int{}
 	for i, name := range header {
-		name = strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")) // a spreadsheet's byte order mark
+		name = strings.TrimSpace(strings.TrimPrefix(name, byteOrderMark)) // a spreadsheet's
 		if !slices.Contains(csvColumns, name) {
 			return nil, nil, fmt.Errorf("CSV header: unknown column %q (known: %s)", name, strings.Join(csvColumns, ", "))
 		}
@@ -344,14 +481,20 @@ func readCSV(in io.Reader) (rows []auth.ImportedUser, rejected []string, err err
 		if err == io.EOF {
 			return rows, rejected, nil
 		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			var perr *csv.ParseError
-			if !errors.As(err, &perr) {
-				return nil, nil, err
+		// A record that could not be read is named by its ParseError: the
+		// reader has no field positions for it (FieldPos would panic).
+		var perr *csv.ParseError
+		if errors.As(err, &perr) {
+			if perr.StartLine >= from {
+				rejected = append(rejected, rejectedLine{perr.StartLine, csvProblem(perr, len(header))})
 			}
-			// The record is not repeated: it may hold a password.
-			rejected = append(rejected, fmt.Sprintf("line %d: not a CSV record of %d fields", perr.StartLine, len(header)))
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		line, _ := cr.FieldPos(0)
+		if line < from {
 			continue
 		}
 		field := func(name string) string {
@@ -361,17 +504,33 @@ func readCSV(in io.Reader) (rows []auth.ImportedUser, rejected []string, err err
 			return ""
 		}
 		r := exportedRecord{
-			Username: field("username"), Email: field("email"), Phone: field("phone"),
+			PublicID: field("public_id"), Username: field("username"), Email: field("email"), Phone: field("phone"),
 			Password: field("password"), PasswordHash: field("password_hash"),
 		}
 		if v := field("is_admin"); v != "" {
 			if r.IsAdmin, err = strconv.ParseBool(v); err != nil {
-				rejected = append(rejected, fmt.Sprintf("line %d: is_admin: want true or false", line))
+				rejected = append(rejected, rejectedLine{line, "is_admin: want true or false"})
 				continue
 			}
 		}
+		if r.CreatedAt, err = parseCreatedAt(field("created_at")); err != nil {
+			rejected = append(rejected, rejectedLine{line, err.Error()})
+			continue
+		}
 		rows = append(rows, r.imported(line))
 	}
+}
+
+// csvProblem says why a CSV record could not be read, without repeating it
+// (it may hold a password).
+func csvProblem(perr *csv.ParseError, fields int) string {
+	switch {
+	case errors.Is(perr.Err, csv.ErrFieldCount):
+		return fmt.Sprintf("not a CSV record of %d fields", fields)
+	case perr.Line > perr.StartLine:
+		return fmt.Sprintf("not a CSV record: %v at line %d (a field that opens a quote must close it, its own quotes doubled)", perr.Err, perr.Line)
+	}
+	return fmt.Sprintf("not a CSV record: %v (a field with a quote must be quoted whole, its own quotes doubled: \"\"\"john doe\"\"@example.com\")", perr.Err)
 }
 
 // usageStatus is the exit status of a flag parsing error: 0 for -h, else 2.

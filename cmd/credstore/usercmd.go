@@ -30,7 +30,7 @@ const (
 // userOpts are the flags the users subcommands share.
 type userOpts struct {
 	db, keyFile, logFile, backupDir, policy string
-	bcryptCost                              int
+	bcryptCost, backupKeep                  int
 	yes, noBackup, passwordStdin            bool
 }
 
@@ -76,6 +76,15 @@ func newUserCmd(ctx context.Context, name, usage string, groups int, getenv func
 	if groups&withBackup != 0 {
 		fs.StringVar(&c.o.backupDir, "backup-dir", envOr(getenv, "CREDSTORE_BACKUP_DIR", "backups"), "`directory` of the SQLite backup taken before the change (env CREDSTORE_BACKUP_DIR)")
 		fs.BoolVar(&c.o.noBackup, "no-backup", false, "change without a backup first (after taking one yourself, when the command could not)")
+		keep := defaultBackupKeep
+		if v := getenv("CREDSTORE_BACKUP_KEEP"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				c.envErr = fmt.Errorf("CREDSTORE_BACKUP_KEEP=%q: not a whole number of at least 0", v)
+			}
+			keep = n
+		}
+		fs.IntVar(&c.o.backupKeep, "backup-keep", keep, "how many backups the -backup-dir keeps: the oldest beyond the newest `N` are deleted after each new one; 0 keeps every one (env CREDSTORE_BACKUP_KEEP)")
 	}
 	if groups&withConfirm != 0 {
 		fs.BoolVar(&c.o.yes, "yes", false, "do not ask for confirmation (needed when standard input is not a terminal)")
@@ -119,6 +128,9 @@ func (c *userCmd) parse(args []string) int {
 			return c.usageError(err.Error())
 		}
 	}
+	if c.o.backupKeep < 0 {
+		return c.usageError("-backup-keep must be at least 0")
+	}
 	return 0
 }
 
@@ -156,7 +168,10 @@ func policyOf(v string) (auth.Policy, error) {
 // open opens the store serve uses, with the key file serve reads when
 // there is one (it is never created here), and for a command that changes
 // something, the management log and the OS user its changes are recorded
-// under. It prints its error; false means exit 1.
+// under. A command that changes nothing (logged false) opens the database
+// as it is (auth.OpenExisting): it never creates or migrates it, and
+// refuses one whose schema is not this build's. It prints its error; false
+// means exit 1.
 func (c *userCmd) open(logged bool) bool {
 	cfg := auth.Config{BcryptCost: c.o.bcryptCost, InsecureAllowLowBcryptCostForTesting: allowLowBcryptCost}
 	if c.o.policy != "" {
@@ -183,7 +198,11 @@ func (c *userCmd) open(logged bool) bool {
 		}
 		c.log, c.logF = l, f
 	}
-	store, err := auth.Open(c.ctx, c.o.db, cfg)
+	openStore := auth.Open
+	if !logged {
+		openStore = auth.OpenExisting
+	}
+	store, err := openStore(c.ctx, c.o.db, cfg)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "credstore %s: %v\n", c.name, err)
 		return false
@@ -279,5 +298,14 @@ func (c *userCmd) backupFirst(id int64, fields []string) (string, bool) {
 		return "", false
 	}
 	fmt.Fprintf(c.stdout, "backup written to %s\n", file)
+	// Rotation: a failure to delete an old backup does not undo the new
+	// one, nor stop the change.
+	removed, err := pruneBackups(c.o.backupDir, c.o.backupKeep, file)
+	if len(removed) > 0 {
+		fmt.Fprintf(c.stdout, "removed %d older backup(s) from %s, keeping the newest %d (-backup-keep)\n", len(removed), c.o.backupDir, c.o.backupKeep)
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "credstore %s: warning: %v\n", c.name, err)
+	}
 	return file, true
 }

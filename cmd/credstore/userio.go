@@ -1,21 +1,27 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/term"
 )
 
 // terminal returns the file descriptor of standard input when it is a
 // terminal.
-func (c *userCmd) terminal() (int, bool) {
-	f, ok := c.stdin.(*os.File)
+func (c *userCmd) terminal() (int, bool) { return terminalFD(c.stdin) }
+
+// terminalFD returns the file descriptor of r when it is a terminal.
+func terminalFD(r io.Reader) (int, bool) {
+	f, ok := r.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return 0, false
 	}
@@ -35,7 +41,10 @@ func (c *userCmd) confirm(question string) error {
 		return errNoTerminal
 	}
 	fmt.Fprintf(c.stderr, "%s [y/N] ", question)
-	answer, err := readLine(c.stdin)
+	answer, err := c.ask(false)
+	if errors.Is(err, errInterrupted) {
+		return err
+	}
 	if err != nil && answer == "" {
 		return errRefused
 	}
@@ -51,32 +60,119 @@ func (c *userCmd) confirm(question string) error {
 // errors never repeat what was typed.
 func (c *userCmd) readPassword() (string, error) {
 	if c.o.passwordStdin {
-		p, err := readLine(c.stdin)
+		p, err := c.ask(false)
+		if errors.Is(err, errInterrupted) {
+			return "", err
+		}
 		if err != nil && p == "" {
 			return "", errors.New("-password-stdin: no password on standard input")
 		}
 		return p, nil
 	}
-	fd, ok := c.terminal()
-	if !ok {
+	if _, ok := c.terminal(); !ok {
 		return "", errors.New("standard input is not a terminal to type a password on: give -password-stdin")
 	}
 	fmt.Fprint(c.stderr, "New password: ")
-	first, err := term.ReadPassword(fd)
-	fmt.Fprintln(c.stderr)
+	first, err := c.askHidden()
 	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
+		return "", err
 	}
 	fmt.Fprint(c.stderr, "Repeat it: ")
-	second, err := term.ReadPassword(fd)
+	second, err := c.askHidden()
+	if err != nil {
+		return "", err
+	}
+	if first != second {
+		return "", errors.New("the passwords do not match; nothing changed")
+	}
+	return first, nil
+}
+
+// askHidden reads a line typed without echo and ends the prompt's line
+// (the Enter typed was not echoed either).
+func (c *userCmd) askHidden() (string, error) {
+	line, err := c.ask(true)
+	if errors.Is(err, errInterrupted) {
+		return "", err // its line ended already
+	}
 	fmt.Fprintln(c.stderr)
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
 	}
-	if string(first) != string(second) {
-		return "", errors.New("the passwords do not match; nothing changed")
+	return line, nil
+}
+
+// errInterrupted ends a command whose prompt was interrupted.
+var errInterrupted = errors.New("interrupted")
+
+// ask reads the answer to the command's prompt (askLine).
+func (c *userCmd) ask(hidden bool) (string, error) {
+	return askLine(c.ctx, c.stdin, c.stderr, hidden)
+}
+
+// askLine reads the answer to a prompt: a line of stdin, without echo when
+// hidden (stdin is then a terminal). It returns at once, with
+// errInterrupted, when the command is interrupted while it waits: by ctx
+// (Ctrl-C and SIGTERM, through main's signal.NotifyContext) or, on a
+// terminal, by Ctrl-\ (SIGQUIT, caught only while a prompt waits, since its
+// default action would kill the process with echo still off). The terminal
+// is then as it was before the prompt, the prompt's line is ended on
+// stderr, and the read, which cannot be cancelled, is left to end with the
+// process, which ends next.
+func askLine(ctx context.Context, stdin io.Reader, stderr io.Writer, hidden bool) (string, error) {
+	fd, onTerminal := terminalFD(stdin)
+	var quit chan os.Signal
+	if onTerminal {
+		// Caught before echo goes off, so that it cannot come in between.
+		quit = make(chan os.Signal, 1)
+		signal.Notify(quit, syscall.SIGQUIT)
+		defer signal.Stop(quit)
 	}
-	return string(first), nil
+	interrupted := func() (string, error) {
+		fmt.Fprintln(stderr)
+		return "", errInterrupted
+	}
+	if ctx.Err() != nil {
+		return interrupted()
+	}
+	read := func() (string, error) { return readLine(stdin) }
+	if hidden {
+		restore, err := echoOff(fd)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			// No termios here: term.ReadPassword turns echo off itself,
+			// in the goroutine, and the state is restored from here.
+			state, err := term.GetState(fd)
+			if err != nil {
+				return "", err
+			}
+			defer term.Restore(fd, state)
+			read = func() (string, error) {
+				p, err := term.ReadPassword(fd)
+				return string(p), err
+			}
+		case err != nil:
+			return "", err
+		default:
+			defer restore()
+		}
+	}
+	type answer struct {
+		line string
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		line, err := read()
+		answered <- answer{line, err}
+	}()
+	select {
+	case a := <-answered:
+		return a.line, a.err
+	case <-ctx.Done():
+	case <-quit:
+	}
+	return interrupted()
 }
 
 // readLine reads one line a byte at a time, so that nothing after it is

@@ -30,6 +30,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/credstore/credstore/internal/testhook"
 )
 
 // Engine names a database engine.
@@ -89,11 +91,13 @@ type DB struct {
 // transactions) are added to it; a DSN that sets one of them to something
 // else, or sets any other driver parameter (those beginning with '_':
 // _pragma, _timezone...), is refused. SQLite's own URI parameters (mode,
-// cache...) pass through.
+// cache...) pass through. A file that does not exist is created readable by
+// its owner only, and so are its -wal and -shm files (see
+// createSQLiteFile).
 //
 // Error messages never repeat a password the DSN holds (see Redact).
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	return open(ctx, dsn, true)
+	return open(ctx, dsn, openMigrate)
 }
 
 // OpenNoMigrate opens the database that dsn names, as Open does, but
@@ -101,10 +105,29 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 // tool that reports or moves the version itself (credstore migrate). A new
 // SQLite file is created empty, at version 0.
 func OpenNoMigrate(ctx context.Context, dsn string) (*DB, error) {
-	return open(ctx, dsn, false)
+	return open(ctx, dsn, openAsIs)
 }
 
-func open(ctx context.Context, dsn string, migrate bool) (*DB, error) {
+// OpenExisting opens the database that dsn names, as OpenNoMigrate does,
+// for a program that only reads it: it creates nothing and migrates
+// nothing. A SQLite file that does not exist is refused with ErrNoDatabase
+// (a mistyped path must not become an empty database), and SQLite is told
+// not to create it either. The schema may be at any version: CheckVersion
+// says whether it is this build's.
+func OpenExisting(ctx context.Context, dsn string) (*DB, error) {
+	return open(ctx, dsn, openExisting)
+}
+
+// openMode is what open may do to the database it opens.
+type openMode int
+
+const (
+	openMigrate  openMode = iota // create a missing SQLite file, apply pending migrations
+	openAsIs                     // create a missing SQLite file, migrate nothing
+	openExisting                 // create nothing, migrate nothing
+)
+
+func open(ctx context.Context, dsn string, mode openMode) (*DB, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("open database: empty DSN")
 	}
@@ -120,7 +143,7 @@ func open(ctx context.Context, dsn string, migrate bool) (*DB, error) {
 			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 		}
 		d := &DB{sql: pool, engine: Postgres, pgConfig: cfg, rb: &rebindCache{}}
-		if err := d.init(ctx, migrate); err != nil {
+		if err := d.init(ctx, mode == openMigrate); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 		}
@@ -129,6 +152,14 @@ func open(ctx context.Context, dsn string, migrate bool) (*DB, error) {
 	full, err := sqliteDSN(dsn, false)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if mode == openExisting {
+		full, err = existingSQLiteFile(dsn, full)
+	} else {
+		err = createSQLiteFile(dsn)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
 	pool, err := sql.Open("sqlite", full)
 	if err != nil {
@@ -144,7 +175,7 @@ func open(ctx context.Context, dsn string, migrate bool) (*DB, error) {
 	pool.SetConnMaxIdleTime(0)
 	pool.SetConnMaxLifetime(0)
 	d := &DB{sql: pool, engine: SQLite}
-	if err := d.init(ctx, migrate); err != nil {
+	if err := d.init(ctx, mode == openMigrate); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
@@ -294,6 +325,14 @@ func (d *DB) SQL() *sql.DB { return d.sql }
 // rolled back as a deadlock victim or for a serialization failure.
 const TxAttempts = 5
 
+// WriteWait bounds how long InTx waits, in all, for SQLite's write lock
+// while another connection or process holds it (a bulk import, a migration,
+// the command line beside the service), before it gives up with the
+// SQLITE_BUSY error: each BEGIN IMMEDIATE waits up to BusyTimeout in
+// SQLite's busy handler, and is begun again until WriteWait has passed.
+// ctx cuts the wait short (a request's deadline).
+const WriteWait = 2 * time.Minute
+
 // InTx runs fn in a transaction and commits it when fn returns nil. On
 // SQLite every transaction begins IMMEDIATE, taking the write lock up front,
 // so a read followed by a write never fails half-way with SQLITE_BUSY. On
@@ -304,23 +343,37 @@ const TxAttempts = 5
 // When PostgreSQL aborts the transaction as the victim of a deadlock
 // (SQLSTATE 40P01) or for a serialization failure (40001), InTx runs the
 // whole of fn again in a new transaction, up to TxAttempts times in all,
-// after a short random pause that ctx cuts short. Any other error returns at
-// once: fn's own error as it is, a failed begin or commit wrapped.
+// after a short random pause that ctx cuts short. When SQLite's write lock
+// stays busy beyond BusyTimeout, InTx waits its turn again, for up to
+// WriteWait in all: a writer beside a busy one waits instead of failing.
+// Any other error returns at once: fn's own error as it is, a failed begin
+// or commit wrapped.
 //
 // fn may therefore run more than once, and must have no side effects outside
 // the transaction: no messages sent, no appending to slices declared outside
 // it. Assigning results to variables declared outside is fine, since the run
 // that commits assigns them last.
+//
+// A ctx marked by Yielding makes InTx pay back the lock after a commit on
+// SQLite: see Yielding.
 func (d *DB) InTx(ctx context.Context, fn func(Executor) error) error {
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		err := d.inTxOnce(ctx, fn)
-		if err == nil || !retryable(err) {
+		busy := d.engine == SQLite && sqliteBusy(err)
+		switch {
+		case err == nil:
+			return nil
+		case busy && time.Since(start) >= WriteWait:
+			return fmt.Errorf("%w (waited %v for the write lock)", err, time.Since(start).Round(time.Second))
+		case busy:
+			testhook.WriteBusy(ctx)
+		case !retryable(err):
 			return err
-		}
-		if attempt == TxAttempts {
+		case attempt >= TxAttempts:
 			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
 		}
-		t := time.NewTimer(txBackoff(attempt))
+		t := time.NewTimer(txBackoff(min(attempt, TxAttempts-1)))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -338,17 +391,47 @@ func txBackoff(attempt int) time.Duration {
 	return ceiling/2 + rand.N(ceiling/2)
 }
 
+// yieldingKey marks a context of a bulk writer (Yielding).
+type yieldingKey struct{}
+
+// Yielding marks ctx as a bulk writer's: one that runs write transaction
+// after write transaction (an import, a re-encryption of every secret). On
+// SQLite, every transaction InTx commits with it is followed by a pause as
+// long as the transaction held the write lock (at least minYield), before
+// InTx returns: the lock is then free at least half the time, so each poll
+// of another process's busy handler finds it free with even odds, and
+// within BusyTimeout one of them does. A writer that takes the lock again
+// at once can starve them until their BusyTimeout. PostgreSQL queues its
+// lock waiters, and pays nothing.
+func Yielding(ctx context.Context) context.Context {
+	return context.WithValue(ctx, yieldingKey{}, true)
+}
+
+// minYield is the shortest pause of a Yielding writer, for transactions so
+// short that the time they held the lock is below a timer's resolution.
+const minYield = time.Millisecond
+
 func (d *DB) inTxOnce(ctx context.Context, fn func(Executor) error) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	locked := time.Now()
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if err := fn(d.executor(tx)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if d.engine == SQLite && ctx.Value(yieldingKey{}) != nil {
+		t := time.NewTimer(max(time.Since(locked), minYield))
+		testhook.Yield(ctx)
+		select {
+		case <-ctx.Done(): // committed all the same
+			t.Stop()
+		case <-t.C:
+		}
 	}
 	return nil
 }

@@ -18,6 +18,10 @@ type migration struct {
 	Version  int
 	Name     string
 	Up, Down string
+	// Drops is what the down file destroys, and Notes what else the
+	// operator should know before running it, as its dropsMarker and
+	// noteMarker lines say.
+	Drops, Notes []string
 }
 
 // goStepMarker, alone on a line of an up file, runs the Go step it names at
@@ -26,6 +30,31 @@ type migration struct {
 // Go, say). A step must be safe to run on a table of any size and must not
 // depend on anything but the schema as the preceding SQL left it.
 const goStepMarker = "-- credstore:go "
+
+// dropsMarker begins a line of a down file that says, for the operator
+// asked to confirm the rollback, what it destroys: data that going up again
+// does not bring back ("-- credstore:drops every session: everyone is
+// signed out"), one line per thing. A down file without one loses nothing:
+// what it removes, going up again rebuilds or puts back (0008 keeps the
+// actors' public ids aside for its up file to restore). The migrate
+// command shows each step's list before it asks.
+const dropsMarker = "-- credstore:drops "
+
+// noteMarker begins a line of a down file that tells the operator something
+// else worth knowing before the rollback, shown with the drops.
+const noteMarker = "-- credstore:note "
+
+// markerLines reads what follows marker on the lines of a migration file
+// that begin with it.
+func markerLines(text, marker string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if what, ok := strings.CutPrefix(strings.TrimSpace(line), marker); ok {
+			out = append(out, strings.TrimSpace(what))
+		}
+	}
+	return out
+}
 
 // goSteps are the Go steps that migrations may name.
 var goSteps = map[string]func(context.Context, Executor) error{
@@ -116,6 +145,8 @@ func readMigrations(fsys fs.FS, dir string, steps map[string]func(context.Contex
 			m.Up = string(body)
 		} else {
 			m.Down = string(body)
+			m.Drops = markerLines(m.Down, dropsMarker)
+			m.Notes = markerLines(m.Down, noteMarker)
 		}
 	}
 	out := make([]migration, 0, len(byVersion))
@@ -221,8 +252,8 @@ func (d *DB) Migrate(ctx context.Context) error {
 }
 
 // MigrateTo moves the schema up or down to version target (0 removes every
-// table credstore created). Down steps destroy data; they are for operators
-// rolling back a release.
+// table credstore created). Down steps may destroy data, as each one's
+// MigrationState.Drops says; they are for operators rolling back a release.
 func (d *DB) MigrateTo(ctx context.Context, target int) error {
 	ms, err := migrations(d.engine)
 	if err != nil {
@@ -350,6 +381,12 @@ type MigrationState struct {
 	Name      string
 	Applied   bool
 	AppliedAt time.Time // zero when not applied
+	// Drops says what rolling the migration back destroys, one item each
+	// ("every session: everyone is signed out"); empty when the rollback
+	// loses nothing that going up again does not give back.
+	Drops []string
+	// Notes says what else to know before rolling it back.
+	Notes []string
 }
 
 // Migrations lists this build's migrations, oldest first, with whether
@@ -394,7 +431,7 @@ func (d *DB) Migrations(ctx context.Context) ([]MigrationState, error) {
 	out := make([]MigrationState, len(ms))
 	for i, m := range ms {
 		at, ok := applied[m.Version]
-		out[i] = MigrationState{Version: m.Version, Name: m.Name, Applied: ok, AppliedAt: at}
+		out[i] = MigrationState{Version: m.Version, Name: m.Name, Applied: ok, AppliedAt: at, Drops: m.Drops, Notes: m.Notes}
 	}
 	return out, nil
 }

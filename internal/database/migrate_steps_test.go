@@ -3,6 +3,7 @@ package database_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -67,11 +68,19 @@ func shape(t *testing.T, d *database.DB) []string {
 	return out
 }
 
+// withoutStashes is a shape without the tables (named "..._stash") in which
+// a down file keeps data aside for its up file to put back (0008's keeps
+// the actors' public ids), which the version below does not have.
+func withoutStashes(shape []string) []string {
+	return slices.DeleteFunc(slices.Clone(shape), func(s string) bool { return strings.Contains(s, "_stash") })
+}
+
 // TestEveryDownMigrationEveryEngine goes up one version at a time,
 // recording the schema's shape at each, then down one version at a time
 // from the latest to 0, checking that each down step gives back exactly the
-// shape of the version below (and 0: nothing at all), then up again to the
-// latest: every .down.sql undoes its .up.sql, on both engines.
+// shape of the version below but for what it stashed (and 0: nothing at
+// all), then up again to the latest: every .down.sql undoes its .up.sql, on
+// both engines.
 func TestEveryDownMigrationEveryEngine(t *testing.T) {
 	t.Parallel()
 	testdb.RunEmpty(t, func(t *testing.T, dsn string) {
@@ -98,8 +107,9 @@ func TestEveryDownMigrationEveryEngine(t *testing.T) {
 			got, err := d.Version(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, v, got)
-			assert.Equal(t, shapes[v], shape(t, d), "down to %d gives back version %d's schema", v, v)
+			assert.Equal(t, shapes[v], withoutStashes(shape(t, d)), "down to %d gives back version %d's schema", v, v)
 		}
+		assert.Empty(t, shape(t, d), "down to 0 leaves nothing, no stash either")
 		require.NoError(t, d.Migrate(ctx))
 		assert.Equal(t, shapes[latest], shape(t, d), "up again")
 	})

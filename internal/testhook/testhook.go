@@ -17,6 +17,14 @@ type Hooks struct {
 	// caller's context. It may block (to hold the turn); the turn is held
 	// until it returns.
 	HashTurn func(ctx context.Context)
+	// WriteBusy is called when a write transaction found SQLite's write
+	// lock busy beyond the busy timeout and is about to wait its turn
+	// again (database.DB.InTx).
+	WriteBusy func(ctx context.Context)
+	// Yield is called when a bulk writer (database.Yielding) has committed
+	// and pauses, leaving the write lock free, before its next
+	// transaction. It runs within the pause.
+	Yield func(ctx context.Context)
 }
 
 type key struct{}
@@ -30,5 +38,19 @@ func With(ctx context.Context, h *Hooks) context.Context {
 func HashTurn(ctx context.Context) {
 	if h, ok := ctx.Value(key{}).(*Hooks); ok && h.HashTurn != nil {
 		h.HashTurn(ctx)
+	}
+}
+
+// WriteBusy calls the WriteBusy hook that ctx carries, if any.
+func WriteBusy(ctx context.Context) {
+	if h, ok := ctx.Value(key{}).(*Hooks); ok && h.WriteBusy != nil {
+		h.WriteBusy(ctx)
+	}
+}
+
+// Yield calls the Yield hook that ctx carries, if any.
+func Yield(ctx context.Context) {
+	if h, ok := ctx.Value(key{}).(*Hooks); ok && h.Yield != nil {
+		h.Yield(ctx)
 	}
 }

@@ -1,3 +1,4 @@
+-- credstore:drops every pending password reset: the links sent stop working
 DELETE FROM password_resets;
 ALTER TABLE password_resets DROP COLUMN email_canonical;
 DROP TRIGGER users_email_canonical_check_update;

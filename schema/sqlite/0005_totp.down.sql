@@ -1,3 +1,4 @@
+-- credstore:drops every second factor and recovery code: those users sign in with their password alone until they enroll again
 DROP INDEX mfa_challenges_expires_at_idx;
 DROP INDEX mfa_challenges_user_id_idx;
 DROP TABLE mfa_challenges;
