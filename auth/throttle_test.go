@@ -143,6 +143,16 @@ func TestThrottleThousandGuesses(t *testing.T) {
 	})
 }
 
+// reply is what a client learns of a failed login: the message, which for a
+// throttled attempt says when to come back.
+func reply(err error) string {
+	var te *auth.ThrottledError
+	if errors.As(err, &te) {
+		return te.Error()
+	}
+	return err.Error()
+}
+
 // TestThrottleUnknownIdentifier: an identifier that names no account gets
 // the same sequence of replies as one that does, by username and by email,
 // so the throttle reveals nothing about which accounts exist.
@@ -155,13 +165,6 @@ func TestThrottleUnknownIdentifier(t *testing.T) {
 		s := newStore(t, dsn, withClock(clk), withDefaultThrottles)
 		mustRegister(t, s, reg("alice"))
 		mustRegister(t, s, reg("bob"))
-		reply := func(err error) string {
-			var te *auth.ThrottledError
-			if errors.As(err, &te) {
-				return te.Error()
-			}
-			return err.Error()
-		}
 		// A username and an email of one account share its bucket; the pairs
 		// use two accounts so that each known identifier has a bucket of its
 		// own, like the unknown one beside it.
@@ -199,13 +202,6 @@ func TestThrottleDoesNotLinkIdentifiers(t *testing.T) {
 		s := newStore(t, dsn, withClock(clk), withDefaultThrottles)
 		mustRegister(t, s, reg("lnkuser"))
 		mustRegister(t, s, reg("other"))
-		reply := func(err error) string {
-			var te *auth.ThrottledError
-			if errors.As(err, &te) {
-				return te.Error()
-			}
-			return err.Error()
-		}
 		for i := range 6 {
 			_, err := s.Login(ctx, "lnkuser", "wrong password")
 			require.Error(t, err, "failure %d", i+1)

@@ -340,20 +340,7 @@ func TestServeReloadsKeyFile(t *testing.T) {
 	db := filepath.Join(dir, "c.db")
 	keys, oldLine := newKey(t, dir, "old")
 	_, newLine := newKey(t, dir, "new")
-	stderr := &testdb.Buffer{}
-	args := []string{"serve", "-addr", "127.0.0.1:0", "-db", db, "-key-file", keys}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, stderr) }()
-	var addr string
-	require.Eventually(t, func() bool {
-		for l := range strings.Lines(stderr.String()) {
-			var m map[string]any
-			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "listening" {
-				addr, _ = m["addr"].(string)
-			}
-		}
-		return addr != ""
-	}, testdb.Patience, 10*time.Millisecond, "the server starts: %s", stderr)
+	addr, stderr, done := startServe(ctx, t, "-db", db, "-key-file", keys)
 	jwks := func() []string {
 		t.Helper()
 		resp, err := http.Get("http://" + addr + "/.well-known/jwks.json")

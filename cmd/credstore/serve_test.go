@@ -336,14 +336,13 @@ func TestServeHousekeeps(t *testing.T) {
 	assert.NotContains(t, stderr.String(), "housekeeping failed")
 }
 
-// TestServeMountsAPIv1: credstore serve answers the API v1 under /api/v1,
-// in its error shape, beside the Holberton routes at the root.
-func TestServeMountsAPIv1(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+// startServe runs "credstore serve" on a free port with args until ctx
+// ends, and returns its address once it listens, its log, and its exit
+// status to come.
+func startServe(ctx context.Context, t *testing.T, args ...string) (string, *testdb.Buffer, <-chan int) {
+	t.Helper()
 	stderr := &testdb.Buffer{}
-	args := []string{"serve", "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "c.db")}
+	args = append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, stderr) }()
 	var addr string
@@ -356,6 +355,16 @@ func TestServeMountsAPIv1(t *testing.T) {
 		}
 		return addr != ""
 	}, testdb.Patience, 10*time.Millisecond, "the server starts: %s", stderr)
+	return addr, stderr, done
+}
+
+// TestServeMountsAPIv1: credstore serve answers the API v1 under /api/v1,
+// in its error shape, beside the Holberton routes at the root.
+func TestServeMountsAPIv1(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	addr, stderr, done := startServe(ctx, t, "-db", filepath.Join(t.TempDir(), "c.db"))
 	get := func(path string) (int, map[string]any) {
 		resp, err := http.Get("http://" + addr + path)
 		require.NoError(t, err)

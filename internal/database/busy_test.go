@@ -11,6 +11,16 @@ import (
 	"github.com/credstore/credstore/internal/testhook"
 )
 
+// twoPools opens a database file twice: two pools, as two processes would.
+func twoPools(t *testing.T) (*DB, *DB) {
+	t.Helper()
+	d, path := openFile(t)
+	other, err := Open(context.Background(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { other.Close() })
+	return d, other
+}
+
 // TestInTxWaitsForABusyWriter: a write transaction that finds SQLite's
 // write lock held beyond BusyTimeout (another process importing, say)
 // waits its turn again instead of failing with SQLITE_BUSY, and commits
@@ -20,10 +30,7 @@ import (
 func TestInTxWaitsForABusyWriter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d, path := openFile(t)
-	other, err := Open(ctx, path)
-	require.NoError(t, err)
-	t.Cleanup(func() { other.Close() })
+	d, other := twoPools(t)
 
 	conn, err := other.SQL().Conn(ctx)
 	require.NoError(t, err)
@@ -64,10 +71,7 @@ func TestInTxWaitsForABusyWriter(t *testing.T) {
 func TestYieldingWriterLeavesTheLockFree(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d, path := openFile(t)
-	other, err := Open(ctx, path)
-	require.NoError(t, err)
-	t.Cleanup(func() { other.Close() })
+	d, other := twoPools(t)
 
 	yields := 0
 	hooked := testhook.With(Yielding(ctx), &testhook.Hooks{Yield: func(context.Context) {
