@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -51,6 +52,10 @@ func (s *Store) housekeep(ctx context.Context) {
 	switch {
 	case ctx.Err() != nil:
 		// Ended while it ran: RunHousekeeping returns, nothing failed.
+	case errors.Is(err, ErrUnavailable):
+		// A restart or a full disk: the next run purges what this one
+		// could not.
+		log.WarnContext(ctx, "housekeeping skipped: database unavailable (transient)", "err", err.Error())
 	case err != nil:
 		log.ErrorContext(ctx, "housekeeping failed", "err", err.Error())
 	default:

@@ -93,7 +93,9 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return fail(err)
 	}
-	store, err := auth.Open(ctx, c.DB, auth.Config{SecretKeys: ring})
+	// Never a new database for a mistyped -db, nor a migration: the
+	// service's own start migrates.
+	store, err := auth.OpenExisting(ctx, c.DB, auth.Config{SecretKeys: ring})
 	if err != nil {
 		return fail(err)
 	}

@@ -107,3 +107,17 @@ func testRing(t *testing.T, path string) *auth.Keyring {
 	require.NoError(t, err)
 	return ring
 }
+
+// TestKeysRotateCreatesNoDatabase: keys rotate on a mistyped -db refuses,
+// and leaves no empty database behind.
+func TestKeysRotateCreatesNoDatabase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keys, _ := newKey(t, dir, "k1")
+	var stdout, stderr bytes.Buffer
+	db := filepath.Join(dir, "mistyped.db")
+	code := run(t.Context(), []string{"keys", "rotate", "-db", db, "-key-file", keys}, func(string) string { return "" }, &stdout, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr.String(), "no such database file")
+	assert.NoFileExists(t, db)
+}
