@@ -232,7 +232,7 @@ func (s *Store) accessTokenProfile(ctx context.Context, token string) (sessionPr
 			return sessionProfile{}, AccessClaims{}, wrap("verify access token", err)
 		}
 		p = sessionProfile{user: userFromDB(row.User), sess: sessionFromDB(row.Session), tf: twoFactorStatus(row.Factors, row.Enrollments, row.RecoveryCodes)}
-		if !s.live(p.sess, now) {
+		if !s.live(p.sess, now) || p.user.DisabledAt != nil {
 			return sessionProfile{}, AccessClaims{}, invalidToken("session ended")
 		}
 		s.remember(key, p, g)

@@ -31,11 +31,18 @@ const (
 	EventUserDeleted    EventType = "user.deleted"    // {}
 	EventAdminGranted   EventType = "admin.granted"   // {}
 	EventAdminRevoked   EventType = "admin.revoked"   // {}
+	// EventUserDisabled: an administrator disabled the account (DisableUser):
+	// {"reason": text given ("" for none), "sessions_ended": n}. The reason
+	// is kept here only, not in the users table.
+	EventUserDisabled EventType = "user.disabled"
+	EventUserEnabled  EventType = "user.enabled" // {}: re-enabled (EnableUser)
 
 	EventLoginSucceeded EventType = "login.succeeded" // {"session_id": n, "device": "known"|"new"|"none"}
-	// EventLoginFailed: {"reason": "wrong_password"|"unknown_account"|"invalid_input"|"account_throttled", "device": bool}.
+	// EventLoginFailed: {"reason": "wrong_password"|"unknown_account"|"invalid_input"|"account_throttled"|"disabled", "device": bool}.
 	// account_throttled: the account's bucket was waiting, so the password
-	// was not evaluated (see the throttle in README.md).
+	// was not evaluated (see the throttle in README.md). disabled: the
+	// password (or the second factor) was right, but the account is
+	// disabled (DisableUser).
 	// For an identifier that names no account the event has no user, and
 	// the identifier is not recorded (people type passwords into it).
 	EventLoginFailed    EventType = "login.failed"

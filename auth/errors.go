@@ -101,6 +101,12 @@ var (
 	// against the session) has been revoked and the event audited; the user
 	// must log in again.
 	ErrRefreshTokenReused = errors.New("refresh token reused; its session has been revoked")
+
+	// ErrAccountDisabled means the password (and second factor) given were
+	// right, but an administrator has disabled the account (DisableUser).
+	// Only a caller who proved the password gets it: a wrong password for a
+	// disabled account is ErrInvalidCredentials, as for any account.
+	ErrAccountDisabled = errors.New("account disabled")
 )
 
 // tokenError is an access token refused for reason: ErrInvalidToken with a

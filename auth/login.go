@@ -204,6 +204,10 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (proof, error)
 		}
 		return proof{}, failure
 	}
+	if row.DisabledAt.Valid {
+		// The password was right: only now may the caller learn it.
+		return proof{}, s.refuseDisabled(ctx, t)
+	}
 	if needsRehash(hash, s.cfg.BcryptCost) {
 		if newHash, ok := s.rehash(ctx, row.ID, hash, a.Password); ok {
 			hash = newHash

@@ -38,7 +38,9 @@ func (s *Store) requireSecondFactor(ctx context.Context, p proof) error {
 		expires, err = s.createChallenge(ctx, p, hash, tokenHash, deviceID)
 		return err
 	})
-	if err != nil {
+	if errors.Is(err, ErrAccountDisabled) {
+		return s.refuseDisabled(ctx, p.throttle) // disabled since the password was checked
+	} else if err != nil {
 		return invalidOr(err)
 	}
 	return &SecondFactorRequiredError{Challenge: token, ExpiresAt: expires}
@@ -60,6 +62,9 @@ func (s *Store) createChallenge(ctx context.Context, p proof, proven, tokenHash 
 		}
 		if subtle.ConstantTimeCompare([]byte(cred.PasswordHash), []byte(proven)) != 1 {
 			return errCredentialChanged
+		}
+		if u.DisabledAt.Valid {
+			return ErrAccountDisabled
 		}
 		if p.throttle.shared != "" {
 			if err := tx.clear(p.throttle.bucket); err != nil {
@@ -180,6 +185,9 @@ func (s *Store) verifySecondFactor(ctx context.Context, a SecondFactor) (proof, 
 	}
 	if !match {
 		return proof{}, s.failChallenge(ctx, p.throttle, ch.ID, "wrong_"+fp.method)
+	}
+	if u.DisabledAt.Valid {
+		return proof{}, s.refuseDisabled(ctx, p.throttle)
 	}
 	p.factor = &fp
 	return p, nil

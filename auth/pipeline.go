@@ -123,11 +123,25 @@ func (s *Store) canGrant(ctx context.Context, out outcome) error {
 // committed since it was checked.
 //
 // Errors: ErrInvalidCredentials (unwrapped) when the proof no longer holds
-// (the password changed, the user or the challenge went); errWrongCode when
-// the second factor was spent meanwhile; the database's.
+// (the password changed, the user or the challenge went); ErrAccountDisabled
+// (unwrapped, and recorded) when the proof holds but an administrator
+// disabled the account meanwhile; errWrongCode when the second factor was
+// spent meanwhile; the database's.
 func (s *Store) grant(ctx context.Context, p proof, out outcome) (granted, error) {
+	g, err := s.grantProven(ctx, p, out)
+	if errors.Is(err, ErrAccountDisabled) {
+		// Disabled since the verify stage, with the proof still good.
+		return granted{}, s.refuseDisabled(ctx, p.throttle)
+	}
+	return g, err
+}
+
+// grantProven is grant but for the record of a refusal for a disabled
+// account.
+func (s *Store) grantProven(ctx context.Context, p proof, out outcome) (granted, error) {
 	if out == outUser {
-		return s.grantUser(ctx, p)
+		g, err := s.grantUser(ctx, p)
+		return g, invalidOr(err)
 	}
 	if p.password == nil {
 		g, err := s.grantSession(ctx, p, out, "")
@@ -142,10 +156,18 @@ func (s *Store) grant(ctx context.Context, p proof, out outcome) (granted, error
 	return g, invalidOr(err)
 }
 
-// grantUser is the grant of Login, which starts nothing: it clears the
-// attempt's buckets and records the success.
+// grantUser is the grant of Login, which starts nothing: it re-checks that
+// the account is not disabled, clears the attempt's buckets and records the
+// success.
 func (s *Store) grantUser(ctx context.Context, p proof) (granted, error) {
 	err := s.inTx(ctx, "login", func(tx *txn) error {
+		u, err := tx.lockUser(p.user.ID)
+		if err != nil {
+			return err
+		}
+		if u.DisabledAt.Valid {
+			return ErrAccountDisabled
+		}
 		if err := tx.clear(p.throttle.bucket, p.throttle.shared); err != nil {
 			return err
 		}
@@ -197,6 +219,12 @@ func (s *Store) grantSession(ctx context.Context, p proof, out outcome, proven s
 		}
 		if err := tx.stillPassword(u.ID, proven); err != nil {
 			return err
+		}
+		// After the proof: only its holder learns that the account is
+		// disabled. After the lock: a disable that committed before it is
+		// seen here, and one after it finds this session to end.
+		if u.DisabledAt.Valid {
+			return ErrAccountDisabled
 		}
 		row, err := tx.insertSession(u.ID, tokens.sessionHash, s.cfg.SessionLifetime)
 		if err != nil {

@@ -27,7 +27,8 @@ type PasswordReset struct {
 // working if the address changes.
 //
 // Errors: *ValidationError when email is empty or not an address; ErrNotFound
-// when no account has this email; a delivery failure, wrapped (the token is
+// when no account has this email, or its account is disabled (DisableUser:
+// nothing is issued or sent); a delivery failure, wrapped (the token is
 // stored and works all the same, and a new request replaces it).
 func (s *Store) RequestPasswordReset(ctx context.Context, email string) (PasswordReset, error) {
 	r, err := s.IssuePasswordReset(ctx, email)
@@ -59,7 +60,9 @@ func (s *Store) IssuePasswordReset(ctx context.Context, email string) (PasswordR
 		operation: "request password reset",
 	}
 	u, err := read(ctx, s.q.GetUserByEmail, canonical)
-	found := err == nil
+	// A disabled account is answered, throttled and recorded as an address
+	// without one: nothing is sent, and the reply says nothing.
+	found := err == nil && !u.DisabledAt.Valid
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return PasswordReset{}, wrap("request password reset", err)
 	}
@@ -94,6 +97,13 @@ func (s *Store) IssuePasswordReset(ctx context.Context, email string) (PasswordR
 			}
 			return nil
 		}
+		// The user's row first (LockUser): a disable that committed since
+		// the lookup is seen, and one after it deletes this token.
+		if cur, err := tx.lockUser(u.ID); err != nil {
+			return err // ErrNotFound: deleted since the lookup
+		} else if cur.DisabledAt.Valid {
+			return errDisabledMeanwhile
+		}
 		r = PasswordReset{UserID: u.ID, Email: u.Email, Token: token, ExpiresAt: tx.now.Add(s.cfg.ResetTokenLifetime)}
 		err := tx.q.UpsertPasswordReset(tx.ctx, db.UpsertPasswordResetParams{
 			UserID: u.ID, TokenHash: hash, EmailCanonical: u.EmailCanonical, Now: tx.now, ExpiresAt: r.ExpiresAt,
@@ -108,6 +118,8 @@ func (s *Store) IssuePasswordReset(ctx context.Context, email string) (PasswordR
 	switch {
 	case errors.As(err, &w):
 		return PasswordReset{}, s.refuse(ctx, t, w.row, s.now())
+	case errors.Is(err, errDisabledMeanwhile):
+		return PasswordReset{}, wrap("request password reset", ErrNotFound)
 	case err != nil:
 		return PasswordReset{}, err
 	case !found:
@@ -142,6 +154,10 @@ func resetMessage(r PasswordReset, lifetime time.Duration) Message {
 	}
 }
 
+// errDisabledMeanwhile carries out of a reset request's transaction an
+// account disabled since it was looked up.
+var errDisabledMeanwhile = errors.New("account disabled meanwhile")
+
 // RecentFactorWindow is how recently a second factor must have been
 // confirmed for a password reset to flag it in its audit event
 // ("recent_factor"): see ResetPassword.
@@ -165,8 +181,8 @@ const RecentFactorWindow = 24 * time.Hour
 //
 // Errors: *ValidationError ("new_password") when the new password breaks the
 // policy; ErrInvalidResetToken, unwrapped, when the token is malformed,
-// unknown, expired, spent, replaced, or not the token of this email;
-// ErrOverloaded (wrapped) when the store is too busy to hash.
+// unknown, expired, spent, replaced, or not the token of this email, or its
+// account is disabled (DisableUser); ErrOverloaded (wrapped) when the store is too busy to hash.
 func (s *Store) ResetPassword(ctx context.Context, email, token, newPassword string) error {
 	probs := problems{}
 	s.cfg.Policy.checkPassword(probs, FieldNewPassword, newPassword)
@@ -234,6 +250,11 @@ func (tx *txn) spendReset(c resetClaim, pwHash []byte) error {
 	}
 	if n == 0 {
 		return ErrInvalidResetToken
+	}
+	if cur, err := tx.q.GetUserByID(tx.ctx, c.userID); err != nil {
+		return err
+	} else if cur.DisabledAt.Valid {
+		return ErrInvalidResetToken // disabled: its tokens went, and none is honoured
 	}
 	_, err = read(tx.ctx, tx.q.ConsumePasswordReset, db.ConsumePasswordResetParams{
 		TokenHash: c.tokenHash, UserID: c.userID, Now: tx.now, IssuedBefore: tx.now.Add(MaxClockSkew), EmailCanonical: c.emailCanonical,

@@ -52,7 +52,8 @@ func (s Session) IdleExpiresAt(idle time.Duration) time.Time {
 // token. Every call makes a new random token, so a login never reuses (and
 // an attacker can never fix) a session id.
 //
-// Errors: ErrNotFound when the user does not exist.
+// Errors: ErrNotFound when the user does not exist; ErrAccountDisabled
+// (wrapped) when an administrator disabled the account.
 func (s *Store) CreateSession(ctx context.Context, userID int64) (Session, error) {
 	token, hash, err := newToken(s.cfg.Rand)
 	if err != nil {
@@ -66,6 +67,9 @@ func (s *Store) CreateSession(ctx context.Context, userID int64) (Session, error
 		u, err := tx.lockUser(userID)
 		if err != nil {
 			return err
+		}
+		if u.DisabledAt.Valid {
+			return ErrAccountDisabled
 		}
 		if row, err = tx.insertSession(userID, hash, s.cfg.SessionLifetime); err != nil {
 			return err
@@ -128,6 +132,9 @@ func (s *Store) SessionUser(ctx context.Context, token string) (User, Session, e
 		if err != nil {
 			return User{}, Session{}, sessionLookupError("session user", err)
 		}
+		if row.User.DisabledAt.Valid {
+			return User{}, Session{}, ErrInvalidSession // DisableUser ended it
+		}
 		sess, err := s.liveSession(ctx, row.Session, hash)
 		if err != nil {
 			return User{}, Session{}, err
@@ -164,6 +171,9 @@ func (s *Store) sessionProfile(ctx context.Context, token string) (sessionProfil
 	row, err := read(ctx, s.q.GetSessionProfile, db.GetSessionProfileParams{Now: now, TokenHash: hash})
 	if err != nil {
 		return sessionProfile{}, sessionLookupError("session profile", err)
+	}
+	if row.User.DisabledAt.Valid {
+		return sessionProfile{}, ErrInvalidSession // DisableUser ended it
 	}
 	sess, err := s.liveSession(ctx, row.Session, hash)
 	if err != nil {

@@ -53,6 +53,9 @@ type User struct {
 	IsAdmin   bool      `json:"is_admin"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// DisabledAt is when an administrator disabled the account
+	// (DisableUser), nil while it is enabled.
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
 }
 
 // Open opens the database that dsn names and applies pending migrations.
@@ -146,15 +149,25 @@ func (s *Store) now() time.Time {
 
 func userFromDB(u db.User) User {
 	return User{
-		ID:        u.ID,
-		PublicID:  u.PublicID,
-		Username:  u.Username.String,
-		Email:     u.Email,
-		Phone:     u.Phone.String,
-		IsAdmin:   u.IsAdmin,
-		CreatedAt: u.CreatedAt.UTC(),
-		UpdatedAt: u.UpdatedAt.UTC(),
+		ID:         u.ID,
+		PublicID:   u.PublicID,
+		Username:   u.Username.String,
+		Email:      u.Email,
+		Phone:      u.Phone.String,
+		IsAdmin:    u.IsAdmin,
+		CreatedAt:  u.CreatedAt.UTC(),
+		UpdatedAt:  u.UpdatedAt.UTC(),
+		DisabledAt: timeOrNil(u.DisabledAt),
 	}
+}
+
+// timeOrNil is t's time in UTC, or nil when it is NULL.
+func timeOrNil(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
 }
 
 func nullable(s string) sql.NullString {

@@ -119,7 +119,7 @@ func (s *Store) RefreshTokens(ctx context.Context, refreshToken string) (TokenRe
 		return TokenResult{}, ErrRefreshTokenReused
 	}
 	now := s.now()
-	if !s.live(sessionFromDB(row.Session), now) || row.RefreshToken.CreatedAt.After(now.Add(MaxClockSkew)) {
+	if !s.live(sessionFromDB(row.Session), now) || row.RefreshToken.CreatedAt.After(now.Add(MaxClockSkew)) || row.User.DisabledAt.Valid {
 		return TokenResult{}, ErrInvalidRefreshToken
 	}
 	next, nextHash, err := newToken(s.cfg.Rand)

@@ -193,6 +193,13 @@ type UserUpdate struct {
 	// transaction begins.
 	Password *string
 
+	// Disabled, when set, disables (true) or enables (false) the account
+	// as DisableUser and EnableUser do, in the same transaction as the
+	// other fields; DisabledReason is the reason a disable records (only
+	// with Disabled true, reported under "disabled_reason").
+	Disabled       *bool
+	DisabledReason string
+
 	// KeepSessionID is the session of whoever makes the change (0 for
 	// none). When the email address or the password changes, every other
 	// session of the user ends; an address change also spends any
@@ -206,10 +213,12 @@ type UserUpdate struct {
 // values excluded; updated_at moves even when nothing else does. A change
 // of the email address (of its canonical form) spends the user's reset token
 // and ends their sessions but u.KeepSessionID, in the same transaction; so
-// does a new password.
+// does a new password. u.Disabled disables or enables the account as
+// DisableUser and EnableUser do, in that same transaction.
 //
-// Errors: *ValidationError, *DuplicateError, ErrNotFound, ErrOverloaded
-// (wrapped) when a new password cannot be hashed for load.
+// Errors: *ValidationError (also "disabled_reason": given without Disabled
+// true, or not a reason DisableUser takes), *DuplicateError, ErrNotFound,
+// ErrOverloaded (wrapped) when a new password cannot be hashed for load.
 func (s *Store) UpdateUser(ctx context.Context, id int64, u UserUpdate) (User, error) {
 	return s.updateUser(ctx, "update user", id, u, nil)
 }
@@ -246,6 +255,10 @@ func (s *Store) updateUser(ctx context.Context, op string, id int64, u UserUpdat
 				}
 			}
 			updated, err = tx.applyUserUpdate(before, params, hash, u.KeepSessionID)
+			if err != nil || u.Disabled == nil {
+				return err
+			}
+			updated, err = tx.setDisabled(updated, *u.Disabled, u.DisabledReason)
 			return err
 		})
 	}
@@ -292,6 +305,11 @@ func (p *Policy) updateParams(id int64, u UserUpdate) (db.UpdateUserParams, erro
 	}
 	if u.Password != nil {
 		p.checkPassword(probs, FieldPassword, *u.Password)
+	}
+	if u.DisabledReason != "" && (u.Disabled == nil || !*u.Disabled) {
+		probs.add("disabled_reason", "is given only with disabled true")
+	} else {
+		checkDisabledReason(probs, "disabled_reason", u.DisabledReason)
 	}
 	return params, probs.err()
 }
@@ -490,6 +508,9 @@ func (s *Store) changePassword(ctx context.Context, id int64, current, newPasswo
 			tx.record(EventPasswordChanged, t.subject, map[string]any{"sessions_ended": ended})
 			if renew == nil {
 				return nil
+			}
+			if u.DisabledAt.Valid {
+				return ErrAccountDisabled // no new session for a disabled account
 			}
 			if sess, err = tx.q.CreateSession(tx.ctx, db.CreateSessionParams{
 				UserID: id, TokenHash: renew.tokenHash, Now: tx.now, ExpiresAt: tx.now.Add(s.cfg.SessionLifetime),

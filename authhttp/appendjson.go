@@ -45,6 +45,10 @@ func (me v1Me) appendJSON(b []byte) ([]byte, bool) {
 	b, ok = appendJSONTime(b, u.CreatedAt, ok)
 	b = append(b, `,"updated_at":`...)
 	b, ok = appendJSONTime(b, u.UpdatedAt, ok)
+	if u.DisabledAt != nil {
+		b = append(b, `,"disabled_at":`...)
+		b, ok = appendJSONTime(b, *u.DisabledAt, ok)
+	}
 	b = append(b, `,"two_factor":{"totp_enabled":`...)
 	b = strconv.AppendBool(b, me.TwoFactor.TOTPEnabled)
 	b = append(b, `,"enrollment_pending":`...)

@@ -60,6 +60,9 @@ var statuses = []struct {
 	{errPasswordOrCodeRefused, http.StatusUnauthorized, CodeInvalidCredentials, errPasswordOrCodeRefused.Error()},
 	{errPasswordRefused, http.StatusUnauthorized, CodeInvalidCredentials, errPasswordRefused.Error()},
 	{auth.ErrInvalidCredentials, http.StatusUnauthorized, CodeInvalidCredentials, "invalid email or password"},
+	// Only a client that gave the right password (and second factor) of
+	// a disabled account gets it; a wrong one is the 401 above.
+	{auth.ErrAccountDisabled, http.StatusForbidden, CodeAccountDisabled, "account disabled"},
 	{ErrAuthenticationRequired, http.StatusUnauthorized, CodeAuthenticationRequired, ErrAuthenticationRequired.Error()},
 	// 403, not 401: the service's clients expect it from GET /profile
 	// without a session. A route behind RequireUser answers 401
@@ -202,6 +205,7 @@ const (
 	CodeForbidden              = "forbidden"               // 403: an administrator's route
 	CodeCrossOrigin            = "cross_origin"            // 403: a cross-origin browser request that would change state
 	CodeInvalidResetToken      = "invalid_reset_token"     // 403: a reset token that cannot be used
+	CodeAccountDisabled        = "account_disabled"        // 403: the right password of an account an administrator disabled
 	CodeNotFound               = "not_found"               // 404
 	CodeNoEnrollment           = "no_enrollment"           // 404: no pending TOTP enrollment
 	CodeNoSecondFactor         = "no_second_factor"        // 404: no TOTP factor
@@ -228,6 +232,7 @@ const (
 //	ErrAdminRequired, auth.ErrNotAdmin         403
 //	ErrCrossOrigin                             403
 //	auth.ErrInvalidResetToken                  403
+//	auth.ErrAccountDisabled                    403
 //	auth.ErrSecondFactorRequired               401
 //	auth.ErrNotFound, auth.ErrSessionNotFound  404
 //	auth.ErrNoEnrollment, ErrNoSecondFactor    404

@@ -149,7 +149,7 @@ var routes = []route{
 
 	{dialect: apiV1, method: "GET", path: "/admin/users", access: accessAdmin, handle: (*Handler).v1AdminListUsers},
 	{dialect: apiV1, method: "GET", path: "/admin/users/{id}", access: accessAdmin, handle: (*Handler).v1AdminUser},
-	{dialect: apiV1, method: "PATCH", path: "/admin/users/{id}", access: accessAdmin, body: jsonOf(optional("username"), optional("email"), optional("phone"), flag("is_admin")), handle: (*Handler).v1AdminUpdateUser},
+	{dialect: apiV1, method: "PATCH", path: "/admin/users/{id}", access: accessAdmin, body: jsonOf(optional("username"), optional("email"), optional("phone"), flag("is_admin"), flag("disabled"), optional("disabled_reason")), handle: (*Handler).v1AdminUpdateUser},
 	{dialect: apiV1, method: "DELETE", path: "/admin/users/{id}", access: accessAdmin, handle: (*Handler).v1AdminDeleteUser},
 	{dialect: apiV1, method: "PUT", path: "/admin/users/{id}/password", access: accessAdmin, body: jsonOf(required("new_password")), handle: (*Handler).v1AdminSetPassword},
 	{dialect: apiV1, method: "DELETE", path: "/admin/users/{id}/sessions", access: accessAdmin, handle: (*Handler).v1AdminRevokeSessions},

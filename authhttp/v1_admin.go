@@ -106,8 +106,8 @@ func (h *Handler) v1AdminUser(w http.ResponseWriter, r *http.Request, _ form) er
 	return nil
 }
 
-// v1AdminUpdateUser changes a user's username, email, phone or
-// administrator flag.
+// v1AdminUpdateUser changes a user's username, email, phone,
+// administrator flag or disabled state, in one transaction.
 func (h *Handler) v1AdminUpdateUser(w http.ResponseWriter, r *http.Request, f form) error {
 	u, err := h.target(r)
 	if err != nil {
@@ -115,6 +115,7 @@ func (h *Handler) v1AdminUpdateUser(w http.ResponseWriter, r *http.Request, f fo
 	}
 	updated, err := h.store.UpdateUser(r.Context(), u.ID, auth.UserUpdate{
 		Username: f.strPtr("username"), Email: f.strPtr("email"), Phone: f.strPtr("phone"), IsAdmin: f.flagPtr("is_admin"),
+		Disabled: f.flagPtr("disabled"), DisabledReason: f.str("disabled_reason"),
 	})
 	if err != nil {
 		return err

@@ -83,6 +83,7 @@ func TestAppendMeAsMarshal(t *testing.T) {
 	for _, ts := range times {
 		check(v1Me{User: auth.User{PublicID: "p", CreatedAt: ts, UpdatedAt: base}})
 		check(v1Me{User: auth.User{PublicID: "p", CreatedAt: base, UpdatedAt: ts}})
+		check(v1Me{User: auth.User{PublicID: "p", CreatedAt: base, UpdatedAt: base, DisabledAt: &ts}})
 	}
 	for range 2000 {
 		check(v1Me{

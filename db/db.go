@@ -291,6 +291,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setPasswordHashStmt, err = db.PrepareContext(ctx, setPasswordHash); err != nil {
 		return nil, fmt.Errorf("error preparing query SetPasswordHash: %w", err)
 	}
+	if q.setUserDisabledStmt, err = db.PrepareContext(ctx, setUserDisabled); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserDisabled: %w", err)
+	}
 	if q.spendRecoveryCodeStmt, err = db.PrepareContext(ctx, spendRecoveryCode); err != nil {
 		return nil, fmt.Errorf("error preparing query SpendRecoveryCode: %w", err)
 	}
@@ -774,6 +777,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setPasswordHashStmt: %w", cerr)
 		}
 	}
+	if q.setUserDisabledStmt != nil {
+		if cerr := q.setUserDisabledStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserDisabledStmt: %w", cerr)
+		}
+	}
 	if q.spendRecoveryCodeStmt != nil {
 		if cerr := q.spendRecoveryCodeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing spendRecoveryCodeStmt: %w", cerr)
@@ -957,6 +965,7 @@ type Queries struct {
 	setAuditChainAnchorStmt        *sql.Stmt
 	setAuditChainHashStmt          *sql.Stmt
 	setPasswordHashStmt            *sql.Stmt
+	setUserDisabledStmt            *sql.Stmt
 	spendRecoveryCodeStmt          *sql.Stmt
 	spendTOTPStepStmt              *sql.Stmt
 	touchSessionStmt               *sql.Stmt
@@ -1063,6 +1072,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setAuditChainAnchorStmt:        q.setAuditChainAnchorStmt,
 		setAuditChainHashStmt:          q.setAuditChainHashStmt,
 		setPasswordHashStmt:            q.setPasswordHashStmt,
+		setUserDisabledStmt:            q.setUserDisabledStmt,
 		spendRecoveryCodeStmt:          q.spendRecoveryCodeStmt,
 		spendTOTPStepStmt:              q.spendTOTPStepStmt,
 		touchSessionStmt:               q.touchSessionStmt,

@@ -146,4 +146,5 @@ type User struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	EmailCanonical string
+	DisabledAt     sql.NullTime
 }

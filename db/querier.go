@@ -195,6 +195,9 @@ type Querier interface {
 	SetAuditChainAnchor(ctx context.Context, arg SetAuditChainAnchorParams) error
 	SetAuditChainHash(ctx context.Context, lastHash string) error
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error)
+	// Disables (disabled_at a time) or enables (NULL) the user. The caller has
+	// locked the row (LockUser).
+	SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (User, error)
 	// Single use in one statement: of two concurrent uses of one code, exactly
 	// one deletes the row.
 	SpendRecoveryCode(ctx context.Context, arg SpendRecoveryCodeParams) (int64, error)

@@ -115,7 +115,7 @@ func (q *Queries) DeleteUserSessions(ctx context.Context, userID int64) (int64, 
 }
 
 const getSessionProfile = `-- name: GetSessionProfile :one
-SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical,
+SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, users.disabled_at,
     CAST((SELECT COUNT(*) FROM totp_factors WHERE totp_factors.user_id = sessions.user_id) AS BIGINT) AS factors,
     CAST((SELECT COUNT(*) FROM totp_enrollments WHERE totp_enrollments.user_id = sessions.user_id AND totp_enrollments.expires_at > ?1) AS BIGINT) AS enrollments,
     CAST((SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.user_id = sessions.user_id) AS BIGINT) AS recovery_codes
@@ -158,6 +158,7 @@ func (q *Queries) GetSessionProfile(ctx context.Context, arg GetSessionProfilePa
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
 		&i.User.EmailCanonical,
+		&i.User.DisabledAt,
 		&i.Factors,
 		&i.Enrollments,
 		&i.RecoveryCodes,
@@ -166,7 +167,7 @@ func (q *Queries) GetSessionProfile(ctx context.Context, arg GetSessionProfilePa
 }
 
 const getSessionUser = `-- name: GetSessionUser :one
-SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical
+SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, users.disabled_at
 FROM sessions
 JOIN users ON users.id = sessions.user_id
 WHERE sessions.token_hash = ?1
@@ -198,6 +199,7 @@ func (q *Queries) GetSessionUser(ctx context.Context, tokenHash string) (GetSess
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
 		&i.User.EmailCanonical,
+		&i.User.DisabledAt,
 	)
 	return i, err
 }

@@ -99,7 +99,7 @@ func (q *Queries) GetActiveSigningKey(ctx context.Context) (SigningKey, error) {
 }
 
 const getRefreshToken = `-- name: GetRefreshToken :one
-SELECT refresh_tokens.id, refresh_tokens.session_id, refresh_tokens.token_hash, refresh_tokens.created_at, refresh_tokens.used_at, sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical
+SELECT refresh_tokens.id, refresh_tokens.session_id, refresh_tokens.token_hash, refresh_tokens.created_at, refresh_tokens.used_at, sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, users.disabled_at
 FROM refresh_tokens
 JOIN sessions ON sessions.id = refresh_tokens.session_id
 JOIN users ON users.id = sessions.user_id
@@ -137,6 +137,7 @@ func (q *Queries) GetRefreshToken(ctx context.Context, tokenHash string) (GetRef
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
 		&i.User.EmailCanonical,
+		&i.User.DisabledAt,
 	)
 	return i, err
 }
@@ -161,7 +162,7 @@ func (q *Queries) GetSessionByID(ctx context.Context, id int64) (Session, error)
 }
 
 const getTokenSessionProfile = `-- name: GetTokenSessionProfile :one
-SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical,
+SELECT sessions.id, sessions.user_id, sessions.token_hash, sessions.created_at, sessions.last_seen_at, sessions.expires_at, users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, users.disabled_at,
     CAST((SELECT COUNT(*) FROM totp_factors WHERE totp_factors.user_id = sessions.user_id) AS BIGINT) AS factors,
     CAST((SELECT COUNT(*) FROM totp_enrollments WHERE totp_enrollments.user_id = sessions.user_id AND totp_enrollments.expires_at > ?1) AS BIGINT) AS enrollments,
     CAST((SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.user_id = sessions.user_id) AS BIGINT) AS recovery_codes
@@ -204,6 +205,7 @@ func (q *Queries) GetTokenSessionProfile(ctx context.Context, arg GetTokenSessio
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
 		&i.User.EmailCanonical,
+		&i.User.DisabledAt,
 		&i.Factors,
 		&i.Enrollments,
 		&i.RecoveryCodes,

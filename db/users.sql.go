@@ -30,7 +30,7 @@ func (q *Queries) CreateCredential(ctx context.Context, arg CreateCredentialPara
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (public_id, username, email, email_canonical, phone, is_admin, created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical
+RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at
 `
 
 type CreateUserParams struct {
@@ -66,6 +66,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailCanonical,
+		&i.DisabledAt,
 	)
 	return i, err
 }
@@ -99,7 +100,7 @@ func (q *Queries) GetCredential(ctx context.Context, userID int64) (GetCredentia
 }
 
 const getLoginByEmail = `-- name: GetLoginByEmail :one
-SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, credentials.password_hash
+SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, users.disabled_at, credentials.password_hash
 FROM users
 JOIN credentials ON credentials.user_id = users.id
 WHERE users.email_canonical = ?1
@@ -123,13 +124,14 @@ func (q *Queries) GetLoginByEmail(ctx context.Context, emailCanonical string) (G
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
 		&i.User.EmailCanonical,
+		&i.User.DisabledAt,
 		&i.PasswordHash,
 	)
 	return i, err
 }
 
 const getLoginByUsername = `-- name: GetLoginByUsername :one
-SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, credentials.password_hash
+SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, users.disabled_at, credentials.password_hash
 FROM users
 JOIN credentials ON credentials.user_id = users.id
 WHERE users.username = ?1
@@ -153,6 +155,7 @@ func (q *Queries) GetLoginByUsername(ctx context.Context, username sql.NullStrin
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
 		&i.User.EmailCanonical,
+		&i.User.DisabledAt,
 		&i.PasswordHash,
 	)
 	return i, err
@@ -170,7 +173,7 @@ func (q *Queries) GetPasswordHash(ctx context.Context, userID int64) (string, er
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE email_canonical = ?1
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at FROM users WHERE email_canonical = ?1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, emailCanonical string) (User, error) {
@@ -186,12 +189,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, emailCanonical string) (Us
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailCanonical,
+		&i.DisabledAt,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE id = ?1
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at FROM users WHERE id = ?1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
@@ -207,12 +211,13 @@ func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailCanonical,
+		&i.DisabledAt,
 	)
 	return i, err
 }
 
 const getUserByPhone = `-- name: GetUserByPhone :one
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE phone = ?1
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at FROM users WHERE phone = ?1
 `
 
 func (q *Queries) GetUserByPhone(ctx context.Context, phone sql.NullString) (User, error) {
@@ -228,12 +233,13 @@ func (q *Queries) GetUserByPhone(ctx context.Context, phone sql.NullString) (Use
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailCanonical,
+		&i.DisabledAt,
 	)
 	return i, err
 }
 
 const getUserByPublicID = `-- name: GetUserByPublicID :one
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE public_id = ?1
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at FROM users WHERE public_id = ?1
 `
 
 func (q *Queries) GetUserByPublicID(ctx context.Context, publicID string) (User, error) {
@@ -249,12 +255,13 @@ func (q *Queries) GetUserByPublicID(ctx context.Context, publicID string) (User,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailCanonical,
+		&i.DisabledAt,
 	)
 	return i, err
 }
 
 const getUserByUsername = `-- name: GetUserByUsername :one
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users WHERE username = ?1
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at FROM users WHERE username = ?1
 `
 
 func (q *Queries) GetUserByUsername(ctx context.Context, username sql.NullString) (User, error) {
@@ -270,6 +277,7 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username sql.NullString
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailCanonical,
+		&i.DisabledAt,
 	)
 	return i, err
 }
@@ -277,7 +285,7 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username sql.NullString
 const importUser = `-- name: ImportUser :one
 INSERT INTO users (public_id, username, email, email_canonical, phone, is_admin, created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical
+RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at
 `
 
 type ImportUserParams struct {
@@ -316,12 +324,13 @@ func (q *Queries) ImportUser(ctx context.Context, arg ImportUserParams) (User, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailCanonical,
+		&i.DisabledAt,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at FROM users
 WHERE id > ?1
   AND (NOT CAST(?2 AS BOOLEAN) OR is_admin)
   AND (NOT CAST(?3 AS BOOLEAN)
@@ -371,6 +380,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.EmailCanonical,
+			&i.DisabledAt,
 		); err != nil {
 			return nil, err
 		}
@@ -386,7 +396,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 }
 
 const listUsersByPublicID = `-- name: ListUsersByPublicID :many
-SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical FROM users
+SELECT id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at FROM users
 WHERE public_id > ?1
   AND (NOT CAST(?2 AS BOOLEAN) OR is_admin)
   AND (NOT CAST(?3 AS BOOLEAN)
@@ -437,6 +447,7 @@ func (q *Queries) ListUsersByPublicID(ctx context.Context, arg ListUsersByPublic
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.EmailCanonical,
+			&i.DisabledAt,
 		); err != nil {
 			return nil, err
 		}
@@ -452,7 +463,7 @@ func (q *Queries) ListUsersByPublicID(ctx context.Context, arg ListUsersByPublic
 }
 
 const listUsersWithHashes = `-- name: ListUsersWithHashes :many
-SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, credentials.password_hash
+SELECT users.id, users.public_id, users.username, users.email, users.phone, users.is_admin, users.created_at, users.updated_at, users.email_canonical, users.disabled_at, credentials.password_hash
 FROM users
 LEFT JOIN credentials ON credentials.user_id = users.id
 WHERE users.id > ?1
@@ -492,6 +503,7 @@ func (q *Queries) ListUsersWithHashes(ctx context.Context, arg ListUsersWithHash
 			&i.User.CreatedAt,
 			&i.User.UpdatedAt,
 			&i.User.EmailCanonical,
+			&i.User.DisabledAt,
 			&i.PasswordHash,
 		); err != nil {
 			return nil, err
@@ -597,6 +609,38 @@ func (q *Queries) SetPasswordHash(ctx context.Context, arg SetPasswordHashParams
 	return result.RowsAffected()
 }
 
+const setUserDisabled = `-- name: SetUserDisabled :one
+UPDATE users SET disabled_at = ?1, updated_at = ?2
+WHERE id = ?3
+RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at
+`
+
+type SetUserDisabledParams struct {
+	DisabledAt sql.NullTime
+	Now        time.Time
+	ID         int64
+}
+
+// Disables (disabled_at a time) or enables (NULL) the user. The caller has
+// locked the row (LockUser).
+func (q *Queries) SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (User, error) {
+	row := q.queryRow(ctx, q.setUserDisabledStmt, setUserDisabled, arg.DisabledAt, arg.Now, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.PublicID,
+		&i.Username,
+		&i.Email,
+		&i.Phone,
+		&i.IsAdmin,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EmailCanonical,
+		&i.DisabledAt,
+	)
+	return i, err
+}
+
 const touchUser = `-- name: TouchUser :execrows
 UPDATE users SET updated_at = ?1 WHERE id = ?2
 `
@@ -624,7 +668,7 @@ UPDATE users SET
     is_admin   = CASE WHEN CAST(?8 AS BOOLEAN) THEN CAST(?9 AS BOOLEAN) ELSE is_admin END,
     updated_at = ?10
 WHERE id = ?11
-RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical
+RETURNING id, public_id, username, email, phone, is_admin, created_at, updated_at, email_canonical, disabled_at
 `
 
 type UpdateUserParams struct {
@@ -668,6 +712,7 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (User, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailCanonical,
+		&i.DisabledAt,
 	)
 	return i, err
 }

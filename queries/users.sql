@@ -141,3 +141,10 @@ UPDATE users SET updated_at = updated_at WHERE id = @id;
 
 -- name: DeleteUser :execrows
 DELETE FROM users WHERE id = @id;
+
+-- name: SetUserDisabled :one
+-- Disables (disabled_at a time) or enables (NULL) the user. The caller has
+-- locked the row (LockUser).
+UPDATE users SET disabled_at = sqlc.narg(disabled_at), updated_at = @now
+WHERE id = @id
+RETURNING *;

@@ -442,7 +442,7 @@ func TestBackupCommand(t *testing.T) {
 func TestUsersHelp(t *testing.T) {
 	t.Parallel()
 	e := &usersEnv{t: t, env: map[string]string{}}
-	for _, sub := range []string{"create", "list", "get", "update", "delete", "sessions", "revoke-sessions", "remove-2fa"} {
+	for _, sub := range []string{"create", "list", "get", "update", "delete", "sessions", "revoke-sessions", "remove-2fa", "disable", "enable"} {
 		code, _, errOut := e.cli("", "users", sub, "-h")
 		assert.Equal(t, 0, code, sub)
 		assert.Contains(t, errOut, "usage: credstore users "+sub, sub)
