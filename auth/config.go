@@ -49,6 +49,27 @@ type Config struct {
 	// crack. Never set it in production.
 	InsecureAllowLowBcryptCostForTesting bool
 
+	// PasswordHash is the algorithm of new password hashes: HashBcrypt
+	// ("bcrypt", at BcryptCost) or HashArgon2id ("argon2id", with Argon2).
+	// Default: "bcrypt". A store verifies hashes of either algorithm (and
+	// the salted layout ImportUsers accepts), and a successful login
+	// rehashes a password stored with another algorithm or other parameters
+	// to these.
+	PasswordHash string
+
+	// Argon2 are the parameters of new Argon2id hashes. Default (zero
+	// value): DefaultArgon2Params. Outside tests Memory is at least 19 MiB
+	// and Time at least 1; always Time at most 16 and Threads 1 to 16. An
+	// Argon2 hash needing more memory than max(Argon2.Memory,
+	// DefaultArgon2Params.Memory) matches nothing, and is refused by
+	// ImportUsers, so no stored hash can make a login cost more than that.
+	Argon2 Argon2Params
+
+	// InsecureAllowLowArgon2ParamsForTesting lets Argon2.Memory go down to
+	// 8 KiB per thread, which makes tests fast and passwords cheap to
+	// crack. Never set it in production.
+	InsecureAllowLowArgon2ParamsForTesting bool
+
 	// Now is the clock. Default: time.Now. Times are stored in UTC,
 	// truncated to microseconds, which both engines keep exactly.
 	Now func() time.Time
@@ -87,6 +108,15 @@ type Config struct {
 	// seven simultaneous logins on two cores.) A negative value means no
 	// queue.
 	MaxQueuedHashes int
+
+	// MaxHashMemory bounds the Argon2 memory in flight, in bytes. Each turn
+	// at the hash gate may use the most memory one Argon2 comparison may
+	// (max(Argon2.Memory, DefaultArgon2Params.Memory) KiB, whatever the
+	// algorithm: a bcrypt store still verifies imported Argon2 hashes), so
+	// the turns running at once are min(MaxConcurrentHashes, MaxHashMemory /
+	// that). Default (0): no bound beyond MaxConcurrentHashes turns. A
+	// budget below one turn's memory is an error.
+	MaxHashMemory int64
 
 	// LoginThrottle limits failed logins per account (and per identifier
 	// that names no account), and ChangePassword's wrong current passwords
@@ -187,6 +217,7 @@ func (c Config) withDefaults() (Config, error) {
 	for _, fill := range []func(*Config) error{
 		(*Config).fillPolicy,
 		(*Config).fillBcryptCost,
+		(*Config).fillPasswordHash,
 		(*Config).fillDependencies,
 		(*Config).fillSessionCache,
 		(*Config).fillThrottles,
@@ -225,6 +256,34 @@ func (c *Config) fillBcryptCost() error {
 	}
 	if c.BcryptCost < minCost || c.BcryptCost > bcrypt.MaxCost {
 		return fmt.Errorf("config: bcrypt cost %d is outside %d..%d", c.BcryptCost, minCost, bcrypt.MaxCost)
+	}
+	return nil
+}
+
+// fillPasswordHash fills in the algorithm and Argon2 parameters and checks
+// them against the bounds Config's comments give.
+func (c *Config) fillPasswordHash() error {
+	if c.PasswordHash == "" {
+		c.PasswordHash = HashBcrypt
+	}
+	if c.PasswordHash != HashBcrypt && c.PasswordHash != HashArgon2id {
+		return fmt.Errorf("config: password hash %q is neither %q nor %q", c.PasswordHash, HashBcrypt, HashArgon2id)
+	}
+	if c.Argon2 == (Argon2Params{}) {
+		c.Argon2 = DefaultArgon2Params
+	}
+	p := c.Argon2
+	minMemory := uint32(minArgon2Memory)
+	if c.InsecureAllowLowArgon2ParamsForTesting {
+		minMemory = 8 * uint32(p.Threads)
+	}
+	switch {
+	case p.Threads < 1 || p.Threads > maxArgon2Threads:
+		return fmt.Errorf("config: argon2 threads %d is outside 1..%d", p.Threads, maxArgon2Threads)
+	case p.Time < minArgon2Time || p.Time > maxArgon2Time:
+		return fmt.Errorf("config: argon2 time %d is outside %d..%d", p.Time, minArgon2Time, maxArgon2Time)
+	case p.Memory < max(minMemory, 8*uint32(p.Threads)) || p.Memory > 4<<20:
+		return fmt.Errorf("config: argon2 memory %d KiB is outside %d..%d", p.Memory, max(minMemory, 8*uint32(p.Threads)), 4<<20)
 	}
 	return nil
 }
@@ -341,8 +400,9 @@ func (c *Config) fillLifetimes() error {
 	return nil
 }
 
-// fillHashLimits fills in how many bcrypt hashes run at once and how many
-// wait for a turn; a negative queue means none.
+// fillHashLimits fills in how many hashes run at once (bounded by the
+// Argon2 memory budget, MaxHashMemory) and how many wait for a turn; a
+// negative queue means none.
 func (c *Config) fillHashLimits() error {
 	if c.MaxConcurrentHashes == 0 {
 		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
@@ -355,6 +415,16 @@ func (c *Config) fillHashLimits() error {
 	}
 	if c.MaxConcurrentHashes < 1 {
 		return fmt.Errorf("config: MaxConcurrentHashes %d is below 1", c.MaxConcurrentHashes)
+	}
+	if c.MaxHashMemory < 0 {
+		return fmt.Errorf("config: MaxHashMemory %d is negative", c.MaxHashMemory)
+	}
+	if c.MaxHashMemory > 0 {
+		turn := newHasher(*c).turnBytes()
+		if c.MaxHashMemory < turn {
+			return fmt.Errorf("config: MaxHashMemory %d is below one Argon2 hash's %d bytes", c.MaxHashMemory, turn)
+		}
+		c.MaxConcurrentHashes = int(min(int64(c.MaxConcurrentHashes), c.MaxHashMemory/turn))
 	}
 	return nil
 }

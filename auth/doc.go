@@ -54,12 +54,14 @@
 // # Security
 //
 // Passwords are stored only as bcrypt hashes, at cost DefaultBcryptCost (12)
-// or higher; a lower cost needs Config.InsecureAllowLowBcryptCostForTesting.
-// A login for an unknown user is compared against a dummy hash at the same
-// cost, so it takes as long as a wrong password. Passwords longer than
+// or higher (a lower cost needs Config.InsecureAllowLowBcryptCostForTesting),
+// or as Argon2id PHC strings (Config.PasswordHash, Config.Argon2). A login
+// for an unknown user is compared against a dummy hash of the same algorithm
+// and cost, so it takes as long as a wrong password. Passwords longer than
 // MaxPasswordBytes (72) are refused everywhere rather than truncated, since
 // bcrypt ignores the bytes past the 72nd. A successful login rehashes a
-// password stored at a lower cost than the store's.
+// password stored with another algorithm, other Argon2 parameters or a lower
+// bcrypt cost than the store's.
 //
 // Session and password-reset tokens are 256 bits from Config.Rand
 // (crypto/rand by default); the database keeps only their SHA-256, so a copy

@@ -13,6 +13,11 @@ import (
 // writes still commit. The gate lets MaxConcurrentHashes run, lets
 // MaxQueuedHashes wait for a turn, and refuses the rest at once with
 // ErrOverloaded, so a server can shed load with a fast 503 instead.
+//
+// Argon2 also holds its memory while it runs, so a turn is sized for the
+// most memory one comparison may use (hasher.turnBytes), and
+// Config.MaxHashMemory lowers the number of turns to what fits in it (see
+// fillHashLimits): the memory in flight never exceeds the budget.
 type hashGate struct {
 	running chan struct{} // one token per hash in flight
 	waiting chan struct{} // one token per caller queued for a turn

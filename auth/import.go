@@ -19,8 +19,10 @@ import (
 // The fields only an import has, as a ValidationError or a DuplicateError
 // names them.
 const (
-	// FieldPasswordHash names an imported bcrypt hash.
+	// FieldPasswordHash names an imported bcrypt or Argon2id hash.
 	FieldPasswordHash = "password_hash"
+	// FieldPasswordSalt names the separate salt of an imported Argon2 hash.
+	FieldPasswordSalt = "password_salt"
 	// FieldPublicID names an imported public id.
 	FieldPublicID = "public_id"
 	// FieldCreatedAt names an imported creation time.
@@ -44,9 +46,17 @@ type ImportedUser struct {
 	// Password is validated by the store's policy and hashed at its cost.
 	Password string
 	// PasswordHash is an existing bcrypt hash ($2a$, $2b$ or $2y$, cost 4
-	// or more), stored as it is: a login with a hash cheaper than the
-	// store's cost rehashes it, as for any user.
+	// or more) or Argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash,
+	// unpadded standard base64, within the bounds Config.Argon2 gives),
+	// stored as it is: a login with a hash of another algorithm or cheaper
+	// than the store's rehashes it, as for any user.
 	PasswordHash string
+	// PasswordSalt is the separate salt of the layout of the admin tool
+	// credstore replaces: PasswordHash is then an Argon2id PHC hash of the
+	// password followed by this salt. It is kept with the hash (see
+	// saltedPrefix in password.go) until the user's first login rehashes
+	// the password to the store's algorithm. At most 256 bytes.
+	PasswordSalt string
 	// PublicID is the user's public id as an export wrote it, kept so that
 	// the ids other systems hold still name the user; "" for a new one. It
 	// must be a UUID as the store makes them (version 7, RFC 9562 variant,
@@ -69,7 +79,8 @@ type ImportOptions struct {
 	// BatchSize is the number of users per transaction. Default:
 	// DefaultImportBatchSize.
 	BatchSize int
-	// Workers is the number of plaintext passwords hashed at once.
+	// Workers is the number of plaintext passwords hashed at once (with
+	// Argon2id, each holds Config.Argon2.Memory while it hashes).
 	// Default: runtime.GOMAXPROCS(0).
 	Workers int
 	// Progress, when set, is called after each batch is settled with the
@@ -260,8 +271,10 @@ func (s *Store) validateImport(r ImportedUser) (importKeys, error) {
 	switch {
 	case r.Password != "" && r.PasswordHash != "":
 		probs.add(FieldPassword, "must not be given with password_hash: give one or the other")
+	case r.PasswordSalt != "" && r.PasswordHash == "":
+		probs.add(FieldPasswordSalt, "needs a password_hash of Argon2id")
 	case r.PasswordHash != "":
-		checkImportedHash(probs, r.PasswordHash)
+		s.checkImportedHash(probs, r.PasswordHash, r.PasswordSalt)
 	default:
 		s.cfg.Policy.checkPassword(probs, FieldPassword, r.Password) // "is required" when empty
 	}
@@ -286,8 +299,26 @@ const bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 // checkImportedHash accepts what bcrypt produces: "$2a$", "$2b$" or "$2y$",
 // a two-digit cost from 4 to 31, "$", then 53 characters of salt and hash;
-// 60 characters in all. Its messages never quote the hash.
-func checkImportedHash(probs problems, h string) {
+// 60 characters in all. It accepts an Argon2id PHC string within the
+// store's bounds (parseArgon2), with or without a separate salt, which a
+// bcrypt hash cannot have. Its messages never quote the hash or salt.
+func (s *Store) checkImportedHash(probs problems, h, salt string) {
+	if strings.HasPrefix(h, saltedPrefix) && salt != "" {
+		probs.add(FieldPasswordSalt, "must not be given with a hash that holds its salt")
+		return
+	}
+	if strings.HasPrefix(h, "$argon2") || strings.HasPrefix(h, saltedPrefix) {
+		if _, err := parseArgon2([]byte(h), s.hasher.maxMemory); err != nil {
+			probs.add(FieldPasswordHash, err.Error())
+		}
+		if len(salt) > maxImportSalt {
+			probs.add(FieldPasswordSalt, fmt.Sprintf("must be at most %d bytes", maxImportSalt))
+		}
+		return
+	}
+	if salt != "" {
+		probs.add(FieldPasswordSalt, "needs a password_hash of Argon2id")
+	}
 	const want = "must be a bcrypt hash: 60 characters, $2a$, $2b$ or $2y$, a cost of 04 to 31, $, then 53 of [./A-Za-z0-9]"
 	if len(h) != 60 || !(strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")) ||
 		h[6] != '$' || strings.Trim(h[7:], bcryptAlphabet) != "" {
@@ -374,8 +405,12 @@ func (s *Store) hashInBatches(ctx context.Context, rows []ImportedUser, valid []
 	for start := 0; start < len(valid); start += opts.BatchSize {
 		b := &importBatch{rows: valid[start:min(start+opts.BatchSize, len(valid))], hashed: make(chan struct{})}
 		for _, i := range b.rows {
-			if rows[i].PasswordHash != "" {
-				hashes[i].hash = []byte(rows[i].PasswordHash)
+			switch r := rows[i]; {
+			case r.PasswordSalt != "":
+				hashes[i].hash = []byte(saltedHash(r.PasswordHash, r.PasswordSalt))
+				continue
+			case r.PasswordHash != "":
+				hashes[i].hash = []byte(r.PasswordHash)
 				continue
 			}
 			b.left.Add(1)
@@ -402,7 +437,7 @@ func (s *Store) hashInBatches(ctx context.Context, rows []ImportedUser, valid []
 	for range opts.Workers {
 		wg.Go(func() {
 			for i := range jobs {
-				h, err := hashPassword(rows[i].Password, s.cfg.BcryptCost)
+				h, err := s.hasher.hash(rows[i].Password)
 				hashes[i] = importHash{hash: h, err: err}
 				if b := batchOf[i]; b.left.Add(-1) == 0 {
 					close(b.hashed)

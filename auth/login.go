@@ -183,7 +183,7 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (proof, error)
 		leave()
 		return proof{}, err
 	}
-	ok := passwordMatches(hash, a.Password)
+	ok := s.hasher.matches(hash, a.Password)
 	leave()
 
 	var reason string
@@ -208,7 +208,7 @@ func (s *Store) authenticate(ctx context.Context, a LoginAttempt) (proof, error)
 		// The password was right: only now may the caller learn it.
 		return proof{}, s.refuseDisabled(ctx, t)
 	}
-	if needsRehash(hash, s.cfg.BcryptCost) {
+	if s.hasher.needsRehash(hash) {
 		if newHash, ok := s.rehash(ctx, row.ID, hash, a.Password); ok {
 			hash = newHash
 		}
@@ -312,7 +312,7 @@ func (s *Store) verifyPasswordInTurn(ctx context.Context, userID int64, field, p
 		}
 		hash = string(s.dummy)
 	}
-	ok := passwordMatches([]byte(hash), password)
+	ok := s.hasher.matches([]byte(hash), password)
 	if err := checkLoginPassword(field, password); err != nil {
 		return "", err
 	}

@@ -91,7 +91,7 @@ func TestRehashBetweenCheckAndWrite(t *testing.T) {
 		require.NoError(t, err)
 		rehashSamePassword := func(old []byte) {
 			t.Helper()
-			h, err := hashPassword("password-a", 5)
+			h, err := hasher{algorithm: HashBcrypt, cost: 5}.hash("password-a")
 			require.NoError(t, err)
 			require.NoError(t, s.inTx(ctx, "rehash", func(tx *txn) error {
 				n, err := tx.q.RehashPassword(ctx, db.RehashPasswordParams{NewHash: string(h), OldHash: string(old), UserID: u.ID})

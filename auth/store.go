@@ -19,10 +19,11 @@ type Store struct {
 	cfg Config
 	// q holds every query prepared once on the pool, for the statements
 	// that run outside a transaction: the reads on the hot path.
-	q     *db.Queries
-	dummy []byte // a hash at the configured cost, compared when no user matched
-	gate  *hashGate
-	keys  keys // the signing keys, cached (signing.go)
+	q      *db.Queries
+	dummy  []byte // a hash of the configured algorithm and cost, compared when no user matched
+	hasher hasher
+	gate   *hashGate
+	keys   keys // the signing keys, cached (signing.go)
 	// ring, once SetSecretKeys has run, replaces Config.SecretKeys (see
 	// secretKeys).
 	ring atomic.Pointer[Keyring]
@@ -100,7 +101,8 @@ func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
-	dummy, err := dummyHash(cfg.BcryptCost)
+	h := newHasher(cfg)
+	dummy, err := h.dummy()
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -116,7 +118,7 @@ func newStore(ctx context.Context, d *database.DB, cfg Config) (*Store, error) {
 		d.Close()
 		return nil, err
 	}
-	return &Store{db: d, cfg: cfg, q: q, dummy: dummy, gate: newHashGate(cfg.MaxConcurrentHashes, cfg.MaxQueuedHashes), cache: cache}, nil
+	return &Store{db: d, cfg: cfg, q: q, dummy: dummy, hasher: h, gate: newHashGate(cfg.MaxConcurrentHashes, cfg.MaxQueuedHashes), cache: cache}, nil
 }
 
 // Close closes the database. A store opened on the application's pool

@@ -352,7 +352,7 @@ func TestSecondFactorRehashBetweenCheckAndChallenge(t *testing.T) {
 		attempt := LoginAttempt{Identifier: "alice", Password: "password-a"}
 		v, err := s.authenticate(ctx, attempt)
 		require.NoError(t, err)
-		h, err := hashPassword("password-a", 5)
+		h, err := hasher{algorithm: HashBcrypt, cost: 5}.hash("password-a")
 		require.NoError(t, err)
 		require.NoError(t, s.inTx(ctx, "rehash", func(tx *txn) error {
 			n, err := tx.q.RehashPassword(ctx, db.RehashPasswordParams{NewHash: string(h), OldHash: v.password.hash, UserID: u.ID})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -36,6 +37,7 @@ type serveConfig struct {
 	Addr             string
 	DB               string
 	BcryptCost       int
+	PasswordHash     string
 	SecureCookies    bool
 	CookieName       string // "": authhttp.DefaultCookieName
 	ExposeResetToken bool
@@ -125,6 +127,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.Addr, "addr", str("CREDSTORE_ADDR", "127.0.0.1:5000"), "listen address (env CREDSTORE_ADDR); port 0 picks a free port")
 	fs.StringVar(&c.DB, "db", str("CREDSTORE_DB", "credstore.db"), "SQLite path or file: URI, or postgres:// URL (env CREDSTORE_DB)")
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", integer("CREDSTORE_BCRYPT_COST", auth.DefaultBcryptCost), "bcrypt cost of new password hashes, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
+	fs.Func("password-hash", "`algorithm` of new password hashes: bcrypt or argon2id (64 MiB, t=7, p=2); a login rehashes a password stored with the other one (env CREDSTORE_PASSWORD_HASH)", passwordHash(&c.PasswordHash))
 	fs.IntVar(&c.SessionCacheSize, "session-cache-size", integer("CREDSTORE_SESSION_CACHE_SIZE", 0), "session lookups remembered in this process; 0: auth's default (10000), -1: none, as behind PgBouncer in transaction mode (env CREDSTORE_SESSION_CACHE_SIZE)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", boolean("CREDSTORE_SECURE_COOKIES"), "mark the session and device cookies Secure; set it behind HTTPS (env CREDSTORE_SECURE_COOKIES)")
 	fs.StringVar(&c.CookieName, "cookie-name", str("CREDSTORE_COOKIE_NAME", ""), "name of the session cookie; empty: session_id. Behind HTTPS, __Host-session_id binds it to this host, so that no sibling subdomain can set one (needs -secure-cookies) (env CREDSTORE_COOKIE_NAME)")
@@ -161,6 +164,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	proxies := func(v string) (err error) { c.TrustedProxies, err = parseProxies(v); return err }
 	parsed("CREDSTORE_TRUSTED_PROXIES", proxies)
 	fs.Func("trusted-proxies", "comma-separated `addresses` or CIDR networks of the reverse proxies in front of the service, whose X-Forwarded-For is believed; empty: none, the header is ignored (env CREDSTORE_TRUSTED_PROXIES)", proxies)
+	parsed("CREDSTORE_PASSWORD_HASH", passwordHash(&c.PasswordHash))
 	retention := func(v string) (err error) { c.AuditRetention, err = parseRetention(v); return err }
 	parsed("CREDSTORE_AUDIT_RETENTION", retention)
 	fs.Func("audit-retention", "how long audit events are kept: a Go `duration` (8760h) or days (365d), at least a day; negative: for ever; empty or 0: 365d (env CREDSTORE_AUDIT_RETENTION)", retention)
@@ -183,6 +187,18 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		}
 	}
 	return c, nil
+}
+
+// passwordHash is the parser of -password-hash: bcrypt or argon2id; unset
+// ("") is auth's default, bcrypt.
+func passwordHash(dst *string) func(string) error {
+	return func(v string) error {
+		if v != auth.HashBcrypt && v != auth.HashArgon2id {
+			return fmt.Errorf("password hash %q: want bcrypt or argon2id", v)
+		}
+		*dst = v
+		return nil
+	}
 }
 
 // parseLimit reads a per-IP limit: "" for none, else N/s, N/m or N/h with
@@ -361,7 +377,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "db", database.Redact(c.DB), "bcrypt_cost", c.BcryptCost,
+	log.Info("listening", "addr", ln.Addr().String(), "db", database.Redact(c.DB), "bcrypt_cost", c.BcryptCost, "password_hash", cmp.Or(c.PasswordHash, auth.HashBcrypt),
 		"secure_cookies", c.SecureCookies, "expose_reset_token", c.ExposeResetToken, "smtp", c.SMTPAddr != "",
 		"trusted_origins", c.TrustedOrigins, "trusted_proxies", c.TrustedProxies,
 		"login_ip_limit", c.LoginIPLimit.String(), "register_ip_limit", c.RegisterIPLimit.String(), "reset_ip_limit", c.ResetIPLimit.String(),
@@ -477,6 +493,7 @@ func storeConfig(c serveConfig, keys *auth.Keyring, stdout io.Writer) auth.Confi
 	return auth.Config{
 		Policy:           &policy,
 		BcryptCost:       c.BcryptCost,
+		PasswordHash:     c.PasswordHash,
 		ResetSender:      sender,
 		AuditRetention:   c.AuditRetention,
 		SecretKeys:       keys,

@@ -50,6 +50,17 @@ func TestParseServe(t *testing.T) {
 			want: serveConfig{Addr: ":9000", DB: "x.db", BcryptCost: 14, TOTPIssuer: "credstore", ExposeResetToken: true},
 		},
 		{
+			name: "argon2id from the environment",
+			env:  map[string]string{"CREDSTORE_PASSWORD_HASH": "argon2id"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore", PasswordHash: "argon2id"},
+		},
+		{
+			name: "bcrypt by flag over the environment",
+			args: []string{"-password-hash", "bcrypt"},
+			env:  map[string]string{"CREDSTORE_PASSWORD_HASH": "argon2id"},
+			want: serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore", PasswordHash: "bcrypt"},
+		},
+		{
 			name:     "the reset limit, off by flag",
 			args:     []string{"-reset-ip-limit", ""},
 			want:     serveConfig{Addr: "127.0.0.1:5000", DB: "credstore.db", BcryptCost: 12, TOTPIssuer: "credstore"},
@@ -255,6 +266,7 @@ func TestSettingsLogged(t *testing.T) {
 		assert.Equal(t, "off", l["register_ip_limit"])
 		assert.Nil(t, l["trusted_proxies"])
 		assert.Equal(t, "8760h0m0s", l["audit_retention"])
+		assert.Equal(t, "bcrypt", l["password_hash"])
 	})
 	t.Run("set", func(t *testing.T) {
 		t.Parallel()
@@ -282,6 +294,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{[]string{"serve"}, map[string]string{"CREDSTORE_REGISTER_IP_LIMIT": "0/m"}, `CREDSTORE_REGISTER_IP_LIMIT: limit "0/m"`},
 		{[]string{"serve", "-trusted-proxies", "10.0.0.0/8,proxy"}, nil, `trusted proxy "proxy": not an address or CIDR network`},
 		{[]string{"serve", "-audit-retention", "1h"}, nil, `audit retention "1h": below one day`},
+		{[]string{"serve", "-password-hash", "scrypt"}, nil, `password hash "scrypt": want bcrypt or argon2id`},
+		{[]string{"serve"}, map[string]string{"CREDSTORE_PASSWORD_HASH": "md5"}, `CREDSTORE_PASSWORD_HASH: password hash "md5"`},
 	} {
 		stderr := &testdb.Buffer{}
 		code := run(t.Context(), tc.args, func(k string) string { return tc.env[k] }, io.Discard, stderr)
@@ -307,6 +321,8 @@ func TestStoreConfig(t *testing.T) {
 	assert.IsType(t, &auth.SMTPSender{}, cfg.ResetSender)
 	assert.Same(t, keys, cfg.SecretKeys)
 	assert.Equal(t, time.Duration(-1), cfg.AuditRetention)
+	cfg = storeConfig(serveConfig{BcryptCost: 12, PasswordHash: auth.HashArgon2id}, nil, io.Discard)
+	assert.Equal(t, auth.HashArgon2id, cfg.PasswordHash)
 }
 
 // TestServeLogsAuditHead: serve logs the audit chain's head at start, in

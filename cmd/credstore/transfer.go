@@ -36,6 +36,9 @@ type exportedRecord struct {
 	UpdatedAt    time.Time `json:"updated_at,omitzero"`
 	Password     string    `json:"password,omitempty"`
 	PasswordHash string    `json:"password_hash,omitempty"`
+	// PasswordSalt is the separate salt of an Argon2 hash of password+salt
+	// (the layout of the admin tool credstore replaces); import only.
+	PasswordSalt string `json:"password_salt,omitempty"`
 }
 
 // dbFlag is the -db flag every command shares with serve.
@@ -50,7 +53,7 @@ func usersExport(ctx context.Context, args []string, getenv func(string) string,
 	fs := flag.NewFlagSet("credstore users export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dsn := dbFlag(fs, getenv)
-	withHashes := fs.Bool("with-hashes", false, "include each user's bcrypt hash (password_hash), to move users to another store; needs -o")
+	withHashes := fs.Bool("with-hashes", false, "include each user's password hash (password_hash), to move users to another store; needs -o")
 	out := fs.String("o", "", "write to this new `file` (mode 0600) instead of standard output")
 	format := fs.String("format", "jsonl", "jsonl or csv")
 	if err := fs.Parse(args); err != nil {
@@ -117,9 +120,12 @@ const usersImportUsage = `usage: credstore users import [flags] FILE
 
 Registers the users of FILE (JSON lines, or CSV with a header row naming
 the columns as the JSON fields; - for standard input), each with its
-plaintext password (checked by -policy and hashed on every core) or its
-bcrypt hash (kept), and the public_id and created_at of an export (kept;
-new ones when absent). Valid lines are committed in batches; every
+plaintext password (checked by -policy and hashed on every core with
+-password-hash's algorithm) or its password_hash (kept): bcrypt, Argon2id
+PHC, or with password_salt an Argon2id hash of the password followed by
+that salt (the layout of the admin tool credstore replaces), rehashed at
+the user's first login; and the public_id and created_at of an export
+(kept; new ones when absent). Valid lines are committed in batches; every
 rejected line is reported with its number and reason. Exit status 1 when
 any line was rejected. With SQLite the database is backed up first
 (-backup-dir).
@@ -132,7 +138,7 @@ same command with -from-line N to import the rest.
 
 // usersImport reads users as JSON lines from a file ("-" for standard
 // input) and registers the valid ones, each with its plaintext password
-// (validated and hashed) or its bcrypt hash (kept). Rejected lines are
+// (validated and hashed) or its bcrypt or Argon2id hash (kept). Rejected lines are
 // reported with their number and reason; the exit status is 1 when any was.
 // Like every change of the users commands it is recorded in the
 // management log and, with SQLite, takes a backup first.
@@ -438,14 +444,16 @@ func parseCreatedAt(v string) (time.Time, error) {
 func (r exportedRecord) imported(line int) auth.ImportedUser {
 	return auth.ImportedUser{
 		Line: line, Username: r.Username, Email: r.Email, Phone: r.Phone, IsAdmin: r.IsAdmin,
-		Password: r.Password, PasswordHash: r.PasswordHash, PublicID: r.PublicID, CreatedAt: r.CreatedAt,
+		Password: r.Password, PasswordHash: r.PasswordHash, PasswordSalt: r.PasswordSalt, PublicID: r.PublicID, CreatedAt: r.CreatedAt,
 	}
 }
 
 // csvColumns are the columns of a CSV import or export, named as the JSON
-// fields; an import needs email and one of password or password_hash,
-// keeps public_id and created_at, and ignores id and updated_at.
-var csvColumns = []string{"id", "public_id", "username", "email", "phone", "is_admin", "created_at", "updated_at", "password", "password_hash"}
+// fields; an import needs email and one of password or password_hash
+// (bcrypt or Argon2id, with password_salt for an Argon2 hash of
+// password+salt), keeps public_id and created_at, and ignores id and
+// updated_at.
+var csvColumns = []string{"id", "public_id", "username", "email", "phone", "is_admin", "created_at", "updated_at", "password", "password_hash", "password_salt"}
 
 // readCSV reads users from CSV (RFC 4180) whose first record names the
 // columns, from line from on. An unknown or repeated column refuses the
@@ -505,7 +513,7 @@ func readCSV(in io.Reader, from int) (rows []auth.ImportedUser, rejected []rejec
 		}
 		r := exportedRecord{
 			PublicID: field("public_id"), Username: field("username"), Email: field("email"), Phone: field("phone"),
-			Password: field("password"), PasswordHash: field("password_hash"),
+			Password: field("password"), PasswordHash: field("password_hash"), PasswordSalt: field("password_salt"),
 		}
 		if v := field("is_admin"); v != "" {
 			if r.IsAdmin, err = strconv.ParseBool(v); err != nil {

@@ -24,12 +24,13 @@ const (
 	withLog      = 1 << iota // -log-file: the command changes something
 	withBackup               // -backup-dir, -no-backup: it destroys something
 	withConfirm              // -yes: it asks first
-	withPassword             // -password-stdin, -policy, -bcrypt-cost
+	withPassword             // -password-stdin, -policy, -bcrypt-cost, -password-hash
 )
 
 // userOpts are the flags the users subcommands share.
 type userOpts struct {
 	db, keyFile, logFile, backupDir, policy string
+	passwordHash                            string
 	bcryptCost, backupKeep                  int
 	yes, noBackup, passwordStdin            bool
 }
@@ -101,6 +102,13 @@ func newUserCmd(ctx context.Context, name, usage string, groups int, getenv func
 			cost = n
 		}
 		fs.IntVar(&c.o.bcryptCost, "bcrypt-cost", cost, "bcrypt cost of the new password hash, 12 to 31 (env CREDSTORE_BCRYPT_COST)")
+		parse := passwordHash(&c.o.passwordHash)
+		if v := getenv("CREDSTORE_PASSWORD_HASH"); v != "" {
+			if err := parse(v); err != nil {
+				c.envErr = fmt.Errorf("CREDSTORE_PASSWORD_HASH: %w", err)
+			}
+		}
+		fs.Func("password-hash", "`algorithm` of new password hashes: bcrypt or argon2id (env CREDSTORE_PASSWORD_HASH)", parse)
 	}
 	return c
 }
@@ -173,7 +181,10 @@ func policyOf(v string) (auth.Policy, error) {
 // refuses one whose schema is not this build's. It prints its error; false
 // means exit 1.
 func (c *userCmd) open(logged bool) bool {
-	cfg := auth.Config{BcryptCost: c.o.bcryptCost, InsecureAllowLowBcryptCostForTesting: allowLowBcryptCost}
+	cfg := auth.Config{
+		BcryptCost: c.o.bcryptCost, InsecureAllowLowBcryptCostForTesting: allowLowBcryptCost,
+		PasswordHash: c.o.passwordHash, InsecureAllowLowArgon2ParamsForTesting: allowLowBcryptCost,
+	}
 	if c.o.policy != "" {
 		p, _ := policyOf(c.o.policy) // checked by parse
 		cfg.Policy = &p

@@ -32,7 +32,7 @@ subcommands:
   remove-2fa       remove a user's lost second factor
   disable          disable a user: their sessions end, they cannot log in (-reason)
   enable           enable a disabled user again
-  import FILE      register users from JSON lines (plaintext passwords or bcrypt hashes)
+  import FILE      register users from JSON lines (plaintext passwords, bcrypt or Argon2id hashes)
   export           write every user as JSON lines (-with-hashes -o FILE)
 
 Run "credstore users <subcommand> -h" for its flags. Exit status: 0 done,

@@ -59,7 +59,7 @@ func TestDownFilesDeclareDrops(t *testing.T) {
 }
 
 // destroys reports whether a down file's SQL drops a table (other than a
-// stash), drops a column or deletes rows.
+// stash), drops a column, deletes rows or overwrites them.
 func destroys(down string) bool {
 	for _, line := range strings.Split(down, "\n") {
 		l := strings.ToUpper(strings.TrimSpace(line))
@@ -67,7 +67,8 @@ func destroys(down string) bool {
 			continue
 		}
 		if strings.Contains(l, "DROP TABLE") && !strings.Contains(l, "_STASH") ||
-			strings.Contains(l, "DROP COLUMN") || strings.Contains(l, "DELETE FROM") {
+			strings.Contains(l, "DROP COLUMN") || strings.Contains(l, "DELETE FROM") ||
+			strings.HasPrefix(l, "UPDATE ") { // an overwrite: what it replaced is gone
 			return true
 		}
 	}

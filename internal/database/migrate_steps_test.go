@@ -75,6 +75,13 @@ func withoutStashes(shape []string) []string {
 	return slices.DeleteFunc(slices.Clone(shape), func(s string) bool { return strings.Contains(s, "_stash") })
 }
 
+// checksOnly are the migrations that change only CHECK constraints, which
+// SQLite reports nowhere but in a table's CREATE text (see shape): on
+// SQLite their shape is the version below's. PostgreSQL shows the change.
+var checksOnly = map[int]string{
+	10: "credentials_password_hash_check admits Argon2id hashes",
+}
+
 // TestEveryDownMigrationEveryEngine goes up one version at a time,
 // recording the schema's shape at each, then down one version at a time
 // from the latest to 0, checking that each down step gives back exactly the
@@ -98,6 +105,9 @@ func TestEveryDownMigrationEveryEngine(t *testing.T) {
 		for v := 1; v <= latest; v++ {
 			require.NoError(t, d.MigrateTo(ctx, v), "up to %d", v)
 			shapes[v] = shape(t, d)
+			if _, ok := checksOnly[v]; ok && d.Engine() == database.SQLite {
+				continue
+			}
 			assert.NotEqual(t, shapes[v-1], shapes[v], "migration %d changes the schema", v)
 		}
 		_, err = insertUser(ctx, d.Executor(), publicID(0), "alice", "alice@example.com", nil)

@@ -27,9 +27,10 @@ func TestActorPublicIDsSurviveRollback(t *testing.T) {
 		ex := d.Executor()
 		latest, err := d.LatestVersion()
 		require.NoError(t, err)
-		// 0009 (disabled accounts) touches only users; MigrateTo(7) rolls
-		// it back on the way.
-		require.Equal(t, 9, latest, "update this test for the migration after 0009")
+		// 0009 (disabled accounts) touches only users, 0010 (password
+		// algorithms) only credentials; MigrateTo(7) rolls them back on the
+		// way.
+		require.Equal(t, 10, latest, "update this test for the migration after 0010")
 		hash := func(c string) string { return strings.Repeat(c, 64) }
 		insert := func(id int64, actorPublicID, h string) {
 			t.Helper()
