@@ -194,7 +194,13 @@ func preChangeBackup(ctx context.Context, dsn, dir string, now time.Time) (strin
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("backup directory: %w", err)
 	}
+	// Two changes within one millisecond (a script) must not share a
+	// name: the next free millisecond keeps the name's form and its order.
 	file := filepath.Join(dir, backupName(now, ext))
+	for _, err := os.Lstat(file); err == nil; _, err = os.Lstat(file) {
+		now = now.Add(time.Millisecond)
+		file = filepath.Join(dir, backupName(now, ext))
+	}
 	if database.IsPostgres(dsn) {
 		if err := pgDumpData(ctx, dsn, file); err != nil {
 			return "", fmt.Errorf("refusing to change the database without a backup: %w; back it up with\n  %s\n"+

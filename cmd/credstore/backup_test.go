@@ -154,7 +154,6 @@ func TestPreChangeBackupRotation(t *testing.T) {
 	for range 8 {
 		code, _, errOut = deleteUser(fmt.Sprintf("c%d@example.com", time.Now().UnixNano()))
 		require.Equal(t, 0, code, errOut)
-		time.Sleep(2 * time.Millisecond) // backups are named to the millisecond
 	}
 	assert.Len(t, backups(), defaultBackupKeep, "10 by default")
 
@@ -182,4 +181,23 @@ func TestBackupDirectoryOwnerOnly(t *testing.T) {
 		assert.Equal(t, want, info.Mode().Perm(), path)
 	}
 	assert.Regexp(t, regexp.MustCompile(`^credstore-\d{8}T\d{6}\.\d{3}Z\.db$`), filepath.Base(file))
+}
+
+// TestPreChangeBackupSameMillisecond: two changes within one millisecond (a
+// script deleting users) each get a backup of their own, named in order,
+// instead of the second failing on the first one's name.
+func TestPreChangeBackupSameMillisecond(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "credstore.db")
+	e := newUsersEnv(t, db)
+	code, _, errOut := e.cli("a password 1234\n", "users", "create", "-email", "a@example.com", "-password-stdin")
+	require.Equal(t, 0, code, errOut)
+	now := time.Now()
+	first, err := preChangeBackup(t.Context(), db, filepath.Join(dir, "b"), now)
+	require.NoError(t, err)
+	second, err := preChangeBackup(t.Context(), db, filepath.Join(dir, "b"), now)
+	require.NoError(t, err)
+	assert.Less(t, filepath.Base(first), filepath.Base(second))
+	assert.True(t, backupFileName.MatchString(filepath.Base(second)), second)
 }

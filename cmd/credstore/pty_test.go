@@ -81,18 +81,7 @@ func (r *terminalRun) waitFor(s string) {
 // so the test waits for the program to turn echo off rather than sleep.
 func (r *terminalRun) typeHidden(line string) {
 	r.t.Helper()
-	deadline := time.Now().Add(testdb.Patience)
-	for {
-		tio, err := unix.IoctlGetTermios(int(r.ptmx.Fd()), unix.TCGETS)
-		require.NoError(r.t, err)
-		if tio.Lflag&unix.ECHO == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatal("the terminal still echoes at the password prompt")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	r.waitEchoOff()
 	_, err := r.ptmx.WriteString(line + "\n")
 	require.NoError(r.t, err)
 }

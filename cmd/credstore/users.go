@@ -523,21 +523,12 @@ factor), after confirmation (-yes) and a backup of the database.
 func usersDelete(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newUserCmd(ctx, "delete", deleteUsage, withLog|withBackup|withConfirm, getenv, stdin, stdout, stderr)
 	id := c.idFlag()
-	if code := c.parse(args); code != 0 {
-		return max(code, 0)
-	}
-	if code := c.needID(*id); code != 0 {
+	fields := []string{"user"}
+	u, code, ok := c.openUser(args, id, fields)
+	if !ok {
 		return code
 	}
-	if !c.open(true) {
-		return 1
-	}
 	defer c.close()
-	fields := []string{"user"}
-	u, err := c.store.User(c.ctx, *id)
-	if err != nil {
-		return c.fail(*id, fields, err)
-	}
 	if err := c.confirm(fmt.Sprintf("Delete %s? This cannot be undone but from the backup.", describe(u))); err != nil {
 		return c.refuse(u.ID, fields, err)
 	}
@@ -592,6 +583,29 @@ func usersSessions(ctx context.Context, args []string, getenv func(string) strin
 	return 0
 }
 
+// openUser starts a command that writes to the user -id names: it parses
+// args, opens the store and reads the user. When ok is false the command
+// ends with code (0 after -h), and has said why; otherwise the caller
+// closes the store (c.close).
+func (c *userCmd) openUser(args []string, id *int64, fields []string) (u auth.User, code int, ok bool) {
+	if code := c.parse(args); code != 0 {
+		return auth.User{}, max(code, 0), false
+	}
+	if code := c.needID(*id); code != 0 {
+		return auth.User{}, code, false
+	}
+	if !c.open(true) {
+		return auth.User{}, 1, false
+	}
+	u, err := c.store.User(c.ctx, *id)
+	if err != nil {
+		code := c.fail(*id, fields, err)
+		c.close()
+		return auth.User{}, code, false
+	}
+	return u, 0, true
+}
+
 const revokeUsage = `usage: credstore users revoke-sessions -id N [flags]
 
 Ends every session of the user: they log in again.
@@ -600,21 +614,12 @@ Ends every session of the user: they log in again.
 func usersRevokeSessions(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newUserCmd(ctx, "revoke-sessions", revokeUsage, withLog, getenv, stdin, stdout, stderr)
 	id := c.idFlag()
-	if code := c.parse(args); code != 0 {
-		return max(code, 0)
-	}
-	if code := c.needID(*id); code != 0 {
+	fields := []string{"sessions"}
+	u, code, ok := c.openUser(args, id, fields)
+	if !ok {
 		return code
 	}
-	if !c.open(true) {
-		return 1
-	}
 	defer c.close()
-	fields := []string{"sessions"}
-	u, err := c.store.User(c.ctx, *id)
-	if err != nil {
-		return c.fail(*id, fields, err)
-	}
 	n, err := c.store.RevokeSessions(c.actx(), u.ID)
 	if err != nil {
 		return c.fail(u.ID, fields, err)
@@ -635,21 +640,12 @@ database up first.
 func usersRemove2FA(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newUserCmd(ctx, "remove-2fa", remove2FAUsage, withLog|withBackup|withConfirm, getenv, stdin, stdout, stderr)
 	id := c.idFlag()
-	if code := c.parse(args); code != 0 {
-		return max(code, 0)
-	}
-	if code := c.needID(*id); code != 0 {
+	fields := []string{"totp"}
+	u, code, ok := c.openUser(args, id, fields)
+	if !ok {
 		return code
 	}
-	if !c.open(true) {
-		return 1
-	}
 	defer c.close()
-	fields := []string{"totp"}
-	u, err := c.store.User(c.ctx, *id)
-	if err != nil {
-		return c.fail(*id, fields, err)
-	}
 	tf, err := c.store.TwoFactor(c.ctx, u.ID)
 	if err != nil {
 		return c.fail(u.ID, fields, err)
@@ -687,21 +683,12 @@ func usersDisable(ctx context.Context, args []string, getenv func(string) string
 	c := newUserCmd(ctx, "disable", disableUsage, withLog|withConfirm, getenv, stdin, stdout, stderr)
 	id := c.idFlag()
 	reason := c.fs.String("reason", "", "why, for the audit trail")
-	if code := c.parse(args); code != 0 {
-		return max(code, 0)
-	}
-	if code := c.needID(*id); code != 0 {
+	fields := []string{"disabled"}
+	u, code, ok := c.openUser(args, id, fields)
+	if !ok {
 		return code
 	}
-	if !c.open(true) {
-		return 1
-	}
 	defer c.close()
-	fields := []string{"disabled"}
-	u, err := c.store.User(c.ctx, *id)
-	if err != nil {
-		return c.fail(*id, fields, err)
-	}
 	if u.DisabledAt != nil {
 		fmt.Fprintf(c.stdout, "%s is disabled already, since %s\n", describe(u), u.DisabledAt.UTC().Format(time.RFC3339))
 		return 0
@@ -726,21 +713,12 @@ with their password.
 func usersEnable(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newUserCmd(ctx, "enable", enableUsage, withLog, getenv, stdin, stdout, stderr)
 	id := c.idFlag()
-	if code := c.parse(args); code != 0 {
-		return max(code, 0)
-	}
-	if code := c.needID(*id); code != 0 {
+	fields := []string{"disabled"}
+	u, code, ok := c.openUser(args, id, fields)
+	if !ok {
 		return code
 	}
-	if !c.open(true) {
-		return 1
-	}
 	defer c.close()
-	fields := []string{"disabled"}
-	u, err := c.store.User(c.ctx, *id)
-	if err != nil {
-		return c.fail(*id, fields, err)
-	}
 	if u.DisabledAt == nil {
 		fmt.Fprintf(c.stdout, "%s is not disabled\n", describe(u))
 		return 0
