@@ -170,9 +170,12 @@ const keyFilePoll = 2 * time.Second
 // under the new key would not decrypt here. A file that cannot be read, or
 // is refused (its mode, a key id twice), is logged and changes nothing: the
 // keys read before stay in use. It returns when ctx ends.
-func watchKeyFile(ctx context.Context, c serveConfig, store *auth.Store, log *slog.Logger, hup <-chan os.Signal) {
+//
+// last is the file's stamp when its keys were read (keyFileStamp), taken
+// before serve listens: a change made once it listens is never missed,
+// however late this goroutine starts.
+func watchKeyFile(ctx context.Context, c serveConfig, store *auth.Store, log *slog.Logger, hup <-chan os.Signal, last string) {
 	path := c.keyFile()
-	last := keyFileStamp(path)
 	tick := time.NewTicker(keyFilePoll)
 	defer tick.Stop()
 	for {

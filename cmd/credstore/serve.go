@@ -332,6 +332,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	keysStamp := keyFileStamp(c.keyFile()) // what watchKeyFile compares with
 	cfg := storeConfig(c, keys, stdout)
 	cfg.Logger = log
 	store, err := auth.Open(ctx, c.DB, cfg)
@@ -411,7 +412,7 @@ func runServer(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.W
 		watched := make(chan struct{})
 		go func() {
 			defer close(watched)
-			watchKeyFile(hctx, c, store, log, hup)
+			watchKeyFile(hctx, c, store, log, hup, keysStamp)
 		}()
 		defer func() { signal.Stop(hup); stopHousekeeping(); <-watched }()
 	}
